@@ -1,0 +1,47 @@
+# Every target that needs Python builds .venv first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint drills bench postgres clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Start the machine's PostgreSQL when it is installed but down; never fatal here:
+# the tests themselves decide whether a missing server fails (CI=true) or skips.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  v=$$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1); \
+	  [ -n "$$v" ] && pg_ctlcluster --skip-systemctl-redirect $$v main start 2>/dev/null; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done; \
+	} || true
+
+demo: $(STAMP)
+	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+test: $(STAMP) postgres
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/coverage report --include='bot/domain/*' --fail-under=100
+
+drills: $(STAMP) postgres
+	$(BIN)/pytest -q -p no:cacheprovider -m drill
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot/
+	$(BIN)/lint-imports
+
+bench: $(STAMP) postgres
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache rollbot.db

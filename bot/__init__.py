@@ -1,0 +1,1 @@
+"""rollbot: governed production rollbacks from Slack."""

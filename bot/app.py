@@ -1,0 +1,100 @@
+"""Composition root: settings -> store -> integrations -> Bolt app -> HTTP server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.domain.policy import ApprovalPolicy
+from bot.metrics import Metrics
+from bot.outbox import OutboxService
+from bot.policy_file import load_policy
+from bot.ports import Clock, SystemClock
+from bot.roles import PolicyRoleDirectory
+from bot.service import RollbackService
+from bot.settings import Settings
+from bot.store import migrate
+from bot.store.engine import create_engine
+from bot.store.uow import UnitOfWorkFactory
+from handlers.app import build_bolt_app
+from handlers.delivery import SlackDelivery, client_for
+from handlers.deps import HandlerDeps
+from handlers.web import build_web_app
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    uow: UnitOfWorkFactory
+    service: RollbackService
+    outbox: OutboxService
+    delivery: SlackDelivery
+    metrics: Metrics
+    web: web.Application
+    _runner: web.AppRunner | None = None
+
+    async def serve_http(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Start the HTTP server (port 0: any free port) and return the events URL."""
+        self._runner = web.AppRunner(self.web, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://{host}:{bound}/slack/events"
+
+    async def close(self) -> None:
+        await self.delivery.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.engine.dispose()
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    policy: ApprovalPolicy | None = None,
+    check_schema: bool = True,
+) -> Runtime:
+    clock = clock or SystemClock()
+    policy = policy or load_policy(settings.policy_file)
+    engine = create_engine(settings.database_url)
+    if check_schema:
+        try:
+            await migrate.ensure_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    uow = UnitOfWorkFactory(engine)
+    metrics = Metrics()
+    client = client_for(settings.slack_bot_token, settings.slack_api_url)
+    outbox = OutboxService(uow, clock)
+    delivery = SlackDelivery(outbox, client, metrics, clock)
+    service = RollbackService(
+        uow=uow,
+        clock=clock,
+        policy=policy,
+        roles=PolicyRoleDirectory(policy),
+        outbox_written=delivery.wake,
+    )
+    deps = HandlerDeps(service=service, outbox=outbox, metrics=metrics)
+    bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
+
+    async def health() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        uow=uow,
+        service=service,
+        outbox=outbox,
+        delivery=delivery,
+        metrics=metrics,
+        web=build_web_app(bolt, metrics, health),
+    )

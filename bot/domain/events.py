@@ -1,0 +1,177 @@
+"""What can happen to a rollback request (events) and what must follow (effects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain.decision import Recommendation
+from bot.domain.people import SYSTEM, Person
+from bot.domain.policy import Role
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class PromptDecision(_Frozen):
+    recommendation: Recommendation
+
+
+class ChooseRollback(_Frozen):
+    by: Person
+
+
+class ChooseForwardFix(_Frozen):
+    by: Person
+
+
+class DecisionTimedOut(_Frozen):
+    by: Person = SYSTEM
+
+
+class Approve(_Frozen):
+    by: Person
+    roles: frozenset[Role]
+
+
+class Deny(_Frozen):
+    by: Person
+    roles: frozenset[Role]
+    reason: str
+
+
+class DeclareEmergencyOverride(_Frozen):
+    by: Person
+    roles: frozenset[Role]
+    reason: str
+
+
+class TargetMoved(_Frozen):
+    """The live revision is no longer the one the approvals were given against."""
+
+    live_revision: str
+
+
+class StartExecution(_Frozen):
+    pass
+
+
+class ExecutionSucceeded(_Frozen):
+    to_revision: str
+
+
+class ExecutionFailed(_Frozen):
+    reason: str
+
+
+class VerificationPassed(_Frozen):
+    summary: str = "health checks passed"
+
+
+class VerificationFailed(_Frozen):
+    reason: str
+
+
+class Cancel(_Frozen):
+    by: Person
+    roles: frozenset[Role]
+    reason: str
+
+
+class RetroApprove(_Frozen):
+    by: Person
+    roles: frozenset[Role]
+
+
+class ObligationKind(StrEnum):
+    RETRO_APPROVAL = "retro_approval"
+    EMERGENCY_WRITTEN_APPROVAL = "emergency_written_approval"
+    POST_EMERGENCY_REVIEW = "post_emergency_review"
+    POST_MORTEM = "post_mortem"
+
+
+class MeetObligation(_Frozen):
+    kind: ObligationKind
+    by: Person
+    evidence: str
+
+
+Event = (
+    PromptDecision
+    | ChooseRollback
+    | ChooseForwardFix
+    | DecisionTimedOut
+    | Approve
+    | Deny
+    | DeclareEmergencyOverride
+    | TargetMoved
+    | StartExecution
+    | ExecutionSucceeded
+    | ExecutionFailed
+    | VerificationPassed
+    | VerificationFailed
+    | Cancel
+    | RetroApprove
+    | MeetObligation
+)
+
+
+# --- effects ------------------------------------------------------------------------------
+
+
+class Obligation(_Frozen):
+    kind: ObligationKind
+    due: datetime
+    created_at: datetime
+    met_at: datetime | None = None
+    met_by: Person | None = None
+    evidence: str | None = None
+
+
+class AuditEffect(_Frozen):
+    action: str
+    actor: Person
+    from_state: str
+    to_state: str
+    details: dict[str, str]
+
+
+class ScheduleObligation(_Frozen):
+    obligation: Obligation
+
+
+class ScheduleDecisionTimeout(_Frozen):
+    due: datetime
+
+
+class ExecuteRollback(_Frozen):
+    pass
+
+
+class AnnounceAutomaticRollback(_Frozen):
+    reason: str
+
+
+class Escalate(_Frozen):
+    reason: str
+
+
+class PreserveState(_Frozen):
+    reason: str
+
+
+Effect = (
+    AuditEffect
+    | ScheduleObligation
+    | ScheduleDecisionTimeout
+    | ExecuteRollback
+    | AnnounceAutomaticRollback
+    | Escalate
+    | PreserveState
+)

@@ -1,0 +1,64 @@
+"""Opening a rollback request: the one event that creates rather than moves a request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.events import AuditEffect
+from bot.domain.people import Person
+from bot.domain.policy import ApprovalPolicy, Role, RollbackType
+from bot.domain.request import RequestRules, RequestState, RollbackRequest, TargetRef
+from bot.domain.severity import SeverityAssessment
+
+
+def open_rollback_request(
+    *,
+    request_id: str,
+    channel: str,
+    requester: Person,
+    requester_roles: frozenset[Role],
+    target: TargetRef,
+    rollback_type: RollbackType,
+    assessment: SeverityAssessment,
+    policy: ApprovalPolicy,
+    reason: str,
+    now: datetime,
+    ticket: str | None = None,
+    to_revision: str | None = None,
+    incident_id: str | None = None,
+) -> tuple[RollbackRequest, AuditEffect]:
+    service = policy.service(target.name)
+    rules = RequestRules(
+        row=policy.row(rollback_type),
+        deadlines=policy.deadlines,
+        auto_rollback_on_timeout=service.auto_rollback_on_timeout,
+    )
+    request = RollbackRequest(
+        id=request_id,
+        channel=channel,
+        requester=requester,
+        requester_roles=requester_roles,
+        target=target,
+        rollback_type=rollback_type,
+        assessment=assessment,
+        rules=rules,
+        reason=reason,
+        created_at=now,
+        updated_at=now,
+        ticket=ticket,
+        to_revision=to_revision,
+        incident_id=incident_id,
+    )
+    audit = AuditEffect(
+        action="request.opened",
+        actor=requester,
+        from_state="",
+        to_state=RequestState.PROPOSED.value,
+        details={
+            "target": target.label,
+            "rollback_type": rollback_type.value,
+            "severity": assessment.severity.value,
+            "reason": reason,
+        },
+    )
+    return request, audit

@@ -1,0 +1,139 @@
+"""Approval policy (seed 004 "Rollback Approval Matrix"; deadlines from seeds 003 and 004).
+
+The model validates a policy already parsed from YAML; reading the file is bot.policy_file's job.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RollbackType(StrEnum):
+    DEPLOYMENT_LAST_VERSION = "deployment_last_version"
+    DEPLOYMENT_OLDER_VERSION = "deployment_older_version"
+    CONFIGURATION = "configuration"
+    DATABASE = "database"
+    POLICY = "policy"
+    STATE_SNAPSHOT = "state_snapshot"
+    FEATURE_FLAG = "feature_flag"
+
+
+class Role(StrEnum):
+    ON_CALL = "on_call"
+    INCIDENT_COMMANDER = "incident_commander"
+    ENGINEERING_LEAD = "engineering_lead"
+    DEVOPS_LEAD = "devops_lead"
+    DBA = "dba"
+    GOVERNANCE_LEAD = "governance_lead"
+    SECURITY = "security"
+    DATA_OWNER = "data_owner"
+    APPROVER = "approver"
+    CTO = "cto"
+    CISO = "ciso"
+
+
+class RoleSource(BaseModel):
+    """Who holds a role: members of a Slack user group, explicit user IDs, or both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    usergroup: str | None = None
+    users: tuple[str, ...] = ()
+
+
+class OverrideRule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed: bool = True
+    # Approvals still needed before an overridden rollback runs (database: CTO, ...).
+    extra_roles: tuple[Role, ...] = ()
+
+
+class MatrixRow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requires: tuple[Role, ...] = ()
+    auto_approve_for: Role | None = None
+    emergency_override: OverrideRule = OverrideRule()
+
+    @model_validator(mode="after")
+    def _roles_distinct(self) -> MatrixRow:
+        if len(set(self.requires)) != len(self.requires):
+            raise ValueError("a role is listed twice in requires")
+        if not self.requires and self.auto_approve_for is None:
+            raise ValueError("needs at least one required role or auto_approve_for")
+        return self
+
+
+class Deadlines(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision_timeout: timedelta = timedelta(minutes=30)
+    retro_approval: timedelta = timedelta(hours=4)
+    emergency_written_approval: timedelta = timedelta(hours=24)
+    post_emergency_review: timedelta = timedelta(days=5)
+    post_mortem: timedelta = timedelta(hours=48)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Deadlines:
+        for name, value in self:
+            if value <= timedelta(0):
+                raise ValueError(f"{name} must be a positive duration")
+        return self
+
+
+class ServicePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_rollback_on_timeout: bool = True
+    # Rollback types the policy marks as touching authentication or authorisation.
+    security_sensitive: bool = False
+
+
+def _default_matrix() -> dict[RollbackType, MatrixRow]:
+    top_only = OverrideRule()
+    return {
+        RollbackType.DEPLOYMENT_LAST_VERSION: MatrixRow(auto_approve_for=Role.ON_CALL),
+        RollbackType.DEPLOYMENT_OLDER_VERSION: MatrixRow(requires=(Role.ENGINEERING_LEAD,)),
+        RollbackType.CONFIGURATION: MatrixRow(requires=(Role.DEVOPS_LEAD,)),
+        RollbackType.DATABASE: MatrixRow(
+            requires=(Role.DBA, Role.ENGINEERING_LEAD),
+            emergency_override=OverrideRule(extra_roles=(Role.CTO,)),
+        ),
+        RollbackType.POLICY: MatrixRow(
+            requires=(Role.GOVERNANCE_LEAD, Role.SECURITY),
+            emergency_override=OverrideRule(extra_roles=(Role.CISO,)),
+        ),
+        RollbackType.STATE_SNAPSHOT: MatrixRow(
+            requires=(Role.DATA_OWNER, Role.APPROVER),
+            emergency_override=OverrideRule(extra_roles=(Role.ENGINEERING_LEAD,)),
+        ),
+        # A flag flip is a configuration change unless the policy says otherwise.
+        RollbackType.FEATURE_FLAG: MatrixRow(requires=(Role.DEVOPS_LEAD,), emergency_override=top_only),
+    }
+
+
+class ApprovalPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = Field(default=1, ge=1, le=1)
+    roles: dict[Role, RoleSource] = Field(default_factory=dict)
+    approval_matrix: dict[RollbackType, MatrixRow] = Field(default_factory=_default_matrix)
+    deadlines: Deadlines = Deadlines()
+    services: dict[str, ServicePolicy] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete_matrix(self) -> ApprovalPolicy:
+        defaults = _default_matrix()
+        merged = {kind: self.approval_matrix.get(kind, defaults[kind]) for kind in RollbackType}
+        object.__setattr__(self, "approval_matrix", merged)
+        return self
+
+    def row(self, kind: RollbackType) -> MatrixRow:
+        return self.approval_matrix[kind]
+
+    def service(self, name: str) -> ServicePolicy:
+        return self.services.get(name, ServicePolicy())

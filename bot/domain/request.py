@@ -1,0 +1,153 @@
+"""The rollback request and its state machine. `apply` is the only way a request moves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain import approvals as ap
+from bot.domain.decision import Recommendation, RollbackAction
+from bot.domain.events import (
+    AuditEffect,
+    Effect,
+    Event,
+    Obligation,
+    ObligationKind,
+    ScheduleObligation,
+)
+from bot.domain.people import Person
+from bot.domain.policy import Deadlines, MatrixRow, Role, RollbackType
+from bot.domain.severity import SeverityAssessment
+
+
+class RequestState(StrEnum):
+    PROPOSED = "proposed"
+    AWAITING_DECISION = "awaiting_decision"
+    FORWARD_FIX_CHOSEN = "forward_fix_chosen"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in TERMINAL
+
+
+TERMINAL = frozenset(
+    {
+        RequestState.FORWARD_FIX_CHOSEN,
+        RequestState.COMPLETED,
+        RequestState.FAILED,
+        RequestState.DENIED,
+        RequestState.CANCELLED,
+    }
+)
+
+
+class TargetRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @property
+    def label(self) -> str:
+        ns = f" -n {self.namespace}" if self.namespace else ""
+        return f"{self.kind}/{self.name}{ns}"
+
+
+class RequestRules(BaseModel):
+    """The policy in force when the request opened, kept with it so it is judged consistently."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: MatrixRow
+    deadlines: Deadlines
+    auto_rollback_on_timeout: bool = True
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    channel: str
+    requester: Person
+    requester_roles: frozenset[Role] = frozenset()
+    target: TargetRef
+    rollback_type: RollbackType
+    assessment: SeverityAssessment
+    rules: RequestRules
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    incident_id: str | None = None
+    ticket: str | None = None
+    baseline_revision: str | None = None
+    to_revision: str | None = None
+    state: RequestState = RequestState.PROPOSED
+    version: int = 0
+    recommendation: Recommendation | None = None
+    decision: RollbackAction | None = None
+    decided_by: Person | None = None
+    decision_deadline: datetime | None = None
+    approvals: tuple[ap.Approval, ...] = ()
+    retro_approvals: tuple[ap.Approval, ...] = ()
+    override: ap.EmergencyOverride | None = None
+    obligations: tuple[Obligation, ...] = ()
+    outcome: str | None = None
+
+    @property
+    def needed_roles(self) -> tuple[Role, ...]:
+        return ap.roles_needed_now(self.rules.row, self.requester_roles, self.override)
+
+    @property
+    def open_roles(self) -> tuple[Role, ...]:
+        return ap.open_roles(self.needed_roles, self.approvals)
+
+    @property
+    def approvals_satisfied(self) -> bool:
+        return not self.open_roles
+
+    @property
+    def auto_approved(self) -> bool:
+        return self.override is None and ap.is_auto_approved(self.rules.row, self.requester_roles)
+
+    def obligation(self, kind: ObligationKind) -> Obligation | None:
+        return next((o for o in self.obligations if o.kind is kind), None)
+
+
+class Outcome(BaseModel):
+    """What one handler decided: the new field values, the audit line and any other effects."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    state: RequestState
+    action: str
+    actor: Person
+    updates: dict[str, Any] = {}
+    details: dict[str, str] = {}
+    effects: tuple[Effect, ...] = ()
+
+
+Handler = Callable[[RollbackRequest, Any, datetime], Outcome]
+
+
+def add_obligation(
+    request: RollbackRequest, kind: ObligationKind, now: datetime
+) -> tuple[tuple[Obligation, ...], ScheduleObligation | None]:
+    """Create an obligation once; a second trigger never moves an existing deadline."""
+    if request.obligation(kind) is not None:
+        return request.obligations, None
+    delta = getattr(request.rules.deadlines, kind.value)
+    ob = Obligation(kind=kind, due=now + delta, created_at=now)
+    return (*request.obligations, ob), ScheduleObligation(obligation=ob)

@@ -1,0 +1,48 @@
+"""Configuration from the environment (ROLLBOT_* and Slack's own variable names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSettingError(Exception):
+    """A required setting is absent; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROLLBOT_", extra="ignore", populate_by_name=True)
+
+    database_url: str = "sqlite+aiosqlite:///rollbot.db"
+    slack_bot_token: str = Field(validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_signing_secret: str = Field(validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
+    slack_app_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
+    )
+    # Unset means Slack itself; the sandbox and tests point this at a local fake.
+    slack_api_url: str | None = None
+    policy_file: Path | None = None
+    log_format: str = "json"
+    log_level: str = "info"
+
+
+_ENV_NAMES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; turn pydantic's report into one line that names the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        name = _ENV_NAMES.get(field, f"ROLLBOT_{field.upper()}")
+        if first["type"] == "missing":
+            raise MissingSettingError(f"missing required setting {name}") from None
+        raise MissingSettingError(f"invalid setting {name}: {first['msg']}") from None

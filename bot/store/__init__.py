@@ -1,0 +1,1 @@
+"""Persistence: sqlmodel tables, the async engine, migrations and the unit of work."""

@@ -1,0 +1,91 @@
+"""Alembic, driven on our own async connection so it runs inside a live event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(Exception):
+    """The database schema is not one this rollbot can run against; the message says why."""
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def _run(conn: Connection, fn: str, target: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    getattr(command, fn)(cfg, target)
+
+
+async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, "upgrade", target)
+
+
+async def downgrade(engine: AsyncEngine, target: str = "base") -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, "downgrade", target)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+    known: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.current is None
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def _status(conn: Connection) -> SchemaStatus:
+    script = ScriptDirectory.from_config(alembic_config())
+    current = MigrationContext.configure(conn).get_current_revision()
+    head = script.get_current_head()
+    assert head is not None
+    known = current is None or any(r.revision == current for r in script.walk_revisions())
+    return SchemaStatus(current=current, head=head, known=known)
+
+
+async def schema_status(engine: AsyncEngine) -> SchemaStatus:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_status)
+
+
+async def ensure_schema(engine: AsyncEngine) -> SchemaStatus:
+    """Start-up check for `rollbot serve`: migrate an empty database, refuse anything unexpected."""
+    status = await schema_status(engine)
+    if status.empty:
+        await upgrade(engine)
+        return await schema_status(engine)
+    if not status.known:
+        raise SchemaError(
+            f"the database schema is at revision {status.current}, which this rollbot does not know "
+            f"(newest known: {status.head}); run a newer rollbot against it"
+        )
+    if not status.up_to_date:
+        raise SchemaError(
+            f"the database schema is at revision {status.current}, older than {status.head}; "
+            "run `rollbot db upgrade` first"
+        )
+    return status

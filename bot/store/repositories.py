@@ -1,0 +1,196 @@
+"""Repositories: domain objects in, rows out, and back. Only the unit of work creates them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.domain.errors import DomainError
+from bot.domain.people import Person
+from bot.domain.request import TERMINAL, RollbackRequest
+from bot.store.tables import AuditEntryRow, OutboxRow, RollbackRequestRow
+
+
+class RequestMovedOnError(DomainError):
+    """Someone else moved the request between our read and our write."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request {request_id} has moved on; look at the card for where it stands")
+
+
+class UnknownRequestError(DomainError):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"there is no rollback request {request_id}")
+
+
+class RequestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, request: RollbackRequest, idempotency_key: str) -> None:
+        self._session.add(
+            RollbackRequestRow(
+                id=request.id,
+                incident_id=request.incident_id,
+                channel_id=request.channel,
+                state=request.state.value,
+                version=request.version,
+                target_kind=request.target.kind,
+                target_name=request.target.name,
+                target_namespace=request.target.namespace,
+                requester_id=request.requester.id,
+                severity=request.assessment.severity.value,
+                created_at=request.created_at,
+                updated_at=request.updated_at,
+                idempotency_key=idempotency_key,
+                data=request.model_dump_json(),
+            )
+        )
+        await self._session.flush()
+
+    async def get(self, request_id: str) -> RollbackRequest:
+        row = await self._session.get(RollbackRequestRow, request_id)
+        if row is None:
+            raise UnknownRequestError(request_id)
+        return RollbackRequest.model_validate_json(row.data)
+
+    async def by_idempotency_key(self, key: str) -> RollbackRequest | None:
+        row = (
+            await self._session.exec(
+                select(RollbackRequestRow).where(col(RollbackRequestRow.idempotency_key) == key)
+            )
+        ).first()
+        return None if row is None else RollbackRequest.model_validate_json(row.data)
+
+    async def save(self, request: RollbackRequest, expected_version: int) -> None:
+        """Conditional update: exactly one writer wins a given version, across every replica."""
+        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request.id)
+            .where(col(RollbackRequestRow.version) == expected_version)
+            .values(
+                state=request.state.value,
+                version=request.version,
+                severity=request.assessment.severity.value,
+                updated_at=request.updated_at,
+                data=request.model_dump_json(),
+            )
+        )
+        if result.rowcount != 1:
+            raise RequestMovedOnError(request.id)
+
+    async def open_in_channel(self, channel: str) -> list[RollbackRequest]:
+        rows = await self._session.exec(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.channel_id) == channel)
+            .where(col(RollbackRequestRow.state).not_in([s.value for s in TERMINAL]))
+            .order_by(col(RollbackRequestRow.created_at))
+        )
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
+    async def latest_in_channel(self, channel: str) -> RollbackRequest | None:
+        row = (
+            await self._session.exec(
+                select(RollbackRequestRow)
+                .where(col(RollbackRequestRow.channel_id) == channel)
+                .order_by(col(RollbackRequestRow.created_at).desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else RollbackRequest.model_validate_json(row.data)
+
+    async def set_card(self, request_id: str, channel: str, ts: str) -> None:
+        await self._session.execute(
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request_id)
+            .values(card_channel=channel, card_ts=ts)
+        )
+
+    async def card(self, request_id: str) -> tuple[str, str] | None:
+        row = await self._session.get(RollbackRequestRow, request_id)
+        if row is None or row.card_ts is None or row.card_channel is None:
+            return None
+        return row.card_channel, row.card_ts
+
+    async def count(self) -> int:
+        return (await self._session.exec(select(func.count()).select_from(RollbackRequestRow))).one()
+
+
+class AuditLog:
+    """Plain append-only entries for now; each one rides in the transaction of its state change."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(
+        self,
+        *,
+        at: datetime,
+        actor: Person,
+        action: str,
+        request_id: str | None,
+        incident_id: str | None,
+        payload: dict[str, Any],
+    ) -> None:
+        self._session.add(
+            AuditEntryRow(
+                at=at,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                action=action,
+                request_id=request_id,
+                incident_id=incident_id,
+                payload=json.dumps(payload, sort_keys=True, separators=(",", ":")),
+            )
+        )
+        await self._session.flush()
+
+    async def entries(self) -> Sequence[AuditEntryRow]:
+        rows = await self._session.exec(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
+        return list(rows)
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def put(
+        self, *, channel: str, kind: str, request_id: str | None, payload: dict[str, Any], now: datetime
+    ) -> None:
+        self._session.add(
+            OutboxRow(
+                channel_id=channel,
+                kind=kind,
+                request_id=request_id,
+                payload=json.dumps(payload, separators=(",", ":")),
+                created_at=now,
+            )
+        )
+        await self._session.flush()
+
+    async def pending(self, limit: int) -> list[OutboxRow]:
+        rows = await self._session.exec(
+            select(OutboxRow)
+            .where(col(OutboxRow.delivered_at).is_(None))
+            .order_by(col(OutboxRow.id))
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def mark_delivered(self, message_id: int, now: datetime) -> None:
+        await self._session.execute(
+            update(OutboxRow).where(col(OutboxRow.id) == message_id).values(delivered_at=now)
+        )
+
+    async def mark_retry(self, message_id: int, not_before: datetime, error: str) -> None:
+        await self._session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == message_id)
+            .values(not_before=not_before, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500])
+        )

@@ -1,0 +1,86 @@
+"""Tables. A request's full domain state is kept as JSON beside the columns we query on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc() -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False)
+
+
+class IncidentRow(SQLModel, table=True):
+    __tablename__ = "incidents"
+
+    id: str = Field(primary_key=True, max_length=32)
+    channel_id: str = Field(max_length=32, index=True)
+    title: str = Field(max_length=300)
+    severity: str = Field(max_length=4)
+    opened_at: datetime = Field(sa_column=_utc())
+    opened_by: str = Field(max_length=32)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class RollbackRequestRow(SQLModel, table=True):
+    __tablename__ = "rollback_requests"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_rollback_requests_idempotency_key"),
+        Index("ix_rollback_requests_channel_state", "channel_id", "state"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    incident_id: str | None = Field(default=None, foreign_key="incidents.id", max_length=32)
+    channel_id: str = Field(max_length=32)
+    state: str = Field(max_length=32)
+    # Every accepted event bumps it; writers update WHERE version = the one they read.
+    version: int = Field(default=0)
+    target_kind: str = Field(max_length=32)
+    target_name: str = Field(max_length=300)
+    target_namespace: str | None = Field(default=None, max_length=100)
+    requester_id: str = Field(max_length=32)
+    severity: str = Field(max_length=4)
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    # Slack's trigger_id for commands: a retried delivery finds the request it already made.
+    idempotency_key: str = Field(max_length=200)
+    card_channel: str | None = Field(default=None, max_length=32)
+    card_ts: str | None = Field(default=None, max_length=32)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEntryRow(SQLModel, table=True):
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entries"
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    )
+    at: datetime = Field(sa_column=_utc())
+    actor_id: str = Field(max_length=32)
+    actor_name: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    incident_id: str | None = Field(default=None, max_length=32)
+    request_id: str | None = Field(default=None, max_length=32, index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """Messages to Slack, written with the state change they report and delivered in order."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "channel_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    request_id: str | None = Field(default=None, max_length=32)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_utc())
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = Field(default=0)
+    not_before: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_error: str | None = Field(default=None, max_length=500)

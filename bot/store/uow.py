@@ -1,0 +1,50 @@
+"""Unit of work: one transaction, the repositories that share it, commit or roll back."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.store.engine import session_factory
+from bot.store.repositories import AuditLog, OutboxRepository, RequestRepository
+
+
+class UnitOfWork:
+    requests: RequestRepository
+    audit: AuditLog
+    outbox: OutboxRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessions()
+        self.requests = RequestRepository(self._session)
+        self.audit = AuditLog(self._session)
+        self.outbox = OutboxRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        try:
+            if exc_type is None:
+                await self._session.commit()
+            else:
+                await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+
+
+class UnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions)

@@ -1,0 +1,29 @@
+"""Builds the Bolt app and registers every listener on it."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import commands, errors
+from handlers.deps import HandlerDeps
+
+
+def register(app: AsyncApp, deps: HandlerDeps) -> None:
+    errors.register(app, deps)
+    commands.register(app, deps)
+
+
+def build_bolt_app(*, signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
+    # process_before_response: the listener stores the request before Slack gets its answer,
+    # and skips Bolt's 10 ms ack polling; long work goes through the outbox, off this path.
+    app = AsyncApp(
+        signing_secret=signing_secret,
+        client=client,
+        process_before_response=True,
+        logger=logging.getLogger("rollbot.bolt"),
+    )
+    register(app, deps)
+    return app

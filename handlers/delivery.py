@@ -1,0 +1,142 @@
+"""Delivers outbox notices to Slack in order per channel, honouring 429 Retry-After and 5xx.
+
+A failed delivery holds back the rest of that channel's notices, so a timeline is delayed by an
+outage but never reordered or dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.outbox import Notice, NoticeKind, OutboxService
+from bot.ports import Clock
+from handlers import blocks
+
+log = structlog.get_logger("rollbot.delivery")
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+class SlackDelivery:
+    def __init__(
+        self,
+        outbox: OutboxService,
+        client: AsyncWebClient,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._client = client
+        self._metrics = metrics
+        self._clock = clock
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _send(self, notice: Notice) -> str | None:
+        request = notice.request
+        assert request is not None
+        if notice.kind is NoticeKind.REQUEST_OPENED:
+            resp = await self._client.chat_postMessage(channel=notice.channel, **blocks.request_card(request))
+            return str(resp["ts"])
+        assert notice.card is not None, "a card notice is always delivered before its updates"
+        card_channel, card_ts = notice.card
+        if notice.kind is NoticeKind.CARD_UPDATE:
+            await self._client.chat_update(channel=card_channel, ts=card_ts, **blocks.request_card(request))
+            return card_ts
+        resp = await self._client.chat_postMessage(
+            channel=card_channel, thread_ts=card_ts, text=str(notice.data.get("text", ""))
+        )
+        return str(resp["ts"])
+
+    async def _postpone(self, notice: Notice, error: Exception) -> None:
+        delay = _backoff(notice.attempts)
+        reason = "error"
+        if isinstance(error, SlackApiError):
+            status = error.response.status_code
+            if status == 429:
+                reason = "ratelimited"
+                delay = timedelta(seconds=int(error.response.headers.get("Retry-After", "1")))
+            elif status >= 500:
+                reason = "server_error"
+            else:
+                reason = str(error.response.get("error", "api_error"))
+        elif isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
+            reason = "connection"
+        self._metrics.outbox_retries.labels(reason=reason).inc()
+        log.warning("slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds())
+        await self._outbox.retry_later(notice, delay, f"{reason}: {error}")
+
+    async def drain(self) -> int:
+        """Deliver everything deliverable now; return how many notices went out."""
+        async with self._lock:
+            sent = 0
+            while True:
+                notices = await self._outbox.pending()
+                self._metrics.outbox_pending.set(len(notices))
+                held: set[str] = set()
+                progressed = False
+                for notice in notices:
+                    if notice.channel in held:
+                        continue
+                    if notice.not_before is not None and notice.not_before > self._clock.now():
+                        held.add(notice.channel)
+                        continue
+                    try:
+                        ts = await self._send(notice)
+                    except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                        held.add(notice.channel)
+                        await self._postpone(notice, exc)
+                        continue
+                    await self._outbox.delivered(notice, ts)
+                    self._metrics.outbox_delivered.inc()
+                    sent += 1
+                    progressed = True
+                if not progressed:
+                    return sent
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception as exc:  # the loop must outlive any one bad delivery round
+                log.error("slack_delivery_round_failed", error=repr(exc), exc_info=exc)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="slack-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def client_for(token: str, base_url: str | None) -> AsyncWebClient:
+    kwargs: dict[str, Any] = {"token": token}
+    if base_url:
+        kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"
+    return AsyncWebClient(**kwargs)

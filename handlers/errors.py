@@ -1,0 +1,54 @@
+"""The one error handler: domain refusals become an ephemeral line; anything else gets an id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import CommandError
+from bot.domain.errors import DomainError
+from handlers.deps import HandlerDeps
+
+log = structlog.get_logger("rollbot.handlers")
+
+
+def message_for(error: Exception) -> tuple[str, str]:
+    """(outcome label, text for the person) for an exception raised by a listener."""
+    if isinstance(error, CommandError):
+        return "usage_error", f":warning: {error}"
+    if isinstance(error, DomainError):
+        return "refused", f":no_entry_sign: {error}"
+    correlation = uuid.uuid4().hex[:12]
+    log.error("listener_failed", correlation_id=correlation, error=repr(error), exc_info=error)
+    return "error", (
+        f":boom: Something went wrong on our side; nothing was changed. "
+        f"Quote correlation id `{correlation}` to the rollbot maintainers."
+    )
+
+
+def register(app: AsyncApp, deps: HandlerDeps) -> None:
+    @app.error
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None, client: AsyncWebClient
+    ) -> None:
+        outcome, text = message_for(error)
+        deps.metrics.commands.labels(outcome=outcome).inc()
+        if "command" in body and response is not None:
+            # A slash command's HTTP answer is shown to the person who typed it, and only to them.
+            response.status = 200
+            response.body = json.dumps({"response_type": "ephemeral", "text": text})
+            response.headers["content-type"] = ["application/json;charset=utf-8"]
+            return
+        channel = (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        if channel and user:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        if response is not None:
+            response.status = 200
+            response.body = ""

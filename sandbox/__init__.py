@@ -1,0 +1,1 @@
+"""Faithful in-repo fakes of Slack and Kubernetes, reached over real HTTP by base URL."""

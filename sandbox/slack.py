@@ -1,0 +1,267 @@
+"""A stateful fake of the Slack Web API over real HTTP.
+
+It answers in Slack's shapes (`{"ok": false, "error": ...}` with HTTP 200; 429 with Retry-After),
+checks the bot token, keeps channels, threads, ephemeral messages, views and uploaded files, and
+exposes all of it to tests. Run standalone with `rollbot sandbox slack --port N`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from sandbox.blockkit import block_problems
+from sandbox.slack_methods import METHODS, SlackApiError
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    members: set[str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int
+    error: str | None
+    retry_after: int
+    times: int
+
+
+class SlackState:
+    """Everything the fake workspace holds. Tests read it directly or through /_sandbox/."""
+
+    def __init__(self, token: str, team_id: str, bot_user: str) -> None:
+        self.token = token
+        self.team_id = team_id
+        self.bot_user = bot_user
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[str, float] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.faults: deque[Fault] = deque()
+        self._ids = itertools.count(1)
+        self._clock = 1_700_000_000.0
+        self.base_url = ""
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):08X}"
+
+    def next_ts(self) -> str:
+        # Monotonic, unique, and shaped like Slack's "seconds.micro" timestamps.
+        self._clock = max(self._clock + 0.000001, time.time())
+        return f"{self._clock:.6f}"
+
+    def add_user(self, user_id: str, name: str, *, real_name: str | None = None) -> None:
+        self.users[user_id] = {"id": user_id, "name": name, "real_name": real_name or name}
+
+    def add_channel(self, name: str, members: tuple[str, ...] = (), *, bot_member: bool = True) -> str:
+        channel_id = self.next_id("C")
+        people = set(members) | ({self.bot_user} if bot_member else set())
+        self.channels[channel_id] = Channel(id=channel_id, name=name, members=people)
+        return channel_id
+
+    def add_usergroup(self, group_id: str, users: list[str]) -> None:
+        self.usergroups[group_id] = list(users)
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.name == name.lstrip("#")), None)
+
+    def find_channel(self, ref: str) -> Channel:
+        found = self.channels.get(ref) or self.channel_by_name(ref)
+        if found is None:
+            raise SlackApiError("channel_not_found")
+        return found
+
+    def issue_trigger(self) -> str:
+        trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
+        self.triggers[trigger] = time.monotonic()
+        return trigger
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str | None = None,
+        retry_after: int = 1,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` ('*' for any) fail: 429 by default."""
+        self.faults.append(Fault(method, status, error, retry_after, times))
+
+    # --- what tests read ---------------------------------------------------------------
+
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages of a channel, oldest first (as a person scrolls it)."""
+        return [m for m in self.find_channel(channel).messages if m.get("thread_ts") in (None, m["ts"])]
+
+    def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.find_channel(channel).messages
+            if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+        ]
+
+    def ephemeral_for(self, user: str) -> list[dict[str, Any]]:
+        return [e for e in self.ephemerals if e["user"] == user]
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        return [args for m, args in self.calls if m == method]
+
+
+def _take_fault(state: SlackState, method: str) -> Fault | None:
+    for fault in state.faults:
+        if fault.method in (method, "*"):
+            fault.times -= 1
+            if fault.times <= 0:
+                state.faults.remove(fault)
+            return fault
+    return None
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.query)
+    raw = await request.read()
+    if not raw:
+        return args
+    ctype = request.content_type
+    if ctype == "application/json":
+        body = json.loads(raw)
+        if not isinstance(body, dict):
+            raise SlackApiError("invalid_json")
+        args.update(body)
+    elif ctype in ("application/x-www-form-urlencoded", ""):
+        args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+    elif ctype.startswith("multipart/"):
+        raise SlackApiError("invalid_form_data")
+    for key in ("blocks", "view", "files", "attachments"):
+        if isinstance(args.get(key), str) and args[key]:
+            try:
+                args[key] = json.loads(args[key])
+            except json.JSONDecodeError:
+                raise SlackApiError(f"invalid_{key}") from None
+    return args
+
+
+def _token(request: web.Request, args: dict[str, Any]) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth[len("Bearer ") :]
+    token = args.pop("token", None)
+    return str(token) if token else None
+
+
+async def _api(request: web.Request) -> web.Response:
+    state: SlackState = request.app["state"]
+    method = request.match_info["method"]
+    handler = METHODS.get(method)
+    if handler is None:
+        return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+    fault = _take_fault(state, method)
+    if fault is not None:
+        if fault.status == 429:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(fault.retry_after)},
+            )
+        if fault.error is not None:
+            return web.json_response({"ok": False, "error": fault.error})
+        return web.Response(status=fault.status, text="upstream trouble")
+    try:
+        args = await _read_args(request)
+        token = _token(request, args)
+        if token is None:
+            raise SlackApiError("not_authed")
+        if token != state.token:
+            raise SlackApiError("invalid_auth")
+        state.calls.append((method, dict(args)))
+        result = handler(state, args)
+    except SlackApiError as exc:
+        return web.json_response({"ok": False, "error": exc.error, **exc.extra})
+    return web.json_response({"ok": True, **result})
+
+
+async def _upload(request: web.Request) -> web.Response:
+    state: SlackState = request.app["state"]
+    file_id = request.match_info["file_id"]
+    entry = state.files.get(file_id)
+    if entry is None:
+        return web.Response(status=404, text="unknown upload")
+    entry["content"] = await request.read()
+    return web.Response(text=f"OK - {len(entry['content'])}")
+
+
+async def _response_url(request: web.Request) -> web.Response:
+    """Slack's response_url: ephemeral by default, in channel when response_type says so."""
+    state: SlackState = request.app["state"]
+    body = await request.json()
+    channel, user = request.match_info["channel"], request.match_info["user"]
+    message = {"channel": channel, "user": user, "text": body.get("text", ""), "blocks": body.get("blocks", [])}
+    if body.get("response_type") == "in_channel":
+        METHODS["chat.postMessage"](state, {"channel": channel, "text": message["text"], "blocks": message["blocks"]})
+    else:
+        state.ephemerals.append(message)
+    return web.json_response({"ok": True})
+
+
+async def _history(request: web.Request) -> web.Response:
+    state: SlackState = request.app["state"]
+    return web.json_response({"messages": state.history(request.query["channel"])})
+
+
+def build_slack_app(state: SlackState) -> web.Application:
+    app = web.Application()
+    app["state"] = state
+    app.router.add_route("*", "/api/{method}", _api)
+    app.router.add_post("/upload/{file_id}", _upload)
+    app.router.add_post("/response/{channel}/{user}", _response_url)
+    app.router.add_get("/_sandbox/history", _history)
+    return app
+
+
+class SandboxSlack:
+    """Start and stop the fake on 127.0.0.1 (port 0 by default: the OS picks a free one)."""
+
+    def __init__(
+        self, token: str = "xoxb-sandbox-token", team_id: str = "T0SANDBOX", bot_user: str = "U0ROLLBOT"
+    ) -> None:
+        self.state = SlackState(token, team_id, bot_user)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self, port: int = 0) -> str:
+        self._runner = web.AppRunner(build_slack_app(self.state), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.state.base_url = f"http://127.0.0.1:{self.port}"
+        return self.api_url
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.state.base_url}/api/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+__all__ = ["SandboxSlack", "SlackState", "block_problems", "build_slack_app"]
