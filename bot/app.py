@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,6 +36,7 @@ class Runtime:
     delivery: SlackDelivery
     metrics: Metrics
     web: web.Application
+    bolt: AsyncApp
     _runner: web.AppRunner | None = None
 
     async def serve_http(self, port: int = 0, host: str = "127.0.0.1") -> str:
@@ -97,4 +99,5 @@ async def build_runtime(
         delivery=delivery,
         metrics=metrics,
         web=build_web_app(bolt, metrics, health),
+        bolt=bolt,
     )

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
 
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROLLBOT_", extra="ignore")
+
+    database_url: str = Settings.model_fields["database_url"].default
+
+
 _ENV_NAMES = {
     "slack_bot_token": "SLACK_BOT_TOKEN",
     "slack_signing_secret": "SLACK_SIGNING_SECRET",

@@ -124,6 +124,9 @@ class SlackState:
         return [args for m, args in self.calls if m == method]
 
 
+STATE = web.AppKey("state", SlackState)
+
+
 def _take_fault(state: SlackState, method: str) -> Fault | None:
     for fault in state.faults:
         if fault.method in (method, "*"):
@@ -167,7 +170,7 @@ def _token(request: web.Request, args: dict[str, Any]) -> str | None:
 
 
 async def _api(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state = request.app[STATE]
     method = request.match_info["method"]
     handler = METHODS.get(method)
     if handler is None:
@@ -198,7 +201,7 @@ async def _api(request: web.Request) -> web.Response:
 
 
 async def _upload(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state = request.app[STATE]
     file_id = request.match_info["file_id"]
     entry = state.files.get(file_id)
     if entry is None:
@@ -209,7 +212,7 @@ async def _upload(request: web.Request) -> web.Response:
 
 async def _response_url(request: web.Request) -> web.Response:
     """Slack's response_url: ephemeral by default, in channel when response_type says so."""
-    state: SlackState = request.app["state"]
+    state = request.app[STATE]
     body = await request.json()
     channel, user = request.match_info["channel"], request.match_info["user"]
     message = {"channel": channel, "user": user, "text": body.get("text", ""), "blocks": body.get("blocks", [])}
@@ -221,13 +224,13 @@ async def _response_url(request: web.Request) -> web.Response:
 
 
 async def _history(request: web.Request) -> web.Response:
-    state: SlackState = request.app["state"]
+    state = request.app[STATE]
     return web.json_response({"messages": state.history(request.query["channel"])})
 
 
 def build_slack_app(state: SlackState) -> web.Application:
     app = web.Application()
-    app["state"] = state
+    app[STATE] = state
     app.router.add_route("*", "/api/{method}", _api)
     app.router.add_post("/upload/{file_id}", _upload)
     app.router.add_post("/response/{channel}/{user}", _response_url)

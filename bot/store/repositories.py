@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import CursorResult, func, update
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
@@ -62,7 +62,7 @@ class RequestRepository:
 
     async def by_idempotency_key(self, key: str) -> RollbackRequest | None:
         row = (
-            await self._session.exec(
+            await self._session.scalars(
                 select(RollbackRequestRow).where(col(RollbackRequestRow.idempotency_key) == key)
             )
         ).first()
@@ -86,7 +86,7 @@ class RequestRepository:
             raise RequestMovedOnError(request.id)
 
     async def open_in_channel(self, channel: str) -> list[RollbackRequest]:
-        rows = await self._session.exec(
+        rows = await self._session.scalars(
             select(RollbackRequestRow)
             .where(col(RollbackRequestRow.channel_id) == channel)
             .where(col(RollbackRequestRow.state).not_in([s.value for s in TERMINAL]))
@@ -96,7 +96,7 @@ class RequestRepository:
 
     async def latest_in_channel(self, channel: str) -> RollbackRequest | None:
         row = (
-            await self._session.exec(
+            await self._session.scalars(
                 select(RollbackRequestRow)
                 .where(col(RollbackRequestRow.channel_id) == channel)
                 .order_by(col(RollbackRequestRow.created_at).desc())
@@ -119,7 +119,7 @@ class RequestRepository:
         return row.card_channel, row.card_ts
 
     async def count(self) -> int:
-        return (await self._session.exec(select(func.count()).select_from(RollbackRequestRow))).one()
+        return int((await self._session.execute(select(func.count()).select_from(RollbackRequestRow))).scalar_one())
 
 
 class AuditLog:
@@ -152,7 +152,7 @@ class AuditLog:
         await self._session.flush()
 
     async def entries(self) -> Sequence[AuditEntryRow]:
-        rows = await self._session.exec(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
+        rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
         return list(rows)
 
 
@@ -175,7 +175,7 @@ class OutboxRepository:
         await self._session.flush()
 
     async def pending(self, limit: int) -> list[OutboxRow]:
-        rows = await self._session.exec(
+        rows = await self._session.scalars(
             select(OutboxRow)
             .where(col(OutboxRow.delivered_at).is_(None))
             .order_by(col(OutboxRow.id))

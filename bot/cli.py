@@ -1,0 +1,179 @@
+"""`rollbot serve | demo | db | sandbox`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.policy_file import PolicyFileError
+from bot.settings import DatabaseSettings, MissingSettingError, Settings, load_settings
+from bot.store.migrate import SchemaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governed production rollbacks from Slack.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Run the in-repo fakes standalone.")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"rollbot: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except MissingSettingError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _run(main: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(main())  # type: ignore[arg-type]
+    except (SchemaError, PolicyFileError) as exc:
+        raise _fail(str(exc), 3) from None
+
+
+def _db_settings() -> str:
+    """db commands need no Slack settings; read only the database URL."""
+    return DatabaseSettings().database_url
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="HTTP port for /slack/events, /healthz, /metrics")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "0.0.0.0",
+    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode")] = False,
+) -> None:
+    """Run the bot."""
+    from bot.app import build_runtime
+    from bot.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if socket_mode and not settings.slack_app_token:
+        raise _fail("missing required setting SLACK_APP_TOKEN (needed for --socket-mode)")
+
+    async def main() -> None:
+        runtime = await build_runtime(settings)
+        runtime.delivery.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        handler = None
+        try:
+            url = await runtime.serve_http(port, host)
+            typer.echo(f"rollbot serving {url}", err=True)
+            if socket_mode:
+                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+                handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
+                await handler.connect_async()
+            await stop.wait()
+        finally:
+            if handler is not None:
+                await handler.close_async()
+            await runtime.close()
+
+    _run(main)
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Option(help="Which incident to play")] = "deployment",
+) -> None:
+    """Play a whole incident against the in-repo sandbox and print the channel transcript."""
+    from sandbox.demo import run_demo
+
+    _run(lambda: run_demo(scenario))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from bot.store import migrate
+    from bot.store.engine import create_engine
+
+    async def main() -> None:
+        engine = create_engine(_db_settings())
+        try:
+            await migrate.upgrade(engine, revision)
+            status = await migrate.schema_status(engine)
+        finally:
+            await engine.dispose()
+        typer.echo(f"schema at {status.current}")
+
+    _run(main)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
+    """Revert migrations down to REVISION (base: an empty database)."""
+    from bot.store import migrate
+    from bot.store.engine import create_engine
+
+    async def main() -> None:
+        engine = create_engine(_db_settings())
+        try:
+            await migrate.downgrade(engine, revision)
+            status = await migrate.schema_status(engine)
+        finally:
+            await engine.dispose()
+        typer.echo(f"schema at {status.current or 'base'}")
+
+    _run(main)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    from bot.store import migrate
+    from bot.store.engine import create_engine
+
+    async def main() -> None:
+        engine = create_engine(_db_settings())
+        try:
+            status = await migrate.schema_status(engine)
+        finally:
+            await engine.dispose()
+        typer.echo(f"current {status.current or 'base'} · head {status.head}")
+
+    _run(main)
+
+
+@sandbox_app.command("slack")
+def sandbox_slack(
+    port: Annotated[int, typer.Option(help="Port to bind on 127.0.0.1 (0: any free port)")] = 0,
+    token: Annotated[str, typer.Option(help="Bot token the fake accepts")] = "xoxb-sandbox-token",
+) -> None:
+    """Run the fake Slack Web API until interrupted."""
+    from sandbox.slack import SandboxSlack
+
+    async def main() -> None:
+        slack = SandboxSlack(token=token)
+        url = await slack.start(port)
+        typer.echo(f"sandbox Slack Web API at {url} (token {token})")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await slack.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(main)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

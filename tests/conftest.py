@@ -1,0 +1,109 @@
+"""Shared fixtures: databases on both engines, the sandbox Slack, a running rollbot, a driver."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.app import Runtime, build_runtime
+from bot.settings import load_settings
+from sandbox.driver import SlackDriver
+from sandbox.slack import SandboxSlack
+
+PG_HOST = os.environ.get("ROLLBOT_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("ROLLBOT_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("ROLLBOT_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("ROLLBOT_TEST_PG_DB", "test")
+SIGNING_SECRET = "test-signing-secret"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class FakeClock:
+    """Time that tests move by hand; nothing sleeps."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+async def _admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {PG_HOST}:{PG_PORT}/{PG_ADMIN_DB} unreachable: {exc!r}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: PostgreSQL is required)")
+        pytest.skip(f"{message}; run `make test`, which starts it")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each engine: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}"
+        return
+    name = f"rollbot_t_{uuid.uuid4().hex[:12]}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SandboxSlack]:
+    fake = SandboxSlack()
+    await fake.start()
+    ws = fake.state
+    ws.add_user("U0ALICE", "alice")
+    ws.add_user("U0BOB", "bob")
+    ws.add_user("U0CAROL", "carol")
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def channel(slack: SandboxSlack) -> str:
+    return slack.state.add_channel("inc-20261127-api", ("U0ALICE", "U0BOB", "U0CAROL"))
+
+
+@pytest.fixture
+async def runtime(database_url: str, slack: SandboxSlack, clock: FakeClock) -> AsyncIterator[Runtime]:
+    settings = load_settings(
+        database_url=database_url,
+        slack_bot_token=slack.state.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+    )
+    rt = await build_runtime(settings, clock=clock)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+async def driver(runtime: Runtime, slack: SandboxSlack) -> AsyncIterator[SlackDriver]:
+    url = await runtime.serve_http()
+    async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+        yield drv

@@ -1,0 +1,164 @@
+"""/rollback through the real HTTP server with signed requests, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from bot.app import Runtime
+from bot.domain.request import RequestState
+from sandbox.driver import SlackDriver
+from sandbox.slack import SandboxSlack
+from tests.helpers import NOTHING, Stored, stored
+
+OPEN = 'deployment/api -n prod --severity P1 --reason "5xx at 38% since v1.3.0"'
+
+
+async def test_signed_command_stores_request_and_posts_card(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    reply = await driver.command("U0ALICE", channel, OPEN)
+
+    assert reply.status == 200
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    assert "opened for `deployment/api -n prod`" in body["text"]
+    assert await stored(runtime) == Stored(requests=1, audit=1, outbox=1)
+    request = (await runtime.service.list_open(channel))[0]
+    assert request.state is RequestState.PROPOSED
+    assert request.requester.id == "U0ALICE"
+    assert request.target.namespace == "prod"
+
+    assert await runtime.delivery.drain() == 1
+    [card] = slack.state.history(channel)
+    assert card["blocks"][0]["text"]["text"] == f"Rollback request {request.id}"
+    assert "5xx at 38% since v1.3.0" in str(card["blocks"])
+    async with runtime.uow() as uow:
+        assert await uow.requests.card(request.id) == (channel, card["ts"])
+
+
+async def test_slack_retry_of_the_same_command_makes_one_request(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    body = driver.command_body("U0ALICE", channel, OPEN)
+    first = await driver.post(body)
+    retried = await driver.post(body, retry_num=1)
+    retried_again = await driver.post(body, retry_num=2)
+
+    assert [first.status, retried.status, retried_again.status] == [200, 200, 200]
+    assert "already exists" in retried.json()["text"]
+    assert await stored(runtime) == Stored(requests=1, audit=1, outbox=1)
+    await runtime.delivery.drain()
+    assert len(slack.state.history(channel)) == 1
+
+
+def _tamper(body: bytes) -> bytes:
+    fields = dict(parse_qsl(body.decode()))
+    fields["text"] = fields["text"].replace("prod", "staging")
+    return urlencode(fields).encode()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["forged signature", "wrong secret", "stale timestamp", "no headers", "body altered after signing"],
+)
+async def test_bad_signatures_get_401_and_store_nothing(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, case: str
+) -> None:
+    body = driver.command_body("U0ALICE", channel, OPEN)
+    headers = driver.signed_headers(body)
+    sent = body
+    if case == "forged signature":
+        headers["X-Slack-Signature"] = "v0=" + "0" * 64
+    elif case == "wrong secret":
+        headers = driver.signed_headers(body, secret="not-the-secret")
+    elif case == "stale timestamp":
+        headers = driver.signed_headers(body, timestamp=int(time.time()) - 6 * 60)
+    elif case == "no headers":
+        headers = {}
+    else:
+        sent = _tamper(body)
+
+    reply = await driver.post(sent, headers=headers)
+
+    assert reply.status == 401
+    assert await stored(runtime) == NOTHING
+    assert await runtime.delivery.drain() == 0
+    assert slack.state.history(channel) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("frobnicate", "unknown subcommand `frobnicate`"),
+        ("deployment/api -n prod", "say why"),
+        ("deployment/api --to-revision latest --reason x", "--to-revision takes a revision number"),
+        ("deployment/api --colour red --reason x", "unknown option `--colour`"),
+        ("statefulset/db --reason x", "unknown target `statefulset/db`"),
+        ('deployment/api --reason "unclosed', "check your quotes"),
+        ("deployment/api --severity P9 --reason x", "unknown severity 'P9'"),
+        ("deployment/api --reason " + "x" * 1001, "keep it under 1000"),
+    ],
+)
+async def test_malformed_commands_answer_usage_and_store_nothing(
+    runtime: Runtime, driver: SlackDriver, channel: str, text: str, says: str
+) -> None:
+    reply = await driver.command("U0ALICE", channel, text)
+
+    assert reply.status == 200
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    assert says in body["text"]
+    assert "*Usage*" in body["text"]
+    assert await stored(runtime) == NOTHING
+
+
+async def test_help_status_and_list(runtime: Runtime, driver: SlackDriver, channel: str) -> None:
+    assert "*Usage*" in (await driver.command("U0ALICE", channel, "help")).json()["text"]
+    assert "no rollback request in this channel" in (
+        await driver.command("U0ALICE", channel, "status")
+    ).json()["text"]
+    assert "No open rollback requests" in (await driver.command("U0ALICE", channel, "list")).json()["text"]
+
+    await driver.command("U0ALICE", channel, OPEN)
+    [request] = await runtime.service.list_open(channel)
+
+    status = (await driver.command("U0BOB", channel, f"status {request.id}")).json()["text"]
+    assert request.id in status
+    assert "proposed" in status
+    listing = (await driver.command("U0BOB", channel, "list")).json()["text"]
+    assert request.id in listing
+    unknown = (await driver.command("U0BOB", channel, "status RB-ZZZZZZ")).json()["text"]
+    assert "there is no rollback request RB-ZZZZZZ" in unknown
+
+
+async def test_user_text_cannot_ping_or_spoof(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await driver.command(
+        "U0ALICE", channel, 'deployment/api --reason "<!channel> see <@U0BOB> <https://evil|docs>"'
+    )
+    await runtime.delivery.drain()
+    [card] = slack.state.history(channel)
+    text = str(card["blocks"])
+    assert "<!channel>" not in text
+    assert "<@U0BOB>" not in text
+    assert "<https://evil|docs>" not in text
+    assert "&lt;!channel&gt; see &lt;@U0BOB&gt; &lt;https://evil|docs&gt;" in text
+
+
+async def test_health_and_metrics(runtime: Runtime, driver: SlackDriver, channel: str) -> None:
+    import aiohttp
+
+    await driver.command("U0ALICE", channel, OPEN)
+    base = driver.bot_url.removesuffix("/slack/events")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/healthz") as resp:
+            assert resp.status == 200
+            assert (await resp.json()) == {"status": "ok"}
+        async with http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+    assert "rollbot_rollback_requests_opened_total 1.0" in text
+    assert 'rollbot_commands_total{outcome="ok"} 1.0' in text
