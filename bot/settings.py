@@ -34,11 +34,6 @@ class DatabaseSettings(BaseSettings):
     database_url: str = Settings.model_fields["database_url"].default
 
 
-_ENV_NAMES = {
-    "slack_bot_token": "SLACK_BOT_TOKEN",
-    "slack_signing_secret": "SLACK_SIGNING_SECRET",
-    "slack_app_token": "SLACK_APP_TOKEN",
-}
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -48,7 +43,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
-        name = _ENV_NAMES.get(field, f"ROLLBOT_{field.upper()}")
+        # Aliased fields report their environment name already (SLACK_BOT_TOKEN).
+        name = field if field.isupper() else f"ROLLBOT_{field.upper()}"
         if first["type"] == "missing":
             raise MissingSettingError(f"missing required setting {name}") from None
         raise MissingSettingError(f"invalid setting {name}: {first['msg']}") from None

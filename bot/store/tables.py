@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out on every engine (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _utc() -> Column[datetime]:
-    return Column(DateTime(timezone=True), nullable=False)
+    return Column(UtcDateTime(), nullable=False)
+
+
+def _utc_nullable() -> Column[datetime]:
+    return Column(UtcDateTime(), nullable=True)
 
 
 class IncidentRow(SQLModel, table=True):
@@ -21,7 +47,7 @@ class IncidentRow(SQLModel, table=True):
     severity: str = Field(max_length=4)
     opened_at: datetime = Field(sa_column=_utc())
     opened_by: str = Field(max_length=32)
-    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
 
 
 class RollbackRequestRow(SQLModel, table=True):
@@ -80,7 +106,7 @@ class OutboxRow(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=32)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=_utc())
-    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    delivered_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
     attempts: int = Field(default=0)
-    not_before: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    not_before: datetime | None = Field(default=None, sa_column=_utc_nullable())
     last_error: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,113 @@
+"""`rollbot serve` and `rollbot db` as real processes, the way an operator runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.driver import SlackDriver
+from sandbox.slack import SandboxSlack
+
+ROLLBOT = str(Path(sys.executable).parent / "rollbot")
+SECRET = "process-signing-secret"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("ROLLBOT_", "SLACK_"))}
+    return {**keep, "ROLLBOT_LOG_FORMAT": "console", **extra}
+
+
+async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        ROLLBOT, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[tuple[str, str]]:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    env = _env(
+        ROLLBOT_DATABASE_URL=db,
+        SLACK_BOT_TOKEN=slack.state.token,
+        SLACK_SIGNING_SECRET=SECRET,
+        ROLLBOT_SLACK_API_URL=slack.api_url,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        ROLLBOT, "serve", "--port", "0", "--host", "127.0.0.1", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    url = ""
+    while not url:
+        line = (await asyncio.wait_for(proc.stderr.readline(), timeout=60)).decode()
+        assert line, "rollbot serve exited before it was serving"
+        if line.startswith("rollbot serving "):
+            url = line.split()[-1]
+    drain = asyncio.create_task(proc.stderr.read())
+    yield url, db
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+    await drain
+
+
+async def test_serve_answers_a_real_signed_request_and_posts_the_card(
+    served: tuple[str, str], slack: SandboxSlack, channel: str
+) -> None:
+    url, _ = served
+    async with SlackDriver(url, SECRET, slack.state) as drv:
+        reply = await drv.command("U0ALICE", channel, 'deployment/api -n prod --reason "5xx"')
+        forged = await drv.post(b"command=%2Frollback&text=help", headers={"X-Slack-Signature": "v0=00"})
+    assert reply.status == 200
+    assert "opened" in reply.json()["text"]
+    assert forged.status == 401
+    for _ in range(500):  # the serving process's own delivery loop posts the card
+        if slack.state.history(channel):
+            break
+        await asyncio.sleep(0.01)
+    [card] = slack.state.history(channel)
+    assert "deployment/api -n prod" in card["text"]
+
+
+async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    code, _, err = await _run(
+        "serve", "--port", "0", env=_env(ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+                                         SLACK_SIGNING_SECRET="s")
+    )
+    assert code == 2
+    assert err.strip() == "rollbot: missing required setting SLACK_BOT_TOKEN"
+
+
+async def test_socket_mode_needs_the_app_token(tmp_path: Path) -> None:
+    code, _, err = await _run(
+        "serve", "--socket-mode",
+        env=_env(SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s",
+                 ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db"),
+    )
+    assert code == 2
+    assert err.strip() == "rollbot: missing required setting SLACK_APP_TOKEN (needed for --socket-mode)"
+
+
+async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> None:
+    db = tmp_path / "ops.db"
+    env = _env(ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}", SLACK_BOT_TOKEN="xoxb-x",
+               SLACK_SIGNING_SECRET="s")
+    assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0001\n")
+    assert (await _run("db", "current", env=env))[1] == "current 0001 · head 0001\n"
+    assert (await _run("db", "downgrade", env=env))[:2] == (0, "schema at base\n")
+    assert (await _run("db", "upgrade", env=env))[0] == 0
+
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, _, err = await _run("serve", "--port", "0", env=env)
+    assert code == 3
+    assert "schema is at revision 9999, which this rollbot does not know" in err
