@@ -35,13 +35,13 @@ class Runtime:
     outbox: OutboxService
     delivery: SlackDelivery
     metrics: Metrics
-    web: web.Application
+    http_app: web.Application
     bolt: AsyncApp
     _runner: web.AppRunner | None = None
 
     async def serve_http(self, port: int = 0, host: str = "127.0.0.1") -> str:
         """Start the HTTP server (port 0: any free port) and return the events URL."""
-        self._runner = web.AppRunner(self.web, access_log=None)
+        self._runner = web.AppRunner(self.http_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -98,6 +98,6 @@ async def build_runtime(
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,
-        web=build_web_app(bolt, metrics, health),
+        http_app=build_web_app(bolt, metrics, health),
         bolt=bolt,
     )

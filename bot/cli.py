@@ -14,7 +14,9 @@ from bot.policy_file import PolicyFileError
 from bot.settings import DatabaseSettings, MissingSettingError, Settings, load_settings
 from bot.store.migrate import SchemaError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Governed production rollbacks from Slack.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Governed production rollbacks from Slack."
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run the in-repo fakes standalone.")
 app.add_typer(db_app, name="db")
@@ -49,9 +51,13 @@ def _db_settings() -> str:
 
 @app.command()
 def serve(
-    port: Annotated[int, typer.Option(help="HTTP port for /slack/events, /healthz, /metrics")] = 3000,
+    port: Annotated[
+        int, typer.Option(help="HTTP port for /slack/events, /healthz, /metrics")
+    ] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind")] = "0.0.0.0",
-    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode")] = False,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode")
+    ] = False,
 ) -> None:
     """Run the bot."""
     from bot.app import build_runtime
@@ -77,11 +83,11 @@ def serve(
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
                 handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
-                await handler.connect_async()
+                await handler.connect_async()  # type: ignore[no-untyped-call]
             await stop.wait()
         finally:
             if handler is not None:
-                await handler.close_async()
+                await handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.close()
 
     _run(main)
@@ -176,4 +182,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

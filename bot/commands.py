@@ -28,8 +28,14 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _AWS_NAME = re.compile(r"^[A-Za-z0-9._+=,@-]{1,100}$")
 _FLAG_KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _REQUEST_ID = re.compile(r"^RB-[0-9A-Z]{4,16}$")
-_KIND_ALIASES = {"deployment": "deployment", "deploy": "deployment", "configmap": "configmap",
-                 "cm": "configmap", "codedeploy": "codedeploy", "flag": "flag"}
+_KIND_ALIASES = {
+    "deployment": "deployment",
+    "deploy": "deployment",
+    "configmap": "configmap",
+    "cm": "configmap",
+    "codedeploy": "codedeploy",
+    "flag": "flag",
+}
 
 
 class CommandError(DomainError):
@@ -84,10 +90,14 @@ def _target(spec: str, namespace: str | None, env: str | None) -> TargetRef:
     kind_text, _, rest = spec.partition("/")
     kind = _KIND_ALIASES.get(kind_text.lower())
     if kind is None or not rest:
-        raise CommandError(f"unknown target `{spec}`: write it as <kind>/<name>, e.g. deployment/api")
+        raise CommandError(
+            f"unknown target `{spec}`: write it as <kind>/<name>, e.g. deployment/api"
+        )
     if kind in ("deployment", "configmap"):
         if not _DNS_SUBDOMAIN.match(rest):
-            raise CommandError(f"`{rest}` is not a valid Kubernetes name (lower case, digits, '-', '.')")
+            raise CommandError(
+                f"`{rest}` is not a valid Kubernetes name (lower case, digits, '-', '.')"
+            )
         ns = namespace or "default"
         if not _DNS_LABEL.match(ns):
             raise CommandError(f"`{ns}` is not a valid Kubernetes namespace")
@@ -109,11 +119,22 @@ def _rollback_type(target: TargetRef, to_revision: str | None) -> RollbackType:
         return RollbackType.CONFIGURATION
     if target.kind == "flag":
         return RollbackType.FEATURE_FLAG
-    return RollbackType.DEPLOYMENT_OLDER_VERSION if to_revision else RollbackType.DEPLOYMENT_LAST_VERSION
+    return (
+        RollbackType.DEPLOYMENT_OLDER_VERSION
+        if to_revision
+        else RollbackType.DEPLOYMENT_LAST_VERSION
+    )
 
 
-_FLAGS = {"-n": "namespace", "--namespace": "namespace", "--to-revision": "to_revision",
-          "--severity": "severity", "--reason": "reason", "--ticket": "ticket", "--env": "env"}
+_FLAGS = {
+    "-n": "namespace",
+    "--namespace": "namespace",
+    "--to-revision": "to_revision",
+    "--severity": "severity",
+    "--reason": "reason",
+    "--ticket": "ticket",
+    "--env": "env",
+}
 
 
 def _options(words: list[str]) -> dict[str, str]:
@@ -131,7 +152,7 @@ def _options(words: list[str]) -> dict[str, str]:
             found[name] = inline
             i += 1
             continue
-        if i + 1 >= len(words) or words[i + 1].startswith("-") and words[i + 1] in _FLAGS:
+        if i + 1 >= len(words) or (words[i + 1].startswith("-") and words[i + 1] in _FLAGS):
             raise CommandError(f"`{flag}` needs a value")
         found[name] = words[i + 1]
         i += 2
@@ -160,7 +181,9 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
     if len(reason) > MAX_REASON:
         raise CommandError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
     ticket = opts.get("ticket")
-    if ticket is not None and (len(ticket) > MAX_TICKET or not ticket.startswith(("https://", "http://"))):
+    if ticket is not None and (
+        len(ticket) > MAX_TICKET or not ticket.startswith(("https://", "http://"))
+    ):
         raise CommandError("--ticket takes a link starting with https://")
     return OpenRollback(
         target=target,

@@ -9,22 +9,36 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.commands = Counter(
-            "rollbot_commands_total", "Slash commands by outcome", ["outcome"], registry=self.registry
+            "rollbot_commands_total",
+            "Slash commands by outcome",
+            ["outcome"],
+            registry=self.registry,
         )
         self.requests_opened = Counter(
-            "rollbot_rollback_requests_opened_total", "Rollback requests opened", registry=self.registry
+            "rollbot_rollback_requests_opened_total",
+            "Rollback requests opened",
+            registry=self.registry,
         )
         self.outbox_delivered = Counter(
-            "rollbot_outbox_delivered_total", "Slack messages delivered from the outbox", registry=self.registry
+            "rollbot_outbox_delivered_total",
+            "Slack messages delivered from the outbox",
+            registry=self.registry,
         )
         self.outbox_retries = Counter(
-            "rollbot_outbox_retries_total", "Slack deliveries postponed", ["reason"], registry=self.registry
+            "rollbot_outbox_retries_total",
+            "Slack deliveries postponed",
+            ["reason"],
+            registry=self.registry,
         )
         self.outbox_pending = Gauge(
-            "rollbot_outbox_pending", "Slack messages waiting to be delivered", registry=self.registry
+            "rollbot_outbox_pending",
+            "Slack messages waiting to be delivered",
+            registry=self.registry,
         )
         self.ack_seconds = Histogram(
-            "rollbot_ack_seconds", "Time from request to Slack acknowledgement", registry=self.registry
+            "rollbot_ack_seconds",
+            "Time from request to Slack acknowledgement",
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -62,7 +62,9 @@ class OutboxService:
             notices = []
             for row in rows:
                 body = json.loads(row.payload)
-                request = RollbackRequest.model_validate(body["request"]) if body.get("request") else None
+                request = (
+                    RollbackRequest.model_validate(body["request"]) if body.get("request") else None
+                )
                 card = await uow.requests.card(row.request_id) if row.request_id else None
                 assert row.id is not None
                 notices.append(

@@ -45,9 +45,13 @@ def parse_policy(text: str, path: Path) -> ApprovalPolicy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise PolicyFileError(path, line, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise PolicyFileError(
+            path, line, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(data, dict) or node is None:
-        raise PolicyFileError(path, 1, "a policy file is a mapping with version, roles, approval_matrix")
+        raise PolicyFileError(
+            path, 1, "a policy file is a mapping with version, roles, approval_matrix"
+        )
     try:
         return ApprovalPolicy.model_validate(data)
     except ValidationError as exc:
@@ -62,5 +66,7 @@ def load_policy(path: Path | None) -> ApprovalPolicy:
     try:
         text = chosen.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyFileError(chosen, None, f"cannot read the policy file: {exc.strerror}") from None
+        raise PolicyFileError(
+            chosen, None, f"cannot read the policy file: {exc.strerror}"
+        ) from None
     return parse_policy(text, chosen)

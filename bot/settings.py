@@ -34,8 +34,6 @@ class DatabaseSettings(BaseSettings):
     database_url: str = Settings.model_fields["database_url"].default
 
 
-
-
 def load_settings(**overrides: object) -> Settings:
     """Read settings; turn pydantic's report into one line that names the variable."""
     try:

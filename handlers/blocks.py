@@ -43,7 +43,9 @@ def state_label(state: RequestState) -> str:
 
 def request_card(request: RollbackRequest) -> Message:
     a = request.assessment
-    roles = "auto-approved (on-call)" if request.auto_approved else describe_roles(request.needed_roles)
+    roles = (
+        "auto-approved (on-call)" if request.auto_approved else describe_roles(request.needed_roles)
+    )
     fields = [
         _mrkdwn(f"*Target*\n`{escape(request.target.label)}`"),
         _mrkdwn(f"*Severity*\n{a.severity.value} ({a.profile.label}) — {escape(a.reason)}"),
@@ -55,7 +57,10 @@ def request_card(request: RollbackRequest) -> Message:
     if request.to_revision:
         fields.append(_mrkdwn(f"*To revision*\n{escape(request.to_revision)}"))
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Rollback request {request.id}"}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"Rollback request {request.id}"},
+        },
         {"type": "section", "block_id": "summary", "fields": fields},
         _section(f"*Reason*\n{escape(request.reason)}"),
     ]
@@ -82,7 +87,9 @@ def ephemeral(text: str) -> Message:
 
 def opened_ack(request: RollbackRequest, created: bool) -> Message:
     if created:
-        return ephemeral(f"Rollback request {request.id} opened for `{escape(request.target.label)}`.")
+        return ephemeral(
+            f"Rollback request {request.id} opened for `{escape(request.target.label)}`."
+        )
     return ephemeral(f"Rollback request {request.id} already exists for this command.")
 
 

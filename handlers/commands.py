@@ -6,7 +6,15 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.commands import USAGE, ListOpen, OpenForm, OpenRollback, ShowHelp, ShowStatus, parse_command
+from bot.commands import (
+    USAGE,
+    ListOpen,
+    OpenForm,
+    OpenRollback,
+    ShowHelp,
+    ShowStatus,
+    parse_command,
+)
 from handlers import blocks
 from handlers.context import actor_from_command, idempotency_key
 from handlers.deps import HandlerDeps

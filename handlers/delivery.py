@@ -55,12 +55,16 @@ class SlackDelivery:
         request = notice.request
         assert request is not None
         if notice.kind is NoticeKind.REQUEST_OPENED:
-            resp = await self._client.chat_postMessage(channel=notice.channel, **blocks.request_card(request))
+            resp = await self._client.chat_postMessage(
+                channel=notice.channel, **blocks.request_card(request)
+            )
             return str(resp["ts"])
         assert notice.card is not None, "a card notice is always delivered before its updates"
         card_channel, card_ts = notice.card
         if notice.kind is NoticeKind.CARD_UPDATE:
-            await self._client.chat_update(channel=card_channel, ts=card_ts, **blocks.request_card(request))
+            await self._client.chat_update(
+                channel=card_channel, ts=card_ts, **blocks.request_card(request)
+            )
             return card_ts
         resp = await self._client.chat_postMessage(
             channel=card_channel, thread_ts=card_ts, text=str(notice.data.get("text", ""))
@@ -82,7 +86,9 @@ class SlackDelivery:
         elif isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
             reason = "connection"
         self._metrics.outbox_retries.labels(reason=reason).inc()
-        log.warning("slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds())
+        log.warning(
+            "slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds()
+        )
         await self._outbox.retry_later(notice, delay, f"{reason}: {error}")
 
     async def drain(self) -> int:
@@ -102,7 +108,7 @@ class SlackDelivery:
                         continue
                     try:
                         ts = await self._send(notice)
-                    except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
                         held.add(notice.channel)
                         await self._postpone(notice, exc)
                         continue

@@ -35,7 +35,10 @@ def message_for(error: Exception) -> tuple[str, str]:
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
     @app.error
     async def on_error(
-        error: Exception, body: dict[str, Any], response: BoltResponse | None, client: AsyncWebClient
+        error: Exception,
+        body: dict[str, Any],
+        response: BoltResponse | None,
+        client: AsyncWebClient,
     ) -> None:
         outcome, text = message_for(error)
         deps.metrics.commands.labels(outcome=outcome).inc()

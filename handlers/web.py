@@ -23,7 +23,9 @@ def build_web_app(bolt: AsyncApp, metrics: Metrics, health: HealthCheck) -> web.
         try:
             await health()
         except Exception as exc:
-            return web.json_response({"status": "unhealthy", "reason": type(exc).__name__}, status=503)
+            return web.json_response(
+                {"status": "unhealthy", "reason": type(exc).__name__}, status=503
+            )
         return web.json_response({"status": "ok"})
 
     async def prometheus(_: web.Request) -> web.Response:

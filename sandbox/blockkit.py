@@ -64,14 +64,18 @@ def block_problems(blocks: list[dict[str, Any]], *, modal: bool = False) -> list
             if len(fields) > MAX_FIELDS:
                 problems.append(f"{where}: more than {MAX_FIELDS} fields")
             problems.extend(
-                f"{where}: field longer than {MAX_FIELD_TEXT}" for f in fields if _text_len(f) > MAX_FIELD_TEXT
+                f"{where}: field longer than {MAX_FIELD_TEXT}"
+                for f in fields
+                if _text_len(f) > MAX_FIELD_TEXT
             )
             if "accessory" in block:
                 _check_element(block["accessory"], action_ids, problems, where)
         elif kind == "header":
             text = block.get("text", {})
             if text.get("type") != "plain_text" or _text_len(text) > MAX_HEADER_TEXT:
-                problems.append(f"{where}: header needs plain_text up to {MAX_HEADER_TEXT} characters")
+                problems.append(
+                    f"{where}: header needs plain_text up to {MAX_HEADER_TEXT} characters"
+                )
         elif kind == "context":
             if not 0 < len(block.get("elements", [])) <= MAX_CONTEXT_ELEMENTS:
                 problems.append(f"{where}: context needs 1 to {MAX_CONTEXT_ELEMENTS} elements")

@@ -62,8 +62,12 @@ async def run_demo(scenario: str = "deployment") -> None:
             await types("help")
             await types("deployment/api -n prod --severity P1")
             await types('deployment/api -n prod --severity P1 --reason "5xx at 38% since v1.3.0"')
-            body = alice.command_body("U0ALICE", channel, 'deployment/web -n prod --reason "checkout broken"')
-            _say('alice> /rollback deployment/web -n prod --reason "checkout broken"   (Slack delivers it twice)')
+            body = alice.command_body(
+                "U0ALICE", channel, 'deployment/web -n prod --reason "checkout broken"'
+            )
+            _say(
+                'alice> /rollback deployment/web -n prod --reason "checkout broken"   (Slack delivers it twice)'
+            )
             first = await alice.post(body)
             again = await alice.post(body, retry_num=1)
             _say(f"  (first delivery) {_reply_text(first)}")

@@ -63,15 +63,22 @@ class SlackDriver:
         retry_num: int | None = None,
     ) -> BotReply:
         assert self._session is not None, "use `async with SlackDriver(...)`"
-        sent = {"Content-Type": content_type, **(headers if headers is not None else self.signed_headers(body))}
+        sent = {
+            "Content-Type": content_type,
+            **(headers if headers is not None else self.signed_headers(body)),
+        }
         if retry_num is not None:
             sent["X-Slack-Retry-Num"] = str(retry_num)
             sent["X-Slack-Retry-Reason"] = "http_timeout"
         async with self._session.post(self.bot_url, data=body, headers=sent) as resp:
             return BotReply(resp.status, await resp.text())
 
-    def command_body(self, user: str, channel: str, text: str, *, command: str = "/rollback") -> bytes:
-        channel_name = self.slack.channels[channel].name if channel in self.slack.channels else "unknown"
+    def command_body(
+        self, user: str, channel: str, text: str, *, command: str = "/rollback"
+    ) -> bytes:
+        channel_name = (
+            self.slack.channels[channel].name if channel in self.slack.channels else "unknown"
+        )
         user_name = self.slack.users.get(user, {}).get("name", user)
         fields = {
             "token": "deprecated-verification-token",
@@ -98,7 +105,11 @@ class SlackDriver:
         return urlencode({"payload": json.dumps(payload)}).encode()
 
     def _user(self, user: str) -> dict[str, Any]:
-        return {"id": user, "username": self.slack.users.get(user, {}).get("name", user), "team_id": self.slack.team_id}
+        return {
+            "id": user,
+            "username": self.slack.users.get(user, {}).get("name", user),
+            "team_id": self.slack.team_id,
+        }
 
     async def click(
         self, user: str, channel: str, message: dict[str, Any], action_id: str, **kw: Any

@@ -69,7 +69,9 @@ class SlackState:
     def add_user(self, user_id: str, name: str, *, real_name: str | None = None) -> None:
         self.users[user_id] = {"id": user_id, "name": name, "real_name": real_name or name}
 
-    def add_channel(self, name: str, members: tuple[str, ...] = (), *, bot_member: bool = True) -> str:
+    def add_channel(
+        self, name: str, members: tuple[str, ...] = (), *, bot_member: bool = True
+    ) -> str:
         channel_id = self.next_id("C")
         people = set(members) | ({self.bot_user} if bot_member else set())
         self.channels[channel_id] = Channel(id=channel_id, name=name, members=people)
@@ -108,7 +110,9 @@ class SlackState:
 
     def history(self, channel: str) -> list[dict[str, Any]]:
         """Top-level messages of a channel, oldest first (as a person scrolls it)."""
-        return [m for m in self.find_channel(channel).messages if m.get("thread_ts") in (None, m["ts"])]
+        return [
+            m for m in self.find_channel(channel).messages if m.get("thread_ts") in (None, m["ts"])
+        ]
 
     def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [
@@ -215,9 +219,16 @@ async def _response_url(request: web.Request) -> web.Response:
     state = request.app[STATE]
     body = await request.json()
     channel, user = request.match_info["channel"], request.match_info["user"]
-    message = {"channel": channel, "user": user, "text": body.get("text", ""), "blocks": body.get("blocks", [])}
+    message = {
+        "channel": channel,
+        "user": user,
+        "text": body.get("text", ""),
+        "blocks": body.get("blocks", []),
+    }
     if body.get("response_type") == "in_channel":
-        METHODS["chat.postMessage"](state, {"channel": channel, "text": message["text"], "blocks": message["blocks"]})
+        METHODS["chat.postMessage"](
+            state, {"channel": channel, "text": message["text"], "blocks": message["blocks"]}
+        )
     else:
         state.ephemerals.append(message)
     return web.json_response({"ok": True})
@@ -242,7 +253,10 @@ class SandboxSlack:
     """Start and stop the fake on 127.0.0.1 (port 0 by default: the OS picks a free one)."""
 
     def __init__(
-        self, token: str = "xoxb-sandbox-token", team_id: str = "T0SANDBOX", bot_user: str = "U0ROLLBOT"
+        self,
+        token: str = "xoxb-sandbox-token",
+        team_id: str = "T0SANDBOX",
+        bot_user: str = "U0ROLLBOT",
     ) -> None:
         self.state = SlackState(token, team_id, bot_user)
         self._runner: web.AppRunner | None = None

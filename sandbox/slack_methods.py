@@ -39,8 +39,10 @@ def method(name: str) -> Callable[[Method], Method]:
 def _required(args: dict[str, Any], name: str) -> Any:
     value = args.get(name)
     if value in (None, ""):
-        raise SlackApiError(f"no_{name}" if name in ("text", "channel") else "invalid_arguments",
-                            response_metadata={"messages": [f"[ERROR] missing required field: {name}"]})
+        raise SlackApiError(
+            f"no_{name}" if name in ("text", "channel") else "invalid_arguments",
+            response_metadata={"messages": [f"[ERROR] missing required field: {name}"]},
+        )
     return value
 
 
@@ -74,7 +76,13 @@ def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
         raise SlackApiError("not_in_channel")
     text, blocks = _content(args)
     ts = state.next_ts()
-    message: dict[str, Any] = {"type": "message", "user": state.bot_user, "ts": ts, "text": text, "blocks": blocks}
+    message: dict[str, Any] = {
+        "type": "message",
+        "user": state.bot_user,
+        "ts": ts,
+        "text": text,
+        "blocks": blocks,
+    }
     thread_ts = args.get("thread_ts")
     if thread_ts:
         parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
@@ -107,7 +115,9 @@ def post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
         raise SlackApiError("user_not_in_channel")
     text, blocks = _content(args)
     ts = state.next_ts()
-    state.ephemerals.append({"channel": channel.id, "user": user, "text": text, "blocks": blocks, "ts": ts})
+    state.ephemerals.append(
+        {"channel": channel.id, "user": user, "text": text, "blocks": blocks, "ts": ts}
+    )
     return {"message_ts": ts}
 
 
@@ -125,7 +135,8 @@ def views_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 @method("views.update")
 def views_update(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     view_id = args.get("view_id") or next(
-        (v["id"] for v in state.views.values() if v.get("external_id") == args.get("external_id")), None
+        (v["id"] for v in state.views.values() if v.get("external_id") == args.get("external_id")),
+        None,
     )
     if not view_id or view_id not in state.views:
         raise SlackApiError("not_found")
@@ -149,7 +160,9 @@ def users_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     user = state.users.get(str(_required(args, "user")))
     if user is None:
         raise SlackApiError("user_not_found")
-    return {"user": {**user, "profile": {"real_name": user["real_name"], "display_name": user["name"]}}}
+    return {
+        "user": {**user, "profile": {"real_name": user["real_name"], "display_name": user["name"]}}
+    }
 
 
 @method("usergroups.users.list")
@@ -250,7 +263,12 @@ def files_complete(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     if channel_id:
         channel = state.find_channel(str(channel_id))
         channel.messages.append(
-            {"type": "message", "user": state.bot_user, "ts": state.next_ts(),
-             "text": str(args.get("initial_comment") or ""), "files": done}
+            {
+                "type": "message",
+                "user": state.bot_user,
+                "ts": state.next_ts(),
+                "text": str(args.get("initial_comment") or ""),
+                "files": done,
+            }
         )
     return {"files": done}

@@ -40,7 +40,9 @@ class FakeClock:
 
 async def _admin() -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5)
+        return await asyncpg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB, timeout=5
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         message = f"PostgreSQL at {PG_HOST}:{PG_PORT}/{PG_ADMIN_DB} unreachable: {exc!r}"
         if IN_CI:
@@ -103,7 +105,9 @@ def channel(slack: SandboxSlack) -> str:
 
 
 @pytest.fixture
-async def runtime(database_url: str, slack: SandboxSlack, clock: FakeClock) -> AsyncIterator[Runtime]:
+async def runtime(
+    database_url: str, slack: SandboxSlack, clock: FakeClock
+) -> AsyncIterator[Runtime]:
     settings = load_settings(
         database_url=database_url,
         slack_bot_token=slack.state.token,

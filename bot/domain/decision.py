@@ -76,7 +76,9 @@ def _minutes(value: int | None, unit: str) -> str:
 
 def _tree(i: DecisionInputs, path: list[DecisionStep]) -> tuple[RollbackAction, str]:
     limit = i.threshold_minutes
-    path.append(DecisionStep(question="Is it low severity (P4)?", answer=_yes(i.severity is Severity.P4)))
+    path.append(
+        DecisionStep(question="Is it low severity (P4)?", answer=_yes(i.severity is Severity.P4))
+    )
     if i.severity is Severity.P4:
         return RollbackAction.NO_ROLLBACK, "cosmetic or internal: fix in the next sprint"
     critical = i.severity is Severity.P1
@@ -98,7 +100,9 @@ def _tree(i: DecisionInputs, path: list[DecisionStep]) -> tuple[RollbackAction, 
         if i.simple_to_revert:
             return RollbackAction.ROLLBACK, "simple revert (image or config swap)"
     path.append(
-        DecisionStep(question="Is the issue in a database migration?", answer=_yes(i.database_migration))
+        DecisionStep(
+            question="Is the issue in a database migration?", answer=_yes(i.database_migration)
+        )
     )
     if i.database_migration:
         quick = i.restore_minutes is not None and i.restore_minutes < limit

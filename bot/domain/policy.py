@@ -112,7 +112,9 @@ def _default_matrix() -> dict[RollbackType, MatrixRow]:
             emergency_override=OverrideRule(extra_roles=(Role.ENGINEERING_LEAD,)),
         ),
         # A flag flip is a configuration change unless the policy says otherwise.
-        RollbackType.FEATURE_FLAG: MatrixRow(requires=(Role.DEVOPS_LEAD,), emergency_override=top_only),
+        RollbackType.FEATURE_FLAG: MatrixRow(
+            requires=(Role.DEVOPS_LEAD,), emergency_override=top_only
+        ),
     }
 
 

@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.domain import approvals as ap
 from bot.domain.decision import Recommendation, RollbackAction
 from bot.domain.events import (
-    AuditEffect,
     Effect,
-    Event,
     Obligation,
     ObligationKind,
     ScheduleObligation,

@@ -24,7 +24,9 @@ _PRE_DECISION = frozenset({S.PROPOSED, S.AWAITING_DECISION})
 _PRE_EXECUTION = frozenset({S.PROPOSED, S.AWAITING_DECISION, S.AWAITING_APPROVAL, S.APPROVED})
 
 
-def _gate(request: RollbackRequest, updates: dict[str, Any]) -> tuple[RequestState, tuple[ev.Effect, ...]]:
+def _gate(
+    request: RollbackRequest, updates: dict[str, Any]
+) -> tuple[RequestState, tuple[ev.Effect, ...]]:
     """After a rollback is chosen or approvals change: approved (and execute) or still waiting."""
     probe = request.model_copy(update=updates)
     if probe.approvals_satisfied:
@@ -52,12 +54,20 @@ def _prompt(r: RollbackRequest, e: ev.PromptDecision, now: datetime) -> Outcome:
 def _choose_rollback(r: RollbackRequest, e: ev.ChooseRollback, now: datetime) -> Outcome:
     updates: dict[str, Any] = {"decision": RollbackAction.ROLLBACK, "decided_by": e.by}
     state, effects = _gate(r, updates)
-    return Outcome(state=state, action="decision.rollback", actor=e.by, updates=updates, effects=effects)
+    return Outcome(
+        state=state, action="decision.rollback", actor=e.by, updates=updates, effects=effects
+    )
 
 
 def _choose_fix(r: RollbackRequest, e: ev.ChooseForwardFix, now: datetime) -> Outcome:
-    updates = {"decision": RollbackAction.FORWARD_FIX, "decided_by": e.by, "outcome": "forward fix chosen"}
-    return Outcome(state=S.FORWARD_FIX_CHOSEN, action="decision.forward_fix", actor=e.by, updates=updates)
+    updates = {
+        "decision": RollbackAction.FORWARD_FIX,
+        "decided_by": e.by,
+        "outcome": "forward fix chosen",
+    }
+    return Outcome(
+        state=S.FORWARD_FIX_CHOSEN, action="decision.forward_fix", actor=e.by, updates=updates
+    )
 
 
 def _timed_out(r: RollbackRequest, e: ev.DecisionTimedOut, now: datetime) -> Outcome:
@@ -161,8 +171,11 @@ def _target_moved(r: RollbackRequest, e: ev.TargetMoved, now: datetime) -> Outco
         action="approval.lapsed",
         actor=SYSTEM,
         updates=updates,
-        details={"was": r.baseline_revision or "unknown", "now": e.live_revision,
-                 "lapsed": str(len(r.approvals))},
+        details={
+            "was": r.baseline_revision or "unknown",
+            "now": e.live_revision,
+            "lapsed": str(len(r.approvals)),
+        },
     )
 
 
@@ -256,7 +269,9 @@ def _retro(r: RollbackRequest, e: ev.RetroApprove, now: datetime) -> Outcome:
     retro = (*r.retro_approvals, ap.Approval(by=e.by, role=role, at=now))
     updates: dict[str, Any] = {"retro_approvals": retro}
     if not ap.open_roles(needed, retro):
-        met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": "retroactive approvals"})
+        met = pending.model_copy(
+            update={"met_at": now, "met_by": e.by, "evidence": "retroactive approvals"}
+        )
         updates["obligations"] = tuple(met if o is pending else o for o in r.obligations)
     return Outcome(
         state=r.state,
@@ -324,7 +339,12 @@ def apply(
     now = max(now, request.updated_at)
     out = handler(request, event, now)
     moved = request.model_copy(
-        update={**out.updates, "state": out.state, "updated_at": now, "version": request.version + 1}
+        update={
+            **out.updates,
+            "state": out.state,
+            "updated_at": now,
+            "version": request.version + 1,
+        }
     )
     audit = ev.AuditEffect(
         action=out.action,

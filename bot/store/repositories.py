@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, func, update
-from sqlmodel import col, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
@@ -119,7 +119,11 @@ class RequestRepository:
         return row.card_channel, row.card_ts
 
     async def count(self) -> int:
-        return int((await self._session.execute(select(func.count()).select_from(RollbackRequestRow))).scalar_one())
+        return int(
+            (
+                await self._session.execute(select(func.count()).select_from(RollbackRequestRow))
+            ).scalar_one()
+        )
 
 
 class AuditLog:
@@ -161,7 +165,13 @@ class OutboxRepository:
         self._session = session
 
     async def put(
-        self, *, channel: str, kind: str, request_id: str | None, payload: dict[str, Any], now: datetime
+        self,
+        *,
+        channel: str,
+        kind: str,
+        request_id: str | None,
+        payload: dict[str, Any],
+        now: datetime,
     ) -> None:
         self._session.add(
             OutboxRow(
@@ -192,5 +202,7 @@ class OutboxRepository:
         await self._session.execute(
             update(OutboxRow)
             .where(col(OutboxRow.id) == message_id)
-            .values(not_before=not_before, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500])
+            .values(
+                not_before=not_before, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500]
+            )
         )

@@ -42,7 +42,14 @@ async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[tuple[str
         ROLLBOT_SLACK_API_URL=slack.api_url,
     )
     proc = await asyncio.create_subprocess_exec(
-        ROLLBOT, "serve", "--port", "0", "--host", "127.0.0.1", env=env, stderr=asyncio.subprocess.PIPE
+        ROLLBOT,
+        "serve",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     url = ""
@@ -64,7 +71,9 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
     url, _ = served
     async with SlackDriver(url, SECRET, slack.state) as drv:
         reply = await drv.command("U0ALICE", channel, 'deployment/api -n prod --reason "5xx"')
-        forged = await drv.post(b"command=%2Frollback&text=help", headers={"X-Slack-Signature": "v0=00"})
+        forged = await drv.post(
+            b"command=%2Frollback&text=help", headers={"X-Slack-Signature": "v0=00"}
+        )
     assert reply.status == 200
     assert "opened" in reply.json()["text"]
     assert forged.status == 401
@@ -78,8 +87,12 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
 
 async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     code, _, err = await _run(
-        "serve", "--port", "0", env=_env(ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db",
-                                         SLACK_SIGNING_SECRET="s")
+        "serve",
+        "--port",
+        "0",
+        env=_env(
+            ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db", SLACK_SIGNING_SECRET="s"
+        ),
     )
     assert code == 2
     assert err.strip() == "rollbot: missing required setting SLACK_BOT_TOKEN"
@@ -87,18 +100,28 @@ async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> N
 
 async def test_socket_mode_needs_the_app_token(tmp_path: Path) -> None:
     code, _, err = await _run(
-        "serve", "--socket-mode",
-        env=_env(SLACK_BOT_TOKEN="xoxb-x", SLACK_SIGNING_SECRET="s",
-                 ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db"),
+        "serve",
+        "--socket-mode",
+        env=_env(
+            SLACK_BOT_TOKEN="xoxb-x",
+            SLACK_SIGNING_SECRET="s",
+            ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        ),
     )
     assert code == 2
-    assert err.strip() == "rollbot: missing required setting SLACK_APP_TOKEN (needed for --socket-mode)"
+    assert (
+        err.strip()
+        == "rollbot: missing required setting SLACK_APP_TOKEN (needed for --socket-mode)"
+    )
 
 
 async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> None:
     db = tmp_path / "ops.db"
-    env = _env(ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}", SLACK_BOT_TOKEN="xoxb-x",
-               SLACK_SIGNING_SECRET="s")
+    env = _env(
+        ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_SIGNING_SECRET="s",
+    )
     assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0001\n")
     assert (await _run("db", "current", env=env))[1] == "current 0001 · head 0001\n"
     assert (await _run("db", "downgrade", env=env))[:2] == (0, "schema at base\n")

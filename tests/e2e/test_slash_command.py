@@ -62,7 +62,13 @@ def _tamper(body: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     "case",
-    ["forged signature", "wrong secret", "stale timestamp", "no headers", "body altered after signing"],
+    [
+        "forged signature",
+        "wrong secret",
+        "stale timestamp",
+        "no headers",
+        "body altered after signing",
+    ],
 )
 async def test_bad_signatures_get_401_and_store_nothing(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, case: str
@@ -117,10 +123,14 @@ async def test_malformed_commands_answer_usage_and_store_nothing(
 
 async def test_help_status_and_list(runtime: Runtime, driver: SlackDriver, channel: str) -> None:
     assert "*Usage*" in (await driver.command("U0ALICE", channel, "help")).json()["text"]
-    assert "no rollback request in this channel" in (
-        await driver.command("U0ALICE", channel, "status")
-    ).json()["text"]
-    assert "No open rollback requests" in (await driver.command("U0ALICE", channel, "list")).json()["text"]
+    assert (
+        "no rollback request in this channel"
+        in (await driver.command("U0ALICE", channel, "status")).json()["text"]
+    )
+    assert (
+        "No open rollback requests"
+        in (await driver.command("U0ALICE", channel, "list")).json()["text"]
+    )
 
     await driver.command("U0ALICE", channel, OPEN)
     [request] = await runtime.service.list_open(channel)

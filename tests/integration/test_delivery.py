@@ -11,7 +11,9 @@ from tests.helpers import stored
 
 async def _open(driver: SlackDriver, channel: str, names: list[str]) -> None:
     for name in names:
-        reply = await driver.command("U0ALICE", channel, f'deployment/{name} --reason "broken {name}"')
+        reply = await driver.command(
+            "U0ALICE", channel, f'deployment/{name} --reason "broken {name}"'
+        )
         assert reply.status == 200
 
 
@@ -35,7 +37,10 @@ async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
     assert await runtime.delivery.drain() == 3
     assert _targets(slack, channel) == ["deployment/api", "deployment/web", "deployment/worker"]
     assert (await stored(runtime)).outbox == 3
-    assert 'rollbot_outbox_retries_total{reason="ratelimited"} 1.0' in runtime.metrics.render().decode()
+    assert (
+        'rollbot_outbox_retries_total{reason="ratelimited"} 1.0'
+        in runtime.metrics.render().decode()
+    )
 
 
 async def test_server_errors_back_off_and_lose_nothing(

@@ -55,7 +55,9 @@ async def test_ensure_schema_refuses_a_newer_unknown_schema(database_url: str) -
     try:
         await migrate.upgrade(engine)
         async with engine.begin() as conn:
-            await conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+            await conn.execute(
+                text("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+            )
         with pytest.raises(migrate.SchemaError, match="does not know"):
             await migrate.ensure_schema(engine)
     finally:

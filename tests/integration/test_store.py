@@ -95,27 +95,41 @@ async def test_conditional_update_lets_exactly_one_writer_win(uow: UnitOfWorkFac
         assert (await u.requests.get(original.id)).state is RequestState.AWAITING_APPROVAL
 
 
+async def _write_then_crash(uow: UnitOfWorkFactory) -> None:
+    async with uow() as u:
+        await u.requests.add(_request(), "k")
+        await u.audit.append(
+            at=NOW,
+            actor=ALICE,
+            action="request.opened",
+            request_id="RB-000001",
+            incident_id=None,
+            payload={},
+        )
+        raise RuntimeError("crash between the writes")
+
+
 async def test_failed_unit_of_work_leaves_nothing_behind(uow: UnitOfWorkFactory) -> None:
-    with pytest.raises(RuntimeError):
-        async with uow() as u:
-            await u.requests.add(_request(), "k")
-            await u.audit.append(
-                at=NOW, actor=ALICE, action="request.opened", request_id="RB-000001",
-                incident_id=None, payload={},
-            )
-            raise RuntimeError("crash between the writes")
+    with pytest.raises(RuntimeError, match="crash between the writes"):
+        await _write_then_crash(uow)
     async with uow() as u:
         assert await u.requests.count() == 0
         assert list(await u.audit.entries()) == []
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_entries SET action = 'edited'", "DELETE FROM audit_entries"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_entries SET action = 'edited'", "DELETE FROM audit_entries"]
+)
 async def test_audit_table_refuses_update_and_delete(
     uow: UnitOfWorkFactory, database_url: str, statement: str
 ) -> None:
     async with uow() as u:
         await u.audit.append(
-            at=NOW, actor=ALICE, action="request.opened", request_id="RB-1", incident_id=None,
+            at=NOW,
+            actor=ALICE,
+            action="request.opened",
+            request_id="RB-1",
+            incident_id=None,
             payload={"k": "v"},
         )
     with pytest.raises(DBAPIError, match="append-only"):
@@ -133,7 +147,12 @@ async def test_audit_table_refuses_truncate_on_postgres(postgres_url: str) -> No
     uow = UnitOfWorkFactory(engine)
     async with uow() as u:
         await u.audit.append(
-            at=NOW, actor=ALICE, action="request.opened", request_id="RB-1", incident_id=None, payload={}
+            at=NOW,
+            actor=ALICE,
+            action="request.opened",
+            request_id="RB-1",
+            incident_id=None,
+            payload={},
         )
     with pytest.raises(DBAPIError, match="append-only"):
         async with uow.engine.begin() as conn:

@@ -55,7 +55,9 @@ def upgrade() -> None:
         sa.Column("data", sa.Text, nullable=False),
         sa.UniqueConstraint("idempotency_key", name="uq_rollback_requests_idempotency_key"),
     )
-    op.create_index("ix_rollback_requests_channel_state", "rollback_requests", ["channel_id", "state"])
+    op.create_index(
+        "ix_rollback_requests_channel_state", "rollback_requests", ["channel_id", "state"]
+    )
     op.create_table(
         "audit_entries",
         sa.Column(

@@ -1,0 +1,1 @@
+"""Adapters behind the Protocols declared in bot.ports: Kubernetes, CodeDeploy, flags, Slack roles."""
