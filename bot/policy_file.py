@@ -24,13 +24,15 @@ class PolicyFileError(Exception):
 
 def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
     """Walk the YAML node tree along pydantic's error location; the deepest node found wins."""
+    key_node: yaml.Node | None = None
     for key in loc:
+        if key == "[key]" and key_node is not None:
+            return key_node.start_mark.line + 1  # a bad mapping key: point at the key itself
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(key)), None)
-            if match is None:
-                key_node = next((k for k, _ in node.value if k.value == str(key)), None)
-                return (key_node or node).start_mark.line + 1
-            node = match
+            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if pair is None:
+                break
+            key_node, node = pair
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
         else:

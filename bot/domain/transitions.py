@@ -8,7 +8,12 @@ from typing import Any
 from bot.domain import approvals as ap
 from bot.domain import events as ev
 from bot.domain.decision import RollbackAction
-from bot.domain.errors import DomainError, ExecutionGuardError, IllegalTransitionError
+from bot.domain.errors import (
+    DomainError,
+    ExecutionGuardError,
+    IllegalTransitionError,
+    OverrideRefusedError,
+)
 from bot.domain.people import SYSTEM
 from bot.domain.policy import Role
 from bot.domain.request import (
@@ -126,6 +131,10 @@ def _deny(r: RollbackRequest, e: ev.Deny, now: datetime) -> Outcome:
 
 
 def _override(r: RollbackRequest, e: ev.DeclareEmergencyOverride, now: datetime) -> Outcome:
+    if r.override is not None:
+        raise OverrideRefusedError(
+            f"an emergency override is already declared by {r.override.by.label}"
+        )
     ap.check_override(
         row=r.rules.row, severity=r.assessment.severity, by=e.by, roles=e.roles, reason=e.reason
     )

@@ -1,0 +1,114 @@
+"""The /rollback grammar."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import (
+    CommandError,
+    ListOpen,
+    OpenForm,
+    OpenRollback,
+    ShowHelp,
+    ShowStatus,
+    parse_command,
+)
+from bot.domain.policy import RollbackType
+from bot.domain.request import TargetRef
+from bot.domain.severity import Severity
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", OpenForm()),
+        ("   ", OpenForm()),
+        ("help", ShowHelp()),
+        ("list", ListOpen()),
+        ("status", ShowStatus(request_id=None)),
+        ("status rb-7k2q9x", ShowStatus(request_id="RB-7K2Q9X")),
+        (
+            'deployment/api -n prod --severity p0 --reason "5xx after v1.3.0" --ticket https://jira/INC-1',
+            OpenRollback(
+                target=TargetRef(kind="deployment", name="api", namespace="prod"),
+                rollback_type=RollbackType.DEPLOYMENT_LAST_VERSION,
+                to_revision=None,
+                severity=Severity.P1,
+                reason="5xx after v1.3.0",
+                ticket="https://jira/INC-1",
+            ),
+        ),
+        (
+            "deploy/api --to-revision=3 --reason=bad",
+            OpenRollback(
+                target=TargetRef(kind="deployment", name="api", namespace="default"),
+                rollback_type=RollbackType.DEPLOYMENT_OLDER_VERSION,
+                to_revision="3",
+                severity=None,
+                reason="bad",
+                ticket=None,
+            ),
+        ),
+        (
+            "cm/api-config --namespace prod --reason 'bad key'",
+            OpenRollback(
+                target=TargetRef(kind="configmap", name="api-config", namespace="prod"),
+                rollback_type=RollbackType.CONFIGURATION,
+                to_revision=None,
+                severity=None,
+                reason="bad key",
+                ticket=None,
+            ),
+        ),
+        (
+            "codedeploy/Shop/prod-fleet --reason x",
+            OpenRollback(
+                target=TargetRef(kind="codedeploy", name="Shop/prod-fleet"),
+                rollback_type=RollbackType.DEPLOYMENT_LAST_VERSION,
+                to_revision=None,
+                severity=None,
+                reason="x",
+                ticket=None,
+            ),
+        ),
+        (
+            "flag/new-checkout --env staging --reason x",
+            OpenRollback(
+                target=TargetRef(kind="flag", name="new-checkout", namespace="staging"),
+                rollback_type=RollbackType.FEATURE_FLAG,
+                to_revision=None,
+                severity=None,
+                reason="x",
+                ticket=None,
+            ),
+        ),
+    ],
+)
+def test_parses(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("list now", "`list` takes no arguments"),
+        ("status RB-1 RB-2", "`status` takes one request id"),
+        ("status 42", "`status` takes one request id"),
+        ("deployment/", "unknown target `deployment/`"),
+        ("deployment/api -n Prod --reason x", "`Prod` is not a valid Kubernetes namespace"),
+        ("deployment/api --reason x --reason y", "`--reason` is given twice"),
+        ("deployment/api --to-revision 0 --reason x", "--to-revision takes a revision number"),
+        ("deployment/api --env prod --reason x", "--env applies to flag targets only"),
+        ("flag/x -n prod --reason x", "-n applies to Kubernetes targets, not flag"),
+        ("flag/bad key --reason x", "unknown option `key`"),
+        ("flag/b@d --reason x", "is not a valid flag key"),
+        ("codedeploy/app --reason x", "codedeploy/<application>/<deployment-group>"),
+        ("deployment/api --reason x --ticket ftp://x", "--ticket takes a link"),
+        ("deployment/api --reason --severity P1", "`--reason` needs a value"),
+    ],
+)
+def test_refuses_with_the_problem_and_usage(text: str, problem: str) -> None:
+    with pytest.raises(CommandError) as err:
+        parse_command(text)
+    assert problem in err.value.problem
+    assert "*Usage*" in str(err.value)
