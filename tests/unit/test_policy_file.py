@@ -72,7 +72,7 @@ def test_bad_policy_is_rejected_with_line_and_reason(
 
 def test_unknown_rollback_type_is_named() -> None:
     text = GOOD.replace("  feature_flag:", "  feature_flags:")
-    with pytest.raises(PolicyFileError, match="approval_matrix.feature_flags") as err:
+    with pytest.raises(PolicyFileError, match=r"approval_matrix\.feature_flags") as err:
         parse_policy(text, Path("p.yaml"))
     assert err.value.line == _line_of(text, "feature_flags:")
 

@@ -279,10 +279,13 @@ def test_retroactive_approval_meets_the_obligation_when_every_matrix_role_signed
     request, _ = step(request, ev.Approve(by=ERIN, roles=roles(Role.CTO)))
     request, _ = step(request, ev.RetroApprove(by=DAVE, roles=roles(Role.DBA)))
     retro = request.obligation(K.RETRO_APPROVAL)
-    assert retro is not None and retro.met_at is None
+    assert retro is not None
+    assert retro.met_at is None
     request, _ = step(request, ev.RetroApprove(by=CAROL, roles=roles(Role.ENGINEERING_LEAD)))
     retro = request.obligation(K.RETRO_APPROVAL)
-    assert retro is not None and retro.met_by == CAROL and retro.met_at == request.updated_at
+    assert retro is not None
+    assert retro.met_by == CAROL
+    assert retro.met_at == request.updated_at
     with pytest.raises(DomainError, match="no retroactive approval outstanding"):
         apply(request, ev.RetroApprove(by=ERIN, roles=roles(Role.DBA)), T0)
 
@@ -300,11 +303,12 @@ def test_obligations_are_met_with_evidence_once() -> None:
         apply(request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence=" "), T0)
     with pytest.raises(DomainError, match="met by approvals"):
         apply(request, ev.MeetObligation(kind=K.RETRO_APPROVAL, by=BOB, evidence="x"), T0)
-    request, effects = step(
+    request, _effects = step(
         request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence=" https://wiki/pm ")
     )
     post_mortem = request.obligation(K.POST_MORTEM)
-    assert post_mortem is not None and post_mortem.evidence == "https://wiki/pm"
+    assert post_mortem is not None
+    assert post_mortem.evidence == "https://wiki/pm"
     assert request.state is S.VERIFYING  # meeting an obligation does not move the request
     with pytest.raises(DomainError, match="no post mortem outstanding"):
         apply(request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence="again"), T0)
@@ -385,7 +389,8 @@ def test_a_second_override_is_refused_and_the_first_declarer_stays_on_record() -
             ev.DeclareEmergencyOverride(by=DAVE, roles=roles(Role.INCIDENT_COMMANDER), reason="x"),
             T0,
         )
-    assert request.override is not None and request.override.by == BOB
+    assert request.override is not None
+    assert request.override.by == BOB
 
 
 def test_an_existing_obligation_is_never_rescheduled() -> None:
