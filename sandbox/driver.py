@@ -76,26 +76,7 @@ class SlackDriver:
     def command_body(
         self, user: str, channel: str, text: str, *, command: str = "/rollback"
     ) -> bytes:
-        channel_name = (
-            self.slack.channels[channel].name if channel in self.slack.channels else "unknown"
-        )
-        user_name = self.slack.users.get(user, {}).get("name", user)
-        fields = {
-            "token": "deprecated-verification-token",
-            "team_id": self.slack.team_id,
-            "team_domain": "sandbox",
-            "channel_id": channel,
-            "channel_name": channel_name,
-            "user_id": user,
-            "user_name": user_name,
-            "command": command,
-            "text": text,
-            "api_app_id": "A0ROLLBOT",
-            "is_enterprise_install": "false",
-            "response_url": f"{self.slack.base_url}/response/{channel}/{user}",
-            "trigger_id": self.slack.issue_trigger(),
-        }
-        return urlencode(fields).encode()
+        return urlencode(command_fields(self.slack, user, channel, text, command=command)).encode()
 
     async def command(self, user: str, channel: str, text: str, **kw: Any) -> BotReply:
         """Type `/rollback <text>` in a channel."""
@@ -154,6 +135,33 @@ class SlackDriver:
             "view": {**view, "state": {"values": values}},
         }
         return await self.post(self._interaction(payload), **kw)
+
+
+def command_fields(
+    slack: SlackState, user: str, channel: str, text: str, *, command: str = "/rollback"
+) -> dict[str, str]:
+    """The fields Slack sends for a slash command (form-encoded over HTTP, JSON in Socket Mode)."""
+    channel_name = slack.channels[channel].name if channel in slack.channels else "unknown"
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": slack.team_id,
+        "team_domain": "sandbox",
+        "channel_id": channel,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": slack.users.get(user, {}).get("name", user),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0ROLLBOT",
+        "is_enterprise_install": "false",
+        "response_url": f"{slack.base_url}/response/{channel}/{user}",
+        "trigger_id": slack.issue_trigger(),
+    }
+
+
+async def socket_command(slack: SlackState, user: str, channel: str, text: str) -> dict[str, Any]:
+    """Type `/rollback <text>` with the bot connected over Socket Mode; returns the ack payload."""
+    return await slack.socket.push("slash_commands", command_fields(slack, user, channel, text))
 
 
 def _find_element(message: dict[str, Any], action_id: str) -> tuple[str, dict[str, Any]]:

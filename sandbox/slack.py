@@ -19,6 +19,7 @@ from aiohttp import web
 
 from sandbox.blockkit import block_problems
 from sandbox.slack_methods import METHODS, SlackApiError
+from sandbox.socket_mode import SocketHub, connections_open
 
 
 @dataclass
@@ -41,8 +42,10 @@ class Fault:
 class SlackState:
     """Everything the fake workspace holds. Tests read it directly or through /_sandbox/."""
 
-    def __init__(self, token: str, team_id: str, bot_user: str) -> None:
+    def __init__(self, token: str, team_id: str, bot_user: str, app_token: str = "xapp-sandbox") -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket = SocketHub()
         self.team_id = team_id
         self.bot_user = bot_user
         self.channels: dict[str, Channel] = {}
@@ -129,6 +132,7 @@ class SlackState:
 
 
 STATE = web.AppKey("state", SlackState)
+METHODS["apps.connections.open"] = connections_open
 
 
 def _take_fault(state: SlackState, method: str) -> Fault | None:
@@ -195,7 +199,8 @@ async def _api(request: web.Request) -> web.Response:
         token = _token(request, args)
         if token is None:
             raise SlackApiError("not_authed")
-        if token != state.token:
+        # Socket Mode connections are opened with the app-level token, everything else with the bot's.
+        if token != (state.app_token if method == "apps.connections.open" else state.token):
             raise SlackApiError("invalid_auth")
         state.calls.append((method, dict(args)))
         result = handler(state, args)
@@ -246,6 +251,7 @@ def build_slack_app(state: SlackState) -> web.Application:
     app.router.add_post("/upload/{file_id}", _upload)
     app.router.add_post("/response/{channel}/{user}", _response_url)
     app.router.add_get("/_sandbox/history", _history)
+    app.router.add_get("/socket-mode", state.socket.handle)
     return app
 
 
@@ -276,6 +282,7 @@ class SandboxSlack:
         return f"{self.state.base_url}/api/"
 
     async def stop(self) -> None:
+        await self.state.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

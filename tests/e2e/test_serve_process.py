@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.driver import SlackDriver
+from sandbox.driver import SlackDriver, socket_command
 from sandbox.slack import SandboxSlack
 
 ROLLBOT = str(Path(sys.executable).parent / "rollbot")
@@ -32,24 +33,19 @@ async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-@pytest.fixture
-async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[tuple[str, str]]:
-    db = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIterator[str]:
+    """Run `rollbot serve` against the sandbox until the block ends, then SIGTERM it."""
     env = _env(
-        ROLLBOT_DATABASE_URL=db,
+        ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         SLACK_BOT_TOKEN=slack.state.token,
         SLACK_SIGNING_SECRET=SECRET,
+        SLACK_APP_TOKEN=slack.state.app_token,
         ROLLBOT_SLACK_API_URL=slack.api_url,
     )
+    args = ("serve", "--port", "0", "--host", "127.0.0.1", *extra)
     proc = await asyncio.create_subprocess_exec(
-        ROLLBOT,
-        "serve",
-        "--port",
-        "0",
-        "--host",
-        "127.0.0.1",
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
+        ROLLBOT, *args, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stderr is not None
     url = ""
@@ -59,16 +55,46 @@ async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[tuple[str
         if line.startswith("rollbot serving "):
             url = line.split()[-1]
     drain = asyncio.create_task(proc.stderr.read())
-    yield url, db
-    proc.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
-    await drain
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
+        await drain
+
+
+@pytest.fixture
+async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[str]:
+    async with serving(tmp_path, slack) as url:
+        yield url
+
+
+async def _card_posted(slack: SandboxSlack, channel: str) -> list[dict[str, object]]:
+    for _ in range(500):  # the serving process's own delivery loop posts the card
+        if slack.state.history(channel):
+            break
+        await asyncio.sleep(0.01)
+    return slack.state.history(channel)
+
+
+async def test_socket_mode_runs_the_same_app(
+    tmp_path: Path, slack: SandboxSlack, channel: str
+) -> None:
+    async with serving(tmp_path, slack, "--socket-mode"):
+        ack = await socket_command(slack.state, "U0ALICE", channel, 'deployment/api --reason "5xx"')
+        assert ack["response_type"] == "ephemeral"
+        assert "opened for `deployment/api -n default`" in ack["text"]
+        bad = await socket_command(slack.state, "U0ALICE", channel, "frobnicate")
+        assert "unknown subcommand" in bad["text"]
+        [card] = await _card_posted(slack, channel)
+        assert "deployment/api" in str(card["text"])
+    assert slack.state.calls_of("apps.connections.open")
 
 
 async def test_serve_answers_a_real_signed_request_and_posts_the_card(
-    served: tuple[str, str], slack: SandboxSlack, channel: str
+    served: str, slack: SandboxSlack, channel: str
 ) -> None:
-    url, _ = served
+    url = served
     async with SlackDriver(url, SECRET, slack.state) as drv:
         reply = await drv.command("U0ALICE", channel, 'deployment/api -n prod --reason "5xx"')
         forged = await drv.post(
@@ -77,12 +103,8 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
     assert reply.status == 200
     assert "opened" in reply.json()["text"]
     assert forged.status == 401
-    for _ in range(500):  # the serving process's own delivery loop posts the card
-        if slack.state.history(channel):
-            break
-        await asyncio.sleep(0.01)
-    [card] = slack.state.history(channel)
-    assert "deployment/api -n prod" in card["text"]
+    [card] = await _card_posted(slack, channel)
+    assert "deployment/api -n prod" in str(card["text"])
 
 
 async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
