@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from sandbox.slack import SlackState
 
 
+# Bounded waits so a test against a bot that never connects ends instead of hanging.
+ACK_WAIT = 10.0
+
+
 class SocketHub:
     def __init__(self) -> None:
         self.sockets: list[web.WebSocketResponse] = []
@@ -42,9 +46,9 @@ class SocketHub:
                 self.connected.clear()
         return ws
 
-    async def push(self, kind: str, payload: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    async def push(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Deliver one envelope to a connected bot and return the payload of its ack."""
-        await asyncio.wait_for(self.connected.wait(), timeout)
+        await asyncio.wait_for(self.connected.wait(), ACK_WAIT)
         envelope_id = str(uuid.uuid4())
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = waiter
@@ -58,7 +62,7 @@ class SocketHub:
                 "retry_reason": "",
             }
         )
-        return await asyncio.wait_for(waiter, timeout)
+        return await asyncio.wait_for(waiter, ACK_WAIT)
 
     async def close(self) -> None:
         for ws in list(self.sockets):
