@@ -42,7 +42,9 @@ class Fault:
 class SlackState:
     """Everything the fake workspace holds. Tests read it directly or through /_sandbox/."""
 
-    def __init__(self, token: str, team_id: str, bot_user: str, app_token: str = "xapp-sandbox") -> None:
+    def __init__(
+        self, token: str, team_id: str, bot_user: str, app_token: str = "xapp-sandbox"
+    ) -> None:
         self.token = token
         self.app_token = app_token
         self.socket = SocketHub()

@@ -29,7 +29,11 @@ class SocketHub:
         await ws.prepare(request)
         self.sockets.append(ws)
         await ws.send_json(
-            {"type": "hello", "num_connections": len(self.sockets), "connection_info": {"app_id": "A0ROLLBOT"}}
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets),
+                "connection_info": {"app_id": "A0ROLLBOT"},
+            }
         )
         self.connected.set()
         try:
