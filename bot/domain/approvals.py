@@ -118,3 +118,17 @@ def check_override(
         raise OverrideRefusedError("only the incident commander may declare an emergency override")
     if not reason.strip():
         raise OverrideRefusedError("an emergency override needs a reason for the evidence pack")
+
+
+# Seed 000 "Assess rollback impact": the go/no-go is the Engineering Lead's; in an incident the
+# commander and the on-call engineer who asked for the rollback decide as well.
+DECIDERS = frozenset({Role.INCIDENT_COMMANDER, Role.ENGINEERING_LEAD, Role.ON_CALL})
+
+
+def check_decider(*, requester: Person, by: Person, roles: frozenset[Role]) -> None:
+    if by.id == requester.id or roles & DECIDERS:
+        return
+    raise ApprovalRefusedError(
+        "the rollback-or-fix decision is for the requester, the incident commander, "
+        "the engineering lead or the on-call engineer"
+    )

@@ -25,10 +25,12 @@ class PromptDecision(_Frozen):
 
 class ChooseRollback(_Frozen):
     by: Person
+    roles: frozenset[Role] = frozenset()
 
 
 class ChooseForwardFix(_Frozen):
     by: Person
+    roles: frozenset[Role] = frozenset()
 
 
 class DecisionTimedOut(_Frozen):

@@ -57,6 +57,7 @@ def _prompt(r: RollbackRequest, e: ev.PromptDecision, now: datetime) -> Outcome:
 
 
 def _choose_rollback(r: RollbackRequest, e: ev.ChooseRollback, now: datetime) -> Outcome:
+    ap.check_decider(requester=r.requester, by=e.by, roles=e.roles)
     updates: dict[str, Any] = {"decision": RollbackAction.ROLLBACK, "decided_by": e.by}
     state, effects = _gate(r, updates)
     return Outcome(
@@ -65,6 +66,7 @@ def _choose_rollback(r: RollbackRequest, e: ev.ChooseRollback, now: datetime) ->
 
 
 def _choose_fix(r: RollbackRequest, e: ev.ChooseForwardFix, now: datetime) -> Outcome:
+    ap.check_decider(requester=r.requester, by=e.by, roles=e.roles)
     updates = {
         "decision": RollbackAction.FORWARD_FIX,
         "decided_by": e.by,

@@ -137,7 +137,7 @@ def test_requester_is_refused_whatever_roles_they_hold(
     request, _ = apply(
         make_request(), ev.PromptDecision(recommendation=reco), make_request().created_at
     )
-    request, _ = apply(request, ev.ChooseRollback(by=BOB), request.updated_at)
+    request, _ = apply(request, ev.ChooseRollback(by=ALICE), request.updated_at)
     for person in approvers:
         try:
             request, _ = apply(

@@ -100,7 +100,9 @@ def test_on_call_last_version_rollback_is_approved_as_soon_as_chosen() -> None:
 
 
 def test_forward_fix_ends_the_request() -> None:
-    request, _ = step(make_request(), ev.ChooseForwardFix(by=BOB))
+    request, _ = step(
+        make_request(), ev.ChooseForwardFix(by=BOB, roles=roles(Role.ENGINEERING_LEAD))
+    )
     assert request.state is S.FORWARD_FIX_CHOSEN
     assert request.decision is RollbackAction.FORWARD_FIX
     assert request.state in TERMINAL
@@ -402,3 +404,20 @@ def test_an_existing_obligation_is_never_rescheduled() -> None:
     )
     assert rescheduled is None
     assert again == first
+
+
+def test_decision_belongs_to_requester_commander_lead_or_on_call() -> None:
+    # seed 000 "Assess rollback impact ... go/no-go decision", role: Engineering Lead
+    request = make_request()
+    with pytest.raises(ApprovalRefusedError, match="decision is for the requester"):
+        apply(request, ev.ChooseForwardFix(by=BOB, roles=roles(Role.DBA)), T0)
+    with pytest.raises(ApprovalRefusedError, match="decision is for the requester"):
+        apply(request, ev.ChooseRollback(by=BOB, roles=frozenset()), T0)
+    for who, held in [
+        (ALICE, frozenset()),
+        (BOB, roles(Role.ENGINEERING_LEAD)),
+        (CAROL, roles(Role.INCIDENT_COMMANDER)),
+        (DAVE, roles(Role.ON_CALL)),
+    ]:
+        moved, _ = step(request, ev.ChooseRollback(by=who, roles=held))
+        assert moved.decided_by == who
