@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -10,11 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.policy import ApprovalPolicy
+from bot.execution import ExecutionRunner
+from bot.flows import RequestFlows, Transitions
 from bot.metrics import Metrics
 from bot.outbox import OutboxService
 from bot.policy_file import load_policy
-from bot.ports import Clock, SystemClock
-from bot.roles import PolicyRoleDirectory
+from bot.ports import Clock, Executor, SystemClock, VerificationResult, Verifier
 from bot.service import RollbackService
 from bot.settings import Settings
 from bot.store import migrate
@@ -24,6 +26,17 @@ from handlers.app import build_bolt_app
 from handlers.delivery import SlackDelivery, client_for
 from handlers.deps import HandlerDeps
 from handlers.web import build_web_app
+from integrations.slack_channels import SlackChannelDirectory
+from integrations.slack_roles import SlackRoleDirectory
+
+
+class NoVerification:
+    """Until health checks are configured, a rollback is verified by its own rollout finishing."""
+
+    async def verify(self, request: object) -> VerificationResult:
+        return VerificationResult(
+            passed=True, summary="rollout finished; no health checks configured"
+        )
 
 
 @dataclass
@@ -32,6 +45,8 @@ class Runtime:
     engine: AsyncEngine
     uow: UnitOfWorkFactory
     service: RollbackService
+    flows: RequestFlows
+    executions: ExecutionRunner
     outbox: OutboxService
     delivery: SlackDelivery
     metrics: Metrics
@@ -48,7 +63,13 @@ class Runtime:
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return f"http://{host}:{bound}/slack/events"
 
+    async def settle(self) -> None:
+        """Let started rollbacks finish and deliver everything to Slack (tests, demo, shutdown)."""
+        await self.executions.drain()
+        await self.delivery.drain()
+
     async def close(self) -> None:
+        await self.executions.drain()
         await self.delivery.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -60,10 +81,13 @@ async def build_runtime(
     *,
     clock: Clock | None = None,
     policy: ApprovalPolicy | None = None,
+    executors: Mapping[str, Executor] | None = None,
+    verifier: Verifier | None = None,
     check_schema: bool = True,
 ) -> Runtime:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
+    executors = executors or {}
     engine = create_engine(settings.database_url)
     if check_schema:
         try:
@@ -76,14 +100,27 @@ async def build_runtime(
     client = client_for(settings.slack_bot_token, settings.slack_api_url)
     outbox = OutboxService(uow, clock)
     delivery = SlackDelivery(outbox, client, metrics, clock)
+    roles = SlackRoleDirectory(policy, client, clock)
+    transitions = Transitions(uow, clock, after_commit=lambda r, e: executions.after_commit(r, e))
+    executions = ExecutionRunner(
+        transitions=transitions,
+        uow=uow,
+        clock=clock,
+        executors=executors,
+        verifier=verifier or NoVerification(),
+        outbox_written=delivery.wake,
+    )
     service = RollbackService(
         uow=uow,
         clock=clock,
         policy=policy,
-        roles=PolicyRoleDirectory(policy),
-        outbox_written=delivery.wake,
+        roles=roles,
+        channels=SlackChannelDirectory(client),
+        executors=executors,
+        after_commit=executions.after_commit,
     )
-    deps = HandlerDeps(service=service, outbox=outbox, metrics=metrics)
+    flows = RequestFlows(transitions, roles, executors)
+    deps = HandlerDeps(service=service, flows=flows, outbox=outbox, metrics=metrics)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
 
     async def health() -> None:
@@ -95,6 +132,8 @@ async def build_runtime(
         engine=engine,
         uow=uow,
         service=service,
+        flows=flows,
+        executions=executions,
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,

@@ -49,6 +49,17 @@ def _db_settings() -> str:
     return DatabaseSettings().database_url
 
 
+def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
+    if settings.executor == "sandbox":
+        from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+
+        scripted = ScriptedExecutor()
+        return dict.fromkeys(
+            ("deployment", "configmap", "codedeploy", "flag"), scripted
+        ), ScriptedVerifier()
+    return {}, None
+
+
 @app.command()
 def serve(
     port: Annotated[
@@ -69,7 +80,8 @@ def serve(
         raise _fail("missing required setting SLACK_APP_TOKEN (needed for --socket-mode)")
 
     async def main() -> None:
-        runtime = await build_runtime(settings)
+        executors, verifier = _executors(settings)
+        runtime = await build_runtime(settings, executors=executors, verifier=verifier)
         runtime.delivery.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

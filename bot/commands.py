@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
-from bot.domain.severity import Severity, parse_severity
+from bot.domain.severity import Severity, SeveritySignals, parse_severity
 
 USAGE = """\
 *Usage*
@@ -18,6 +19,7 @@ USAGE = """\
    kinds: `deployment`, `configmap`, `codedeploy/<app>/<group>`, `flag/<key> [--env ENV]`
 • `/rollback status [ID]` — where a request stands
 • `/rollback list` — open requests in this channel
+• `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
 • `/rollback help` — this text
 Example: `/rollback deployment/api -n prod --severity P1 --reason "5xx after v1.3.0"`"""
 
@@ -74,9 +76,18 @@ class OpenRollback:
     severity: Severity | None
     reason: str
     ticket: str | None
+    # The form asks these; the one-line command leaves them to the defaults.
+    signals: SeveritySignals | None = None
+    answers: DecisionAnswers = field(default_factory=DecisionAnswers)
+    override_reason: str | None = None
 
 
-Command = ShowHelp | OpenForm | ShowStatus | ListOpen | OpenRollback
+@dataclass(frozen=True)
+class ShowHistory:
+    target: TargetRef
+
+
+Command = ShowHelp | OpenForm | ShowStatus | ListOpen | ShowHistory | OpenRollback
 
 
 def _split(text: str) -> list[str]:
@@ -84,6 +95,24 @@ def _split(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError as exc:
         raise CommandError(f"could not read the command: {exc} (check your quotes)") from None
+
+
+def target_from(spec: str, namespace: str | None = None, env: str | None = None) -> TargetRef:
+    """A target as the form gives it, checked by the same rules as the command line."""
+    return _target(spec, namespace, env)
+
+
+def rollback_type_for(target: TargetRef, to_revision: str | None) -> RollbackType:
+    return _rollback_type(target, to_revision)
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise CommandError('say why: --reason "what is broken"')
+    if len(reason) > MAX_REASON:
+        raise CommandError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
+    return reason
 
 
 def _target(spec: str, namespace: str | None, env: str | None) -> TargetRef:
@@ -175,11 +204,7 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
     if to_revision is not None and not (to_revision.isdigit() and int(to_revision) > 0):
         raise CommandError(f"--to-revision takes a revision number, not `{to_revision}`")
     severity = _severity(opts["severity"]) if "severity" in opts else None
-    reason = opts.get("reason", "").strip()
-    if not reason:
-        raise CommandError('say why: --reason "what is broken"')
-    if len(reason) > MAX_REASON:
-        raise CommandError(f"the reason is {len(reason)} characters; keep it under {MAX_REASON}")
+    reason = check_reason(opts.get("reason", ""))
     ticket = opts.get("ticket")
     if ticket is not None and (
         len(ticket) > MAX_TICKET or not ticket.startswith(("https://", "http://"))
@@ -210,6 +235,11 @@ def parse_command(text: str) -> Command:
         if len(rest) > 1 or (rest and not _REQUEST_ID.match(rest[0].upper())):
             raise CommandError("`status` takes one request id such as RB-7K2Q9X")
         return ShowStatus(request_id=rest[0].upper() if rest else None)
+    if head == "history":
+        if not rest or "/" not in rest[0]:
+            raise CommandError("`history` takes a target such as deployment/api -n prod")
+        opts = _options(rest[1:])
+        return ShowHistory(target=_target(rest[0], opts.get("namespace"), opts.get("env")))
     if "/" in head:
         return _open(head, rest)
     raise CommandError(f"unknown subcommand `{head}`")

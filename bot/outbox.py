@@ -19,9 +19,10 @@ from bot.store.uow import UnitOfWork
 
 
 class NoticeKind(StrEnum):
-    REQUEST_OPENED = "request_opened"
-    TIMELINE = "timeline"
-    CARD_UPDATE = "card_update"
+    REQUEST_OPENED = "request_opened"  # post the request card in the incident channel
+    TIMELINE = "timeline"  # a threaded reply under the card: what happened, when, by whom
+    CARD_UPDATE = "card_update"  # redraw the card in place
+    SUMMARY = "summary"  # the closing message of a request that reached its end
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Notice:
     attempts: int
     not_before: datetime | None
     card: tuple[str, str] | None
+    at: datetime
 
 
 async def put_notice(
@@ -43,7 +45,7 @@ async def put_notice(
     now: datetime,
     **data: Any,
 ) -> None:
-    payload = {"request": request.model_dump(mode="json"), "data": data}
+    payload = {"request": request.model_dump(mode="json"), "data": data, "at": now.isoformat()}
     await uow.outbox.put(
         channel=request.channel, kind=kind.value, request_id=request.id, payload=payload, now=now
     )
@@ -77,6 +79,7 @@ class OutboxService:
                         attempts=row.attempts,
                         not_before=row.not_before,
                         card=card,
+                        at=datetime.fromisoformat(body["at"]),
                     )
                 )
             return notices

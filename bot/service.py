@@ -1,30 +1,44 @@
-"""Use cases: the only place that sequences domain rules, the store and the ports."""
+"""Use cases for opening and reading rollback requests: the only place that sequences domain
+rules, the store and the ports for them. Transitions by people live in bot.flows."""
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands import OpenRollback
+from bot.domain import events as ev
+from bot.domain.decision import decide_rollback_or_fix
 from bot.domain.errors import DomainError
-from bot.domain.events import AuditEffect
 from bot.domain.opening import open_rollback_request
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
-from bot.domain.request import RollbackRequest
-from bot.domain.severity import declared
+from bot.domain.request import RollbackRequest, TargetRef
+from bot.domain.severity import SeverityAssessment, classify, declared, override_severity
+from bot.domain.transitions import apply
 from bot.outbox import NoticeKind, put_notice
-from bot.ports import Clock, RoleDirectory
+from bot.ports import ChannelDirectory, Clock, Executor, RoleDirectory, UnknownTargetError
+from bot.recording import record_effects
+from bot.store.tables import IncidentRow
 from bot.store.uow import UnitOfWork
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+INCIDENT_PREFIX = "inc-"
 
 
 def new_request_id() -> str:
     return "RB-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+def incident_channel_name(target: TargetRef, now: datetime) -> str:
+    """`inc-YYYYMMDD-<target>`, within Slack's channel-name rules (lower case, 80 characters)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", target.name.lower()).strip("-") or "target"
+    return f"{INCIDENT_PREFIX}{now:%Y%m%d}-{slug}"[:80]
 
 
 class NoRequestHereError(DomainError):
@@ -33,24 +47,31 @@ class NoRequestHereError(DomainError):
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where the command was typed."""
+
+    channel_id: str
+    channel_name: str
+
+    @property
+    def is_incident_channel(self) -> bool:
+        return self.channel_name.startswith(INCIDENT_PREFIX)
+
+
+@dataclass(frozen=True)
 class OpenResult:
     request: RollbackRequest
     created: bool
 
 
-async def record_audit(uow: UnitOfWork, request: RollbackRequest, effect: AuditEffect) -> None:
-    await uow.audit.append(
-        at=request.updated_at,
-        actor=effect.actor,
-        action=effect.action,
-        request_id=request.id,
-        incident_id=request.incident_id,
-        payload={
-            "from": effect.from_state,
-            "to": effect.to_state,
-            "version": request.version,
-            **effect.details,
-        },
+def _assessment(command: OpenRollback, actor: Person) -> SeverityAssessment:
+    if command.signals is None:
+        return declared(command.severity, actor.label)
+    computed = classify(command.signals)
+    if command.severity is None or command.severity is computed.severity:
+        return computed
+    return override_severity(
+        computed, command.severity, "set by the requester in the form", actor.id
     )
 
 
@@ -62,52 +83,115 @@ class RollbackService:
         clock: Clock,
         policy: ApprovalPolicy,
         roles: RoleDirectory,
+        channels: ChannelDirectory,
+        executors: Mapping[str, Executor],
         new_id: Callable[[], str] = new_request_id,
-        outbox_written: Callable[[], None] = lambda: None,
+        after_commit: Callable[[RollbackRequest, tuple[ev.Effect, ...]], None] = lambda r, e: None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._policy = policy
         self._roles = roles
+        self._channels = channels
+        self._executors = executors
         self._new_id = new_id
-        self._outbox_written = outbox_written
+        self._after_commit = after_commit
+
+    def executor_for(self, target: TargetRef) -> Executor:
+        executor = self._executors.get(target.kind)
+        if executor is None:
+            raise UnknownTargetError(f"rollbot cannot roll back {target.kind} targets here")
+        return executor
+
+    async def _existing(self, key: str) -> RollbackRequest | None:
+        async with self._uow() as uow:
+            return await uow.requests.by_idempotency_key(key)
 
     async def open_request(
-        self, command: OpenRollback, *, actor: Person, channel: str, idempotency_key: str
+        self,
+        command: OpenRollback,
+        *,
+        actor: Person,
+        origin: Origin,
+        idempotency_key: str,
+        _attempt: int = 0,
     ) -> OpenResult:
-        """Store a proposed request and its card notice in one transaction; retries find it."""
-        async with self._uow() as uow:
-            existing = await uow.requests.by_idempotency_key(idempotency_key)
-            if existing is not None:
-                return OpenResult(existing, created=False)
+        """Check the target, open the request in its incident channel and prompt for a decision,
+        all in one transaction; a retried delivery of the same command finds the first one."""
+        existing = await self._existing(idempotency_key)
+        if existing is not None:
+            return OpenResult(existing, created=False)
+        preflight = await self.executor_for(command.target).preflight(
+            command.target, command.to_revision
+        )
+        roles = await self._roles.roles_of(actor.id)
         now = self._clock.now()
-        request, audit = open_rollback_request(
-            request_id=self._new_id(),
+        assessment = _assessment(command, actor)
+        channel = origin.channel_id
+        if not origin.is_incident_channel:
+            name = incident_channel_name(command.target, now)
+            channel = await self._channels.open_incident_channel(name, invite=actor.id)
+        async with self._uow() as uow:
+            known = await uow.incidents.in_channel(channel)
+        request_id = self._new_id()
+        incident_id = known.id if known else "INC-" + request_id.removeprefix("RB-")
+        request, opened = open_rollback_request(
+            request_id=request_id,
             channel=channel,
             requester=actor,
-            requester_roles=await self._roles.roles_of(actor.id),
+            requester_roles=roles,
             target=command.target,
             rollback_type=command.rollback_type,
-            assessment=declared(command.severity, actor.label),
+            assessment=assessment,
             policy=self._policy,
             reason=command.reason,
             now=now,
             ticket=command.ticket,
-            to_revision=command.to_revision,
+            to_revision=preflight.to_revision,
+            incident_id=incident_id,
+            origin_channel=None if origin.is_incident_channel else origin.channel_id,
+            baseline_revision=preflight.live_revision,
         )
+        # Each step keeps the snapshot its effects describe, so audit versions stay exact.
+        steps: list[tuple[RollbackRequest, tuple[ev.Effect, ...]]] = [(request, (opened,))]
+        recommendation = decide_rollback_or_fix(command.answers.for_severity(assessment.severity))
+        request, effects = apply(request, ev.PromptDecision(recommendation=recommendation), now)
+        steps.append((request, effects))
+        if command.override_reason is not None:
+            overridden = ev.DeclareEmergencyOverride(
+                by=actor, roles=roles, reason=command.override_reason
+            )
+            request, effects = apply(request, overridden, now)
+            steps.append((request, effects))
         try:
             async with self._uow() as uow:
+                if known is None:
+                    await uow.incidents.add(
+                        IncidentRow(
+                            id=incident_id,
+                            channel_id=channel,
+                            title=f"{command.target.label}: {command.reason}"[:300],
+                            severity=assessment.severity.value,
+                            opened_at=now,
+                            opened_by=actor.id,
+                        )
+                    )
                 await uow.requests.add(request, idempotency_key)
-                await record_audit(uow, request, audit)
                 await put_notice(uow, NoticeKind.REQUEST_OPENED, request, now)
+                for snapshot, step_effects in steps:
+                    await record_effects(uow, snapshot, step_effects, now)
         except IntegrityError:
-            # A concurrent delivery of the same command won the insert: report that one.
-            async with self._uow() as uow:
-                winner = await uow.requests.by_idempotency_key(idempotency_key)
-            if winner is None:
-                raise
-            return OpenResult(winner, created=False)
-        self._outbox_written()
+            # A concurrent delivery of the same command won the insert: report that one. Two
+            # different requests racing to open one incident channel: the loser tries again.
+            winner = await self._existing(idempotency_key)
+            if winner is not None:
+                return OpenResult(winner, created=False)
+            if known is None and _attempt == 0:
+                return await self.open_request(
+                    command, actor=actor, origin=origin, idempotency_key=idempotency_key, _attempt=1
+                )
+            raise
+        self._after_commit(request, tuple(e for _, step in steps for e in step))
         return OpenResult(request, created=True)
 
     async def status(self, channel: str, request_id: str | None) -> RollbackRequest:
@@ -122,3 +206,7 @@ class RollbackService:
     async def list_open(self, channel: str) -> list[RollbackRequest]:
         async with self._uow() as uow:
             return await uow.requests.open_in_channel(channel)
+
+    async def history(self, target: TargetRef) -> list[RollbackRequest]:
+        async with self._uow() as uow:
+            return await uow.requests.for_target(target)

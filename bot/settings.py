@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     # Unset means Slack itself; the sandbox and tests point this at a local fake.
     slack_api_url: str | None = None
     policy_file: Path | None = None
+    # Which executor rolls targets back: "sandbox" is the scripted stand-in used by the demo and
+    # tests; "none" refuses every target. The Kubernetes executor arrives with its issue.
+    executor: Literal["sandbox", "none"] = "none"
     log_format: str = "json"
     log_level: str = "info"
 

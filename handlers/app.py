@@ -7,18 +7,21 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import commands, errors
+from handlers import actions, commands, errors, middleware, views
 from handlers.deps import HandlerDeps
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
+    middleware.register(app)
     errors.register(app, deps)
     commands.register(app, deps)
+    actions.register(app, deps)
+    views.register(app, deps)
 
 
 def build_bolt_app(*, signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # process_before_response: the listener stores the request before Slack gets its answer,
-    # and skips Bolt's 10 ms ack polling; long work goes through the outbox, off this path.
+    # and skips Bolt's 10 ms ack polling; long work (rollouts, Slack posts) runs off this path.
     app = AsyncApp(
         signing_secret=signing_secret,
         client=client,

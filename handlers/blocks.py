@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.domain.approvals import describe_roles
 from bot.domain.request import RequestState, RollbackRequest
+from handlers.ids import ActionId, BlockId, CallbackId, CardAction
 
 Message = dict[str, Any]
+S = RequestState
 
 _STATE_LABEL = {
-    RequestState.PROPOSED: ":large_yellow_circle: proposed",
-    RequestState.AWAITING_DECISION: ":hourglass: awaiting decision",
-    RequestState.FORWARD_FIX_CHOSEN: ":hammer_and_wrench: forward fix chosen",
-    RequestState.AWAITING_APPROVAL: ":hourglass: awaiting approval",
-    RequestState.APPROVED: ":white_check_mark: approved",
-    RequestState.EXECUTING: ":arrows_counterclockwise: executing",
-    RequestState.VERIFYING: ":mag: verifying",
-    RequestState.COMPLETED: ":large_green_circle: completed",
-    RequestState.FAILED: ":red_circle: failed",
-    RequestState.DENIED: ":no_entry: denied",
-    RequestState.CANCELLED: ":heavy_multiplication_x: cancelled",
+    S.PROPOSED: ":large_yellow_circle: proposed",
+    S.AWAITING_DECISION: ":hourglass: awaiting decision",
+    S.FORWARD_FIX_CHOSEN: ":hammer_and_wrench: forward fix chosen",
+    S.AWAITING_APPROVAL: ":hourglass: awaiting approval",
+    S.APPROVED: ":white_check_mark: approved",
+    S.EXECUTING: ":arrows_counterclockwise: executing",
+    S.VERIFYING: ":mag: verifying",
+    S.COMPLETED: ":large_green_circle: completed",
+    S.FAILED: ":red_circle: failed",
+    S.DENIED: ":no_entry: denied",
+    S.CANCELLED: ":heavy_multiplication_x: cancelled",
 }
 
 
@@ -33,78 +36,272 @@ def _mrkdwn(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text)}
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(text)}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _hm(at: datetime) -> str:
+    return f"{at:%H:%M} UTC"
+
+
+def _button(
+    text: str,
+    action: ActionId,
+    card: CardAction,
+    style: str | None = None,
+    confirm: str | None = None,
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action.value,
+        "value": card.encode(),
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": _mrkdwn(confirm),
+            "confirm": {"type": "plain_text", "text": text},
+            "deny": {"type": "plain_text", "text": "Back"},
+        }
+    return button
 
 
 def state_label(state: RequestState) -> str:
     return _STATE_LABEL[state]
 
 
-def request_card(request: RollbackRequest) -> Message:
-    a = request.assessment
-    roles = (
-        "auto-approved (on-call)" if request.auto_approved else describe_roles(request.needed_roles)
-    )
-    fields = [
-        _mrkdwn(f"*Target*\n`{escape(request.target.label)}`"),
-        _mrkdwn(f"*Severity*\n{a.severity.value} ({a.profile.label}) — {escape(a.reason)}"),
-        _mrkdwn(f"*Requested by*\n<@{request.requester.id}>"),
-        _mrkdwn(f"*State*\n{state_label(request.state)}"),
-        _mrkdwn(f"*Rollback type*\n{request.rollback_type.value.replace('_', ' ')}"),
-        _mrkdwn(f"*Approval*\n{roles}"),
+def _summary_fields(r: RollbackRequest) -> list[dict[str, str]]:
+    a = r.assessment
+    override = f" (computed {a.computed.value})" if a.override else ""
+    revisions = f"{r.baseline_revision or '?'} → {r.to_revision or 'previous'}"
+    return [
+        _mrkdwn(f"*Severity*\n{a.severity.value} {a.profile.label}{override} — {escape(a.reason)}"),
+        _mrkdwn(f"*State*\n{state_label(r.state)}"),
+        _mrkdwn(f"*Requested by*\n<@{r.requester.id}>"),
+        _mrkdwn(
+            f"*Decision SLA*\n{int(a.decision_sla.total_seconds() // 3600)} h · pages {a.pages}"
+        ),
+        _mrkdwn(f"*Type*\n{r.rollback_type.value.replace('_', ' ')}"),
+        _mrkdwn(f"*Revision*\n{escape(revisions)}"),
     ]
-    if request.to_revision:
-        fields.append(_mrkdwn(f"*To revision*\n{escape(request.to_revision)}"))
+
+
+def _decision_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
+    if r.recommendation is None:
+        return []
+    reco = r.recommendation
+    blocks = [
+        _section(
+            f"*Recommendation: {reco.action.label}* — {escape(reco.reason)}\n```{reco.render_path()}```",
+            BlockId.DECISION,
+        )
+    ]
+    if r.state is S.AWAITING_DECISION:
+        when = (
+            f"Automatic rollback at {_hm(r.decision_deadline)} if nobody decides (seed 001: 30 minutes)."
+            if r.decision_deadline
+            else "Automatic rollback on timeout is off for this service."
+        )
+        blocks.append({"type": "context", "elements": [_mrkdwn(when)]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": BlockId.CONTROLS,
+                "elements": [
+                    _button("Roll back", ActionId.CHOOSE_ROLLBACK, card, "primary"),
+                    _button("Forward fix", ActionId.CHOOSE_FORWARD_FIX, card),
+                    _button("Emergency override", ActionId.OVERRIDE, card, "danger"),
+                ],
+            }
+        )
+    return blocks
+
+
+def _approval_lines(r: RollbackRequest) -> str:
+    if r.auto_approved:
+        return "auto-approved: requested by the on-call engineer (runbook matrix)"
+    given = {a.role: a for a in r.approvals}
+    lines = []
+    for role in r.needed_roles:
+        a = given.get(role)
+        name = role.value.replace("_", " ")
+        lines.append(
+            f":white_check_mark: {name}: <@{a.by.id}> at {_hm(a.at)}"
+            if a
+            else f":hourglass: {name}"
+        )
+    return "\n".join(lines) or "nothing further"
+
+
+def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
+    if r.state not in (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED):
+        return []
+    blocks = [
+        _section(
+            f"*Approvals* — needs {describe_roles(r.needed_roles)}\n{_approval_lines(r)}",
+            BlockId.APPROVALS,
+        )
+    ]
+    if r.override:
+        retro = r.obligation_due("retro_approval")
+        blocks.append(
+            _section(
+                f":rotating_light: *Emergency override* by <@{r.override.by.id}> at {_hm(r.override.at)}: "
+                f"{escape(r.override.reason)}"
+                + (f"\nRetroactive approval due {_hm(retro)}." if retro else "")
+            )
+        )
+    if r.state is S.AWAITING_APPROVAL:
+        target = escape(r.target.label)
+        elements = [
+            _button(
+                "Approve", ActionId.APPROVE, card, "primary", f"Approve rolling back `{target}`?"
+            ),
+            _button("Deny", ActionId.DENY, card, "danger"),
+        ]
+        if r.override is None and r.assessment.severity.rank == 1:
+            elements.append(_button("Emergency override", ActionId.OVERRIDE, card))
+        blocks.append({"type": "actions", "block_id": BlockId.CONTROLS, "elements": elements})
+    return blocks
+
+
+def request_card(r: RollbackRequest) -> Message:
+    card = CardAction(request_id=r.id, version=r.version)
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": f"Rollback request {request.id}"},
+            "text": {"type": "plain_text", "text": f"Rollback {r.id} · {r.target.label}"[:150]},
         },
-        {"type": "section", "block_id": "summary", "fields": fields},
-        _section(f"*Reason*\n{escape(request.reason)}"),
+        {"type": "section", "block_id": BlockId.SUMMARY, "fields": _summary_fields(r)},
+        _section(f"*Reason*\n{escape(r.reason)}"),
+        *_decision_blocks(r, card),
+        *_approval_blocks(r, card),
     ]
-    if request.ticket:
-        blocks.append(_section(f"*Ticket*\n{escape(request.ticket)}"))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                _mrkdwn(
-                    f"Decision SLA {int(a.decision_sla.total_seconds() // 3600)} h · pages {a.pages} · "
-                    f"opened {request.created_at:%Y-%m-%d %H:%M} UTC"
-                )
-            ],
-        }
-    )
-    text = f"Rollback request {request.id}: {request.target.label} ({a.severity.value}) — {state_label(request.state)}"
+    if r.outcome:
+        blocks.append(_section(f"*Outcome*\n{escape(r.outcome)}"))
+    context = [
+        f"Opened {r.created_at:%Y-%m-%d} {_hm(r.created_at)}",
+        f"incident {r.incident_id or '—'}",
+    ]
+    if r.ticket:
+        context.append(f"ticket {escape(r.ticket)}")
+    if r.origin_channel:
+        context.append(f"asked in <#{r.origin_channel}>")
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
+    text = f"Rollback {r.id}: {r.target.label} ({r.assessment.severity.value}) — {state_label(r.state)}"
     return {"text": text, "blocks": blocks}
+
+
+_TIMELINE = {
+    "request.opened": "opened the request: {reason}",
+    "decision.prompted": "recommended {recommendation}",
+    "decision.rollback": "chose to roll back",
+    "decision.forward_fix": "chose a forward fix",
+    "decision.timeout_rollback": "decided to roll back: nobody decided in time",
+    "approval.given": "approved as {role}",
+    "approval.denied": "denied as {role}: {reason}",
+    "approval.lapsed": "approvals lapsed: the target moved from revision {was} to {now}",
+    "approval.retroactive": "approved retroactively as {role}",
+    "override.declared": "declared an emergency override: {reason}",
+    "execution.started": "started the rollback",
+    "execution.succeeded": "rolled back to revision {to_revision}",
+    "execution.failed": "rollback failed: {reason}",
+    "verification.passed": "recovery verified: {summary}",
+    "verification.failed": "recovery NOT verified: {reason}",
+    "request.cancelled": "cancelled the request: {reason}",
+    "obligation.met": "met {kind}: {evidence}",
+    "announce": ":rotating_light: Automatic rollback starting: {reason}",
+    "escalate": ":rotating_light: Escalation — {reason}. Rollbot stopped; a human must take over.",
+    "preserve": "State preserved as it is for investigation; no automatic second try.",
+    "progress": "{line}",
+}
+
+
+def timeline_text(data: dict[str, Any], at: datetime) -> str:
+    details = {k: escape(str(v)) for k, v in (data.get("details") or {}).items()}
+    template = _TIMELINE.get(str(data.get("action")), str(data.get("action")))
+    try:
+        what = template.format(**details)
+    except KeyError:
+        what = template
+    actor = data.get("actor_id")
+    who = "rollbot" if actor in (None, "rollbot") else f"<@{actor}>"
+    if data.get("action") in ("announce", "escalate", "preserve", "progress"):
+        return f"{_hm(at)} · {what}"
+    return f"{_hm(at)} · {who} {what}"
+
+
+def summary_message(r: RollbackRequest) -> Message:
+    took = r.updated_at - r.created_at
+    minutes = int(took.total_seconds() // 60)
+    seconds = int(took.total_seconds() % 60)
+    versions = f"revision {r.baseline_revision or '?'} → {r.to_revision or '—'}"
+    text = (
+        f"*{r.id} {state_label(r.state)}* · `{escape(r.target.label)}` · {versions} · "
+        f"{minutes} min {seconds} s from request to end\n{escape(r.outcome or '')}"
+    )
+    return {"text": f"{r.id}: {r.state.value}", "blocks": [_section(text)]}
 
 
 def ephemeral(text: str) -> Message:
     return {"response_type": "ephemeral", "text": text}
 
 
-def opened_ack(request: RollbackRequest, created: bool) -> Message:
+def opened_ack(r: RollbackRequest, created: bool) -> Message:
+    where = f" in <#{r.channel}>" if r.origin_channel else ""
     if created:
-        return ephemeral(
-            f"Rollback request {request.id} opened for `{escape(request.target.label)}`."
-        )
-    return ephemeral(f"Rollback request {request.id} already exists for this command.")
+        return ephemeral(f"Rollback request {r.id} opened for `{escape(r.target.label)}`{where}.")
+    return ephemeral(f"Rollback request {r.id} already exists for this command{where}.")
 
 
-def status_reply(request: RollbackRequest) -> Message:
-    return ephemeral(
-        f"*{request.id}* `{escape(request.target.label)}` — {state_label(request.state)} "
-        f"({request.assessment.severity.value}), requested by <@{request.requester.id}>"
-    )
+def _line(r: RollbackRequest) -> str:
+    return f"• *{r.id}* `{escape(r.target.label)}` — {state_label(r.state)} ({r.assessment.severity.value})"
+
+
+def status_reply(r: RollbackRequest) -> Message:
+    return ephemeral(f"{_line(r)}, requested by <@{r.requester.id}> in <#{r.channel}>")
 
 
 def list_reply(requests: list[RollbackRequest]) -> Message:
     if not requests:
         return ephemeral("No open rollback requests in this channel.")
+    return ephemeral("*Open rollback requests*\n" + "\n".join(_line(r) for r in requests))
+
+
+def history_reply(target: str, requests: list[RollbackRequest]) -> Message:
+    if not requests:
+        return ephemeral(f"No rollback requests for `{escape(target)}` yet.")
     lines = [
-        f"• *{r.id}* `{escape(r.target.label)}` — {state_label(r.state)} ({r.assessment.severity.value})"
-        for r in requests
+        f"{_line(r)} · {r.created_at:%Y-%m-%d %H:%M} · {escape(r.outcome or '')}" for r in requests
     ]
-    return ephemeral("*Open rollback requests*\n" + "\n".join(lines))
+    return ephemeral(f"*Rollback history of `{escape(target)}`*\n" + "\n".join(lines))
+
+
+def reason_modal(callback: CallbackId, card: CardAction, title: str, prompt: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback.value,
+        "private_metadata": card.encode(),
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": "Submit"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BlockId.REASON,
+                "label": {"type": "plain_text", "text": prompt},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            }
+        ],
+    }

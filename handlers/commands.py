@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import (
     USAGE,
@@ -12,32 +13,49 @@ from bot.commands import (
     OpenForm,
     OpenRollback,
     ShowHelp,
+    ShowHistory,
     ShowStatus,
     parse_command,
 )
-from handlers import blocks
-from handlers.context import actor_from_command, idempotency_key
+from handlers import blocks, forms
+from handlers.context import actor_from_command, idempotency_key, origin_of_command
 from handlers.deps import HandlerDeps
+from handlers.ids import FormOrigin
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
     @app.command("/rollback")
-    async def rollback_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def rollback_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         command = parse_command(str(body.get("text", "")))
-        channel = str(body["channel_id"])
-        if isinstance(command, ShowHelp | OpenForm):
-            # The modal arrives with the Slack workflow; until then the form is the usage text.
+        origin = origin_of_command(body)
+        if isinstance(command, ShowHelp):
             await ack(blocks.ephemeral(USAGE))
+        elif isinstance(command, OpenForm):
+            form = forms.open_form(
+                FormOrigin(channel_id=origin.channel_id, channel_name=origin.channel_name)
+            )
+            await client.views_open(trigger_id=body["trigger_id"], view=form)
+            await ack()
         elif isinstance(command, ShowStatus):
-            await ack(blocks.status_reply(await deps.service.status(channel, command.request_id)))
+            await ack(
+                blocks.status_reply(
+                    await deps.service.status(origin.channel_id, command.request_id)
+                )
+            )
         elif isinstance(command, ListOpen):
-            await ack(blocks.list_reply(await deps.service.list_open(channel)))
+            await ack(blocks.list_reply(await deps.service.list_open(origin.channel_id)))
+        elif isinstance(command, ShowHistory):
+            await ack(
+                blocks.history_reply(
+                    command.target.label, await deps.service.history(command.target)
+                )
+            )
         else:
             assert isinstance(command, OpenRollback)
             result = await deps.service.open_request(
                 command,
                 actor=actor_from_command(body),
-                channel=channel,
+                origin=origin,
                 idempotency_key=idempotency_key(body),
             )
             if result.created:

@@ -5,10 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.people import Person
+from bot.service import Origin
 
 
 def actor_from_command(body: dict[str, Any]) -> Person:
     return Person(id=str(body["user_id"]), name=str(body.get("user_name", "")))
+
+
+def origin_of_command(body: dict[str, Any]) -> Origin:
+    return Origin(
+        channel_id=str(body["channel_id"]), channel_name=str(body.get("channel_name", ""))
+    )
+
+
+def actor_from_interaction(body: dict[str, Any]) -> Person:
+    user = body.get("user") or {}
+    return Person(id=str(user["id"]), name=str(user.get("username") or user.get("name") or ""))
 
 
 def idempotency_key(body: dict[str, Any]) -> str:

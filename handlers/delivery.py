@@ -25,6 +25,10 @@ log = structlog.get_logger("rollbot.delivery")
 MAX_BACKOFF = timedelta(minutes=5)
 
 
+class CardNotPostedError(Exception):
+    """An update whose card is not in Slack yet; it waits, as everything after it in the channel."""
+
+
 def _backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
 
@@ -51,7 +55,7 @@ class SlackDelivery:
     def wake(self) -> None:
         self._wake.set()
 
-    async def _send(self, notice: Notice) -> str | None:
+    async def _send(self, notice: Notice, card: tuple[str, str] | None) -> str | None:
         request = notice.request
         assert request is not None
         if notice.kind is NoticeKind.REQUEST_OPENED:
@@ -59,15 +63,18 @@ class SlackDelivery:
                 channel=notice.channel, **blocks.request_card(request)
             )
             return str(resp["ts"])
-        assert notice.card is not None, "a card notice is always delivered before its updates"
-        card_channel, card_ts = notice.card
+        if card is None:
+            raise CardNotPostedError(request.id)
+        card_channel, card_ts = card
         if notice.kind is NoticeKind.CARD_UPDATE:
             await self._client.chat_update(
                 channel=card_channel, ts=card_ts, **blocks.request_card(request)
             )
             return card_ts
         resp = await self._client.chat_postMessage(
-            channel=card_channel, thread_ts=card_ts, text=str(notice.data.get("text", ""))
+            channel=card_channel,
+            thread_ts=card_ts,
+            text=blocks.timeline_text(notice.data, notice.at),
         )
         return str(resp["ts"])
 
@@ -85,6 +92,8 @@ class SlackDelivery:
                 reason = str(error.response.get("error", "api_error"))
         elif isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
             reason = "connection"
+        elif isinstance(error, CardNotPostedError):
+            reason = "card_not_posted"
         self._metrics.outbox_retries.labels(reason=reason).inc()
         log.warning(
             "slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds()
@@ -100,19 +109,29 @@ class SlackDelivery:
                 self._metrics.outbox_pending.set(len(notices))
                 held: set[str] = set()
                 progressed = False
+                # Cards posted in this round, for the updates that follow them in the same batch.
+                cards = {n.request.id: n.card for n in notices if n.request and n.card}
                 for notice in notices:
                     if notice.channel in held:
                         continue
                     if notice.not_before is not None and notice.not_before > self._clock.now():
                         held.add(notice.channel)
                         continue
+                    request_id = notice.request.id if notice.request else ""
                     try:
-                        ts = await self._send(notice)
-                    except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+                        ts = await self._send(notice, cards.get(request_id))
+                    except (
+                        TimeoutError,
+                        SlackApiError,
+                        aiohttp.ClientError,
+                        CardNotPostedError,
+                    ) as exc:
                         held.add(notice.channel)
                         await self._postpone(notice, exc)
                         continue
                     await self._outbox.delivered(notice, ts)
+                    if notice.kind is NoticeKind.REQUEST_OPENED and ts:
+                        cards[request_id] = (notice.channel, ts)
                     self._metrics.outbox_delivered.inc()
                     sent += 1
                     progressed = True

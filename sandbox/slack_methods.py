@@ -215,6 +215,12 @@ def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any
     return {"channel": _channel_view(state, channel.id)}
 
 
+@method("conversations.list")
+def conversations_list(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channels = [_channel_view(state, cid) for cid in state.channels]
+    return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+
 @method("conversations.join")
 def conversations_join(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = state.find_channel(str(_required(args, "channel")))

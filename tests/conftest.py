@@ -13,8 +13,10 @@ import asyncpg
 import pytest
 
 from bot.app import Runtime, build_runtime
+from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.settings import load_settings
 from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack import SandboxSlack
 
 PG_HOST = os.environ.get("ROLLBOT_TEST_PG_HOST", "127.0.0.1")
@@ -95,18 +97,54 @@ async def slack() -> AsyncIterator[SandboxSlack]:
     ws.add_user("U0ALICE", "alice")
     ws.add_user("U0BOB", "bob")
     ws.add_user("U0CAROL", "carol")
+    ws.add_user("U0DAVE", "dave")
+    ws.add_user("U0ERIN", "erin")
+    ws.add_user("U0FRANK", "frank")
+    ws.add_usergroup("S0DEVOPS", ["U0FRANK"])
     yield fake
     await fake.stop()
 
 
 @pytest.fixture
 def channel(slack: SandboxSlack) -> str:
-    return slack.state.add_channel("inc-20261127-api", ("U0ALICE", "U0BOB", "U0CAROL"))
+    people = ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN", "U0FRANK")
+    return slack.state.add_channel("inc-20261127-api", people)
+
+
+@pytest.fixture
+def executor() -> ScriptedExecutor:
+    return ScriptedExecutor()
+
+
+@pytest.fixture
+def verifier() -> ScriptedVerifier:
+    return ScriptedVerifier()
+
+
+@pytest.fixture
+def policy() -> ApprovalPolicy:
+    """The runbook's matrix with the sandbox people in roles: alice on call, bob engineering lead,
+    carol DBA, dave incident commander, erin CTO, frank DevOps lead (through a Slack user group)."""
+    return ApprovalPolicy(
+        roles={
+            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
+            Role.DBA: RoleSource(users=("U0CAROL",)),
+            Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
+            Role.CTO: RoleSource(users=("U0ERIN",)),
+            Role.DEVOPS_LEAD: RoleSource(usergroup="S0DEVOPS"),
+        }
+    )
 
 
 @pytest.fixture
 async def runtime(
-    database_url: str, slack: SandboxSlack, clock: FakeClock
+    database_url: str,
+    slack: SandboxSlack,
+    clock: FakeClock,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier,
+    policy: ApprovalPolicy,
 ) -> AsyncIterator[Runtime]:
     settings = load_settings(
         database_url=database_url,
@@ -114,7 +152,10 @@ async def runtime(
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
     )
-    rt = await build_runtime(settings, clock=clock)
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    rt = await build_runtime(
+        settings, clock=clock, policy=policy, executors=executors, verifier=verifier
+    )
     yield rt
     await rt.close()
 

@@ -28,12 +28,11 @@ class RollbackAction(StrEnum):
         }[self]
 
 
-class DecisionInputs(BaseModel):
-    """Answers to the tree's questions. None means 'not answered': the tree takes the safe side."""
+class DecisionAnswers(BaseModel):
+    """Answers to the tree's questions other than severity, as a responder gives them."""
 
     model_config = ConfigDict(frozen=True)
 
-    severity: Severity
     data_loss: bool = False
     issue_in_deployment: bool = True
     simple_to_revert: bool = True
@@ -44,6 +43,15 @@ class DecisionInputs(BaseModel):
     fix_minutes: int | None = Field(default=None, ge=0)
     hybrid_requested: bool = False
     threshold_minutes: int = Field(default=DEFAULT_THRESHOLD_MINUTES, gt=0)
+
+    def for_severity(self, severity: Severity) -> DecisionInputs:
+        return DecisionInputs(severity=severity, **self.model_dump())
+
+
+class DecisionInputs(DecisionAnswers):
+    """Everything the tree asks. None minutes mean 'no backup' / 'no fix ready'."""
+
+    severity: Severity
 
 
 class DecisionStep(BaseModel):

@@ -26,6 +26,8 @@ def open_rollback_request(
     ticket: str | None = None,
     to_revision: str | None = None,
     incident_id: str | None = None,
+    origin_channel: str | None = None,
+    baseline_revision: str | None = None,
 ) -> tuple[RollbackRequest, AuditEffect]:
     service = policy.service(target.name)
     rules = RequestRules(
@@ -48,6 +50,8 @@ def open_rollback_request(
         ticket=ticket,
         to_revision=to_revision,
         incident_id=incident_id,
+        origin_channel=origin_channel,
+        baseline_revision=baseline_revision,
     )
     audit = AuditEffect(
         action="request.opened",

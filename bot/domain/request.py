@@ -89,6 +89,8 @@ class RollbackRequest(BaseModel):
     created_at: datetime
     updated_at: datetime
     incident_id: str | None = None
+    # Where the command was typed, when that was not the incident channel itself.
+    origin_channel: str | None = None
     ticket: str | None = None
     baseline_revision: str | None = None
     to_revision: str | None = None
@@ -122,6 +124,10 @@ class RollbackRequest(BaseModel):
 
     def obligation(self, kind: ObligationKind) -> Obligation | None:
         return next((o for o in self.obligations if o.kind is kind), None)
+
+    def obligation_due(self, kind: str) -> datetime | None:
+        found = self.obligation(ObligationKind(kind))
+        return None if found is None else found.due
 
 
 class Outcome(BaseModel):

@@ -14,7 +14,8 @@ from sqlmodel import col, select
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.request import TERMINAL, RollbackRequest
-from bot.store.tables import AuditEntryRow, OutboxRow, RollbackRequestRow
+from bot.domain.request import TargetRef
+from bot.store.tables import AuditEntryRow, IncidentRow, OutboxRow, RollbackRequestRow
 
 
 class RequestMovedOnError(DomainError):
@@ -104,6 +105,19 @@ class RequestRepository:
             )
         ).first()
         return None if row is None else RollbackRequest.model_validate_json(row.data)
+
+    async def for_target(self, target: TargetRef, limit: int = 10) -> list[RollbackRequest]:
+        query = (
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.target_kind) == target.kind)
+            .where(col(RollbackRequestRow.target_name) == target.name)
+            .order_by(col(RollbackRequestRow.created_at).desc())
+            .limit(limit)
+        )
+        if target.namespace is not None:
+            query = query.where(col(RollbackRequestRow.target_namespace) == target.namespace)
+        rows = await self._session.scalars(query)
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
 
     async def set_card(self, request_id: str, channel: str, ts: str) -> None:
         await self._session.execute(
@@ -206,3 +220,21 @@ class OutboxRepository:
                 not_before=not_before, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500]
             )
         )
+
+
+class IncidentRepository:
+    """Incidents are keyed by their Slack channel: one channel, one incident."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def in_channel(self, channel: str) -> IncidentRow | None:
+        return (
+            await self._session.scalars(
+                select(IncidentRow).where(col(IncidentRow.channel_id) == channel).limit(1)
+            )
+        ).first()
+
+    async def add(self, incident: IncidentRow) -> None:
+        self._session.add(incident)
+        await self._session.flush()

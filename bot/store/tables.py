@@ -40,9 +40,10 @@ def _utc_nullable() -> Column[datetime]:
 
 class IncidentRow(SQLModel, table=True):
     __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("channel_id", name="uq_incidents_channel_id"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    channel_id: str = Field(max_length=32, index=True)
+    channel_id: str = Field(max_length=32)
     title: str = Field(max_length=300)
     severity: str = Field(max_length=4)
     opened_at: datetime = Field(sa_column=_utc())

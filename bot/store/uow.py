@@ -7,13 +7,19 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.store.engine import session_factory
-from bot.store.repositories import AuditLog, OutboxRepository, RequestRepository
+from bot.store.repositories import (
+    AuditLog,
+    IncidentRepository,
+    OutboxRepository,
+    RequestRepository,
+)
 
 
 class UnitOfWork:
     requests: RequestRepository
     audit: AuditLog
     outbox: OutboxRepository
+    incidents: IncidentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -24,6 +30,7 @@ class UnitOfWork:
         self.requests = RequestRepository(self._session)
         self.audit = AuditLog(self._session)
         self.outbox = OutboxRepository(self._session)
+        self.incidents = IncidentRepository(self._session)
         return self
 
     async def __aexit__(

@@ -42,6 +42,7 @@ async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIter
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_APP_TOKEN=slack.state.app_token,
         ROLLBOT_SLACK_API_URL=slack.api_url,
+        ROLLBOT_EXECUTOR="sandbox",
     )
     args = ("serve", "--port", "0", "--host", "127.0.0.1", *extra)
     proc = await asyncio.create_subprocess_exec(

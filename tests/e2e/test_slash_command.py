@@ -25,15 +25,15 @@ async def test_signed_command_stores_request_and_posts_card(
     body = reply.json()
     assert body["response_type"] == "ephemeral"
     assert "opened for `deployment/api -n prod`" in body["text"]
-    assert await stored(runtime) == Stored(requests=1, audit=1, outbox=1)
+    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=3)
     request = (await runtime.service.list_open(channel))[0]
-    assert request.state is RequestState.PROPOSED
+    assert request.state is RequestState.AWAITING_DECISION
     assert request.requester.id == "U0ALICE"
     assert request.target.namespace == "prod"
 
-    assert await runtime.delivery.drain() == 1
+    assert await runtime.delivery.drain() == 3
     [card] = slack.state.history(channel)
-    assert card["blocks"][0]["text"]["text"] == f"Rollback request {request.id}"
+    assert card["blocks"][0]["text"]["text"] == f"Rollback {request.id} · deployment/api -n prod"
     assert "5xx at 38% since v1.3.0" in str(card["blocks"])
     async with runtime.uow() as uow:
         assert await uow.requests.card(request.id) == (channel, card["ts"])
@@ -49,7 +49,7 @@ async def test_slack_retry_of_the_same_command_makes_one_request(
 
     assert [first.status, retried.status, retried_again.status] == [200, 200, 200]
     assert "already exists" in retried.json()["text"]
-    assert await stored(runtime) == Stored(requests=1, audit=1, outbox=1)
+    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=3)
     await runtime.delivery.drain()
     assert len(slack.state.history(channel)) == 1
 
@@ -137,7 +137,7 @@ async def test_help_status_and_list(runtime: Runtime, driver: SlackDriver, chann
 
     status = (await driver.command("U0BOB", channel, f"status {request.id}")).json()["text"]
     assert request.id in status
-    assert "proposed" in status
+    assert "awaiting decision" in status
     listing = (await driver.command("U0BOB", channel, "list")).json()["text"]
     assert request.id in listing
     unknown = (await driver.command("U0BOB", channel, "status RB-ZZZZZZ")).json()["text"]
@@ -148,11 +148,13 @@ async def test_user_text_cannot_ping_or_spoof(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
     await driver.command(
-        "U0ALICE", channel, 'deployment/api --reason "<!channel> see <@U0BOB> <https://evil|docs>"'
+        "U0ALICE",
+        channel,
+        'deployment/api -n prod --reason "<!channel> see <@U0BOB> <https://evil|docs>"',
     )
     await runtime.delivery.drain()
     [card] = slack.state.history(channel)
-    text = str(card["blocks"])
+    text = str(card["blocks"]) + str(slack.state.replies(channel, card["ts"]))
     assert "<!channel>" not in text
     assert "<@U0BOB>" not in text
     assert "<https://evil|docs>" not in text

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from bot.app import Runtime
 from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedTarget
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.helpers import stored
 
+# Opening a request puts three notices in the outbox: the card and two timeline replies
+# (request opened, decision prompted).
+PER_REQUEST = 3
+
+
+@pytest.fixture(autouse=True)
+def _targets_exist(executor: ScriptedExecutor) -> None:
+    executor.targets["deployment/worker -n prod"] = ScriptedTarget(revisions=["1", "2"], live="2")
+
 
 async def _open(driver: SlackDriver, channel: str, names: list[str]) -> None:
     for name in names:
-        reply = await driver.command(
-            "U0ALICE", channel, f'deployment/{name} --reason "broken {name}"'
-        )
-        assert reply.status == 200
+        text = f'deployment/{name} -n prod --reason "broken {name}"'
+        reply = await driver.command("U0ALICE", channel, text)
+        assert "opened" in reply.json()["text"]
 
 
 def _targets(slack: SandboxSlack, channel: str) -> list[str]:
@@ -34,13 +47,16 @@ async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
     assert await runtime.delivery.drain() == 0
 
     clock.advance(seconds=2)
-    assert await runtime.delivery.drain() == 3
+    assert await runtime.delivery.drain() == 3 * PER_REQUEST
     assert _targets(slack, channel) == ["deployment/api", "deployment/web", "deployment/worker"]
-    assert (await stored(runtime)).outbox == 3
-    assert (
-        'rollbot_outbox_retries_total{reason="ratelimited"} 1.0'
-        in runtime.metrics.render().decode()
-    )
+    for card in slack.state.history(channel):
+        replies = [m["text"] for m in slack.state.replies(channel, card["ts"])]
+        assert len(replies) == 2
+        assert "opened the request" in replies[0]
+        assert "recommended" in replies[1]
+    assert (await stored(runtime)).outbox == 3 * PER_REQUEST
+    metrics = runtime.metrics.render().decode()
+    assert 'rollbot_outbox_retries_total{reason="ratelimited"} 1.0' in metrics
 
 
 async def test_server_errors_back_off_and_lose_nothing(
@@ -52,7 +68,7 @@ async def test_server_errors_back_off_and_lose_nothing(
     for _ in range(3):
         assert await runtime.delivery.drain() == 0
         clock.advance(minutes=5)
-    assert await runtime.delivery.drain() == 2
+    assert await runtime.delivery.drain() == 2 * PER_REQUEST
     assert _targets(slack, channel) == ["deployment/api", "deployment/web"]
 
 
@@ -64,7 +80,7 @@ async def test_one_channel_held_back_does_not_block_another(
     await _open(driver, other, ["web"])
     slack.state.fail_next("chat.postMessage", status=429, retry_after=30)
 
-    assert await runtime.delivery.drain() == 1
+    assert await runtime.delivery.drain() == PER_REQUEST
     assert slack.state.history(channel) == []
     assert _targets(slack, other) == ["deployment/web"]
 
@@ -72,8 +88,6 @@ async def test_one_channel_held_back_does_not_block_another(
 async def test_background_loop_delivers_when_woken(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
-    import asyncio
-
     runtime.delivery.start()
     await _open(driver, channel, ["api"])
     for _ in range(200):  # the loop is woken by the write; wait for its round, bounded

@@ -139,3 +139,13 @@ def test_rendered_path_is_what_the_bot_prints() -> None:
 @pytest.mark.parametrize("action", list(RollbackAction))
 def test_every_action_has_a_label(action: RollbackAction) -> None:
     assert action.label.split()[0] in {"ROLLBACK", "FORWARD", "HYBRID", "NO"}
+
+
+def test_answers_combine_with_a_severity() -> None:
+    from bot.domain.decision import DecisionAnswers
+
+    answers = DecisionAnswers(issue_in_deployment=False, fix_minutes=10)
+    assert answers.for_severity(P2) == DecisionInputs(
+        severity=P2, issue_in_deployment=False, fix_minutes=10
+    )
+    assert decide_rollback_or_fix(answers.for_severity(P1)).action is R

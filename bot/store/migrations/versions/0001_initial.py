@@ -28,12 +28,13 @@ def upgrade() -> None:
     op.create_table(
         "incidents",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("channel_id", sa.String(32), nullable=False, index=True),
+        sa.Column("channel_id", sa.String(32), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("severity", sa.String(4), nullable=False),
         sa.Column("opened_at", UTC, nullable=False),
         sa.Column("opened_by", sa.String(32), nullable=False),
         sa.Column("closed_at", UTC, nullable=True),
+        sa.UniqueConstraint("channel_id", name="uq_incidents_channel_id"),
     )
     op.create_table(
         "rollback_requests",

@@ -1,0 +1,102 @@
+"""Running an approved rollback off the request path, exactly once, then verifying recovery.
+
+StartExecution is a conditional transition: of all replicas and retries that try, one wins and
+runs the executor; the others find the request has moved on and do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+import structlog
+
+from bot.domain import events as ev
+from bot.domain.errors import DomainError
+from bot.domain.request import RequestState, RollbackRequest
+from bot.flows import Transitions
+from bot.outbox import NoticeKind, put_notice
+from bot.ports import Clock, ExecutionError, Executor, Verifier
+from bot.store.uow import UnitOfWork
+
+log = structlog.get_logger("rollbot.execution")
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        *,
+        transitions: Transitions,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        executors: Mapping[str, Executor],
+        verifier: Verifier,
+        outbox_written: Callable[[], None],
+    ) -> None:
+        self._transitions = transitions
+        self._uow = uow
+        self._clock = clock
+        self._executors = executors
+        self._verifier = verifier
+        self._outbox_written = outbox_written
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def after_commit(self, request: RollbackRequest, effects: tuple[ev.Effect, ...]) -> None:
+        """Called once a transition is committed: wake delivery, start an approved rollback."""
+        self._outbox_written()
+        if any(isinstance(e, ev.ExecuteRollback) for e in effects):
+            task = asyncio.get_running_loop().create_task(self.run(request.id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every rollback started so far (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _progress(self, request: RollbackRequest, line: str) -> None:
+        async with self._uow() as uow:
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                self._clock.now(),
+                action="progress",
+                details={"line": line},
+            )
+        self._outbox_written()
+
+    async def run(self, request_id: str) -> None:
+        transitions = self._transitions
+        try:
+            request = await transitions.apply(request_id, ev.StartExecution())
+        except DomainError as exc:
+            log.info("execution_not_started", request=request_id, reason=str(exc))
+            return
+        executor = self._executors[request.target.kind]
+        try:
+            result = await executor.execute(request, lambda line: self._progress(request, line))
+        except ExecutionError as exc:
+            await transitions.apply(request_id, ev.ExecutionFailed(reason=str(exc)))
+            return
+        except Exception as exc:  # an executor bug must still end the request visibly
+            log.error("executor_crashed", request=request_id, error=repr(exc), exc_info=exc)
+            await transitions.apply(
+                request_id, ev.ExecutionFailed(reason=f"executor error: {exc!r}")
+            )
+            return
+        request = await transitions.apply(
+            request_id, ev.ExecutionSucceeded(to_revision=result.to_revision)
+        )
+        await self.verify(request)
+
+    async def verify(self, request: RollbackRequest) -> None:
+        if request.state is not RequestState.VERIFYING:
+            return
+        outcome = await self._verifier.verify(request)
+        event: ev.Event = (
+            ev.VerificationPassed(summary=outcome.summary)
+            if outcome.passed
+            else ev.VerificationFailed(reason=outcome.summary)
+        )
+        await self._transitions.apply(request.id, event)

@@ -1,0 +1,90 @@
+"""Turning a transition's effects into rows: audit entries and Slack notices, in its transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain import events as ev
+from bot.domain.request import RollbackRequest
+from bot.outbox import NoticeKind, put_notice
+from bot.store.uow import UnitOfWork
+
+
+async def record_audit(uow: UnitOfWork, request: RollbackRequest, effect: ev.AuditEffect) -> None:
+    await uow.audit.append(
+        at=request.updated_at,
+        actor=effect.actor,
+        action=effect.action,
+        request_id=request.id,
+        incident_id=request.incident_id,
+        payload={
+            "from": effect.from_state,
+            "to": effect.to_state,
+            "version": request.version,
+            **effect.details,
+        },
+    )
+
+
+async def record_effects(
+    uow: UnitOfWork,
+    request: RollbackRequest,
+    effects: tuple[ev.Effect, ...],
+    now: datetime,
+) -> None:
+    """Audit every accepted event and put what people must see on the timeline.
+
+    Obligations and the decision deadline live on the request itself; the scheduler reads them
+    from there, so ScheduleObligation and ScheduleDecisionTimeout need no row of their own.
+    ExecuteRollback is acted on after the commit (bot.execution), never inside it.
+    """
+    for effect in effects:
+        if isinstance(effect, ev.AuditEffect):
+            await record_audit(uow, request, effect)
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action=effect.action,
+                actor_id=effect.actor.id,
+                actor_name=effect.actor.name,
+                details=effect.details,
+            )
+        elif isinstance(effect, ev.AnnounceAutomaticRollback):
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action="announce",
+                details={"reason": effect.reason},
+            )
+        elif isinstance(effect, ev.Escalate):
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action="escalate",
+                details={"reason": effect.reason},
+            )
+        elif isinstance(effect, ev.PreserveState):
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action="preserve",
+                details={"reason": effect.reason},
+            )
+
+
+async def record_transition(
+    uow: UnitOfWork, request: RollbackRequest, effects: tuple[ev.Effect, ...], now: datetime
+) -> None:
+    """A transition of a request whose card is already posted: effects, card redraw, summary."""
+    await record_effects(uow, request, effects, now)
+    await put_notice(uow, NoticeKind.CARD_UPDATE, request, now)
+    if not request.state.is_open:
+        await put_notice(uow, NoticeKind.SUMMARY, request, now)

@@ -1,0 +1,50 @@
+"""Incident channels through the Slack Web API."""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ports import ChannelError
+
+
+class SlackChannelDirectory:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def _find(self, name: str) -> str:
+        cursor = None
+        while True:
+            page = await self._client.conversations_list(
+                types="public_channel", exclude_archived=True, limit=200, cursor=cursor
+            )
+            for channel in page["channels"]:
+                if channel["name"] == name:
+                    return str(channel["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise ChannelError(
+                    f"#{name} exists but rollbot cannot see it; invite rollbot and retry"
+                )
+
+    async def open_incident_channel(self, name: str, invite: str) -> str:
+        """Create #name, or reuse it when it exists; make sure rollbot and the requester are in it."""
+        try:
+            try:
+                created = await self._client.conversations_create(name=name)
+                channel = str(created["channel"]["id"])
+            except SlackApiError as exc:
+                if exc.response.get("error") != "name_taken":
+                    raise
+                channel = await self._find(name)
+                await self._client.conversations_join(channel=channel)
+            try:
+                await self._client.conversations_invite(channel=channel, users=invite)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "already_in_channel":
+                    raise
+        except SlackApiError as exc:
+            raise ChannelError(
+                f"could not open incident channel #{name} ({exc.response.get('error')}); nothing was stored"
+            ) from None
+        return channel

@@ -1,0 +1,112 @@
+"""A scripted executor and verifier for the demo and the Slack workflow tests.
+
+It implements the same ports the Kubernetes executor will: targets with a revision history,
+rollback to the previous or a chosen revision, failures on demand. Nothing here is real
+infrastructure; it stands in until the sandbox cluster answers for deployments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.request import RollbackRequest, TargetRef
+from bot.ports import (
+    ExecutionError,
+    ExecutionResult,
+    Preflight,
+    Progress,
+    UnknownTargetError,
+    VerificationResult,
+)
+
+
+@dataclass
+class ScriptedTarget:
+    revisions: list[str]
+    live: str
+    images: dict[str, str] = field(default_factory=dict)
+    fail_with: str | None = None
+    crash_with: str | None = None
+
+
+def _key(target: TargetRef) -> str:
+    return target.label
+
+
+class ScriptedExecutor:
+    def __init__(self, targets: dict[str, ScriptedTarget] | None = None) -> None:
+        self.targets = targets if targets is not None else demo_catalog()
+        self.executions: list[str] = []
+
+    def _get(self, target: TargetRef) -> ScriptedTarget:
+        found = self.targets.get(_key(target))
+        if found is None:
+            raise UnknownTargetError(
+                f"`{target.label}` was not found; check the kind, name and namespace"
+            )
+        return found
+
+    def _to(self, state: ScriptedTarget, target: TargetRef, to_revision: str | None) -> str:
+        if to_revision is not None:
+            if to_revision not in state.revisions:
+                raise UnknownTargetError(f"`{target.label}` has no revision {to_revision}")
+            return to_revision
+        earlier = [r for r in state.revisions if int(r) < int(state.live)]
+        if not earlier:
+            raise UnknownTargetError(f"`{target.label}` has no revision before {state.live}")
+        return earlier[-1]
+
+    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+        state = self._get(target)
+        to = self._to(state, target, to_revision)
+        image = f"{state.images.get(state.live, '?')} → {state.images.get(to, '?')}"
+        return Preflight(
+            live_revision=state.live,
+            to_revision=to,
+            summary=f"revision {state.live} → {to}: {image}",
+        )
+
+    async def live_revision(self, target: TargetRef) -> str | None:
+        return self._get(target).live
+
+    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        state = self._get(request.target)
+        self.executions.append(request.id)
+        to = self._to(state, request.target, request.to_revision)
+        await progress(f"rolling `{request.target.label}` back from revision {state.live} to {to}")
+        if state.crash_with:
+            raise RuntimeError(state.crash_with)
+        if state.fail_with:
+            raise ExecutionError(state.fail_with)
+        was, state.live = state.live, to
+        await progress(f"rollout complete: {state.images.get(to, 'revision ' + to)} serving")
+        return ExecutionResult(from_revision=was, to_revision=to, detail="rollout complete")
+
+
+class ScriptedVerifier:
+    def __init__(self) -> None:
+        self.failing: dict[str, str] = {}
+
+    async def verify(self, request: RollbackRequest) -> VerificationResult:
+        problem = self.failing.get(request.target.label)
+        if problem:
+            return VerificationResult(passed=False, summary=problem)
+        return VerificationResult(
+            passed=True, summary="health checks green, error rate back to baseline"
+        )
+
+
+def demo_catalog() -> dict[str, ScriptedTarget]:
+    return {
+        "deployment/api -n prod": ScriptedTarget(
+            revisions=["1", "2", "3"],
+            live="3",
+            images={"1": "api:1.2.2", "2": "api:1.2.3", "3": "api:1.3.0"},
+        ),
+        "deployment/web -n prod": ScriptedTarget(
+            revisions=["4", "5"], live="5", images={"4": "web:2.0.1", "5": "web:2.1.0"}
+        ),
+        "deployment/api -n default": ScriptedTarget(revisions=["1", "2"], live="2"),
+        "configmap/api-config -n prod": ScriptedTarget(revisions=["1", "2"], live="2"),
+        "deployment/payments -n prod": ScriptedTarget(revisions=["1", "2"], live="2"),
+    }
