@@ -63,3 +63,14 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
             "Why can this rollback not wait for approval?",
         )
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    @app.action(ActionId.CANCEL.value)
+    async def cancel(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        card: CardAction = context["card"]
+        modal = blocks.reason_modal(
+            CallbackId.CANCEL_REASON, card, "Cancel request", "Why cancel this request?"
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)

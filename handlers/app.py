@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import actions, commands, errors, middleware, views
@@ -22,9 +23,17 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
 def build_bolt_app(*, signing_secret: str, client: AsyncWebClient, deps: HandlerDeps) -> AsyncApp:
     # process_before_response: the listener stores the request before Slack gets its answer,
     # and skips Bolt's 10 ms ack polling; long work (rollouts, Slack posts) runs off this path.
+    token = client.token
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # One workspace, one bot token: no auth.test on the request path, so a Slack outage or
+        # a 429 storm never stops rollbot from answering people.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = AsyncApp(
         signing_secret=signing_secret,
         client=client,
+        authorize=authorize,
         process_before_response=True,
         logger=logging.getLogger("rollbot.bolt"),
     )

@@ -32,12 +32,22 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack refuses section text over 3000 characters. User text is refused earlier when too long;
+# what rollbot itself generates (executor errors) is cut here, visibly, never silently.
+SECTION_LIMIT = 3000
+CUT_MARK = " … (cut; the full text is in the audit log)"
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
+
+
 def _mrkdwn(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
 def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(text)}
+    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(clip(text))}
     if block_id:
         block["block_id"] = block_id
     return block
@@ -117,6 +127,7 @@ def _decision_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
                     _button("Roll back", ActionId.CHOOSE_ROLLBACK, card, "primary"),
                     _button("Forward fix", ActionId.CHOOSE_FORWARD_FIX, card),
                     _button("Emergency override", ActionId.OVERRIDE, card, "danger"),
+                    _button("Cancel request", ActionId.CANCEL, card),
                 ],
             }
         )
@@ -167,6 +178,7 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
         ]
         if r.override is None and r.assessment.severity.rank == 1:
             elements.append(_button("Emergency override", ActionId.OVERRIDE, card))
+        elements.append(_button("Cancel request", ActionId.CANCEL, card))
         blocks.append({"type": "actions", "block_id": BlockId.CONTROLS, "elements": elements})
     return blocks
 

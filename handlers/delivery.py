@@ -63,6 +63,11 @@ class SlackDelivery:
                 channel=notice.channel, **blocks.request_card(request)
             )
             return str(resp["ts"])
+        if notice.kind is NoticeKind.SUMMARY:
+            resp = await self._client.chat_postMessage(
+                channel=notice.channel, **blocks.summary_message(request)
+            )
+            return str(resp["ts"])
         if card is None:
             raise CardNotPostedError(request.id)
         card_channel, card_ts = card

@@ -9,7 +9,7 @@ from bot.commands import CommandError, OpenRollback, check_reason, rollback_type
 from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
 from bot.domain.severity import SeveritySignals, parse_severity
-from handlers.ids import VALUE, BlockId, CallbackId, FormOrigin
+from handlers.ids import BlockId, CallbackId, FormOrigin
 
 B = BlockId
 
@@ -32,7 +32,8 @@ def _input(
         "block_id": block.value,
         "optional": optional,
         "label": {"type": "plain_text", "text": label},
-        "element": {**element, "action_id": VALUE},
+        # action ids unique within the view: each input's is its block id
+        "element": {**element, "action_id": block.value},
     }
     if hint:
         out["hint"] = {"type": "plain_text", "text": hint}
@@ -146,7 +147,7 @@ def open_form(origin: FormOrigin) -> dict[str, Any]:
 
 
 def _value(values: dict[str, Any], block: BlockId) -> Any:
-    return (values.get(block.value) or {}).get(VALUE) or {}
+    return (values.get(block.value) or {}).get(block.value) or {}
 
 
 def _text_of(values: dict[str, Any], block: BlockId) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -11,6 +12,8 @@ from bot.domain.errors import DomainError
 from bot.domain.policy import ApprovalPolicy, Role
 from bot.ports import Clock
 from bot.roles import PolicyRoleDirectory
+
+log = structlog.get_logger("rollbot.roles")
 
 # Membership changes take effect within this long; short enough for an on-call handover.
 GROUP_TTL = timedelta(seconds=60)
@@ -36,6 +39,13 @@ class SlackRoleDirectory:
         try:
             resp = await self._client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
+            if cached is not None:
+                # Slack is struggling (often during the very incident); the last membership we
+                # read is better than refusing everyone.
+                log.warning(
+                    "usergroup_refresh_failed", group=group, error=exc.response.get("error")
+                )
+                return cached[1]
             # Deny by default: without the group we cannot tell who may approve.
             raise RoleLookupError(
                 f"could not read Slack user group {group} ({exc.response.get('error')}); try again"

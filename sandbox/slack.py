@@ -103,13 +103,15 @@ class SlackState:
         self,
         method: str,
         *,
-        status: int = 429,
+        status: int | None = None,
         error: str | None = None,
         retry_after: int = 1,
         times: int = 1,
     ) -> None:
-        """Make the next `times` calls of `method` ('*' for any) fail: 429 by default."""
-        self.faults.append(Fault(method, status, error, retry_after, times))
+        """Make the next `times` calls of `method` ('*' for any) fail: HTTP 429 by default, or
+        Slack's HTTP 200 `{"ok": false, "error": ...}` when an error is named."""
+        chosen = status if status is not None else (200 if error else 429)
+        self.faults.append(Fault(method, chosen, error, retry_after, times))
 
     # --- what tests read ---------------------------------------------------------------
 

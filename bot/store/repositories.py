@@ -13,8 +13,7 @@ from sqlmodel import col, select
 
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
-from bot.domain.request import TERMINAL, RollbackRequest
-from bot.domain.request import TargetRef
+from bot.domain.request import TERMINAL, RollbackRequest, TargetRef
 from bot.store.tables import AuditEntryRow, IncidentRow, OutboxRow, RollbackRequestRow
 
 

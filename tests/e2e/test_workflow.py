@@ -1,0 +1,395 @@
+"""The incident-channel conversation, end to end through signed requests and the sandbox Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+from bot.app import Runtime
+from bot.domain.request import RequestState
+from handlers.ids import ActionId
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor
+from sandbox.slack import SandboxSlack
+from tests.e2e.workflow import buttons, card, click, command, ephemerals, thread
+from tests.helpers import stored
+
+P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx at 38% since v1.3.0"'
+
+
+async def _audit_actions(runtime: Runtime) -> list[str]:
+    async with runtime.uow() as uow:
+        return [e.action for e in await uow.audit.entries()]
+
+
+async def _only_request(runtime: Runtime, channel: str) -> RequestState:
+    requests = await runtime.service.history(card_target())
+    assert len(requests) == 1
+    return requests[0].state
+
+
+def card_target():  # type: ignore[no-untyped-def]
+    from bot.commands import target_from
+
+    return target_from("deployment/api", "prod")
+
+
+async def test_happy_path_p1_rollback_with_approval(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    ack = await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    assert "opened" in ack
+    prompt = card(slack, channel)
+    assert buttons(prompt) == ["Roll back", "Forward fix", "Emergency override", "Cancel request"]
+    text = str(prompt["blocks"])
+    assert "Recommendation: ROLLBACK" in text
+    assert "Is the issue critical (P1)? → yes" in text
+    assert "Automatic rollback at 09:30 UTC" in text
+
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    approval_card = card(slack, channel)
+    assert buttons(approval_card) == ["Approve", "Deny", "Emergency override", "Cancel request"]
+    assert "needs engineering lead" in str(approval_card["blocks"])
+
+    # the requester cannot approve their own request; the card does not change
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.APPROVE)
+    assert (
+        "you requested this rollback, so you cannot approve it; it needs: engineering lead"
+        in ephemerals(slack, "U0ALICE")[-1]
+    )
+    # a DBA is not who this rollback needs
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.APPROVE)
+    assert (
+        "approval needs engineering lead; you hold none of those roles"
+        in ephemerals(slack, "U0CAROL")[-1]
+    )
+    assert card(slack, channel)["blocks"] == approval_card["blocks"]
+
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert executor.executions
+    assert len(executor.executions) == 1
+    assert executor.targets["deployment/api -n prod"].live == "1"
+    final = card(slack, channel)
+    assert buttons(final) == []
+    assert "completed" in final["text"]
+    assert ":white_check_mark: engineering lead: <@U0BOB>" in str(final["blocks"])
+    timeline = thread(slack, channel)
+    assert [line.split(" · ", 1)[1] for line in timeline] == [
+        "<@U0ALICE> opened the request: 5xx at 38% since v1.3.0",
+        "rollbot recommended rollback",
+        "<@U0ALICE> chose to roll back",
+        "<@U0BOB> approved as engineering_lead",
+        "rollbot started the rollback",
+        "rolling `deployment/api -n prod` back from revision 3 to 1",
+        "rollout complete: api:1.2.2 serving",
+        "rollbot rolled back to revision 1",
+        "rollbot recovery verified: health checks green, error rate back to baseline",
+    ]
+    summary = slack.state.history(channel)[-1]
+    assert "completed" in summary["text"]
+    assert "revision 3 → 1" in str(summary["blocks"])
+    assert await _audit_actions(runtime) == [
+        "request.opened",
+        "decision.prompted",
+        "decision.rollback",
+        "approval.given",
+        "execution.started",
+        "execution.succeeded",
+        "verification.passed",
+    ]
+
+
+async def test_on_call_last_version_rollback_runs_without_waiting(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert "auto-approved: requested by the on-call engineer" in str(card(slack, channel)["blocks"])
+    assert executor.targets["deployment/api -n prod"].live == "2"
+
+
+async def test_double_click_and_outdated_card_make_one_transition(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    stale = copy.deepcopy(card(slack, channel))  # the card as a second browser tab still shows it
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    # a second click on the card as it was before the first one took effect
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK, message=stale)
+    assert "has moved on" in ephemerals(slack, "U0ALICE")[-1]
+    await click(
+        runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_FORWARD_FIX, message=stale
+    )
+    assert "has moved on" in ephemerals(slack, "U0ALICE")[-1]
+    assert await _audit_actions(runtime) == [
+        "request.opened",
+        "decision.prompted",
+        "decision.rollback",
+    ]
+    assert executor.executions == []
+
+
+async def test_many_simultaneous_approvals_execute_once(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    approval_card = card(slack, channel)
+    clicks = [driver.click("U0BOB", channel, approval_card, ActionId.APPROVE) for _ in range(25)]
+    replies = await asyncio.gather(*clicks)
+    await runtime.settle()
+
+    assert [r.status for r in replies] == [200] * 25
+    assert len(executor.executions) == 1
+    actions = await _audit_actions(runtime)
+    assert actions.count("approval.given") == 1
+    assert actions.count("execution.started") == 1
+    moved_on = [t for t in ephemerals(slack, "U0BOB") if "has moved on" in t]
+    assert len(moved_on) == 24
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+
+
+async def test_deny_asks_for_a_reason_and_ends_the_request(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+
+    # someone without the role gets told, and no form opens
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.DENY)
+    assert "only engineering lead may deny" in ephemerals(slack, "U0CAROL")[-1]
+    assert slack.state.views == {}
+
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.DENY)
+    [view_id] = slack.state.views
+    empty = await driver.submit_view(
+        "U0BOB", view_id, {"reason": {"value": {"type": "plain_text_input", "value": " "}}}
+    )
+    assert empty.json() == {
+        "response_action": "errors",
+        "errors": {"reason": "a denial needs a reason"},
+    }
+    reply = await driver.submit_view(
+        "U0BOB",
+        view_id,
+        {"reason": {"value": {"type": "plain_text_input", "value": "backup not verified"}}},
+    )
+    assert reply.status == 200
+    await runtime.settle()
+
+    assert await _only_request(runtime, channel) is RequestState.DENIED
+    assert executor.executions == []
+    assert "denied by bob: backup not verified" in str(card(slack, channel)["blocks"])
+    assert thread(slack, channel)[-1].endswith(
+        "<@U0BOB> denied as engineering_lead: backup not verified"
+    )
+
+
+async def test_emergency_override_by_incident_commander(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.OVERRIDE)
+    [refused_view] = slack.state.views
+    refused = await driver.submit_view(
+        "U0CAROL", refused_view, {"reason": {"value": {"type": "plain_text_input", "value": "now"}}}
+    )
+    assert (
+        refused.json()["errors"]["reason"]
+        == "only the incident commander may declare an emergency override"
+    )
+
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.OVERRIDE)
+    view_id = list(slack.state.views)[-1]
+    reply = await driver.submit_view(
+        "U0DAVE",
+        view_id,
+        {
+            "reason": {
+                "value": {"type": "plain_text_input", "value": "checkout down, no lead reachable"}
+            }
+        },
+    )
+    assert reply.status == 200
+    await runtime.settle()
+
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert len(executor.executions) == 1
+    blocks = str(card(slack, channel)["blocks"])
+    assert "Emergency override* by <@U0DAVE>" in blocks
+    assert "Retroactive approval due 13:00 UTC" in blocks
+    [request] = await runtime.service.history(card_target())
+    assert [o.kind.value for o in request.obligations] == [
+        "retro_approval",
+        "emergency_written_approval",
+        "post_emergency_review",
+        "post_mortem",
+    ]
+
+
+async def test_failed_rollback_stops_and_escalates(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    executor.targets[
+        "deployment/api -n prod"
+    ].fail_with = "ProgressDeadlineExceeded: pods never became ready"
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+
+    assert await _only_request(runtime, channel) is RequestState.FAILED
+    assert len(executor.executions) == 1
+    timeline = thread(slack, channel)
+    assert timeline[-3].endswith(
+        "rollbot rollback failed: ProgressDeadlineExceeded: pods never became ready"
+    )
+    assert "Escalation" in timeline[-2]
+    assert "no automatic second try" in timeline[-1]
+    assert "failed" in slack.state.history(channel)[-1]["text"]
+    assert (await _audit_actions(runtime))[-1] == "execution.failed"
+
+
+async def test_executor_crash_ends_the_request_visibly(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    executor.targets["deployment/api -n prod"].crash_with = "connection reset by peer"
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    assert await _only_request(runtime, channel) is RequestState.FAILED
+    assert "executor error: RuntimeError('connection reset by peer')" in str(
+        card(slack, channel)["blocks"]
+    )
+
+
+async def test_unknown_target_and_revision_store_nothing(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    missing = await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/nope -n prod --reason "x"'
+    )
+    assert "`deployment/nope -n prod` was not found" in missing
+    no_rev = await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --to-revision 9 --reason "x"'
+    )
+    assert "has no revision 9" in no_rev
+    assert (await stored(runtime)).requests == 0
+    assert slack.state.history(channel) == []
+
+
+async def test_approvals_lapse_when_the_target_moves(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    executor.targets["deployment/api -n prod"].live = "2"  # someone deployed by hand meanwhile
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    assert "the target moved to revision 2" in ephemerals(slack, "U0BOB")[-1]
+    assert thread(slack, channel)[-1].endswith(
+        "approvals lapsed: the target moved from revision 3 to 2"
+    )
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+
+
+async def test_roles_from_a_slack_user_group(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await command(
+        runtime,
+        driver,
+        channel,
+        "U0ALICE",
+        'configmap/api-config -n prod --severity P2 --reason "bad flag"',
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    assert "approval needs devops lead" in ephemerals(slack, "U0BOB")[-1]
+    await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
+    [request] = await runtime.service.history(
+        __import__("bot.commands", fromlist=["target_from"]).target_from(
+            "configmap/api-config", "prod"
+        )
+    )
+    assert request.state is RequestState.COMPLETED
+    assert slack.state.calls_of("usergroups.users.list")
+
+
+async def test_request_outside_an_incident_channel_opens_one(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack
+) -> None:
+    general = slack.state.add_channel("general", ("U0ALICE",))
+    ack = await command(
+        runtime, driver, general, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "slow"'
+    )
+    incident = slack.state.channel_by_name("inc-20261127-api")
+    assert incident is not None
+    assert f"in <#{incident.id}>" in ack
+    assert "U0ALICE" in incident.members
+    assert f"asked in <#{general}>" in str(card(slack, incident.id)["blocks"])
+    assert slack.state.history(general) == []
+    # a second request for the same target that day reuses the channel and its incident
+    await command(
+        runtime, driver, general, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "again"'
+    )
+    assert len([c for c in slack.state.channels.values() if c.name.startswith("inc-")]) == 1
+    requests = await runtime.service.history(card_target())
+    assert len({r.incident_id for r in requests}) == 1
+
+
+async def test_history_lists_past_requests(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    text = await command(runtime, driver, channel, "U0BOB", "history deployment/api -n prod")
+    assert "Rollback history of `deployment/api -n prod`" in text
+    assert "completed" in text
+    assert "No rollback requests" in await command(
+        runtime, driver, channel, "U0BOB", "history deployment/web -n prod"
+    )
