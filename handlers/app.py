@@ -24,6 +24,8 @@ def build_bolt_app(*, signing_secret: str, client: AsyncWebClient, deps: Handler
     # process_before_response: the listener stores the request before Slack gets its answer,
     # and skips Bolt's 10 ms ack polling; long work (rollouts, Slack posts) runs off this path.
     token = client.token
+    # Bolt builds each listener's client from authorize's token; its own needs none.
+    tokenless = AsyncWebClient(base_url=client.base_url)
 
     async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
         # One workspace, one bot token: no auth.test on the request path, so a Slack outage or
@@ -32,7 +34,7 @@ def build_bolt_app(*, signing_secret: str, client: AsyncWebClient, deps: Handler
 
     app = AsyncApp(
         signing_secret=signing_secret,
-        client=client,
+        client=tokenless,
         authorize=authorize,
         process_before_response=True,
         logger=logging.getLogger("rollbot.bolt"),

@@ -6,9 +6,11 @@ import json
 import uuid
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import CommandError
@@ -32,6 +34,24 @@ def message_for(error: Exception) -> tuple[str, str]:
     )
 
 
+async def _tell_privately(body: dict[str, Any], text: str, client: AsyncWebClient) -> None:
+    """A refusal after a click: through the click's response_url, which needs no channel
+    membership; else an ephemeral post. Failing to tell must never fail the request."""
+    try:
+        if body.get("response_url"):
+            async with aiohttp.ClientSession() as http:
+                payload = {"response_type": "ephemeral", "replace_original": False, "text": text}
+                async with http.post(body["response_url"], json=payload) as resp:
+                    resp.raise_for_status()
+            return
+        channel = (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        if channel and user:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except (SlackApiError, aiohttp.ClientError) as exc:
+        log.warning("refusal_not_delivered", error=repr(exc))
+
+
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
     @app.error
     async def on_error(
@@ -48,10 +68,7 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
             response.body = json.dumps({"response_type": "ephemeral", "text": text})
             response.headers["content-type"] = ["application/json;charset=utf-8"]
             return
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        if channel and user:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        await _tell_privately(body, text, client)
         if response is not None:
             response.status = 200
             response.body = ""

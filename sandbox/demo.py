@@ -6,23 +6,93 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_runtime
+from bot.app import Runtime, build_runtime
+from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.settings import load_settings
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
-from sandbox.transcript import channel_transcript
+from sandbox.driver import BotReply, SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack import SandboxSlack, SlackState
+from sandbox.transcript import as_shown, channel_transcript, render_message
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_DB = Path("rollbot-demo.db")
+PEOPLE = {
+    "U0ALICE": ("alice", "Alice (on-call SRE)"),
+    "U0BOB": ("bob", "Bob (engineering lead)"),
+    "U0DAVE": ("dave", "Dave (incident commander)"),
+}
 
 
 def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _reply_text(reply: Any) -> str:
-    body = reply.json() if reply.text.startswith("{") else None
-    return str(body.get("text", "")) if isinstance(body, dict) else reply.text
+def _policy() -> ApprovalPolicy:
+    return ApprovalPolicy(
+        roles={
+            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
+            Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
+        }
+    )
+
+
+class Scene:
+    """The people of the demo acting in the sandbox workspace; prints what each of them sees."""
+
+    def __init__(self, runtime: Runtime, driver: SlackDriver, ws: SlackState) -> None:
+        self.runtime = runtime
+        self.driver = driver
+        self.ws = ws
+        self._seen_ephemeral = 0
+
+    def _name(self, user: str) -> str:
+        return PEOPLE[user][0]
+
+    def _private(self, user: str, reply: BotReply | None = None) -> None:
+        texts: list[str] = []
+        if reply is not None and reply.text.startswith("{"):
+            texts.append(str(reply.json().get("text", "")))
+        fresh = self.ws.ephemerals[self._seen_ephemeral :]
+        self._seen_ephemeral = len(self.ws.ephemerals)
+        texts += [e["text"] for e in fresh if e["user"] == user]
+        for text in texts:
+            first, *rest = as_shown(self.ws, text).splitlines()
+            _say(f"    (only {self._name(user)} sees) {first}")
+            for line in rest if len(rest) < 6 else []:
+                _say(f"        {line}")
+
+    async def types(self, user: str, channel: str, text: str) -> None:
+        _say(f"{self._name(user)}> /rollback {text}")
+        reply = await self.driver.command(user, channel, text)
+        await self.runtime.settle()
+        self._private(user, reply)
+
+    def shows_card(self, channel: str, moment: str) -> None:
+        card = next(
+            m for m in reversed(self.ws.history(channel)) if m["text"].startswith("Rollback RB-")
+        )
+        _say(f"  ┌ the card in #{self.ws.channels[channel].name} {moment}:")
+        for line in render_message(card):
+            for part in as_shown(self.ws, line).splitlines():
+                _say(f"  │ {part}")
+        _say("  └")
+
+    async def clicks(self, user: str, channel: str, button: str) -> None:
+        card = next(
+            m for m in reversed(self.ws.history(channel)) if m["text"].startswith("Rollback RB-")
+        )
+        element = next(
+            e
+            for b in card["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["text"]["text"] == button
+        )
+        _say(f"{self._name(user)} clicks [{button}]")
+        reply = await self.driver.click(user, channel, card, element["action_id"])
+        await self.runtime.settle()
+        self._private(user, reply if reply.text else None)
 
 
 async def run_demo(scenario: str = "deployment") -> None:
@@ -36,46 +106,55 @@ async def run_demo(scenario: str = "deployment") -> None:
     slack = SandboxSlack()
     api = await slack.start()
     ws = slack.state
-    ws.add_user("U0ALICE", "alice", real_name="Alice (on-call SRE)")
-    channel = ws.add_channel("inc-20261127-api", ("U0ALICE",))
+    for user, (name, real) in PEOPLE.items():
+        ws.add_user(user, name, real_name=real)
+    general = ws.add_channel("general", tuple(PEOPLE))
     settings = load_settings(
         database_url=url,
         slack_bot_token=ws.token,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api,
     )
-    runtime = await build_runtime(settings)
+    executor = ScriptedExecutor()
+    executors: dict[str, Any] = dict.fromkeys(
+        ("deployment", "configmap", "codedeploy", "flag"), executor
+    )
+    runtime = await build_runtime(
+        settings, policy=_policy(), executors=executors, verifier=ScriptedVerifier()
+    )
     try:
         events = await runtime.serve_http()
         _say(f"rollbot demo · database {url} · sandbox Slack {api} · bot {events}")
+        _say(
+            "People: alice is on call, bob is the engineering lead, dave is the incident commander."
+        )
         _say()
-        async with SlackDriver(events, SIGNING_SECRET, ws) as alice:
-
-            async def types(text: str, **kw: Any) -> None:
-                _say(f"alice> /rollback {text}")
-                reply = await alice.command("U0ALICE", channel, text, **kw)
-                lines = _reply_text(reply).splitlines()
-                _say(f"  (only alice sees, HTTP {reply.status}) {lines[0]}")
-                for line in lines[1:] if len(lines) < 4 else []:
-                    _say(f"      {line}")
-
-            await types("help")
-            await types("deployment/api -n prod --severity P1")
-            await types('deployment/api -n prod --severity P1 --reason "5xx at 38% since v1.3.0"')
-            body = alice.command_body(
-                "U0ALICE", channel, 'deployment/web -n prod --reason "checkout broken"'
+        async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
+            scene = Scene(runtime, driver, ws)
+            _say("— in #general —")
+            await scene.types("U0ALICE", general, "help")
+            await scene.types("U0ALICE", general, "deployment/api -n prod --severity P1")
+            await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
+            await scene.types(
+                "U0ALICE",
+                general,
+                'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0 <!channel>" '
+                "--ticket https://tickets.example/INC-42",
             )
-            _say(
-                'alice> /rollback deployment/web -n prod --reason "checkout broken"   (Slack delivers it twice)'
+            incident = ws.channel_by_name("inc-20261127-api") or next(
+                c for c in ws.channels.values() if c.name.startswith("inc-")
             )
-            first = await alice.post(body)
-            again = await alice.post(body, retry_num=1)
-            _say(f"  (first delivery) {_reply_text(first)}")
-            _say(f"  (Slack's retry)  {_reply_text(again)}")
-            await types("list")
-        await runtime.delivery.drain()
+            incident.members.update({"U0BOB", "U0DAVE"})
+            _say(f"— bob and dave join #{incident.name} —")
+            scene.shows_card(incident.id, "at the decision prompt")
+            await scene.clicks("U0ALICE", incident.id, "Roll back")
+            scene.shows_card(incident.id, "waiting for approval")
+            await scene.clicks("U0ALICE", incident.id, "Approve")
+            await scene.clicks("U0DAVE", incident.id, "Approve")
+            await scene.clicks("U0BOB", incident.id, "Approve")
+            await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
         _say()
-        _say(channel_transcript(ws, channel))
+        _say(channel_transcript(ws, incident.id))
     finally:
         await runtime.close()
         await slack.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +33,28 @@ def _stamp(ts: str) -> str:
     return datetime.fromtimestamp(float(ts), UTC).strftime("%H:%M:%S")
 
 
+def as_shown(state: SlackState, text: str) -> str:
+    """Mentions and channel links the way a Slack client shows them."""
+
+    def person(match: re.Match[str]) -> str:
+        return "@" + str(state.users.get(match[1], {}).get("name", match[1]))
+
+    def channel(match: re.Match[str]) -> str:
+        found = state.channels.get(match[1])
+        return "#" + (found.name if found else match[1])
+
+    return re.sub(r"<#(C[0-9A-Z]+)>", channel, re.sub(r"<@(U[0-9A-Z]+)>", person, text))
+
+
 def channel_transcript(state: SlackState, channel: str) -> str:
     out: list[str] = [f"#{state.channels[channel].name}"]
     for message in state.history(channel):
         out.append(f"[{_stamp(message['ts'])}] rollbot:")
-        out.extend(f"    {part}" for line in render_message(message) for part in line.splitlines())
+        out.extend(
+            f"    {as_shown(state, part)}"
+            for line in render_message(message)
+            for part in line.splitlines()
+        )
         for reply in state.replies(channel, message["ts"]):
-            out.append(f"    ↳ [{_stamp(reply['ts'])}] {reply.get('text', '')}")
+            out.append(f"    ↳ {as_shown(state, reply.get('text', ''))}")
     return "\n".join(out)

@@ -1,0 +1,33 @@
+"""`make demo` plays the whole incident; this keeps it honest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandbox.demo import run_demo
+
+
+async def test_demo_plays_a_whole_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    await run_demo("deployment")
+    out = capsys.readouterr().out
+    for expected in [
+        "opened for `deployment/api -n prod` in #inc-",
+        "[Roll back] [Forward fix] [Emergency override] [Cancel request]",
+        "you requested this rollback, so you cannot approve it",
+        "@bob approved as engineering_lead",
+        "rollbot rolled back to revision 2",
+        "rollbot recovery verified",
+        ":large_green_circle: completed* · `deployment/api -n prod` · revision 3 → 2",
+    ]:
+        assert expected in out
+    assert (tmp_path / "demo.db").exists()
+
+
+async def test_unknown_scenario_is_refused() -> None:
+    with pytest.raises(SystemExit, match="unknown demo scenario 'nope'"):
+        await run_demo("nope")
