@@ -17,6 +17,7 @@ from bot.metrics import Metrics
 from bot.outbox import OutboxService
 from bot.policy_file import load_policy
 from bot.ports import Clock, Executor, SystemClock, VerificationResult, Verifier
+from bot.scheduler import DueWork
 from bot.service import RollbackService
 from bot.settings import Settings
 from bot.store import migrate
@@ -47,6 +48,7 @@ class Runtime:
     service: RollbackService
     flows: RequestFlows
     executions: ExecutionRunner
+    due: DueWork
     outbox: OutboxService
     delivery: SlackDelivery
     metrics: Metrics
@@ -69,6 +71,7 @@ class Runtime:
         await self.delivery.drain()
 
     async def close(self) -> None:
+        self.due.stop()
         await self.executions.drain()
         await self.delivery.stop()
         if self._runner is not None:
@@ -134,6 +137,7 @@ async def build_runtime(
         service=service,
         flows=flows,
         executions=executions,
+        due=DueWork(uow, clock, transitions),
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,

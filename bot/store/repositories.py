@@ -118,6 +118,15 @@ class RequestRepository:
         rows = await self._session.scalars(query)
         return [RollbackRequest.model_validate_json(r.data) for r in rows]
 
+    async def in_state(self, state: str, limit: int = 500) -> list[RollbackRequest]:
+        rows = await self._session.scalars(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.state) == state)
+            .order_by(col(RollbackRequestRow.updated_at))
+            .limit(limit)
+        )
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
     async def set_card(self, request_id: str, channel: str, ts: str) -> None:
         await self._session.execute(
             update(RollbackRequestRow)

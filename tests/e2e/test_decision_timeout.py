@@ -1,0 +1,64 @@
+"""No decision within 30 minutes of the prompt: rollbot rolls back, announced first, audited as
+the system's decision (seed 001 §2 Phase 5). Time is moved, never waited for."""
+
+from __future__ import annotations
+
+from bot.app import Runtime
+from bot.domain.request import RequestState
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor
+from sandbox.slack import SandboxSlack
+from tests.conftest import FakeClock
+from tests.e2e.workflow import command, thread
+
+
+async def _audit(runtime: Runtime) -> list[tuple[str, str]]:
+    async with runtime.uow() as uow:
+        return [(e.action, e.actor_id) for e in await uow.audit.entries()]
+
+
+async def test_nobody_decides_and_rollbot_rolls_back(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    executor: ScriptedExecutor,
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    clock.advance(minutes=29)
+    assert await runtime.due.tick() == 0
+    clock.advance(minutes=1)
+    assert await runtime.due.tick() == 1
+    assert await runtime.due.tick() == 0  # a second tick (or replica) finds nothing to do
+    await runtime.settle()
+
+    [request] = await runtime.service.list_open(channel) or [None]
+    assert request is None  # completed: alice is on call, a last-version rollback needs nobody else
+    timeline = thread(slack, channel)
+    announce = next(i for i, t in enumerate(timeline) if "Automatic rollback starting" in t)
+    started = next(i for i, t in enumerate(timeline) if "started the rollback" in t)
+    assert announce < started
+    assert ("decision.timeout_rollback", "rollbot") in await _audit(runtime)
+    assert len(executor.executions) == 1
+
+
+async def test_a_decision_in_time_stops_the_timeout(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "slow"'
+    )
+    [request] = await runtime.service.list_open(channel)
+    await runtime.flows.choose_forward_fix(request.id, request.version, request.requester)
+    clock.advance(hours=2)
+    assert await runtime.due.tick() == 0
+    assert (
+        await runtime.service.status(channel, request.id)
+    ).state is RequestState.FORWARD_FIX_CHOSEN
