@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.policy_file import PolicyFileError
 from bot.settings import DatabaseSettings, MissingSettingError, Settings, load_settings
@@ -116,57 +117,54 @@ def demo(
     _run(lambda: run_demo(scenario))
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply migrations up to REVISION."""
-    from bot.store import migrate
+def _on_database(work: Callable[[AsyncEngine], Awaitable[str]]) -> None:
+    """Run one schema operation on ROLLBOT_DATABASE_URL and print what it reports."""
     from bot.store.engine import create_engine
 
     async def main() -> None:
         engine = create_engine(_db_settings())
         try:
-            await migrate.upgrade(engine, revision)
-            status = await migrate.schema_status(engine)
+            typer.echo(await work(engine))
         finally:
             await engine.dispose()
-        typer.echo(f"schema at {status.current}")
 
     _run(main)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION."""
+    from bot.store import migrate
+
+    async def work(engine: AsyncEngine) -> str:
+        await migrate.upgrade(engine, revision)
+        return f"schema at {(await migrate.schema_status(engine)).current}"
+
+    _on_database(work)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
     """Revert migrations down to REVISION (base: an empty database)."""
     from bot.store import migrate
-    from bot.store.engine import create_engine
 
-    async def main() -> None:
-        engine = create_engine(_db_settings())
-        try:
-            await migrate.downgrade(engine, revision)
-            status = await migrate.schema_status(engine)
-        finally:
-            await engine.dispose()
-        typer.echo(f"schema at {status.current or 'base'}")
+    async def work(engine: AsyncEngine) -> str:
+        await migrate.downgrade(engine, revision)
+        return f"schema at {(await migrate.schema_status(engine)).current or 'base'}"
 
-    _run(main)
+    _on_database(work)
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database."""
     from bot.store import migrate
-    from bot.store.engine import create_engine
 
-    async def main() -> None:
-        engine = create_engine(_db_settings())
-        try:
-            status = await migrate.schema_status(engine)
-        finally:
-            await engine.dispose()
-        typer.echo(f"current {status.current or 'base'} · head {status.head}")
+    async def work(engine: AsyncEngine) -> str:
+        status = await migrate.schema_status(engine)
+        return f"current {status.current or 'base'} · head {status.head}"
 
-    _run(main)
+    _on_database(work)
 
 
 @sandbox_app.command("slack")

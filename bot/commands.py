@@ -106,6 +106,18 @@ def rollback_type_for(target: TargetRef, to_revision: str | None) -> RollbackTyp
     return _rollback_type(target, to_revision)
 
 
+def check_revision(text: str) -> str:
+    if not (text.isdigit() and int(text) > 0):
+        raise CommandError(f"--to-revision takes a revision number, not `{text}`")
+    return text
+
+
+def check_ticket(text: str) -> str:
+    if len(text) > MAX_TICKET or not text.startswith(("https://", "http://")):
+        raise CommandError("--ticket takes a link starting with https://")
+    return text
+
+
 def check_reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
@@ -200,16 +212,10 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
     target = _target(spec, opts.get("namespace"), opts.get("env"))
     if "env" in opts and target.kind != "flag":
         raise CommandError("--env applies to flag targets only")
-    to_revision = opts.get("to_revision")
-    if to_revision is not None and not (to_revision.isdigit() and int(to_revision) > 0):
-        raise CommandError(f"--to-revision takes a revision number, not `{to_revision}`")
+    to_revision = check_revision(opts["to_revision"]) if "to_revision" in opts else None
     severity = _severity(opts["severity"]) if "severity" in opts else None
     reason = check_reason(opts.get("reason", ""))
-    ticket = opts.get("ticket")
-    if ticket is not None and (
-        len(ticket) > MAX_TICKET or not ticket.startswith(("https://", "http://"))
-    ):
-        raise CommandError("--ticket takes a link starting with https://")
+    ticket = check_ticket(opts["ticket"]) if "ticket" in opts else None
     return OpenRollback(
         target=target,
         rollback_type=_rollback_type(target, to_revision),

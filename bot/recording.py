@@ -9,6 +9,13 @@ from bot.domain.request import RollbackRequest
 from bot.outbox import NoticeKind, put_notice
 from bot.store.uow import UnitOfWork
 
+# Effects people must read on the timeline, by the timeline action that renders them.
+_ANNOUNCED: dict[type[ev.Effect], str] = {
+    ev.AnnounceAutomaticRollback: "announce",
+    ev.Escalate: "escalate",
+    ev.PreserveState: "preserve",
+}
+
 
 async def record_audit(uow: UnitOfWork, request: RollbackRequest, effect: ev.AuditEffect) -> None:
     await uow.audit.append(
@@ -51,32 +58,11 @@ async def record_effects(
                 actor_name=effect.actor.name,
                 details=effect.details,
             )
-        elif isinstance(effect, ev.AnnounceAutomaticRollback):
+        elif type(effect) in _ANNOUNCED:
+            reason = effect.reason  # type: ignore[union-attr]
+            action = _ANNOUNCED[type(effect)]
             await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action="announce",
-                details={"reason": effect.reason},
-            )
-        elif isinstance(effect, ev.Escalate):
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action="escalate",
-                details={"reason": effect.reason},
-            )
-        elif isinstance(effect, ev.PreserveState):
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action="preserve",
-                details={"reason": effect.reason},
+                uow, NoticeKind.TIMELINE, request, now, action=action, details={"reason": reason}
             )
 
 

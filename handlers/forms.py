@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.commands import CommandError, OpenRollback, check_reason, rollback_type_for, target_from
+from bot.commands import (
+    CommandError,
+    OpenRollback,
+    check_reason,
+    check_revision,
+    check_ticket,
+    rollback_type_for,
+    target_from,
+)
 from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
 from bot.domain.severity import SeveritySignals, parse_severity
@@ -197,11 +205,8 @@ def read_open_form(values: dict[str, Any]) -> OpenRollback:
         scope if kind in ("deployment", "configmap") else None,
         scope if kind == "flag" else None,
     )
-    to_revision = _text_of(values, B.TO_REVISION) or None
-    if to_revision is not None and not (to_revision.isdigit() and int(to_revision) > 0):
-        raise FormError(
-            B.TO_REVISION, "a revision is a number such as 3; leave empty for the previous one"
-        )
+    revision_text = _text_of(values, B.TO_REVISION)
+    to_revision = _guard(B.TO_REVISION, check_revision, revision_text) if revision_text else None
     chosen = _selected(values, B.SEVERITY)
     severity = _guard(B.SEVERITY, parse_severity, chosen) if chosen else None
     signals_checked = _checked(values, B.SIGNALS)
@@ -229,9 +234,8 @@ def read_open_form(values: dict[str, Any]) -> OpenRollback:
         hybrid_requested="hybrid" in tree,
     )
     reason = _guard(B.REASON, check_reason, _text_of(values, B.REASON))
-    ticket = _text_of(values, B.TICKET) or None
-    if ticket is not None and not ticket.startswith(("https://", "http://")):
-        raise FormError(B.TICKET, "a ticket is a link starting with https://")
+    ticket_text = _text_of(values, B.TICKET)
+    ticket = _guard(B.TICKET, check_ticket, ticket_text) if ticket_text else None
     return OpenRollback(
         target=target,
         rollback_type=rollback_type_for(target, to_revision),
