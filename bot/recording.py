@@ -58,11 +58,15 @@ async def record_effects(
                 actor_name=effect.actor.name,
                 details=effect.details,
             )
-        elif type(effect) in _ANNOUNCED:
-            reason = effect.reason  # type: ignore[union-attr]
+        elif isinstance(effect, ev.AnnounceAutomaticRollback | ev.Escalate | ev.PreserveState):
             action = _ANNOUNCED[type(effect)]
             await put_notice(
-                uow, NoticeKind.TIMELINE, request, now, action=action, details={"reason": reason}
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action=action,
+                details={"reason": effect.reason},
             )
 
 
