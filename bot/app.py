@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.audit_keys import AuditSigner, load_signing_key
 from bot.domain.policy import ApprovalPolicy
 from bot.execution import ExecutionRunner
 from bot.flows import RequestFlows, Transitions
@@ -98,7 +99,13 @@ async def build_runtime(
         except BaseException:
             await engine.dispose()
             raise
-    uow = UnitOfWorkFactory(engine)
+    signer = AuditSigner(
+        load_signing_key(
+            seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
+        ),
+        every=settings.audit_checkpoint_every,
+    )
+    uow = UnitOfWorkFactory(engine, signer)
     metrics = Metrics()
     client = client_for(settings.slack_bot_token, settings.slack_api_url)
     outbox = OutboxService(uow, clock)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -20,7 +22,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run the in-repo fakes standalone.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(sandbox_app, name="sandbox")
 
 T = TypeVar("T")
@@ -48,6 +52,20 @@ def _run(main: Callable[[], Awaitable[T]]) -> T:
 def _db_settings() -> str:
     """db commands need no Slack settings; read only the database URL."""
     return DatabaseSettings().database_url
+
+
+def _public_key(pem: Path | None) -> Any:
+    from bot.audit_keys import AuditKeyError, load_public_key, load_signing_key
+
+    if pem is not None:
+        return load_public_key(pem.read_bytes())
+    ops = DatabaseSettings()
+    try:
+        return load_signing_key(
+            seed_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
+        ).public_key()
+    except AuditKeyError as exc:
+        raise _fail(f"{exc}; or pass --public-key FILE.pem") from None
 
 
 def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
@@ -165,6 +183,74 @@ def db_current() -> None:
         return f"current {status.current or 'base'} · head {status.head}"
 
     _on_database(work)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    export: Annotated[
+        Path | None, typer.Option(help="Verify this export instead of the database")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="Pin the Ed25519 public key (PEM)")
+    ] = None,
+) -> None:
+    """Walk the hash chain, check every hash and signed checkpoint; exit 1 at the first bad entry."""
+    from bot.audit_keys import load_public_key
+    from bot.audit_ops import verify_bundle, verify_database
+    from bot.store.engine import create_engine
+
+    if export is not None:
+        pinned = load_public_key(public_key.read_bytes()) if public_key else None
+        verdict = verify_bundle(export, pinned)
+    else:
+        key = _public_key(public_key)
+
+        async def main() -> Any:
+            engine = create_engine(_db_settings())
+            try:
+                return await verify_database(engine, key)
+            finally:
+                await engine.dispose()
+
+        verdict = _run(main)
+    typer.echo(verdict.render())
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="Where to write the .tar.gz bundle")],
+    since: Annotated[datetime | None, typer.Option(help="First moment included (UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="First moment excluded (UTC)")] = None,
+) -> None:
+    """Export entries, checkpoints, the public key and a README on verifying them without rollbot."""
+    from bot.audit_ops import export_bundle
+    from bot.store.engine import create_engine
+
+    key = _public_key(None)
+
+    def utc(moment: datetime | None) -> datetime | None:
+        return None if moment is None else moment.replace(tzinfo=moment.tzinfo or UTC)
+
+    async def main() -> Any:
+        engine = create_engine(_db_settings())
+        try:
+            return await export_bundle(engine, key, out, since=utc(since), until=utc(until))
+        finally:
+            await engine.dispose()
+
+    summary = _run(main)
+    typer.echo(
+        f"exported {summary.entries} entries and {summary.checkpoints} checkpoints to {summary.path}"
+    )
+
+
+@audit_app.command("public-key")
+def audit_public_key() -> None:
+    """Print the PEM public key that verifies this deployment's checkpoints."""
+    from bot.audit_keys import public_pem
+
+    typer.echo(public_pem(_public_key(None)).decode().rstrip())
 
 
 @sandbox_app.command("slack")

@@ -77,4 +77,6 @@ async def record_transition(
     await record_effects(uow, request, effects, now)
     await put_notice(uow, NoticeKind.CARD_UPDATE, request, now)
     if not request.state.is_open:
+        # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
+        await uow.audit.checkpoint(now)
         await put_notice(uow, NoticeKind.SUMMARY, request, now)

@@ -28,14 +28,22 @@ class Settings(BaseSettings):
     # Which executor rolls targets back: "sandbox" is the scripted stand-in used by the demo and
     # tests; "none" refuses every target. The Kubernetes executor arrives with its issue.
     executor: Literal["sandbox", "none"] = "none"
+    # Ed25519 key that signs audit checkpoints: a base64 seed, or a PEM file (created if absent).
+    audit_signing_key: str | None = None
+    audit_key_file: Path = Path("rollbot-audit.key")
+    audit_checkpoint_every: int = Field(default=100, ge=1)
     log_format: str = "json"
     log_level: str = "info"
 
 
 class DatabaseSettings(BaseSettings):
+    """What the operator commands (db, audit) need: no Slack settings."""
+
     model_config = SettingsConfigDict(env_prefix="ROLLBOT_", extra="ignore")
 
     database_url: str = Settings.model_fields["database_url"].default
+    audit_signing_key: str | None = None
+    audit_key_file: Path = Settings.model_fields["audit_key_file"].default
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -16,6 +16,7 @@ from sandbox.transcript import as_shown, channel_transcript, render_message
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_DB = Path("rollbot-demo.db")
+DEMO_KEY = Path("rollbot-demo-audit.key")
 PEOPLE = {
     "U0ALICE": ("alice", "Alice (on-call SRE)"),
     "U0BOB": ("bob", "Bob (engineering lead)"),
@@ -114,6 +115,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         slack_bot_token=ws.token,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api,
+        audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
     )
     executor = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bot.app import Runtime, build_runtime
+from bot.audit_keys import AuditSigner
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.settings import load_settings
 from sandbox.driver import SlackDriver
@@ -85,6 +87,11 @@ async def postgres_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def signer() -> AuditSigner:
+    return AuditSigner(Ed25519PrivateKey.generate(), every=5)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
@@ -145,12 +152,15 @@ async def runtime(
     executor: ScriptedExecutor,
     verifier: ScriptedVerifier,
     policy: ApprovalPolicy,
+    tmp_path: Path,
 ) -> AsyncIterator[Runtime]:
     settings = load_settings(
         database_url=database_url,
         slack_bot_token=slack.state.token,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
+        audit_key_file=tmp_path / "audit.key",
+        audit_checkpoint_every=5,
     )
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
     rt = await build_runtime(

@@ -11,10 +11,19 @@ from sqlalchemy import CursorResult, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from bot.audit import entry_body, entry_hash
+from bot.audit_keys import AuditSigner
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.request import TERMINAL, RollbackRequest, TargetRef
-from bot.store.tables import AuditEntryRow, IncidentRow, OutboxRow, RollbackRequestRow
+from bot.store.tables import (
+    AuditCheckpointRow,
+    AuditEntryRow,
+    AuditHeadRow,
+    IncidentRow,
+    OutboxRow,
+    RollbackRequestRow,
+)
 
 
 class RequestMovedOnError(DomainError):
@@ -149,10 +158,12 @@ class RequestRepository:
 
 
 class AuditLog:
-    """Plain append-only entries for now; each one rides in the transaction of its state change."""
+    """Appends to the hash chain inside the caller's transaction, so each entry commits or rolls
+    back with the state change it records; signs a checkpoint every `signer.every` entries."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, signer: AuditSigner) -> None:
         self._session = session
+        self._signer = signer
 
     async def append(
         self,
@@ -163,22 +174,76 @@ class AuditLog:
         request_id: str | None,
         incident_id: str | None,
         payload: dict[str, Any],
-    ) -> None:
+    ) -> int:
+        # Taking the head row first serializes appenders: the chain cannot fork.
+        head = await self._session.execute(
+            update(AuditHeadRow)
+            .where(col(AuditHeadRow.id) == 1)
+            .values(seq=col(AuditHeadRow.seq) + 1)
+            .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
+        )
+        seq, prev = head.one()
+        body = entry_body(
+            seq=seq,
+            at=at,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            action=action,
+            incident_id=incident_id,
+            request_id=request_id,
+            payload=payload,
+        )
+        digest = entry_hash(prev, body)
+        await self._session.execute(
+            update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(hash=digest)
+        )
         self._session.add(
             AuditEntryRow(
+                seq=seq,
                 at=at,
                 actor_id=actor.id,
                 actor_name=actor.name,
                 action=action,
                 request_id=request_id,
                 incident_id=incident_id,
-                payload=json.dumps(payload, sort_keys=True, separators=(",", ":")),
+                prev_hash=prev,
+                hash=digest,
+                body=body.decode("utf-8"),
+            )
+        )
+        await self._session.flush()
+        if seq % self._signer.every == 0:
+            await self._sign(seq, digest, at)
+        return int(seq)
+
+    async def _sign(self, seq: int, digest: str, at: datetime) -> None:
+        self._session.add(
+            AuditCheckpointRow(
+                seq=seq,
+                hash=digest,
+                signature=self._signer.sign(seq, digest),
+                key_id=self._signer.key_id,
+                signed_at=at,
             )
         )
         await self._session.flush()
 
+    async def checkpoint(self, at: datetime) -> int:
+        """Sign the current head (on each completed rollback); a no-op if it is signed already."""
+        head = await self._session.get(AuditHeadRow, 1)
+        assert head is not None
+        if head.seq and await self._session.get(AuditCheckpointRow, head.seq) is None:
+            await self._sign(head.seq, head.hash, at)
+        return head.seq
+
     async def entries(self) -> Sequence[AuditEntryRow]:
         rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
+        return list(rows)
+
+    async def checkpoints(self) -> Sequence[AuditCheckpointRow]:
+        rows = await self._session.scalars(
+            select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
+        )
         return list(rows)
 
 

@@ -95,7 +95,28 @@ class AuditEntryRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     incident_id: str | None = Field(default=None, max_length=32)
     request_id: str | None = Field(default=None, max_length=32, index=True)
-    payload: str = Field(sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    # The canonical JSON that was hashed; the columns above are copies for querying.
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditHeadRow(SQLModel, table=True):
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    __tablename__ = "audit_checkpoints"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: str = Field(max_length=64)
+    signature: str = Field(max_length=128)
+    key_id: str = Field(max_length=16)
+    signed_at: datetime = Field(sa_column=_utc())
 
 
 class OutboxRow(SQLModel, table=True):

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.audit_keys import AuditSigner
 from bot.store.engine import session_factory
 from bot.store.repositories import (
     AuditLog,
@@ -21,14 +22,15 @@ class UnitOfWork:
     outbox: OutboxRepository
     incidents: IncidentRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], signer: AuditSigner) -> None:
         self._sessions = sessions
+        self._signer = signer
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessions()
         self.requests = RequestRepository(self._session)
-        self.audit = AuditLog(self._session)
+        self.audit = AuditLog(self._session, self._signer)
         self.outbox = OutboxRepository(self._session)
         self.incidents = IncidentRepository(self._session)
         return self
@@ -51,9 +53,10 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, signer: AuditSigner) -> None:
         self.engine = engine
+        self.signer = signer
         self._sessions = session_factory(engine)
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, self.signer)

@@ -43,6 +43,7 @@ async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIter
         SLACK_APP_TOKEN=slack.state.app_token,
         ROLLBOT_SLACK_API_URL=slack.api_url,
         ROLLBOT_EXECUTOR="sandbox",
+        ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
     )
     args = ("serve", "--port", "0", "--host", "127.0.0.1", *extra)
     proc = await asyncio.create_subprocess_exec(
@@ -141,6 +142,7 @@ async def test_socket_mode_needs_the_app_token(tmp_path: Path) -> None:
 async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> None:
     db = tmp_path / "ops.db"
     env = _env(
+        ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
         ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
         SLACK_BOT_TOKEN="xoxb-x",
         SLACK_SIGNING_SECRET="s",

@@ -8,7 +8,14 @@ from sqlalchemy import inspect, text
 from bot.store import migrate
 from bot.store.engine import create_engine
 
-TABLES = {"incidents", "rollback_requests", "audit_entries", "outbox"}
+TABLES = {
+    "incidents",
+    "rollback_requests",
+    "audit_entries",
+    "audit_head",
+    "audit_checkpoints",
+    "outbox",
+}
 
 
 async def _tables(url: str) -> set[str]:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from bot.audit_keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.opening import open_rollback_request
 from bot.domain.people import Person
@@ -26,10 +27,10 @@ ALICE = Person(id="U0ALICE", name="alice")
 
 
 @pytest.fixture
-async def uow(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
+async def uow(database_url: str, signer: AuditSigner) -> AsyncIterator[UnitOfWorkFactory]:
     engine = create_engine(database_url)
     await migrate.upgrade(engine)
-    yield UnitOfWorkFactory(engine)
+    yield UnitOfWorkFactory(engine, signer)
     await engine.dispose()
 
 
@@ -141,10 +142,12 @@ async def test_audit_table_refuses_update_and_delete(
 
 
 @pytest.mark.postgres
-async def test_audit_table_refuses_truncate_on_postgres(postgres_url: str) -> None:
+async def test_audit_table_refuses_truncate_on_postgres(
+    postgres_url: str, signer: AuditSigner
+) -> None:
     engine = create_engine(postgres_url)
     await migrate.upgrade(engine)
-    uow = UnitOfWorkFactory(engine)
+    uow = UnitOfWorkFactory(engine, signer)
     async with uow() as u:
         await u.audit.append(
             at=NOW,

@@ -18,7 +18,7 @@ UTC = sa.DateTime(timezone=True)
 _PG_GUARD = """
 CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_entries is append-only: % refused', TG_OP;
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
 END;
 $$ LANGUAGE plpgsql
 """
@@ -73,7 +73,26 @@ def upgrade() -> None:
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("incident_id", sa.String(32), nullable=True),
         sa.Column("request_id", sa.String(32), nullable=True, index=True),
-        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+    )
+    # One row: the chain's head. Every append updates it first, which serializes appenders on
+    # both engines (a row lock on PostgreSQL, the write lock on SQLite) so the chain never forks.
+    head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+    )
+    op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.Column("signature", sa.String(128), nullable=False),
+        sa.Column("key_id", sa.String(16), nullable=False),
+        sa.Column("signed_at", UTC, nullable=False),
     )
     op.create_table(
         "outbox",
@@ -92,34 +111,45 @@ def upgrade() -> None:
     _guard_audit()
 
 
+APPEND_ONLY = ("audit_entries", "audit_checkpoints")
+
+
 def _guard_audit() -> None:
-    """The audit table refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL) in the database."""
-    if op.get_bind().dialect.name == "postgresql":
+    """The audit tables refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL) in the database."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
         op.execute(_PG_GUARD)
-        op.execute(
-            "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries "
-            "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
-        )
-        op.execute(
-            "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
-            "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()"
-        )
-        return
-    for verb in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER audit_entries_no_{verb.lower()} BEFORE {verb} ON audit_entries "
-            f"BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only: {verb} refused'); END"
-        )
+    for table in APPEND_ONLY:
+        if postgres:
+            op.execute(
+                f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()"
+            )
+            continue
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {verb} refused'); END"
+            )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries")
-        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_change ON audit_entries")
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table in APPEND_ONLY:
+        if postgres:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}")
+        else:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+    if postgres:
         op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
-    else:
-        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_update")
-        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_delete")
+    op.drop_table("audit_checkpoints")
+    op.drop_table("audit_head")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("audit_entries")

@@ -1,0 +1,208 @@
+"""The audit hash chain: canonical entry bytes, hashes, signed checkpoints, verification.
+
+Construction (also in the export's README, so an auditor can check it without rollbot):
+  body      = canonical JSON of the entry: UTF-8, keys sorted, separators "," and ":"
+  hash(n)   = hex(sha256(ascii(hash(n-1)) || body(n))), with hash(0) = 64 zeros
+  checkpoint signature = Ed25519 over b"rollbot-audit-checkpoint/v1\\n{seq}\\n{hash}\\n"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+GENESIS = "0" * 64
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def entry_body(
+    *,
+    seq: int,
+    at: datetime,
+    actor_id: str,
+    actor_name: str,
+    action: str,
+    incident_id: str | None,
+    request_id: str | None,
+    payload: dict[str, Any],
+) -> bytes:
+    return canonical(
+        {
+            "v": 1,
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": {"id": actor_id, "name": actor_name},
+            "action": action,
+            "incident_id": incident_id,
+            "request_id": request_id,
+            "payload": payload,
+        }
+    )
+
+
+def entry_hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
+
+
+def checkpoint_message(seq: int, head: str) -> bytes:
+    return f"rollbot-audit-checkpoint/v1\n{seq}\n{head}\n".encode("ascii")
+
+
+def sign_checkpoint(key: Ed25519PrivateKey, seq: int, head: str) -> str:
+    return key.sign(checkpoint_message(seq, head)).hex()
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    seq: int
+    prev_hash: str
+    hash: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    count: int
+    head: str
+    first_bad_seq: int | None = None
+    reason: str = ""
+    last_checkpoint: int | None = None
+
+    def render(self) -> str:
+        if self.ok:
+            signed = (
+                f"last signed checkpoint at seq {self.last_checkpoint}"
+                if self.last_checkpoint
+                else "no signed checkpoint yet"
+            )
+            return f"OK: {self.count} entries, head {self.head}, {signed}"
+        return f"FAILED at seq {self.first_bad_seq}: {self.reason}"
+
+
+def _bad(seq: int, reason: str, count: int, head: str) -> Verdict:
+    return Verdict(ok=False, count=count, head=head, first_bad_seq=seq, reason=reason)
+
+
+def _check_entry(entry: ChainEntry, expected: int, prev: str) -> str | None:
+    if entry.seq != expected:
+        return f"entry {expected} is missing or out of place (found seq {entry.seq})"
+    try:
+        body = json.loads(entry.body)
+    except json.JSONDecodeError:
+        return "the entry body is not valid JSON"
+    if not isinstance(body, dict) or body.get("seq") != entry.seq:
+        return f"the hashed body says seq {body.get('seq') if isinstance(body, dict) else '?'}: entries were moved"
+    if entry.prev_hash != prev:
+        return "prev_hash does not match the entry before it: an entry was removed or inserted"
+    if entry_hash(entry.prev_hash, entry.body.encode("utf-8")) != entry.hash:
+        return "hash does not match the content: the entry was edited"
+    return None
+
+
+class ChainVerifier:
+    """Feed entries in order; the first problem stops it. Streams: memory does not grow with
+    the chain beyond the hashes of entries that a checkpoint names."""
+
+    def __init__(
+        self, *, anchor: str = GENESIS, first_seq: int = 1, watch: Iterable[int] = ()
+    ) -> None:
+        self.prev = anchor
+        self.first_seq = first_seq
+        self.expected = first_seq
+        self.count = 0
+        self.problem: Verdict | None = None
+        self._watch = set(watch)
+        self._seen: dict[int, str] = {}
+
+    def feed(self, entry: ChainEntry) -> bool:
+        """True while the chain is sound so far."""
+        if self.problem is not None:
+            return False
+        problem = _check_entry(entry, self.expected, self.prev)
+        if problem:
+            self.problem = _bad(self.expected, problem, self.count, self.prev)
+            return False
+        if entry.seq in self._watch:
+            self._seen[entry.seq] = entry.hash
+        self.prev, self.expected, self.count = entry.hash, self.expected + 1, self.count + 1
+        return True
+
+    def fail(self, seq: int, reason: str) -> None:
+        if self.problem is None:
+            self.problem = _bad(seq, reason, self.count, self.prev)
+
+    def finish(
+        self, checkpoints: Iterable[Checkpoint], public_key: Ed25519PublicKey | None
+    ) -> Verdict:
+        if self.problem is not None:
+            return self.problem
+        last_seq = self.expected - 1
+        last_checkpoint = None
+        for cp in sorted(checkpoints, key=lambda c: c.seq):
+            if public_key is None:
+                return _bad(
+                    cp.seq,
+                    "a signed checkpoint exists but no public key was given",
+                    self.count,
+                    self.prev,
+                )
+            try:
+                public_key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
+            except (InvalidSignature, ValueError):
+                return _bad(
+                    cp.seq,
+                    "checkpoint signature is not valid for this public key",
+                    self.count,
+                    self.prev,
+                )
+            if cp.seq > last_seq:
+                reason = (
+                    f"truncated: checkpoint signed at seq {cp.seq} but the chain ends at {last_seq}"
+                )
+                return _bad(last_seq + 1, reason, self.count, self.prev)
+            if cp.seq >= self.first_seq and self._seen.get(cp.seq) != cp.hash:
+                return _bad(
+                    cp.seq,
+                    "the chain differs from the signed checkpoint at this entry",
+                    self.count,
+                    self.prev,
+                )
+            last_checkpoint = cp.seq
+        return Verdict(ok=True, count=self.count, head=self.prev, last_checkpoint=last_checkpoint)
+
+
+def verify_chain(
+    entries: Iterable[ChainEntry],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+    *,
+    anchor: str = GENESIS,
+    first_seq: int = 1,
+) -> Verdict:
+    """Walk the chain; return the first bad sequence number and why, or the head."""
+    cps = list(checkpoints)
+    verifier = ChainVerifier(anchor=anchor, first_seq=first_seq, watch=(c.seq for c in cps))
+    for entry in entries:
+        if not verifier.feed(entry):
+            break
+    return verifier.finish(cps, public_key)

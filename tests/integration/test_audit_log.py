@@ -1,0 +1,227 @@
+"""The audit log in the database: appends never fork, tampering is found, exports verify without
+rollbot, and `rollbot audit verify` says where and why."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import os
+import sys
+import tarfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import text
+
+from bot.audit_keys import AuditSigner
+from bot.audit_ops import export_bundle, verify_bundle, verify_database
+from bot.domain.people import Person
+from bot.store import migrate
+from bot.store.engine import create_engine, is_sqlite
+from bot.store.uow import UnitOfWorkFactory
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ALICE = Person(id="U0ALICE", name="alice")
+ROLLBOT = str(Path(sys.executable).parent / "rollbot")
+
+
+@pytest.fixture
+async def uow(database_url: str, signer: AuditSigner) -> AsyncIterator[UnitOfWorkFactory]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield UnitOfWorkFactory(engine, signer)
+    await engine.dispose()
+
+
+async def _append(uow: UnitOfWorkFactory, n: int, *, start: int = 0) -> None:
+    for i in range(start, start + n):
+        async with uow() as u:
+            await u.audit.append(
+                at=T0 + timedelta(minutes=i),
+                actor=ALICE,
+                action="approval.given",
+                request_id="RB-1",
+                incident_id="INC-1",
+                payload={"i": i, "note": "naïve ✓"},
+            )
+
+
+async def _tamper(uow: UnitOfWorkFactory, database_url: str, statement: str) -> None:
+    """What an attacker with database access does: lift the guard, edit, put the guard back."""
+    async with uow.engine.begin() as conn:
+        if is_sqlite(database_url):
+            await conn.execute(text("DROP TRIGGER audit_entries_no_update"))
+            await conn.execute(text(statement))
+        else:
+            await conn.execute(
+                text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_change")
+            )
+            await conn.execute(text(statement))
+            await conn.execute(
+                text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_no_change")
+            )
+
+
+async def test_appends_chain_and_checkpoint(uow: UnitOfWorkFactory, signer: AuditSigner) -> None:
+    await _append(uow, 12)
+    async with uow() as u:
+        entries = await u.audit.entries()
+        checkpoints = await u.audit.checkpoints()
+    assert [e.seq for e in entries] == list(range(1, 13))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+    assert [c.seq for c in checkpoints] == [5, 10]
+    verdict = await verify_database(uow.engine, signer.public_key)
+    assert verdict.ok
+    assert (verdict.count, verdict.head, verdict.last_checkpoint) == (12, entries[-1].hash, 10)
+
+
+async def test_concurrent_appenders_never_fork_the_chain(
+    uow: UnitOfWorkFactory, signer: AuditSigner
+) -> None:
+    await asyncio.gather(*(_append(uow, 5, start=i * 5) for i in range(8)))
+    verdict = await verify_database(uow.engine, signer.public_key)
+    assert verdict.ok
+    assert verdict.count == 40
+
+
+@pytest.mark.parametrize(
+    ("statement", "seq", "why"),
+    [
+        (
+            "UPDATE audit_entries SET body = replace(body, 'approval.given', 'approval.giveN') WHERE seq = 4",
+            4,
+            "edited",
+        ),
+        (
+            "UPDATE audit_entries SET action = 'approval.denied' WHERE seq = 6",
+            6,
+            "column action differs",
+        ),
+        (
+            "UPDATE audit_entries SET actor_name = 'mallory' WHERE seq = 2",
+            2,
+            "column actor differs",
+        ),
+    ],
+)
+async def test_tampering_past_the_trigger_is_found(
+    uow: UnitOfWorkFactory,
+    database_url: str,
+    signer: AuditSigner,
+    statement: str,
+    seq: int,
+    why: str,
+) -> None:
+    await _append(uow, 8)
+    assert (await verify_database(uow.engine, signer.public_key)).ok
+    await _tamper(uow, database_url, statement)
+    verdict = await verify_database(uow.engine, signer.public_key)
+    assert not verdict.ok
+    assert verdict.first_bad_seq == seq
+    assert why in verdict.reason
+
+
+async def test_a_checkpoint_is_signed_when_asked_and_only_once(uow: UnitOfWorkFactory) -> None:
+    await _append(uow, 3)
+    async with uow() as u:
+        assert await u.audit.checkpoint(T0) == 3
+        assert await u.audit.checkpoint(T0) == 3
+        assert [c.seq for c in await u.audit.checkpoints()] == [3]
+
+
+def _independent_verify(bundle: Path) -> int:
+    """An auditor's own check, written from the export's README alone."""
+    with tarfile.open(bundle) as tar:
+        read = lambda name: tar.extractfile(name).read()  # type: ignore[union-attr]  # noqa: E731
+        meta, key = (
+            json.loads(read("meta.json")),
+            serialization.load_pem_public_key(read("public_key.pem")),
+        )
+        prev, seq, hashes = meta["anchor"], meta["first_seq"], {}
+        for line in read("entries.jsonl").decode().splitlines():
+            e = json.loads(line)
+            assert e["seq"] == seq
+            assert e["prev_hash"] == prev
+            assert json.loads(e["body"])["seq"] == seq
+            assert hashlib.sha256(prev.encode() + e["body"].encode()).hexdigest() == e["hash"]
+            prev, seq, hashes[e["seq"]] = e["hash"], seq + 1, e["hash"]
+        for line in read("checkpoints.jsonl").decode().splitlines():
+            c = json.loads(line)
+            key.verify(
+                bytes.fromhex(c["signature"]),
+                f"rollbot-audit-checkpoint/v1\n{c['seq']}\n{c['hash']}\n".encode(),
+            )  # type: ignore[union-attr,call-arg]
+            assert hashes[c["seq"]] == c["hash"]
+    return len(hashes)
+
+
+async def test_an_export_verifies_with_rollbot_and_without_it(
+    uow: UnitOfWorkFactory, signer: AuditSigner, tmp_path: Path
+) -> None:
+    await _append(uow, 11)
+    everything = await export_bundle(uow.engine, signer.public_key, tmp_path / "all.tar.gz")
+    assert (everything.entries, everything.checkpoints) == (11, 2)
+    assert verify_bundle(everything.path).ok
+    assert _independent_verify(everything.path) == 11
+
+    window = await export_bundle(
+        uow.engine,
+        signer.public_key,
+        tmp_path / "window.tar.gz",
+        since=T0 + timedelta(minutes=3),
+        until=T0 + timedelta(minutes=8),
+    )
+    assert (window.entries, window.first_seq, window.checkpoints) == (5, 4, 1)
+    assert verify_bundle(window.path).ok
+    assert _independent_verify(window.path) == 5
+    with tarfile.open(window.path) as tar:
+        assert "sha256" in tar.extractfile("README.md").read().decode()  # type: ignore[union-attr]
+
+
+async def test_cli_verify_before_and_after_tampering_one_byte(
+    signer: AuditSigner, tmp_path: Path
+) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    key_file = tmp_path / "audit.key"
+    key_file.write_bytes(
+        signer.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    uow = UnitOfWorkFactory(engine, signer)
+    await _append(uow, 6)
+    env = {
+        **os.environ,
+        "ROLLBOT_DATABASE_URL": database_url,
+        "ROLLBOT_AUDIT_KEY_FILE": str(key_file),
+    }
+
+    async def verify() -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            ROLLBOT, "audit", "verify", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode().strip()
+
+    code, before = await verify()
+    assert code == 0
+    assert before.startswith("OK: 6 entries, head ")
+    await _tamper(
+        uow,
+        database_url,
+        "UPDATE audit_entries SET body = replace(body, 'alice', 'alicf') WHERE seq = 3",
+    )
+    code, after = await verify()
+    assert code == 1
+    assert after == "FAILED at seq 3: hash does not match the content: the entry was edited"
+    await engine.dispose()
