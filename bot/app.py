@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit_keys import AuditSigner, load_signing_key
 from bot.domain.policy import ApprovalPolicy
+from bot.evidence_flow import EvidenceRecorder
 from bot.execution import ExecutionRunner
 from bot.flows import RequestFlows, Transitions
 from bot.metrics import Metrics
 from bot.outbox import OutboxService
 from bot.policy_file import load_policy
-from bot.ports import Clock, Executor, SystemClock, VerificationResult, Verifier
+from bot.ports import Clock, EvidenceStore, Executor, SystemClock, VerificationResult, Verifier
 from bot.scheduler import DueWork
 from bot.service import RollbackService
 from bot.settings import Settings
@@ -28,6 +29,7 @@ from handlers.app import build_bolt_app
 from handlers.delivery import SlackDelivery, client_for
 from handlers.deps import HandlerDeps
 from handlers.web import build_web_app
+from integrations.evidence_store import LocalEvidenceStore
 from integrations.slack_channels import SlackChannelDirectory
 from integrations.slack_roles import SlackRoleDirectory
 
@@ -50,6 +52,7 @@ class Runtime:
     flows: RequestFlows
     executions: ExecutionRunner
     due: DueWork
+    evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
     metrics: Metrics
@@ -87,6 +90,7 @@ async def build_runtime(
     policy: ApprovalPolicy | None = None,
     executors: Mapping[str, Executor] | None = None,
     verifier: Verifier | None = None,
+    evidence_store: EvidenceStore | None = None,
     check_schema: bool = True,
 ) -> Runtime:
     clock = clock or SystemClock()
@@ -112,8 +116,16 @@ async def build_runtime(
     delivery = SlackDelivery(outbox, client, metrics, clock)
     roles = SlackRoleDirectory(policy, client, clock)
     transitions = Transitions(uow, clock, after_commit=lambda r, e: executions.after_commit(r, e))
+    evidence = EvidenceRecorder(
+        uow,
+        clock,
+        evidence_store or LocalEvidenceStore(settings.evidence_dir),
+        executors,
+        delivery.wake,
+    )
     executions = ExecutionRunner(
         transitions=transitions,
+        evidence=evidence,
         uow=uow,
         clock=clock,
         executors=executors,
@@ -144,7 +156,8 @@ async def build_runtime(
         service=service,
         flows=flows,
         executions=executions,
-        due=DueWork(uow, clock, transitions),
+        due=DueWork(uow, clock, transitions, evidence),
+        evidence=evidence,
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,

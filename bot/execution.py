@@ -14,6 +14,7 @@ import structlog
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
 from bot.domain.request import RequestState, RollbackRequest
+from bot.evidence_flow import EvidenceRecorder
 from bot.flows import Transitions
 from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock, ExecutionError, Executor, Verifier
@@ -31,6 +32,7 @@ class ExecutionRunner:
         clock: Clock,
         executors: Mapping[str, Executor],
         verifier: Verifier,
+        evidence: EvidenceRecorder,
         outbox_written: Callable[[], None],
     ) -> None:
         self._transitions = transitions
@@ -38,6 +40,7 @@ class ExecutionRunner:
         self._clock = clock
         self._executors = executors
         self._verifier = verifier
+        self._evidence = evidence
         self._outbox_written = outbox_written
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -74,21 +77,19 @@ class ExecutionRunner:
             log.info("execution_not_started", request=request_id, reason=str(exc))
             return
         executor = self._executors[request.target.kind]
+        await self._evidence.before(request)
         try:
             result = await executor.execute(request, lambda line: self._progress(request, line))
         except ExecutionError as exc:
             await transitions.apply(request_id, ev.ExecutionFailed(reason=str(exc)))
-            return
         except Exception as exc:  # an executor bug must still end the request visibly
             log.error("executor_crashed", request=request_id, error=repr(exc), exc_info=exc)
-            await transitions.apply(
-                request_id, ev.ExecutionFailed(reason=f"executor error: {exc!r}")
-            )
-            return
-        request = await transitions.apply(
-            request_id, ev.ExecutionSucceeded(to_revision=result.to_revision)
-        )
-        await self.verify(request)
+            failed = ev.ExecutionFailed(reason=f"executor error: {exc!r}")
+            await transitions.apply(request_id, failed)
+        else:
+            succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
+            await self.verify(await transitions.apply(request_id, succeeded))
+        await self._evidence.finish(request_id)
 
     async def verify(self, request: RollbackRequest) -> None:
         if request.state is not RequestState.VERIFYING:

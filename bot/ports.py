@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.errors import DomainError
 from bot.domain.policy import Role
@@ -52,6 +52,8 @@ class Preflight:
     live_revision: str | None
     to_revision: str | None
     summary: str
+    # What the rollback changes: config keys, container images. Security review reads these.
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,22 @@ class Executor(Protocol):
     async def live_revision(self, target: TargetRef) -> str | None: ...
 
     async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult: ...
+
+    async def capture(self, target: TargetRef) -> dict[str, Any]:
+        """The target's state as evidence: what an auditor would want before and after."""
+        ...
+
+
+class EvidenceStore(Protocol):
+    """Where evidence packs are kept: a directory, or S3 with Object Lock."""
+
+    async def put(self, name: str, data: bytes) -> str: ...
+
+    async def get(self, name: str) -> bytes | None: ...
+
+
+class EvidenceStoreError(Exception):
+    """Storing evidence failed; the rollback is unaffected and the upload is retried."""
 
 
 class Verifier(Protocol):

@@ -79,4 +79,7 @@ async def record_transition(
     if not request.state.is_open:
         # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
         await uow.audit.checkpoint(now)
-        await put_notice(uow, NoticeKind.SUMMARY, request, now)
+        if request.obligation(ev.ObligationKind.POST_MORTEM) is None:
+            # Never executed: the summary goes now. An executed rollback's summary waits for its
+            # evidence pack, so it can carry the pack's hash (bot.evidence_flow).
+            await put_notice(uow, NoticeKind.SUMMARY, request, now)

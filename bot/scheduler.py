@@ -1,5 +1,6 @@
 """Due work driven by a clock tick. So far: the automatic rollback when nobody decides in time
-(seed 001 §2 Phase 5). Reminders and retroactive approvals join it with their issue."""
+(seed 001 §2 Phase 5), and evidence packs whose upload failed. Reminders and retroactive
+approvals join them with their issue."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
 from bot.domain.request import RequestState
+from bot.evidence_flow import EvidenceRecorder
 from bot.flows import Transitions
 from bot.ports import Clock
 from bot.store.uow import UnitOfWork
@@ -22,11 +24,16 @@ TICK_SECONDS = 15
 
 class DueWork:
     def __init__(
-        self, uow: Callable[[], UnitOfWork], clock: Clock, transitions: Transitions
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        transitions: Transitions,
+        evidence: EvidenceRecorder,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._transitions = transitions
+        self._evidence = evidence
         self._scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> int:
@@ -53,6 +60,7 @@ class DueWork:
     async def _safe_tick(self) -> None:
         try:
             await self.tick()
+            await self._evidence.retry_pending()
         except Exception as exc:  # the schedule must outlive one bad tick
             log.error("tick_failed", error=repr(exc), exc_info=exc)
 

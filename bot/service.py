@@ -19,6 +19,7 @@ from bot.domain.opening import open_rollback_request
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest, TargetRef
+from bot.domain.security import security_implications
 from bot.domain.severity import SeverityAssessment, classify, declared, override_severity
 from bot.domain.transitions import apply
 from bot.outbox import NoticeKind, put_notice
@@ -125,6 +126,11 @@ class RollbackService:
             command.target, command.to_revision
         )
         roles = await self._roles.roles_of(actor.id)
+        security = security_implications(
+            rollback_type=command.rollback_type,
+            changes=preflight.changes,
+            service=self._policy.service(command.target.name),
+        )
         now = self._clock.now()
         assessment = _assessment(command, actor)
         channel = origin.channel_id
@@ -151,6 +157,7 @@ class RollbackService:
             incident_id=incident_id,
             origin_channel=None if origin.is_incident_channel else origin.channel_id,
             baseline_revision=preflight.live_revision,
+            security_implications=security,
         )
         # Each step keeps the snapshot its effects describe, so audit versions stay exact.
         steps: list[tuple[RollbackRequest, tuple[ev.Effect, ...]]] = [(request, (opened,))]

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     audit_signing_key: str | None = None
     audit_key_file: Path = Path("rollbot-audit.key")
     audit_checkpoint_every: int = Field(default=100, ge=1)
+    evidence_dir: Path = Path("evidence")
     log_format: str = "json"
     log_level: str = "info"
 

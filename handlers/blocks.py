@@ -150,10 +150,18 @@ def _approval_lines(r: RollbackRequest) -> str:
     return "\n".join(lines) or "nothing further"
 
 
+def _security_section(r: RollbackRequest) -> dict[str, Any]:
+    lines = "\n".join(f"• {escape(item)}" for item in r.security_implications)
+    return _section(
+        f":lock: *Security review* — this rollback touches authentication or authorisation:\n{lines}"
+    )
+
+
 def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
     if r.state not in (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED):
         return []
-    blocks = [
+    blocks = [_security_section(r)] if r.security_implications else []
+    blocks += [
         _section(
             f"*Approvals* — needs {describe_roles(r.needed_roles)}\n{_approval_lines(r)}",
             BlockId.APPROVALS,
@@ -232,6 +240,8 @@ _TIMELINE = {
     "escalate": ":rotating_light: Escalation — {reason}. Rollbot stopped; a human must take over.",
     "preserve": "State preserved as it is for investigation; no automatic second try.",
     "progress": "{line}",
+    "evidence": ":package: Evidence pack stored, sha256 `{sha256}`",
+    "evidence_failed": ":warning: Evidence pack not stored yet ({error}); rollbot keeps retrying.",
 }
 
 
@@ -244,12 +254,19 @@ def timeline_text(data: dict[str, Any], at: datetime) -> str:
         what = template
     actor = data.get("actor_id")
     who = "rollbot" if actor in (None, "rollbot") else f"<@{actor}>"
-    if data.get("action") in ("announce", "escalate", "preserve", "progress"):
+    if data.get("action") in (
+        "announce",
+        "escalate",
+        "preserve",
+        "progress",
+        "evidence",
+        "evidence_failed",
+    ):
         return f"{_hm(at)} · {what}"
     return f"{_hm(at)} · {who} {what}"
 
 
-def summary_message(r: RollbackRequest) -> Message:
+def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> Message:
     took = r.updated_at - r.created_at
     minutes = int(took.total_seconds() // 60)
     seconds = int(took.total_seconds() % 60)
@@ -258,6 +275,9 @@ def summary_message(r: RollbackRequest) -> Message:
         f"*{r.id} {state_label(r.state)}* · `{escape(r.target.label)}` · {versions} · "
         f"{minutes} min {seconds} s from request to end\n{escape(r.outcome or '')}"
     )
+    evidence = (data or {}).get("evidence")
+    if evidence:
+        text += f"\nEvidence pack sha256 `{evidence}`"
     return {"text": f"{r.id}: {r.state.value}", "blocks": [_section(text)]}
 
 

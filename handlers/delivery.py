@@ -65,7 +65,7 @@ class SlackDelivery:
             return str(resp["ts"])
         if notice.kind is NoticeKind.SUMMARY:
             resp = await self._client.chat_postMessage(
-                channel=notice.channel, **blocks.summary_message(request)
+                channel=notice.channel, **blocks.summary_message(request, notice.data)
             )
             return str(resp["ts"])
         if card is None:

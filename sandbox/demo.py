@@ -116,6 +116,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api,
         audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
+        evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", "rollbot-demo-evidence")),
     )
     executor = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(

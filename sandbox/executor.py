@@ -8,6 +8,7 @@ infrastructure; it stands in until the sandbox cluster answers for deployments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
@@ -27,6 +28,8 @@ class ScriptedTarget:
     images: dict[str, str] = field(default_factory=dict)
     fail_with: str | None = None
     crash_with: str | None = None
+    # Config keys the rollback changes (ConfigMaps), for the security review.
+    changed_keys: tuple[str, ...] = ()
 
 
 def _key(target: TargetRef) -> str:
@@ -60,11 +63,24 @@ class ScriptedExecutor:
         state = self._get(target)
         to = self._to(state, target, to_revision)
         image = f"{state.images.get(state.live, '?')} → {state.images.get(to, '?')}"
+        changes = tuple(f"key {k}" for k in state.changed_keys)
+        if state.images:
+            changes = (f"image {image}", *changes)
         return Preflight(
             live_revision=state.live,
             to_revision=to,
             summary=f"revision {state.live} → {to}: {image}",
+            changes=changes,
         )
+
+    async def capture(self, target: TargetRef) -> dict[str, Any]:
+        state = self._get(target)
+        return {
+            "target": target.label,
+            "revision": state.live,
+            "image": state.images.get(state.live),
+            "history": list(state.revisions),
+        }
 
     async def live_revision(self, target: TargetRef) -> str | None:
         return self._get(target).live
@@ -107,6 +123,8 @@ def demo_catalog() -> dict[str, ScriptedTarget]:
             revisions=["4", "5"], live="5", images={"4": "web:2.0.1", "5": "web:2.1.0"}
         ),
         "deployment/api -n default": ScriptedTarget(revisions=["1", "2"], live="2"),
-        "configmap/api-config -n prod": ScriptedTarget(revisions=["1", "2"], live="2"),
+        "configmap/api-config -n prod": ScriptedTarget(
+            revisions=["1", "2"], live="2", changed_keys=("OAUTH_ISSUER", "LOG_LEVEL")
+        ),
         "deployment/payments -n prod": ScriptedTarget(revisions=["1", "2"], live="2"),
     }

@@ -160,6 +160,7 @@ async def runtime(
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
         audit_key_file=tmp_path / "audit.key",
+        evidence_dir=tmp_path / "evidence",
         audit_checkpoint_every=5,
     )
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)

@@ -28,6 +28,7 @@ def open_rollback_request(
     incident_id: str | None = None,
     origin_channel: str | None = None,
     baseline_revision: str | None = None,
+    security_implications: tuple[str, ...] = (),
 ) -> tuple[RollbackRequest, AuditEffect]:
     service = policy.service(target.name)
     rules = RequestRules(
@@ -52,6 +53,7 @@ def open_rollback_request(
         incident_id=incident_id,
         origin_channel=origin_channel,
         baseline_revision=baseline_revision,
+        security_implications=security_implications,
     )
     audit = AuditEffect(
         action="request.opened",
@@ -63,6 +65,7 @@ def open_rollback_request(
             "rollback_type": rollback_type.value,
             "severity": assessment.severity.value,
             "reason": reason,
+            **({"security": "; ".join(security_implications)} if security_implications else {}),
         },
     )
     return request, audit

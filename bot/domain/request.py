@@ -105,6 +105,8 @@ class RollbackRequest(BaseModel):
     override: ap.EmergencyOverride | None = None
     obligations: tuple[Obligation, ...] = ()
     outcome: str | None = None
+    # Why this rollback needs a security reviewer's eye (authn/authz touched); empty if none.
+    security_implications: tuple[str, ...] = ()
 
     @property
     def needed_roles(self) -> tuple[Role, ...]:

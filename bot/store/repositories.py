@@ -136,6 +136,24 @@ class RequestRepository:
         )
         return [RollbackRequest.model_validate_json(r.data) for r in rows]
 
+    async def set_evidence(self, request_id: str, sha256: str) -> None:
+        await self._session.execute(
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request_id)
+            .values(evidence_sha256=sha256)
+        )
+
+    async def awaiting_evidence(self, limit: int = 50) -> list[RollbackRequest]:
+        """Executed rollbacks that ended but whose evidence pack is not stored yet."""
+        rows = await self._session.scalars(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.state).in_(["completed", "failed"]))
+            .where(col(RollbackRequestRow.evidence_sha256).is_(None))
+            .order_by(col(RollbackRequestRow.updated_at))
+            .limit(limit)
+        )
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
     async def set_card(self, request_id: str, channel: str, ts: str) -> None:
         await self._session.execute(
             update(RollbackRequestRow)
@@ -238,6 +256,14 @@ class AuditLog:
 
     async def entries(self) -> Sequence[AuditEntryRow]:
         rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
+        return list(rows)
+
+    async def for_request(self, request_id: str) -> Sequence[AuditEntryRow]:
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(col(AuditEntryRow.request_id) == request_id)
+            .order_by(col(AuditEntryRow.seq))
+        )
         return list(rows)
 
     async def checkpoints(self) -> Sequence[AuditCheckpointRow]:

@@ -75,6 +75,7 @@ class RollbackRequestRow(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200)
     card_channel: str | None = Field(default=None, max_length=32)
     card_ts: str | None = Field(default=None, max_length=32)
+    evidence_sha256: str | None = Field(default=None, max_length=64)
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 

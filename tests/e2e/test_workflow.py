@@ -28,6 +28,14 @@ async def _only_request(runtime: Runtime, channel: str) -> RequestState:
     return requests[0].state
 
 
+def _evidence_sha(runtime: Runtime, executor: ScriptedExecutor) -> str:
+    """The sha256 of the one evidence pack in the evidence directory, computed from its bytes."""
+    import hashlib
+
+    [pack] = list(runtime.settings.evidence_dir.glob("*/evidence-*.tar.gz"))
+    return hashlib.sha256(pack.read_bytes()).hexdigest()
+
+
 def card_target():  # type: ignore[no-untyped-def]
     from bot.commands import target_from
 
@@ -80,6 +88,7 @@ async def test_happy_path_p1_rollback_with_approval(
     assert "completed" in final["text"]
     assert ":white_check_mark: engineering lead: <@U0BOB>" in str(final["blocks"])
     timeline = thread(slack, channel)
+    evidence_sha = _evidence_sha(runtime, executor)
     assert [line.split(" · ", 1)[1] for line in timeline] == [
         "<@U0ALICE> opened the request: 5xx at 38% since v1.3.0",
         "rollbot recommended rollback",
@@ -90,10 +99,12 @@ async def test_happy_path_p1_rollback_with_approval(
         "rollout complete: api:1.2.2 serving",
         "rollbot rolled back to revision 1",
         "rollbot recovery verified: health checks green, error rate back to baseline",
+        f":package: Evidence pack stored, sha256 `{evidence_sha}`",
     ]
     summary = slack.state.history(channel)[-1]
     assert "completed" in summary["text"]
     assert "revision 3 → 1" in str(summary["blocks"])
+    assert f"Evidence pack sha256 `{evidence_sha}`" in str(summary["blocks"])
     assert await _audit_actions(runtime) == [
         "request.opened",
         "decision.prompted",
@@ -102,6 +113,7 @@ async def test_happy_path_p1_rollback_with_approval(
         "execution.started",
         "execution.succeeded",
         "verification.passed",
+        "evidence.packed",
     ]
 
 
@@ -273,14 +285,16 @@ async def test_failed_rollback_stops_and_escalates(
 
     assert await _only_request(runtime, channel) is RequestState.FAILED
     assert len(executor.executions) == 1
-    timeline = thread(slack, channel)
+    *timeline, evidence = thread(slack, channel)
+    # a failed rollback is evidenced too: what was tried, and the state it left
+    assert ":package: Evidence pack stored, sha256" in evidence
     assert timeline[-3].endswith(
         "rollbot rollback failed: ProgressDeadlineExceeded: pods never became ready"
     )
     assert "Escalation" in timeline[-2]
     assert "no automatic second try" in timeline[-1]
     assert "failed" in slack.state.history(channel)[-1]["text"]
-    assert (await _audit_actions(runtime))[-1] == "execution.failed"
+    assert (await _audit_actions(runtime))[-2:] == ["execution.failed", "evidence.packed"]
 
 
 async def test_executor_crash_ends_the_request_visibly(

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(200), nullable=False),
         sa.Column("card_channel", sa.String(32), nullable=True),
         sa.Column("card_ts", sa.String(32), nullable=True),
+        sa.Column("evidence_sha256", sa.String(64), nullable=True),
         sa.Column("data", sa.Text, nullable=False),
         sa.UniqueConstraint("idempotency_key", name="uq_rollback_requests_idempotency_key"),
     )

@@ -1,0 +1,129 @@
+"""Evidence packs (seed 004 "Create evidence pack", seed 000 "Evidence Your Auditor Expects").
+
+Pure: given the request, its audit timeline and the before/after captures, build manifest.json,
+a diff and a deterministic tar.gz (same inputs, same bytes, same sha256).
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain.request import RequestState, RollbackRequest
+
+_EPOCH = 0  # fixed mtimes keep the pack reproducible
+
+
+def _json(obj: Any) -> bytes:
+    return (
+        json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    ).encode()
+
+
+def json_diff(before: dict[str, Any], after: dict[str, Any]) -> str:
+    a = _json(before).decode().splitlines(keepends=True)
+    b = _json(after).decode().splitlines(keepends=True)
+    return "".join(difflib.unified_diff(a, b, "before.json", "after.json")) or "no difference\n"
+
+
+def manifest(
+    request: RollbackRequest, *, timeline: list[dict[str, Any]], from_version: str | None
+) -> dict[str, Any]:
+    """The runbook's fields first, then what rollbot adds for the auditor."""
+    recovered = request.state is RequestState.COMPLETED
+    a = request.assessment
+    return {
+        # seed 004 "Create rollback manifest"
+        "rollback_id": request.id,
+        "timestamp": request.updated_at.isoformat(),
+        "component": request.target.label,
+        "from_version": from_version or request.baseline_revision,
+        "to_version": request.to_revision,
+        "reason": request.reason,
+        "approver": [a.by.id for a in request.approvals]
+        or (["auto-approved:on_call"] if request.auto_approved else []),
+        "incident_id": request.incident_id,
+        "verification": {
+            "health_check": "passed" if recovered else "failed",
+            "smoke_tests": "not configured",
+            "user_validation": "pending",
+            "result": request.outcome,
+        },
+        # rollbot's own
+        "state": request.state.value,
+        "requester": request.requester.model_dump(),
+        "approvals": [
+            {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
+            for x in request.approvals
+        ],
+        "retroactive_approvals": [
+            {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
+            for x in request.retro_approvals
+        ],
+        "decision": {
+            "chosen": request.decision.value if request.decision else None,
+            "by": request.decided_by.model_dump() if request.decided_by else None,
+            "recommendation": request.recommendation.action.value
+            if request.recommendation
+            else None,
+            "tree_path": [s.model_dump() for s in request.recommendation.path]
+            if request.recommendation
+            else [],
+        },
+        "severity": {
+            "class": a.severity.value,
+            "computed": a.computed.value,
+            "reason": a.reason,
+            "override": a.override.model_dump() if a.override else None,
+        },
+        "emergency_override": request.override.model_dump(mode="json")
+        if request.override
+        else None,
+        "obligations": [o.model_dump(mode="json") for o in request.obligations],
+        "security_implications": list(request.security_implications),
+        "links": {"ticket": request.ticket},
+        "rollback_type": request.rollback_type.value,
+        "timeline": timeline,
+    }
+
+
+@dataclass(frozen=True)
+class EvidencePack:
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def build_pack(
+    request: RollbackRequest,
+    *,
+    timeline: list[dict[str, Any]],
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> EvidencePack:
+    files = {
+        "manifest.json": _json(
+            manifest(request, timeline=timeline, from_version=request.baseline_revision)
+        ),
+        "before.json": _json(before),
+        "after.json": _json(after),
+        "diff.txt": json_diff(before, after).encode(),
+        "timeline.json": _json(timeline),
+    }
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(f"{request.id}/{name}")
+            info.size, info.mtime, info.mode = len(files[name]), _EPOCH, 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
+    packed = gzip.compress(raw.getvalue(), mtime=_EPOCH)
+    return EvidencePack(name=f"{request.id}/evidence-{request.id}.tar.gz", data=packed)
