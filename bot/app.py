@@ -29,7 +29,7 @@ from handlers.app import build_bolt_app
 from handlers.delivery import SlackDelivery, client_for
 from handlers.deps import HandlerDeps
 from handlers.web import build_web_app
-from integrations.evidence_store import LocalEvidenceStore
+from integrations.evidence_store import LocalEvidenceStore, S3EvidenceStore
 from integrations.slack_channels import SlackChannelDirectory
 from integrations.slack_roles import SlackRoleDirectory
 
@@ -41,6 +41,17 @@ class NoVerification:
         return VerificationResult(
             passed=True, summary="rollout finished; no health checks configured"
         )
+
+
+def _evidence_store(settings: Settings, policy: ApprovalPolicy, clock: Clock) -> EvidenceStore:
+    if settings.evidence_s3_bucket:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.evidence_s3_endpoint)
+        return S3EvidenceStore(
+            client, settings.evidence_s3_bucket, policy.evidence.retention, clock
+        )
+    return LocalEvidenceStore(settings.evidence_dir)
 
 
 @dataclass
@@ -119,7 +130,7 @@ async def build_runtime(
     evidence = EvidenceRecorder(
         uow,
         clock,
-        evidence_store or LocalEvidenceStore(settings.evidence_dir),
+        evidence_store or _evidence_store(settings, policy, clock),
         executors,
         delivery.wake,
     )

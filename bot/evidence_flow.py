@@ -109,6 +109,7 @@ class EvidenceRecorder:
                 payload={"sha256": pack.sha256, "name": pack.name, "location": location},
             )
             await uow.requests.set_evidence(request.id, pack.sha256)
+            await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
             await put_notice(
                 uow,
                 NoticeKind.TIMELINE,

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     audit_key_file: Path = Path("rollbot-audit.key")
     audit_checkpoint_every: int = Field(default=100, ge=1)
     evidence_dir: Path = Path("evidence")
+    # When set, evidence packs go to this S3 bucket (Object Lock enabled) instead of evidence_dir.
+    evidence_s3_bucket: str | None = None
+    evidence_s3_endpoint: str | None = None
     log_format: str = "json"
     log_level: str = "info"
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from bot.ports import EvidenceStoreError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.ports import Clock, EvidenceStoreError
 
 
 class LocalEvidenceStore:
@@ -36,3 +42,46 @@ class LocalEvidenceStore:
     async def get(self, name: str) -> bytes | None:
         path = self._path(name)
         return await asyncio.to_thread(path.read_bytes) if path.exists() else None
+
+
+class S3EvidenceStore:
+    """S3 with Object Lock: every pack is written under COMPLIANCE retention, so nobody, the
+    account root included, can delete or overwrite it before the retention date."""
+
+    def __init__(self, client: Any, bucket: str, retention: timedelta, clock: Clock) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._retention = retention
+        self._clock = clock
+
+    def _put(self, name: str, data: bytes) -> str:
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=name,
+            Body=data,
+            ContentMD5=base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode(),
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=self._clock.now() + self._retention,
+        )
+        return f"s3://{self._bucket}/{name}"
+
+    async def put(self, name: str, data: bytes) -> str:
+        try:
+            return await asyncio.to_thread(self._put, name, data)
+        except (BotoCoreError, ClientError) as exc:
+            raise EvidenceStoreError(f"S3 refused {name}: {exc}") from None
+
+    def _get(self, name: str) -> bytes | None:
+        try:
+            body = self._client.get_object(Bucket=self._bucket, Key=name)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return bytes(body.read())
+
+    async def get(self, name: str) -> bytes | None:
+        try:
+            return await asyncio.to_thread(self._get, name)
+        except (BotoCoreError, ClientError) as exc:
+            raise EvidenceStoreError(f"S3 read of {name} failed: {exc}") from None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime, build_runtime
+from bot.audit_ops import verify_database
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.settings import load_settings
 from sandbox.driver import BotReply, SlackDriver
@@ -17,6 +20,7 @@ from sandbox.transcript import as_shown, channel_transcript, render_message
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_DB = Path("rollbot-demo.db")
 DEMO_KEY = Path("rollbot-demo-audit.key")
+DEMO_EVIDENCE = Path("rollbot-demo-evidence")
 PEOPLE = {
     "U0ALICE": ("alice", "Alice (on-call SRE)"),
     "U0BOB": ("bob", "Bob (engineering lead)"),
@@ -104,6 +108,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
             leftover.unlink()
         url = f"sqlite+aiosqlite:///{DEMO_DB}"
+        shutil.rmtree(DEMO_EVIDENCE, ignore_errors=True)
     slack = SandboxSlack()
     api = await slack.start()
     ws = slack.state
@@ -116,7 +121,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api,
         audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
-        evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", "rollbot-demo-evidence")),
+        evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
     )
     executor = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(
@@ -158,6 +163,12 @@ async def run_demo(scenario: str = "deployment") -> None:
             await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
         _say()
         _say(channel_transcript(ws, incident.id))
+        _say()
+        _say("$ rollbot audit verify")
+        _say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
+        for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
+            digest = hashlib.sha256(pack.read_bytes()).hexdigest()
+            _say(f"evidence pack {pack} sha256 {digest}")
     finally:
         await runtime.close()
         await slack.stop()

@@ -93,6 +93,13 @@ class ServicePolicy(BaseModel):
     security_sensitive: bool = False
 
 
+class EvidencePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # S3 Object Lock COMPLIANCE retention of evidence packs; SOC 2 evidence is commonly kept 7 years.
+    retention: timedelta = timedelta(days=7 * 365)
+
+
 def _default_matrix() -> dict[RollbackType, MatrixRow]:
     top_only = OverrideRule()
     return {
@@ -126,6 +133,7 @@ class ApprovalPolicy(BaseModel):
     approval_matrix: dict[RollbackType, MatrixRow] = Field(default_factory=_default_matrix)
     deadlines: Deadlines = Deadlines()
     services: dict[str, ServicePolicy] = Field(default_factory=dict)
+    evidence: EvidencePolicy = EvidencePolicy()
 
     @model_validator(mode="after")
     def _complete_matrix(self) -> ApprovalPolicy:

@@ -13,6 +13,8 @@ async def test_demo_plays_a_whole_incident(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(tmp_path / "demo.key"))
+    monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(tmp_path / "evidence"))
     await run_demo("deployment")
     out = capsys.readouterr().out
     for expected in [
@@ -23,9 +25,13 @@ async def test_demo_plays_a_whole_incident(
         "rollbot rolled back to revision 2",
         "rollbot recovery verified",
         ":large_green_circle: completed* · `deployment/api -n prod` · revision 3 → 2",
+        "$ rollbot audit verify\n  OK: 8 entries, head ",
+        "Evidence pack sha256 `",
     ]:
         assert expected in out
     assert (tmp_path / "demo.db").exists()
+    [pack] = list((tmp_path / "evidence").glob("*/evidence-*.tar.gz"))
+    assert f"evidence pack {pack} sha256 " in out
 
 
 async def test_unknown_scenario_is_refused() -> None:
