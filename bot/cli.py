@@ -253,6 +253,30 @@ def audit_public_key() -> None:
     typer.echo(public_pem(_public_key(None)).decode().rstrip())
 
 
+@sandbox_app.command("kube")
+def sandbox_kube(
+    port: Annotated[int, typer.Option(help="Port to bind on 127.0.0.1 (0: any free port)")] = 0,
+    kubeconfig: Annotated[Path, typer.Option(help="Where to write a kubeconfig for it")] = Path(
+        "sandbox.kubeconfig"
+    ),
+    rollout_seconds: Annotated[float, typer.Option(help="Simulated rollout time")] = 2.0,
+) -> None:
+    """Run the fake Kubernetes API server until interrupted."""
+    from sandbox.kube import SandboxKube
+
+    async def main() -> None:
+        kube = SandboxKube(rollout_seconds=rollout_seconds)
+        url = await kube.start(port)
+        kube.write_kubeconfig(kubeconfig)
+        typer.echo(f"sandbox Kubernetes API at {url}; kubectl --kubeconfig {kubeconfig}")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await kube.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(main)
+
+
 @sandbox_app.command("slack")
 def sandbox_slack(
     port: Annotated[int, typer.Option(help="Port to bind on 127.0.0.1 (0: any free port)")] = 0,
