@@ -69,6 +69,11 @@ def _public_key(pem: Path | None) -> Any:
 
 
 def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
+    if settings.executor == "kubernetes":
+        from integrations.kubernetes import KubernetesExecutor
+
+        kube = KubernetesExecutor(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+        return {"deployment": kube}, None
     if settings.executor == "sandbox":
         from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 

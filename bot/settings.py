@@ -25,9 +25,12 @@ class Settings(BaseSettings):
     # Unset means Slack itself; the sandbox and tests point this at a local fake.
     slack_api_url: str | None = None
     policy_file: Path | None = None
-    # Which executor rolls targets back: "sandbox" is the scripted stand-in used by the demo and
-    # tests; "none" refuses every target. The Kubernetes executor arrives with its issue.
-    executor: Literal["sandbox", "none"] = "none"
+    # Which executor rolls targets back: "kubernetes" (deployments through the API server),
+    # "sandbox" (the scripted stand-in tests use), or "none" (refuse every target).
+    executor: Literal["kubernetes", "sandbox", "none"] = "none"
+    # For the kubernetes executor: a kubeconfig and context; unset means in-cluster config.
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
     # Ed25519 key that signs audit checkpoints: a base64 seed, or a PEM file (created if absent).
     audit_signing_key: str | None = None
     audit_key_file: Path = Path("rollbot-audit.key")
