@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ from bot.app import Runtime, build_runtime
 from bot.audit_ops import verify_database
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.settings import load_settings
+from integrations.kubernetes import KubernetesExecutor
 from sandbox.driver import BotReply, SlackDriver
-from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.executor import ScriptedExecutor
+from sandbox.kube import SandboxKube
 from sandbox.slack import SandboxSlack, SlackState
 from sandbox.transcript import as_shown, channel_transcript, render_message
 
@@ -100,6 +103,47 @@ class Scene:
         self._private(user, reply if reply.text else None)
 
 
+async def _release_api(kube: SandboxKube) -> None:
+    """Three releases of api in the sandbox cluster: 1.2.2, 1.2.3, then the bad 1.3.0."""
+    kube.store.create(
+        "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+    )
+    for i, image in enumerate(("api:1.2.2", "api:1.2.3", "api:1.3.0")):
+        container = {"name": "api", "image": image}
+        if i == 0:
+            kube.store.create(
+                "deployments",
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "api", "namespace": "prod"},
+                    "spec": {
+                        "replicas": 3,
+                        "selector": {"matchLabels": {"app": "api"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "api"}},
+                            "spec": {"containers": [container]},
+                        },
+                    },
+                },
+            )
+        else:
+            live = kube.store.get("deployments", "prod", "api")
+            assert live is not None
+            live["spec"]["template"]["spec"]["containers"] = [container]
+            kube.store.replace("deployments", live)
+        await kube.controller.idle()
+
+
+def _cluster_line(kube: SandboxKube) -> str:
+    live = kube.store.get("deployments", "prod", "api")
+    assert live is not None
+    revision = live["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+    image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+    ready = (live.get("status") or {}).get("availableReplicas", 0)
+    return f"deployment/api -n prod: revision {revision}, image {image}, {ready}/{live['spec']['replicas']} available"
+
+
 async def run_demo(scenario: str = "deployment") -> None:
     if scenario != "deployment":
         raise SystemExit(f"rollbot: unknown demo scenario {scenario!r}; available: deployment")
@@ -123,19 +167,23 @@ async def run_demo(scenario: str = "deployment") -> None:
         audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
         evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
     )
-    executor = ScriptedExecutor()
-    executors: dict[str, Any] = dict.fromkeys(
-        ("deployment", "configmap", "codedeploy", "flag"), executor
+    kube = SandboxKube(rollout_seconds=1.5)
+    await kube.start()
+    await _release_api(kube)
+    kubeconfig = kube.write_kubeconfig(
+        Path(tempfile.mkdtemp(prefix="rollbot-demo-")) / "kubeconfig"
     )
-    runtime = await build_runtime(
-        settings, policy=_policy(), executors=executors, verifier=ScriptedVerifier()
-    )
+    scripted = ScriptedExecutor()
+    executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
+    executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
+    runtime = await build_runtime(settings, policy=_policy(), executors=executors)
     try:
         events = await runtime.serve_http()
         _say(f"rollbot demo · database {url} · sandbox Slack {api} · bot {events}")
         _say(
             "People: alice is on call, bob is the engineering lead, dave is the incident commander."
         )
+        _say(f"Sandbox cluster {kube.url}: {_cluster_line(kube)}")
         _say()
         async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
             scene = Scene(runtime, driver, ws)
@@ -164,6 +212,8 @@ async def run_demo(scenario: str = "deployment") -> None:
         _say()
         _say(channel_transcript(ws, incident.id))
         _say()
+        _say(f"Sandbox cluster after the rollback: {_cluster_line(kube)}")
+        _say()
         _say("$ rollbot audit verify")
         _say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
         for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
@@ -172,3 +222,4 @@ async def run_demo(scenario: str = "deployment") -> None:
     finally:
         await runtime.close()
         await slack.stop()
+        await kube.stop()
