@@ -331,7 +331,9 @@ class KubernetesExecutor:
             lambda: self._watch_sync(target, patched["metadata"]["resourceVersion"], report)
         )
         live = ", ".join(_images(final["spec"]["template"]))
-        await progress(f"live now: revision {_revision(final)} (was {_revision(before)}), image {live}")
+        await progress(
+            f"live now: revision {_revision(final)} (was {_revision(before)}), image {live}"
+        )
         return ExecutionResult(
             from_revision=str(_revision(before)),
             to_revision=str(_revision(final)),

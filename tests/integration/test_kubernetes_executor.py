@@ -150,7 +150,10 @@ async def test_rollback_to_previous_matches_kubectl(
     }  # 1,2 -> undo -> 3, the old RS reused
     live = kube.store.get("deployments", "prod", "web")
     assert live["spec"]["template"]["metadata"]["labels"] == {"app": "web"}  # type: ignore[index]  # hash stripped
-    assert lines[-1] == 'deployment "web" successfully rolled out'
+    assert lines[-2:] == [
+        'deployment "web" successfully rolled out',
+        "live now: revision 3 (was 2), image web:1.2",
+    ]
     assert any("new replicas have been updated" in line for line in lines)
 
 
@@ -183,7 +186,7 @@ async def test_a_dropped_watch_is_resumed(kube: SandboxKube, executor: Kubernete
     kube.faults.drop_next_watch = True
     result, lines = await _run(executor, None)
     assert result.to_revision == "3"
-    assert lines[-1] == 'deployment "web" successfully rolled out'
+    assert lines[-2] == 'deployment "web" successfully rolled out'
 
 
 async def test_a_rollback_that_never_becomes_ready_fails_with_the_reason(
