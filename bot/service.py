@@ -158,6 +158,7 @@ class RollbackService:
             origin_channel=None if origin.is_incident_channel else origin.channel_id,
             baseline_revision=preflight.live_revision,
             security_implications=security,
+            preflight=preflight.summary,
         )
         # Each step keeps the snapshot its effects describe, so audit versions stay exact.
         steps: list[tuple[RollbackRequest, tuple[ev.Effect, ...]]] = [(request, (opened,))]

@@ -200,6 +200,7 @@ def request_card(r: RollbackRequest) -> Message:
         },
         {"type": "section", "block_id": BlockId.SUMMARY, "fields": _summary_fields(r)},
         _section(f"*Reason*\n{escape(r.reason)}"),
+        *([_section(f"*What changes*\n{escape(r.preflight)}")] if r.preflight else []),
         *_decision_blocks(r, card),
         *_approval_blocks(r, card),
     ]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -41,6 +42,40 @@ T = TypeVar("T")
 
 class AccessDeniedError(DomainError):
     pass
+
+
+class ClusterError(DomainError):
+    """The API server failed (5xx, unreachable) and retries did not help; nothing was changed."""
+
+
+READ_ATTEMPTS = 3
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, ApiException):
+        return exc.status is None or exc.status >= 500 or exc.status == 429
+    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)
+
+
+def read_with_retries(fn: Callable[[], T], what: str) -> T:
+    """Reads are safe to repeat: retry server errors and dropped connections a few times."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if not _transient(exc):
+                raise
+            if attempt == READ_ATTEMPTS:
+                reason = (
+                    f"{exc.status} {exc.reason}"
+                    if isinstance(exc, ApiException)
+                    else type(exc).__name__
+                )
+                raise ClusterError(
+                    f"the Kubernetes API failed while reading {what} ({reason}); nothing was changed"
+                ) from None
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _revision(obj: dict[str, Any]) -> int:
@@ -133,10 +168,13 @@ class KubernetesExecutor:
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
         apps = client.AppsV1Api(self._client())
         try:
-            return self._json(
-                apps.read_namespaced_deployment(
-                    target.name, target.namespace or "default", _preload_content=False
-                )
+            return read_with_retries(
+                lambda: self._json(
+                    apps.read_namespaced_deployment(
+                        target.name, target.namespace or "default", _preload_content=False
+                    )
+                ),
+                target.label,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -149,10 +187,15 @@ class KubernetesExecutor:
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
         apps = client.AppsV1Api(self._client())
-        items = self._json(
-            apps.list_namespaced_replica_set(
-                deployment["metadata"]["namespace"], label_selector=labels, _preload_content=False
-            )
+        items = read_with_retries(
+            lambda: self._json(
+                apps.list_namespaced_replica_set(
+                    deployment["metadata"]["namespace"],
+                    label_selector=labels,
+                    _preload_content=False,
+                )
+            ),
+            "the deployment's ReplicaSets",
         )["items"]
         uid = deployment["metadata"]["uid"]
         return [
@@ -215,7 +258,12 @@ class KubernetesExecutor:
             },
         }
         auth = client.AuthorizationV1Api(self._client())
-        answer = self._json(auth.create_self_subject_access_review(review, _preload_content=False))  # type: ignore[arg-type]
+        answer = read_with_retries(
+            lambda: self._json(
+                auth.create_self_subject_access_review(review, _preload_content=False)  # type: ignore[arg-type]
+            ),
+            "access review",
+        )
         if not answer.get("status", {}).get("allowed"):
             raise AccessDeniedError(
                 f"rollbot may not patch `{target.label}`: {answer.get('status', {}).get('reason', 'denied')}"
@@ -291,16 +339,20 @@ class KubernetesExecutor:
                 resource_version=resource_version,
                 timeout_seconds=max(1, int(deadline - time.monotonic())),
             )
-            for event in stream:
-                obj: dict[str, Any] = event["raw_object"]
-                resource_version = obj["metadata"]["resourceVersion"]
-                done, message = rollout_state(obj)
-                if message != seen:
-                    report(message)
-                    seen = message
-                if done:
-                    return obj
-            # the watch ended (timeout or a dropped connection): pick up from where it was
+            try:
+                for event in stream:
+                    obj: dict[str, Any] = event["raw_object"]
+                    resource_version = obj["metadata"]["resourceVersion"]
+                    done, message = rollout_state(obj)
+                    if message != seen:
+                        report(message)
+                        seen = message
+                    if done:
+                        return obj
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
+            # the watch ended (timeout, a dropped connection, a 5xx): pick up from where it was
             current = self._deployment(target)
             done, message = rollout_state(current)
             if done:
@@ -315,7 +367,7 @@ class KubernetesExecutor:
         loop = asyncio.get_running_loop()
         try:
             before, patched = await self._call(lambda: self._undo_sync(target, request.to_revision))
-        except UnknownTargetError as exc:
+        except (UnknownTargetError, ClusterError) as exc:
             raise ExecutionError(str(exc)) from None
         await progress(
             f"patched `{target.label}` back to the template of revision {request.to_revision or 'previous'}; watching the rollout"
@@ -327,9 +379,15 @@ class KubernetesExecutor:
         def report(line: str) -> None:
             asyncio.run_coroutine_threadsafe(say(line), loop)
 
-        final = await self._call(
-            lambda: self._watch_sync(target, patched["metadata"]["resourceVersion"], report)
-        )
+        try:
+            final = await self._call(
+                lambda: self._watch_sync(target, patched["metadata"]["resourceVersion"], report)
+            )
+        except ClusterError as exc:
+            # the patch went in; only watching failed. Say so: no second rollback is attempted.
+            raise ExecutionError(
+                f"rollback patched but its progress could not be followed: {exc}"
+            ) from None
         live = ", ".join(_images(final["spec"]["template"]))
         await progress(
             f"live now: revision {_revision(final)} (was {_revision(before)}), image {live}"

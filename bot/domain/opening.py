@@ -29,6 +29,7 @@ def open_rollback_request(
     origin_channel: str | None = None,
     baseline_revision: str | None = None,
     security_implications: tuple[str, ...] = (),
+    preflight: str | None = None,
 ) -> tuple[RollbackRequest, AuditEffect]:
     service = policy.service(target.name)
     rules = RequestRules(
@@ -54,6 +55,7 @@ def open_rollback_request(
         origin_channel=origin_channel,
         baseline_revision=baseline_revision,
         security_implications=security_implications,
+        preflight=preflight,
     )
     audit = AuditEffect(
         action="request.opened",

@@ -107,6 +107,8 @@ class RollbackRequest(BaseModel):
     outcome: str | None = None
     # Why this rollback needs a security reviewer's eye (authn/authz touched); empty if none.
     security_implications: tuple[str, ...] = ()
+    # What the preflight found the rollback will change, shown to approvers before they approve.
+    preflight: str | None = None
 
     @property
     def needed_roles(self) -> tuple[Role, ...]:

@@ -210,3 +210,30 @@ async def test_capture_holds_no_secrets(kube: SandboxKube, executor: KubernetesE
         "name": "LOG_LEVEL",
         "value": "debug",
     }
+
+
+async def test_a_flaky_api_server_is_retried_on_reads(
+    kube: SandboxKube, executor: KubernetesExecutor
+) -> None:
+    await _release(kube, "web:1.2", "web:1.3")
+    kube.faults.error_rate = 0.3  # seeded: some reads fail, retries get through
+    kube.faults.latency = 0.01
+    pre = await executor.preflight(WEB, None)
+    assert pre.to_revision == "1"
+
+
+async def test_a_failing_api_server_is_a_clear_refusal_before_anything_changes(
+    kube: SandboxKube, executor: KubernetesExecutor
+) -> None:
+    from integrations.kubernetes import ClusterError
+
+    await _release(kube, "web:1.2", "web:1.3")
+    kube.faults.error_rate = 1.0
+    with pytest.raises(
+        ClusterError, match="the Kubernetes API failed while reading deployment/web -n prod \\(500"
+    ):
+        await executor.preflight(WEB, None)
+    with pytest.raises(ExecutionError, match="nothing was changed"):
+        await _run(executor, None)
+    kube.faults.error_rate = 0.0
+    assert _revisions(kube) == {"web:1.2": "1", "web:1.3": "2"}
