@@ -72,7 +72,15 @@ def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
     if settings.executor == "kubernetes":
         from integrations.kubernetes import KubernetesExecutor
 
-        kube = KubernetesExecutor(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+        from bot.policy_file import load_policy
+
+        policy = load_policy(settings.policy_file)
+        contexts = {
+            name: svc.kube_context for name, svc in policy.services.items() if svc.kube_context
+        }
+        kube = KubernetesExecutor(
+            kubeconfig=settings.kubeconfig, context=settings.kube_context, contexts=contexts
+        )
         return {"deployment": kube}, None
     if settings.executor == "sandbox":
         from sandbox.executor import ScriptedExecutor, ScriptedVerifier

@@ -12,7 +12,7 @@ import copy
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,25 +138,30 @@ class KubernetesExecutor:
         context: str | None = None,
         rollout_timeout: float = 600.0,
         api_client_factory: Callable[[], Any] | None = None,
+        contexts: Mapping[str, str] | None = None,
     ) -> None:
         self._kubeconfig = kubeconfig
         self._context = context
         self.rollout_timeout = rollout_timeout
         self._factory = api_client_factory
-        self._api: Any = None
+        self._contexts = dict(contexts or {})
+        self._apis: dict[str, Any] = {}
 
-    def _client(self) -> Any:
-        if self._api is None:
+    def _client(self, target: TargetRef) -> Any:
+        """One API client per kubeconfig context; the target's service may name its own."""
+        context = self._contexts.get(target.name, self._context)
+        key = context or ""
+        if key not in self._apis:
             if self._factory is not None:
-                self._api = self._factory()
+                self._apis[key] = self._factory()
             elif self._kubeconfig is None:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]  # in a pod: its service account
-                self._api = client.ApiClient()
+                self._apis[key] = client.ApiClient()
             else:
-                self._api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                    config_file=str(self._kubeconfig), context=self._context
+                self._apis[key] = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=str(self._kubeconfig), context=context
                 )
-        return self._api
+        return self._apis[key]
 
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.to_thread(fn)
@@ -166,7 +171,7 @@ class KubernetesExecutor:
         return data
 
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
-        apps = client.AppsV1Api(self._client())
+        apps = client.AppsV1Api(self._client(target))
         try:
             return read_with_retries(
                 lambda: self._json(
@@ -181,12 +186,12 @@ class KubernetesExecutor:
                 raise UnknownTargetError(f"`{target.label}` was not found in the cluster") from None
             raise
 
-    def _replicasets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    def _replicasets(self, deployment: dict[str, Any], target: TargetRef) -> list[dict[str, Any]]:
         """kubectl's selection: by the deployment's selector, then by controller ownership."""
         labels = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
-        apps = client.AppsV1Api(self._client())
+        apps = client.AppsV1Api(self._client(target))
         items = read_with_retries(
             lambda: self._json(
                 apps.list_namespaced_replica_set(
@@ -207,8 +212,10 @@ class KubernetesExecutor:
             )
         ]
 
-    def _choose(self, deployment: dict[str, Any], to_revision: str | None) -> dict[str, Any]:
-        owned = self._replicasets(deployment)
+    def _choose(
+        self, deployment: dict[str, Any], to_revision: str | None, target: TargetRef
+    ) -> dict[str, Any]:
+        owned = self._replicasets(deployment, target)
         if to_revision is not None:
             chosen = next((rs for rs in owned if _revision(rs) == int(to_revision)), None)
             if chosen is None:
@@ -228,7 +235,7 @@ class KubernetesExecutor:
         deployment = self._deployment(target)
         if deployment["spec"].get("paused"):
             raise UnknownTargetError(f"`{target.label}` is paused; resume it before rolling back")
-        chosen = self._choose(deployment, to_revision)
+        chosen = self._choose(deployment, to_revision, target)
         if _plain(chosen["spec"]["template"]) == deployment["spec"]["template"]:
             raise UnknownTargetError(
                 f"`{target.label}` already runs the template of revision {_revision(chosen)}"
@@ -257,7 +264,7 @@ class KubernetesExecutor:
                 }
             },
         }
-        auth = client.AuthorizationV1Api(self._client())
+        auth = client.AuthorizationV1Api(self._client(target))
         answer = read_with_retries(
             lambda: self._json(
                 auth.create_self_subject_access_review(review, _preload_content=False)  # type: ignore[arg-type]
@@ -298,14 +305,14 @@ class KubernetesExecutor:
     def _undo_sync(
         self, target: TargetRef, to_revision: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        apps = client.AppsV1Api(self._client())
+        apps = client.AppsV1Api(self._client(target))
         for attempt in range(CONFLICT_RETRIES):
             deployment = self._deployment(target)
             if deployment["spec"].get("paused"):
                 raise ExecutionError(
                     f"`{target.label}` is paused; it must be resumed before a rollback"
                 )
-            chosen = self._choose(deployment, to_revision)
+            chosen = self._choose(deployment, to_revision, target)
             try:
                 patched = self._json(
                     apps.patch_namespaced_deployment(
@@ -328,7 +335,7 @@ class KubernetesExecutor:
     def _watch_sync(
         self, target: TargetRef, resource_version: str, report: Callable[[str], None]
     ) -> dict[str, Any]:
-        apps = client.AppsV1Api(self._client())
+        apps = client.AppsV1Api(self._client(target))
         namespace, seen = target.namespace or "default", ""
         deadline = time.monotonic() + self.rollout_timeout
         while time.monotonic() < deadline:
@@ -401,7 +408,7 @@ class KubernetesExecutor:
     def _capture_sync(self, target: TargetRef) -> dict[str, Any]:
         deployment = self._deployment(target)
         namespace = target.namespace or "default"
-        core = client.CoreV1Api(self._client())
+        core = client.CoreV1Api(self._client(target))
         labels = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
@@ -420,7 +427,7 @@ class KubernetesExecutor:
                 "deployment": deployment,
                 "revision": str(_revision(deployment)),
                 "images": _images(deployment["spec"]["template"]),
-                "replicasets": self._replicasets(deployment),
+                "replicasets": self._replicasets(deployment, target),
                 "pods": pods,
                 "events": events,
             }

@@ -91,6 +91,8 @@ class ServicePolicy(BaseModel):
     auto_rollback_on_timeout: bool = True
     # Rollback types the policy marks as touching authentication or authorisation.
     security_sensitive: bool = False
+    # The kubeconfig context of the cluster this service runs in (else the default context).
+    kube_context: str | None = None
 
 
 class EvidencePolicy(BaseModel):
