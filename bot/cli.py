@@ -70,9 +70,8 @@ def _public_key(pem: Path | None) -> Any:
 
 def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
     if settings.executor == "kubernetes":
-        from integrations.kubernetes import KubernetesExecutor
-
         from bot.policy_file import load_policy
+        from integrations.kubernetes import KubernetesExecutor
 
         policy = load_policy(settings.policy_file)
         contexts = {

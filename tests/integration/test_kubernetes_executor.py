@@ -243,7 +243,9 @@ async def test_each_service_can_live_in_its_own_cluster(kube: SandboxKube, tmp_p
     other = SandboxKube(rollout_seconds=0.2)
     await other.start()
     try:
-        other.store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}})
+        other.store.create(
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+        )
         await _release(other, "web:2.0", "web:2.1")
         await _release(kube, "web:1.2", "web:1.3")
         both = json.loads(kube.write_kubeconfig(tmp_path / "a", context="east").read_text())
@@ -251,11 +253,15 @@ async def test_each_service_can_live_in_its_own_cluster(kube: SandboxKube, tmp_p
         for key in ("clusters", "contexts"):
             both[key] += west[key]
         (tmp_path / "both").write_text(json.dumps(both))
-        executor = KubernetesExecutor(kubeconfig=tmp_path / "both", context="east", contexts={"web": "west"})
+        executor = KubernetesExecutor(
+            kubeconfig=tmp_path / "both", context="east", contexts={"web": "west"}
+        )
         pre = await executor.preflight(WEB, None)
         assert pre.changes == ("image web:2.1 → web:2.0",)  # the west cluster, as the policy says
         api = TargetRef(kind="deployment", name="api", namespace="prod")
         with pytest.raises(UnknownTargetError, match="not found"):
-            await executor.preflight(api, None)  # api has no context of its own: east, where it is absent
+            await executor.preflight(
+                api, None
+            )  # api has no context of its own: east, where it is absent
     finally:
         await other.stop()
