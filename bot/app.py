@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit_keys import AuditSigner, load_signing_key
+from bot.config_versions import StoredConfigVersions
 from bot.domain.policy import ApprovalPolicy
 from bot.evidence_flow import EvidenceRecorder
 from bot.execution import ExecutionRunner
@@ -18,7 +19,15 @@ from bot.flows import RequestFlows, Transitions
 from bot.metrics import Metrics
 from bot.outbox import OutboxService
 from bot.policy_file import load_policy
-from bot.ports import Clock, EvidenceStore, Executor, SystemClock, VerificationResult, Verifier
+from bot.ports import (
+    Clock,
+    ConfigVersions,
+    EvidenceStore,
+    Executor,
+    SystemClock,
+    VerificationResult,
+    Verifier,
+)
 from bot.scheduler import DueWork
 from bot.service import RollbackService
 from bot.settings import Settings
@@ -99,14 +108,15 @@ async def build_runtime(
     *,
     clock: Clock | None = None,
     policy: ApprovalPolicy | None = None,
-    executors: Mapping[str, Executor] | None = None,
+    executors: Mapping[str, Executor]
+    | Callable[[ConfigVersions], Mapping[str, Executor]]
+    | None = None,
     verifier: Verifier | None = None,
     evidence_store: EvidenceStore | None = None,
     check_schema: bool = True,
 ) -> Runtime:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
-    executors = executors or {}
     engine = create_engine(settings.database_url)
     if check_schema:
         try:
@@ -121,6 +131,10 @@ async def build_runtime(
         every=settings.audit_checkpoint_every,
     )
     uow = UnitOfWorkFactory(engine, signer)
+    config_versions = StoredConfigVersions(uow, clock)
+    if callable(executors):
+        executors = executors(config_versions)
+    executors = executors or {}
     metrics = Metrics()
     client = client_for(settings.slack_bot_token, settings.slack_api_url)
     outbox = OutboxService(uow, clock)

@@ -68,7 +68,7 @@ def _public_key(pem: Path | None) -> Any:
         raise _fail(f"{exc}; or pass --public-key FILE.pem") from None
 
 
-def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
+def _executors(settings: Settings) -> tuple[Any, Any]:
     if settings.executor == "kubernetes":
         from bot.policy_file import load_policy
         from integrations.kubernetes import KubernetesExecutor
@@ -80,7 +80,13 @@ def _executors(settings: Settings) -> tuple[dict[str, Any], Any]:
         kube = KubernetesExecutor(
             kubeconfig=settings.kubeconfig, context=settings.kube_context, contexts=contexts
         )
-        return {"deployment": kube}, None
+
+        def executors(versions: Any) -> dict[str, Any]:
+            from integrations.kubernetes_configmap import KubernetesConfigMapExecutor
+
+            return {"deployment": kube, "configmap": KubernetesConfigMapExecutor(kube, versions)}
+
+        return executors, None
     if settings.executor == "sandbox":
         from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 

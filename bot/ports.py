@@ -86,6 +86,24 @@ class Executor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ConfigVersion:
+    version: int
+    data: dict[str, str]
+    sha256: str
+    recorded_at: datetime
+
+
+class ConfigVersions(Protocol):
+    """Every version of a ConfigMap that rollbot has seen or written, numbered per ConfigMap."""
+
+    async def record(self, target: TargetRef, data: dict[str, str]) -> ConfigVersion: ...
+
+    async def get(self, target: TargetRef, version: int) -> ConfigVersion | None: ...
+
+    async def history(self, target: TargetRef) -> list[ConfigVersion]: ...
+
+
 class EvidenceStore(Protocol):
     """Where evidence packs are kept: a directory, or S3 with Object Lock."""
 

@@ -147,7 +147,7 @@ class KubernetesExecutor:
         self._contexts = dict(contexts or {})
         self._apis: dict[str, Any] = {}
 
-    def _client(self, target: TargetRef) -> Any:
+    def api_for(self, target: TargetRef) -> Any:
         """One API client per kubeconfig context; the target's service may name its own."""
         context = self._contexts.get(target.name, self._context)
         key = context or ""
@@ -166,12 +166,13 @@ class KubernetesExecutor:
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.to_thread(fn)
 
-    def _json(self, response: Any) -> dict[str, Any]:
+    @staticmethod
+    def _json(response: Any) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(response.data)
         return data
 
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
-        apps = client.AppsV1Api(self._client(target))
+        apps = client.AppsV1Api(self.api_for(target))
         try:
             return read_with_retries(
                 lambda: self._json(
@@ -191,7 +192,7 @@ class KubernetesExecutor:
         labels = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
-        apps = client.AppsV1Api(self._client(target))
+        apps = client.AppsV1Api(self.api_for(target))
         items = read_with_retries(
             lambda: self._json(
                 apps.list_namespaced_replica_set(
@@ -264,7 +265,7 @@ class KubernetesExecutor:
                 }
             },
         }
-        auth = client.AuthorizationV1Api(self._client(target))
+        auth = client.AuthorizationV1Api(self.api_for(target))
         answer = read_with_retries(
             lambda: self._json(
                 auth.create_self_subject_access_review(review, _preload_content=False)  # type: ignore[arg-type]
@@ -305,7 +306,7 @@ class KubernetesExecutor:
     def _undo_sync(
         self, target: TargetRef, to_revision: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        apps = client.AppsV1Api(self._client(target))
+        apps = client.AppsV1Api(self.api_for(target))
         for attempt in range(CONFLICT_RETRIES):
             deployment = self._deployment(target)
             if deployment["spec"].get("paused"):
@@ -335,7 +336,7 @@ class KubernetesExecutor:
     def _watch_sync(
         self, target: TargetRef, resource_version: str, report: Callable[[str], None]
     ) -> dict[str, Any]:
-        apps = client.AppsV1Api(self._client(target))
+        apps = client.AppsV1Api(self.api_for(target))
         namespace, seen = target.namespace or "default", ""
         deadline = time.monotonic() + self.rollout_timeout
         while time.monotonic() < deadline:
@@ -408,7 +409,7 @@ class KubernetesExecutor:
     def _capture_sync(self, target: TargetRef) -> dict[str, Any]:
         deployment = self._deployment(target)
         namespace = target.namespace or "default"
-        core = client.CoreV1Api(self._client(target))
+        core = client.CoreV1Api(self.api_for(target))
         labels = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )

@@ -136,3 +136,19 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     not_before: datetime | None = Field(default=None, sa_column=_utc_nullable())
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class ConfigVersionRow(SQLModel, table=True):
+    """A ConfigMap's content as rollbot saw or wrote it; `target` is its label (kind/name -n ns)."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        UniqueConstraint("target", "version", name="uq_config_versions_target_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=400)
+    version: int
+    sha256: str = Field(max_length=64)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = Field(sa_column=_utc())

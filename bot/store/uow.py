@@ -27,6 +27,11 @@ class UnitOfWork:
         self._signer = signer
         self._session: AsyncSession | None = None
 
+    @property
+    def session(self) -> AsyncSession:
+        assert self._session is not None, "use the unit of work inside `async with`"
+        return self._session
+
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessions()
         self.requests = RequestRepository(self._session)

@@ -14,6 +14,7 @@ TABLES = {
     "audit_entries",
     "audit_head",
     "audit_checkpoints",
+    "config_versions",
     "outbox",
 }
 

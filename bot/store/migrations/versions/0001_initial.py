@@ -96,6 +96,16 @@ def upgrade() -> None:
         sa.Column("signed_at", UTC, nullable=False),
     )
     op.create_table(
+        "config_versions",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("target", sa.String(400), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("recorded_at", UTC, nullable=False),
+        sa.UniqueConstraint("target", "version", name="uq_config_versions_target_version"),
+    )
+    op.create_table(
         "outbox",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("channel_id", sa.String(32), nullable=False),
@@ -151,6 +161,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_head")
+    op.drop_table("config_versions")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("audit_entries")

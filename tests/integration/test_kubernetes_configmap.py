@@ -1,0 +1,117 @@
+"""ConfigMap rollbacks from the versions rollbot keeps, against the sandbox cluster."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.audit_keys import AuditSigner
+from bot.config_versions import StoredConfigVersions
+from bot.domain.policy import RollbackType
+from bot.domain.request import TargetRef
+from bot.ports import UnknownTargetError
+from bot.store import migrate
+from bot.store.engine import create_engine
+from bot.store.uow import UnitOfWorkFactory
+from integrations.kubernetes import KubernetesExecutor
+from integrations.kubernetes_configmap import KubernetesConfigMapExecutor, changed_keys
+from sandbox.kube import SandboxKube
+from tests.conftest import FakeClock
+from tests.unit.domain.factories import make_request
+
+CONFIG = TargetRef(kind="configmap", name="api-config", namespace="prod")
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[SandboxKube]:
+    cluster = SandboxKube()
+    await cluster.start()
+    cluster.store.create(
+        "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+    )
+    cluster.store.create(
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "api-config", "namespace": "prod"},
+            "data": {
+                "LOG_LEVEL": "info",
+                "OAUTH_ISSUER": "https://id.example",
+                "DB_PASSWORD": "hunter2",
+            },
+        },
+    )
+    yield cluster
+    await cluster.stop()
+
+
+@pytest.fixture
+async def configmaps(
+    kube: SandboxKube, database_url: str, signer: AuditSigner, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[KubernetesConfigMapExecutor]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    versions = StoredConfigVersions(UnitOfWorkFactory(engine, signer), clock)
+    cluster = KubernetesExecutor(kubeconfig=kube.write_kubeconfig(tmp_path / "kubeconfig"))
+    yield KubernetesConfigMapExecutor(cluster, versions)
+    await engine.dispose()
+
+
+def _edit(kube: SandboxKube, **data: str) -> None:
+    live = kube.store.get("configmaps", "prod", "api-config")
+    assert live is not None
+    live["data"].update(data)
+    kube.store.replace("configmaps", live)
+
+
+async def test_a_first_sight_has_nothing_to_roll_back_to(
+    configmaps: KubernetesConfigMapExecutor,
+) -> None:
+    with pytest.raises(UnknownTargetError, match="rollbot has seen no earlier version"):
+        await configmaps.preflight(CONFIG, None)
+    assert await configmaps.live_revision(CONFIG) == "1"  # seen once, still version 1
+
+
+async def test_restore_the_previous_version_and_record_the_changed_keys(
+    kube: SandboxKube, configmaps: KubernetesConfigMapExecutor
+) -> None:
+    assert await configmaps.live_revision(CONFIG) == "1"
+    _edit(kube, OAUTH_ISSUER="https://broken.example", LOG_LEVEL="debug")
+    pre = await configmaps.preflight(CONFIG, None)
+    assert (pre.live_revision, pre.to_revision) == ("2", "1")
+    assert pre.changes == ("key LOG_LEVEL", "key OAUTH_ISSUER")
+
+    lines: list[str] = []
+
+    async def progress(line: str) -> None:
+        lines.append(line)
+
+    request = make_request(RollbackType.CONFIGURATION).model_copy(
+        update={"target": CONFIG, "to_revision": "1"}
+    )
+    result = await configmaps.execute(request, progress)
+    assert (result.from_revision, result.to_revision) == ("2", "3")
+    assert (
+        kube.store.get("configmaps", "prod", "api-config")["data"]["OAUTH_ISSUER"]
+        == "https://id.example"
+    )  # type: ignore[index]
+    assert "changed keys: LOG_LEVEL, OAUTH_ISSUER" in lines[0]
+    with pytest.raises(UnknownTargetError, match="already holds the content of version 1"):
+        await configmaps.preflight(CONFIG, "1")
+    with pytest.raises(UnknownTargetError, match="rollbot has no version 9"):
+        await configmaps.preflight(CONFIG, "9")
+
+
+async def test_capture_redacts_credential_like_keys(
+    configmaps: KubernetesConfigMapExecutor,
+) -> None:
+    captured = await configmaps.capture(CONFIG)
+    assert captured["data"]["DB_PASSWORD"] == "<redacted>"
+    assert captured["data"]["LOG_LEVEL"] == "info"
+
+
+def test_changed_keys() -> None:
+    assert changed_keys({"a": "1", "b": "2"}, {"b": "3", "c": "4"}) == ["a", "b", "c"]
