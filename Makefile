@@ -31,8 +31,9 @@ test: $(STAMP) postgres
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='bot/domain/*' --fail-under=100
 
-drills: $(STAMP) postgres
-	$(BIN)/pytest -q -p no:cacheprovider -m drill
+# Not written yet (benchmarks and failure drills have their own issue): say so, fail.
+drills:
+	@echo "make drills: no failure drills are written yet" >&2; exit 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,8 +41,8 @@ lint: $(STAMP)
 	$(BIN)/mypy bot/
 	$(BIN)/lint-imports
 
-bench: $(STAMP) postgres
-	$(BIN)/python -m bench
+bench:
+	@echo "make bench: no benchmarks are written yet" >&2; exit 1
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache rollbot.db
