@@ -153,18 +153,18 @@ def demo(
     _run(lambda: run_demo(scenario))
 
 
-def _on_database(work: Callable[[AsyncEngine], Awaitable[str]]) -> None:
-    """Run one schema operation on ROLLBOT_DATABASE_URL and print what it reports."""
+def _on_database(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run one operator task against ROLLBOT_DATABASE_URL, with an engine just for it."""
     from bot.store.engine import create_engine
 
-    async def main() -> None:
+    async def main() -> T:
         engine = create_engine(_db_settings())
         try:
-            typer.echo(await work(engine))
+            return await work(engine)
         finally:
             await engine.dispose()
 
-    _run(main)
+    return _run(main)
 
 
 @db_app.command("upgrade")
@@ -176,7 +176,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         await migrate.upgrade(engine, revision)
         return f"schema at {(await migrate.schema_status(engine)).current}"
 
-    _on_database(work)
+    typer.echo(_on_database(work))
 
 
 @db_app.command("downgrade")
@@ -188,7 +188,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
         await migrate.downgrade(engine, revision)
         return f"schema at {(await migrate.schema_status(engine)).current or 'base'}"
 
-    _on_database(work)
+    typer.echo(_on_database(work))
 
 
 @db_app.command("current")
@@ -200,7 +200,7 @@ def db_current() -> None:
         status = await migrate.schema_status(engine)
         return f"current {status.current or 'base'} · head {status.head}"
 
-    _on_database(work)
+    typer.echo(_on_database(work))
 
 
 @audit_app.command("verify")
@@ -215,22 +215,13 @@ def audit_verify(
     """Walk the hash chain, check every hash and signed checkpoint; exit 1 at the first bad entry."""
     from bot.audit_keys import load_public_key
     from bot.audit_ops import verify_bundle, verify_database
-    from bot.store.engine import create_engine
 
     if export is not None:
         pinned = load_public_key(public_key.read_bytes()) if public_key else None
         verdict = verify_bundle(export, pinned)
     else:
         key = _public_key(public_key)
-
-        async def main() -> Any:
-            engine = create_engine(_db_settings())
-            try:
-                return await verify_database(engine, key)
-            finally:
-                await engine.dispose()
-
-        verdict = _run(main)
+        verdict = _on_database(lambda engine: verify_database(engine, key))
     typer.echo(verdict.render())
     raise typer.Exit(0 if verdict.ok else 1)
 
@@ -243,21 +234,15 @@ def audit_export(
 ) -> None:
     """Export entries, checkpoints, the public key and a README on verifying them without rollbot."""
     from bot.audit_ops import export_bundle
-    from bot.store.engine import create_engine
 
     key = _public_key(None)
 
     def utc(moment: datetime | None) -> datetime | None:
         return None if moment is None else moment.replace(tzinfo=moment.tzinfo or UTC)
 
-    async def main() -> Any:
-        engine = create_engine(_db_settings())
-        try:
-            return await export_bundle(engine, key, out, since=utc(since), until=utc(until))
-        finally:
-            await engine.dispose()
-
-    summary = _run(main)
+    summary = _on_database(
+        lambda engine: export_bundle(engine, key, out, since=utc(since), until=utc(until))
+    )
     typer.echo(
         f"exported {summary.entries} entries and {summary.checkpoints} checkpoints to {summary.path}"
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.app import Runtime
 from bot.audit_ops import verify_database
+from bot.commands import target_from
 from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
@@ -100,9 +101,7 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
 
-    [request] = await runtime.service.history(
-        __import__("bot.commands", fromlist=["target_from"]).target_from("deployment/api", "prod")
-    )
+    [request] = await runtime.service.history(target_from("deployment/api", "prod"))
     assert request.state.value == "completed"  # the rollback itself was not held up
     assert "Evidence pack not stored yet" in thread(slack, channel)[-1]
     assert [e.action for e in await _audit(runtime)][-1] == "evidence.upload_failed"

@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
+from bot.commands import target_from
 from bot.domain import events as ev
 from bot.domain.decision import DecisionInputs, decide_rollback_or_fix
 from bot.domain.people import Person
 from bot.domain.policy import Role, RollbackType
-from bot.domain.request import RequestState
+from bot.domain.request import RequestState, TargetRef
 from bot.domain.severity import Severity
 from bot.domain.transitions import apply
 from handlers import blocks, forms
@@ -132,9 +133,7 @@ async def test_override_in_the_form_needs_the_incident_commander(
     assert request.override.by.id == "U0DAVE"
 
 
-def request_target():  # type: ignore[no-untyped-def]
-    from bot.commands import target_from
-
+def request_target() -> TargetRef:
     return target_from("deployment/api", "prod")
 
 

@@ -6,7 +6,8 @@ import asyncio
 import copy
 
 from bot.app import Runtime
-from bot.domain.request import RequestState
+from bot.commands import target_from
+from bot.domain.request import RequestState, TargetRef
 from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
 from sandbox.executor import ScriptedExecutor
@@ -36,9 +37,7 @@ def _evidence_sha(runtime: Runtime, executor: ScriptedExecutor) -> str:
     return hashlib.sha256(pack.read_bytes()).hexdigest()
 
 
-def card_target():  # type: ignore[no-untyped-def]
-    from bot.commands import target_from
-
+def card_target() -> TargetRef:
     return target_from("deployment/api", "prod")
 
 
@@ -363,11 +362,7 @@ async def test_roles_from_a_slack_user_group(
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
     assert "approval needs devops lead" in ephemerals(slack, "U0BOB")[-1]
     await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
-    [request] = await runtime.service.history(
-        __import__("bot.commands", fromlist=["target_from"]).target_from(
-            "configmap/api-config", "prod"
-        )
-    )
+    [request] = await runtime.service.history(target_from("configmap/api-config", "prod"))
     assert request.state is RequestState.COMPLETED
     assert slack.state.calls_of("usergroups.users.list")
 
