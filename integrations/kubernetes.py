@@ -8,6 +8,7 @@ with kubectl line for line (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go, r
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import json
 import re
@@ -384,8 +385,11 @@ class KubernetesExecutor:
         async def say(line: str) -> None:
             await progress(line)
 
+        reported: list[concurrent.futures.Future[None]] = []
+
         def report(line: str) -> None:
-            asyncio.run_coroutine_threadsafe(say(line), loop)
+            # called from the watch thread; each line goes to the timeline in order
+            reported.append(asyncio.run_coroutine_threadsafe(say(line), loop))
 
         try:
             final = await self._call(
@@ -396,6 +400,8 @@ class KubernetesExecutor:
             raise ExecutionError(
                 f"rollback patched but its progress could not be followed: {exc}"
             ) from None
+        for future in reported:
+            await asyncio.wrap_future(future)
         live = ", ".join(_images(final["spec"]["template"]))
         await progress(
             f"live now: revision {_revision(final)} (was {_revision(before)}), image {live}"
