@@ -25,7 +25,6 @@ from bot.ports import (
     EvidenceStore,
     Executor,
     SystemClock,
-    VerificationResult,
     Verifier,
 )
 from bot.scheduler import DueWork
@@ -39,17 +38,9 @@ from handlers.delivery import SlackDelivery, client_for
 from handlers.deps import HandlerDeps
 from handlers.web import build_web_app
 from integrations.evidence_store import LocalEvidenceStore, S3EvidenceStore
+from integrations.health import HttpVerifier
 from integrations.slack_channels import SlackChannelDirectory
 from integrations.slack_roles import SlackRoleDirectory
-
-
-class NoVerification:
-    """Until health checks are configured, a rollback is verified by its own rollout finishing."""
-
-    async def verify(self, request: object) -> VerificationResult:
-        return VerificationResult(
-            passed=True, summary="rollout finished; no health checks configured"
-        )
 
 
 def _evidence_store(settings: Settings, policy: ApprovalPolicy, clock: Clock) -> EvidenceStore:
@@ -154,7 +145,7 @@ async def build_runtime(
         uow=uow,
         clock=clock,
         executors=executors,
-        verifier=verifier or NoVerification(),
+        verifier=verifier or HttpVerifier(policy),
         outbox_written=delivery.wake,
     )
     service = RollbackService(

@@ -50,8 +50,11 @@ def manifest(
         or (["auto-approved:on_call"] if request.auto_approved else []),
         "incident_id": request.incident_id,
         "verification": {
-            "health_check": "passed" if recovered else "failed",
-            "smoke_tests": "not configured",
+            "health_check": request.verification.get(
+                "health_check", "passed" if recovered else "failed"
+            ),
+            "smoke_tests": request.verification.get("smoke_tests", "not configured"),
+            "metrics": request.verification.get("metrics", "not configured"),
             "user_validation": "pending",
             "result": request.outcome,
         },

@@ -96,8 +96,8 @@ class ExecutionRunner:
             return
         outcome = await self._verifier.verify(request)
         event: ev.Event = (
-            ev.VerificationPassed(summary=outcome.summary)
+            ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
             if outcome.passed
-            else ev.VerificationFailed(reason=outcome.summary)
+            else ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
         )
         await self._transitions.apply(request.id, event)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -67,6 +67,7 @@ class ExecutionResult:
 class VerificationResult:
     passed: bool
     summary: str
+    checks: dict[str, str] = field(default_factory=dict)
 
 
 Progress = Callable[[str], Awaitable[None]]

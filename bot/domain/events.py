@@ -74,10 +74,12 @@ class ExecutionFailed(_Frozen):
 
 class VerificationPassed(_Frozen):
     summary: str = "health checks passed"
+    checks: dict[str, str] = {}
 
 
 class VerificationFailed(_Frozen):
     reason: str
+    checks: dict[str, str] = {}
 
 
 class Cancel(_Frozen):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -85,6 +86,42 @@ class Deadlines(BaseModel):
         return self
 
 
+class HttpCheck(BaseModel):
+    """One request and what its answer must be (a health check or a smoke test)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    body: str | None = None
+    expect_status: int = 200
+    expect_body: str | None = None
+
+
+class MetricsCheck(BaseModel):
+    """Prometheus instant queries; seed 003 §7.1 thresholds decide."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prometheus_url: str
+    error_rate_query: str | None = None  # a ratio 0..1
+    latency_query: str | None = None  # seconds, now
+    baseline_latency_seconds: float | None = Field(default=None, gt=0)
+
+
+class VerificationPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    health: tuple[HttpCheck, ...] = ()
+    smoke: tuple[HttpCheck, ...] = ()
+    metrics: MetricsCheck | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.health or self.smoke or self.metrics)
+
+
 class ServicePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -93,6 +130,8 @@ class ServicePolicy(BaseModel):
     security_sensitive: bool = False
     # The kubeconfig context of the cluster this service runs in (else the default context).
     kube_context: str | None = None
+    # How recovery is proven after a rollback (seed 000: no validation of recovery is a finding).
+    verification: VerificationPolicy = VerificationPolicy()
 
 
 class EvidencePolicy(BaseModel):

@@ -109,6 +109,8 @@ class RollbackRequest(BaseModel):
     security_implications: tuple[str, ...] = ()
     # What the preflight found the rollback will change, shown to approvers before they approve.
     preflight: str | None = None
+    # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
+    verification: dict[str, str] = {}
 
     @property
     def needed_roles(self) -> tuple[Role, ...]:

@@ -235,7 +235,7 @@ def _verified(r: RollbackRequest, e: ev.VerificationPassed, now: datetime) -> Ou
         state=S.COMPLETED,
         action="verification.passed",
         actor=SYSTEM,
-        updates={"outcome": f"recovered: {e.summary}"},
+        updates={"outcome": f"recovered: {e.summary}", "verification": e.checks},
         details={"summary": e.summary},
     )
 
@@ -245,7 +245,7 @@ def _not_recovered(r: RollbackRequest, e: ev.VerificationFailed, now: datetime) 
         state=S.FAILED,
         action="verification.failed",
         actor=SYSTEM,
-        updates={"outcome": f"failed to recover: {e.reason}"},
+        updates={"outcome": f"failed to recover: {e.reason}", "verification": e.checks},
         details={"reason": e.reason},
         effects=(ev.Escalate(reason=f"failed to recover: {e.reason}"),),
     )
