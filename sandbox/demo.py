@@ -11,12 +11,21 @@ from typing import Any
 
 from bot.app import Runtime, build_runtime
 from bot.audit_ops import verify_database
-from bot.domain.policy import ApprovalPolicy, Role, RoleSource
+from bot.domain.policy import (
+    ApprovalPolicy,
+    HttpCheck,
+    MetricsCheck,
+    Role,
+    RoleSource,
+    ServicePolicy,
+    VerificationPolicy,
+)
 from bot.settings import load_settings
 from integrations.kubernetes import KubernetesExecutor
 from sandbox.driver import BotReply, SlackDriver
 from sandbox.executor import ScriptedExecutor
 from sandbox.kube import SandboxKube
+from sandbox.service import SandboxService
 from sandbox.slack import SandboxSlack, SlackState
 from sandbox.transcript import as_shown, channel_transcript, render_message
 
@@ -35,13 +44,31 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _policy() -> ApprovalPolicy:
+ERRORS = 'sum(rate(http_requests_total{service="api",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="api"}[5m]))'
+LATENCY = 'histogram_quantile(0.95, rate(http_request_duration_seconds_bucket{service="api"}[5m]))'
+
+
+def _policy(service_url: str) -> ApprovalPolicy:
+    """The demo's people in their roles, and how api's recovery is proven after a rollback."""
+    proof = VerificationPolicy(
+        health=(HttpCheck(name="api /healthz", url=f"{service_url}/healthz", expect_body="ok"),),
+        smoke=(
+            HttpCheck(name="checkout", url=f"{service_url}/checkout", method="POST", body="{}"),
+        ),
+        metrics=MetricsCheck(
+            prometheus_url=service_url,
+            error_rate_query=ERRORS,
+            latency_query=LATENCY,
+            baseline_latency_seconds=0.2,
+        ),
+    )
     return ApprovalPolicy(
         roles={
             Role.ON_CALL: RoleSource(users=("U0ALICE",)),
             Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
             Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
-        }
+        },
+        services={"api": ServicePolicy(verification=proof)},
     )
 
 
@@ -176,7 +203,11 @@ async def run_demo(scenario: str = "deployment") -> None:
     scripted = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
     executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
-    runtime = await build_runtime(settings, policy=_policy(), executors=executors)
+    service = SandboxService()
+    service_url = await service.start()
+    # after the rollback, api and its Prometheus report a healthy service again
+    service.state["metrics"] = {ERRORS: 0.003, LATENCY: 0.23}
+    runtime = await build_runtime(settings, policy=_policy(service_url), executors=executors)
     try:
         events = await runtime.serve_http()
         _say(f"rollbot demo · database {url} · sandbox Slack {api} · bot {events}")
@@ -223,3 +254,4 @@ async def run_demo(scenario: str = "deployment") -> None:
         await runtime.close()
         await slack.stop()
         await kube.stop()
+        await service.stop()

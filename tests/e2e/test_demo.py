@@ -25,7 +25,7 @@ async def test_demo_plays_a_whole_incident(
         "Sandbox cluster http://127.0.0.1:",
         "deployment/api -n prod: revision 3, image api:1.3.0, 3/3 available",
         "live now: revision 4 (was 3), image api:1.2.3",
-        "rollbot recovery verified: rollout finished; no health checks configured",
+        "rollbot recovery verified: health check passed 1/1; smoke tests passed 1/1; metrics passed 2/2",
         ":large_green_circle: completed* · `deployment/api -n prod` · revision 3 → 4",
         "Sandbox cluster after the rollback: deployment/api -n prod: revision 4, image api:1.2.3, 3/3 available",
         "$ rollbot audit verify\n  OK: 8 entries, head ",
