@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts import AlertIntake
 from bot.audit_keys import AuditSigner, load_signing_key
 from bot.config_versions import StoredConfigVersions
 from bot.domain.policy import ApprovalPolicy
@@ -33,6 +34,7 @@ from bot.settings import Settings
 from bot.store import migrate
 from bot.store.engine import create_engine
 from bot.store.uow import UnitOfWorkFactory
+from handlers.alerts import alert_route
 from handlers.app import build_bolt_app
 from handlers.delivery import SlackDelivery, client_for
 from handlers.deps import HandlerDeps
@@ -177,6 +179,17 @@ async def build_runtime(
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,
-        http_app=build_web_app(bolt, metrics, health),
+        http_app=build_web_app(
+            bolt,
+            metrics,
+            health,
+            [
+                alert_route(
+                    AlertIntake(service, uow, clock, policy, delivery.wake),
+                    token=settings.alert_token,
+                    basic=settings.alert_basic_auth,
+                )
+            ],
+        ),
         bolt=bolt,
     )

@@ -30,7 +30,7 @@ class RoleDirectory(Protocol):
 class ChannelDirectory(Protocol):
     """Incident channels: find or create one by name, with the requester in it."""
 
-    async def open_incident_channel(self, name: str, invite: str) -> str: ...
+    async def open_incident_channel(self, name: str, invite: str | None) -> str: ...
 
 
 class ChannelError(DomainError):

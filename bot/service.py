@@ -53,6 +53,7 @@ class Origin:
 
     channel_id: str
     channel_name: str
+    automated: bool = False
 
     @property
     def is_incident_channel(self) -> bool:
@@ -136,7 +137,8 @@ class RollbackService:
         channel = origin.channel_id
         if not origin.is_incident_channel:
             name = incident_channel_name(command.target, now)
-            channel = await self._channels.open_incident_channel(name, invite=actor.id)
+            invite = None if origin.automated else actor.id  # an alert has nobody to invite
+            channel = await self._channels.open_incident_channel(name, invite=invite)
         async with self._uow() as uow:
             known = await uow.incidents.in_channel(channel)
         request_id = self._new_id()

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     audit_key_file: Path = Path("rollbot-audit.key")
     audit_checkpoint_every: int = Field(default=100, ge=1)
     evidence_dir: Path = Path("evidence")
+    # Alertmanager webhooks on POST /alerts/alertmanager: a bearer token, or "user:password"
+    # for basic auth. With neither set, every alert is refused with 401.
+    alert_token: str | None = None
+    alert_basic_auth: str | None = None
     # When set, evidence packs go to this S3 bucket (Object Lock enabled) instead of evidence_dir.
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None

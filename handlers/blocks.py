@@ -241,9 +241,14 @@ _TIMELINE = {
     "escalate": ":rotating_light: Escalation — {reason}. Rollbot stopped; a human must take over.",
     "preserve": "State preserved as it is for investigation; no automatic second try.",
     "progress": "{line}",
+    "alert": ":rotating_light: Alertmanager: {alertname} {status}",
     "evidence": ":package: Evidence pack stored, sha256 `{sha256}`",
     "evidence_failed": ":warning: Evidence pack not stored yet ({error}); rollbot keeps retrying.",
 }
+
+
+# Timeline lines that speak for themselves, without "who did it" in front.
+_UNSIGNED = {"announce", "escalate", "preserve", "progress", "evidence", "evidence_failed", "alert"}
 
 
 def timeline_text(data: dict[str, Any], at: datetime) -> str:
@@ -255,14 +260,7 @@ def timeline_text(data: dict[str, Any], at: datetime) -> str:
         what = template
     actor = data.get("actor_id")
     who = "rollbot" if actor in (None, "rollbot") else f"<@{actor}>"
-    if data.get("action") in (
-        "announce",
-        "escalate",
-        "preserve",
-        "progress",
-        "evidence",
-        "evidence_failed",
-    ):
+    if data.get("action") in _UNSIGNED:
         return f"{_hm(at)} · {what}"
     return f"{_hm(at)} · {who} {what}"
 

@@ -13,7 +13,9 @@ from bot.metrics import Metrics
 HealthCheck = Callable[[], Awaitable[None]]
 
 
-def build_web_app(bolt: AsyncApp, metrics: Metrics, health: HealthCheck) -> web.Application:
+def build_web_app(
+    bolt: AsyncApp, metrics: Metrics, health: HealthCheck, extra: list[web.RouteDef] | None = None
+) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         with metrics.ack_seconds.time():
             bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
@@ -35,4 +37,5 @@ def build_web_app(bolt: AsyncApp, metrics: Metrics, health: HealthCheck) -> web.
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
+    app.router.add_routes(extra or [])
     return app

@@ -27,7 +27,7 @@ class SlackChannelDirectory:
                     f"#{name} exists but rollbot cannot see it; invite rollbot and retry"
                 )
 
-    async def open_incident_channel(self, name: str, invite: str) -> str:
+    async def open_incident_channel(self, name: str, invite: str | None) -> str:
         """Create #name, or reuse it when it exists; make sure rollbot and the requester are in it."""
         try:
             try:
@@ -38,11 +38,12 @@ class SlackChannelDirectory:
                     raise
                 channel = await self._find(name)
                 await self._client.conversations_join(channel=channel)
-            try:
-                await self._client.conversations_invite(channel=channel, users=invite)
-            except SlackApiError as exc:
-                if exc.response.get("error") != "already_in_channel":
-                    raise
+            if invite is not None:
+                try:
+                    await self._client.conversations_invite(channel=channel, users=invite)
+                except SlackApiError as exc:
+                    if exc.response.get("error") != "already_in_channel":
+                        raise
         except SlackApiError as exc:
             raise ChannelError(
                 f"could not open incident channel #{name} ({exc.response.get('error')}); nothing was stored"

@@ -26,6 +26,7 @@ PG_PORT = int(os.environ.get("ROLLBOT_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("ROLLBOT_TEST_PG_USER", "postgres")
 PG_ADMIN_DB = os.environ.get("ROLLBOT_TEST_PG_DB", "test")
 SIGNING_SECRET = "test-signing-secret"
+ALERT_TOKEN = "test-alert-token"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -161,6 +162,8 @@ async def runtime(
         slack_api_url=slack.api_url,
         audit_key_file=tmp_path / "audit.key",
         evidence_dir=tmp_path / "evidence",
+        alert_token=ALERT_TOKEN,
+        alert_basic_auth="alertmanager:" + ALERT_TOKEN,
         audit_checkpoint_every=5,
     )
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)

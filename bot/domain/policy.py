@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bot.domain.alerts import AlertRoute
+
 
 class RollbackType(StrEnum):
     DEPLOYMENT_LAST_VERSION = "deployment_last_version"
@@ -175,6 +177,8 @@ class ApprovalPolicy(BaseModel):
     deadlines: Deadlines = Deadlines()
     services: dict[str, ServicePolicy] = Field(default_factory=dict)
     evidence: EvidencePolicy = EvidencePolicy()
+    # Which Alertmanager alerts open a rollback request for which target.
+    alerts: tuple[AlertRoute, ...] = ()
 
     @model_validator(mode="after")
     def _complete_matrix(self) -> ApprovalPolicy:

@@ -1,0 +1,137 @@
+"""Alertmanager webhooks: an alert about a known target opens a proposed rollback request in an
+incident channel and runs the decision prompt. Repeats and flapping never open a second one;
+resolved alerts are noted on the open request's timeline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.commands import OpenRollback, rollback_type_for, target_from
+from bot.domain.alerts import route_alert, severity_from_labels
+from bot.domain.errors import DomainError
+from bot.domain.people import Person
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.request import RollbackRequest
+from bot.outbox import NoticeKind, put_notice
+from bot.ports import Clock
+from bot.service import Origin, RollbackService
+from bot.store.uow import UnitOfWork
+
+ALERTMANAGER = Person(id="alertmanager", name="Alertmanager")
+
+
+class Alert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = {}
+    startsAt: str = ""
+    fingerprint: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "alert")
+
+    @property
+    def identity(self) -> str:
+        """Alertmanager's fingerprint, or one of our own from the labels."""
+        if self.fingerprint:
+            return self.fingerprint
+        return hashlib.sha256(json.dumps(self.labels, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class AlertmanagerWebhook(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str = "4"
+    status: str
+    alerts: list[Alert]
+
+
+class AlertIntake:
+    def __init__(
+        self,
+        service: RollbackService,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        policy: ApprovalPolicy,
+        outbox_written: Callable[[], None],
+    ) -> None:
+        self._service = service
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+        self._outbox_written = outbox_written
+
+    async def _note(self, request: RollbackRequest, alert: Alert, what: str) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await uow.audit.append(
+                at=now,
+                actor=ALERTMANAGER,
+                action=f"alert.{what}",
+                request_id=request.id,
+                incident_id=request.incident_id,
+                payload={"alertname": alert.name, "fingerprint": alert.identity},
+            )
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                now,
+                action="alert",
+                details={"alertname": alert.name, "status": what.replace("_", " ")},
+            )
+        self._outbox_written()
+
+    async def _one(self, alert: Alert) -> dict[str, Any]:
+        route = route_alert(alert.labels, self._policy.alerts)
+        if route is None:
+            return {
+                "alert": alert.name,
+                "outcome": "ignored: no route in the policy matches its labels",
+            }
+        target = target_from(route.target, route.namespace)
+        open_requests = [r for r in await self._service.history(target) if r.state.is_open]
+        if alert.status == "resolved":
+            if open_requests:
+                await self._note(open_requests[0], alert, "resolved")
+                return {"alert": alert.name, "outcome": "noted", "request": open_requests[0].id}
+            return {"alert": alert.name, "outcome": "resolved; no open request"}
+        if open_requests:
+            await self._note(open_requests[0], alert, "firing_again")
+            return {"alert": alert.name, "outcome": "duplicate", "request": open_requests[0].id}
+        summary = (
+            alert.annotations.get("summary") or alert.annotations.get("description") or alert.name
+        )
+        command = OpenRollback(
+            target=target,
+            rollback_type=rollback_type_for(target, None),
+            to_revision=None,
+            severity=severity_from_labels(alert.labels),
+            reason=f"alert {alert.name}: {summary}"[:1000],
+            ticket=None,
+        )
+        try:
+            result = await self._service.open_request(
+                command,
+                actor=ALERTMANAGER,
+                origin=Origin(channel_id="", channel_name="alertmanager", automated=True),
+                idempotency_key=f"alert:{alert.identity}:{alert.startsAt}",
+            )
+        except DomainError as exc:
+            return {"alert": alert.name, "outcome": f"refused: {exc}"}
+        return {
+            "alert": alert.name,
+            "outcome": "opened" if result.created else "duplicate",
+            "request": result.request.id,
+        }
+
+    async def receive(self, webhook: AlertmanagerWebhook) -> list[dict[str, Any]]:
+        return [await self._one(alert) for alert in webhook.alerts]

@@ -1,0 +1,145 @@
+"""Alertmanager webhooks open rollback requests (seed 003 §7.1 triggers), once."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import Runtime
+from bot.commands import target_from
+from bot.domain.alerts import AlertRoute
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.request import RequestState
+from bot.domain.severity import Severity
+from sandbox.driver import SlackDriver
+from sandbox.slack import SandboxSlack
+from tests.conftest import ALERT_TOKEN
+from tests.e2e.workflow import card, thread
+from tests.helpers import NOTHING, stored
+
+API = target_from("deployment/api", "prod")
+
+
+@pytest.fixture
+def policy(policy: ApprovalPolicy) -> ApprovalPolicy:
+    return policy.model_copy(
+        update={
+            "alerts": (
+                AlertRoute(
+                    match={"service": "api", "env": "prod"},
+                    target="deployment/api",
+                    namespace="prod",
+                ),
+            )
+        }
+    )
+
+
+def webhook(
+    status: str = "firing", *, starts: str = "2026-11-27T09:00:00Z", **labels: str
+) -> dict[str, Any]:
+    merged = {
+        "alertname": "HighErrorRate",
+        "service": "api",
+        "env": "prod",
+        "severity": "critical",
+        **labels,
+    }
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "rollbot",
+        "groupLabels": {},
+        "commonLabels": merged,
+        "alerts": [
+            {
+                "status": status,
+                "labels": merged,
+                "startsAt": starts,
+                "fingerprint": "c0ffee1234",
+                "annotations": {"summary": "5xx above 5% for 5 minutes"},
+            }
+        ],
+    }
+
+
+async def _post(
+    driver: SlackDriver, body: Any, auth: str | None = f"Bearer {ALERT_TOKEN}"
+) -> tuple[int, Any]:
+    url = driver.bot_url.replace("/slack/events", "/alerts/alertmanager")
+    headers = {"Authorization": auth} if auth else {}
+    async with aiohttp.ClientSession() as http:
+        data = body if isinstance(body, bytes) else None
+        async with http.post(url, json=None if data else body, data=data, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [None, "Bearer wrong", "Basic " + base64.b64encode(b"alertmanager:nope").decode(), "Token x"],
+)
+async def test_anything_but_the_shared_secret_gets_401(
+    runtime: Runtime, driver: SlackDriver, auth: str | None
+) -> None:
+    status, _ = await _post(driver, webhook(), auth)
+    assert status == 401
+    assert await stored(runtime) == NOTHING
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"status": "firing"}', b'{"alerts": [{"labels": {}}]}']
+)
+async def test_malformed_bodies_get_400(runtime: Runtime, driver: SlackDriver, body: bytes) -> None:
+    status, answer = await _post(driver, body)
+    assert status == 400
+    assert "not an Alertmanager webhook" in answer["error"]
+    assert await stored(runtime) == NOTHING
+
+
+async def test_an_alert_opens_one_request_and_repeats_are_noted(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack
+) -> None:
+    status, answer = await _post(driver, webhook())
+    assert status == 200
+    [result] = answer["results"]
+    assert result["outcome"] == "opened"
+    await runtime.settle()
+    [request] = await runtime.service.history(API)
+    assert request.state is RequestState.AWAITING_DECISION
+    assert request.assessment.severity is Severity.P1
+    assert request.requester.id == "alertmanager"
+    assert request.reason == "alert HighErrorRate: 5xx above 5% for 5 minutes"
+    channel = slack.state.channel_by_name("inc-20261127-api")
+    assert channel is not None
+    assert "Recommendation: ROLLBACK" in str(card(slack, channel.id)["blocks"])
+
+    # the same alert again, then flapping (a new startsAt), then resolved
+    for again in (webhook(), webhook(starts="2026-11-27T09:07:00Z")):
+        assert (await _post(driver, again))[1]["results"][0]["outcome"] == "duplicate"
+    basic = "Basic " + base64.b64encode(f"alertmanager:{ALERT_TOKEN}".encode()).decode()
+    assert (await _post(driver, webhook("resolved"), basic))[1]["results"][0]["outcome"] == "noted"
+    await runtime.settle()
+    assert len(await runtime.service.history(API)) == 1
+    timeline = thread(slack, channel.id)
+    assert sum("Alertmanager: HighErrorRate firing again" in t for t in timeline) == 2
+    assert "Alertmanager: HighErrorRate resolved" in timeline[-1]
+    async with runtime.uow() as uow:
+        actors = {(e.action, e.actor_id) for e in await uow.audit.entries()}
+    assert ("request.opened", "alertmanager") in actors
+    assert ("alert.resolved", "alertmanager") in actors
+
+
+async def test_alerts_without_a_route_or_target_are_reported_not_stored(
+    runtime: Runtime, driver: SlackDriver
+) -> None:
+    status, answer = await _post(driver, webhook(service="billing"))
+    assert (status, answer["results"][0]["outcome"]) == (
+        200,
+        "ignored: no route in the policy matches its labels",
+    )
+    resolved = (await _post(driver, webhook("resolved")))[1]
+    assert resolved["results"][0]["outcome"] == "resolved; no open request"
+    assert (await stored(runtime)).requests == 0
