@@ -28,6 +28,7 @@ from bot.ports import (
     SystemClock,
     Verifier,
 )
+from bot.reminders import Reminders
 from bot.scheduler import DueWork
 from bot.service import RollbackService
 from bot.settings import Settings
@@ -65,6 +66,7 @@ class Runtime:
     flows: RequestFlows
     executions: ExecutionRunner
     due: DueWork
+    reminders: Reminders
     evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
@@ -160,6 +162,7 @@ async def build_runtime(
         after_commit=executions.after_commit,
     )
     flows = RequestFlows(transitions, roles, executors)
+    reminders = Reminders(uow, clock, policy, delivery.wake)
     deps = HandlerDeps(service=service, flows=flows, outbox=outbox, metrics=metrics)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
 
@@ -174,7 +177,8 @@ async def build_runtime(
         service=service,
         flows=flows,
         executions=executions,
-        due=DueWork(uow, clock, transitions, evidence),
+        due=DueWork(uow, clock, transitions, evidence, reminders),
+        reminders=reminders,
         evidence=evidence,
         outbox=outbox,
         delivery=delivery,

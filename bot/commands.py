@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
+from bot.domain.events import ObligationKind
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
 from bot.domain.severity import Severity, SeveritySignals, parse_severity
@@ -20,6 +21,7 @@ USAGE = """\
 • `/rollback status [ID]` — where a request stands
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
+• `/rollback postmortem|review|written-approval <ID> <link>`, `/rollback approve-retro <ID>` — meet what is owed
 • `/rollback help` — this text
 Example: `/rollback deployment/api -n prod --severity P1 --reason "5xx after v1.3.0"`"""
 
@@ -87,7 +89,36 @@ class ShowHistory:
     target: TargetRef
 
 
-Command = ShowHelp | OpenForm | ShowStatus | ListOpen | ShowHistory | OpenRollback
+@dataclass(frozen=True)
+class MeetObligationCommand:
+    request_id: str
+    kind: ObligationKind
+    evidence: str
+
+
+@dataclass(frozen=True)
+class ApproveRetroactively:
+    request_id: str
+
+
+# `/rollback postmortem RB-… <link>` and friends: the obligation each subcommand meets.
+OBLIGATION_COMMANDS = {
+    "postmortem": ObligationKind.POST_MORTEM,
+    "review": ObligationKind.POST_EMERGENCY_REVIEW,
+    "written-approval": ObligationKind.EMERGENCY_WRITTEN_APPROVAL,
+}
+
+
+Command = (
+    ShowHelp
+    | OpenForm
+    | ShowStatus
+    | ListOpen
+    | ShowHistory
+    | OpenRollback
+    | MeetObligationCommand
+    | ApproveRetroactively
+)
 
 
 def _split(text: str) -> list[str]:
@@ -241,6 +272,18 @@ def parse_command(text: str) -> Command:
         if len(rest) > 1 or (rest and not _REQUEST_ID.match(rest[0].upper())):
             raise CommandError("`status` takes one request id such as RB-7K2Q9X")
         return ShowStatus(request_id=rest[0].upper() if rest else None)
+    if head in OBLIGATION_COMMANDS:
+        if len(rest) != 2 or not _REQUEST_ID.match(rest[0].upper()):
+            raise CommandError(
+                f"`{head}` takes a request id and a link: {head} RB-7K2Q9X https://…"
+            )
+        return MeetObligationCommand(
+            rest[0].upper(), OBLIGATION_COMMANDS[head], check_ticket(rest[1])
+        )
+    if head == "approve-retro":
+        if len(rest) != 1 or not _REQUEST_ID.match(rest[0].upper()):
+            raise CommandError("`approve-retro` takes one request id such as RB-7K2Q9X")
+        return ApproveRetroactively(rest[0].upper())
     if head == "history":
         if not rest or "/" not in rest[0]:
             raise CommandError("`history` takes a target such as deployment/api -n prod")

@@ -137,3 +137,14 @@ class RequestFlows:
     ) -> RollbackRequest:
         event = ev.Cancel(by=by, roles=await self._roles.roles_of(by.id), reason=reason)
         return await self._t.apply(request_id, event, seen_version=seen_version)
+
+    async def meet_obligation(
+        self, request_id: str, kind: ev.ObligationKind, by: Person, evidence: str
+    ) -> RollbackRequest:
+        return await self._t.apply(
+            request_id, ev.MeetObligation(kind=kind, by=by, evidence=evidence)
+        )
+
+    async def approve_retroactively(self, request_id: str, by: Person) -> RollbackRequest:
+        event = ev.RetroApprove(by=by, roles=await self._roles.roles_of(by.id))
+        return await self._t.apply(request_id, event)

@@ -23,6 +23,7 @@ class NoticeKind(StrEnum):
     TIMELINE = "timeline"  # a threaded reply under the card: what happened, when, by whom
     CARD_UPDATE = "card_update"  # redraw the card in place
     SUMMARY = "summary"  # the closing message of a request that reached its end
+    REMINDER = "reminder"  # an overdue obligation, posted in the channel until it is met
 
 
 @dataclass(frozen=True)

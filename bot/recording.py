@@ -41,8 +41,8 @@ async def record_effects(
 ) -> None:
     """Audit every accepted event and put what people must see on the timeline.
 
-    Obligations and the decision deadline live on the request itself; the scheduler reads them
-    from there, so ScheduleObligation and ScheduleDecisionTimeout need no row of their own.
+    Obligations become due items the reminder schedule claims; the decision deadline lives on
+    the request and the scheduler reads it from there.
     ExecuteRollback is acted on after the commit (bot.execution), never inside it.
     """
     for effect in effects:
@@ -58,6 +58,9 @@ async def record_effects(
                 actor_name=effect.actor.name,
                 details=effect.details,
             )
+        elif isinstance(effect, ev.ScheduleObligation):
+            # a row the reminder schedule claims; written with the change that created it
+            await uow.due.add(effect.obligation.kind.value, request.id, effect.obligation.due)
         elif isinstance(effect, ev.AnnounceAutomaticRollback | ev.Escalate | ev.PreserveState):
             action = _ANNOUNCED[type(effect)]
             await put_notice(

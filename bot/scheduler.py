@@ -16,6 +16,7 @@ from bot.domain.request import RequestState
 from bot.evidence_flow import EvidenceRecorder
 from bot.flows import Transitions
 from bot.ports import Clock
+from bot.reminders import Reminders
 from bot.store.uow import UnitOfWork
 
 log = structlog.get_logger("rollbot.scheduler")
@@ -29,11 +30,13 @@ class DueWork:
         clock: Clock,
         transitions: Transitions,
         evidence: EvidenceRecorder,
+        reminders: Reminders,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._transitions = transitions
         self._evidence = evidence
+        self._reminders = reminders
         self._scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> int:
@@ -61,6 +64,7 @@ class DueWork:
         try:
             await self.tick()
             await self._evidence.retry_pending()
+            await self._reminders.tick()
         except Exception as exc:  # the schedule must outlive one bad tick
             log.error("tick_failed", error=repr(exc), exc_info=exc)
 

@@ -280,6 +280,17 @@ def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> M
     return {"text": f"{r.id}: {r.state.value}", "blocks": [_section(text)]}
 
 
+def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
+    what = str(data.get("obligation", "")).replace("_", " ")
+    due = datetime.fromisoformat(str(data["due"]))
+    mention = str(data.get("mention") or "")
+    text = (
+        f":alarm_clock: *Overdue*: {what} for *{r.id}* `{escape(r.target.label)}` was due "
+        f"{due:%Y-%m-%d} {_hm(due)}. Meet it with `{data.get('how', '')}`. {mention}"
+    ).rstrip()
+    return {"text": f"Overdue: {what} for {r.id}", "blocks": [_section(text)]}
+
+
 def ephemeral(text: str) -> Message:
     return {"response_type": "ephemeral", "text": text}
 

@@ -9,7 +9,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import (
     USAGE,
+    ApproveRetroactively,
     ListOpen,
+    MeetObligationCommand,
     OpenForm,
     OpenRollback,
     ShowHelp,
@@ -44,6 +46,17 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
             )
         elif isinstance(command, ListOpen):
             await ack(blocks.list_reply(await deps.service.list_open(origin.channel_id)))
+        elif isinstance(command, MeetObligationCommand):
+            actor = actor_from_command(body)
+            request = await deps.flows.meet_obligation(
+                command.request_id, command.kind, actor, command.evidence
+            )
+            what = command.kind.value.replace("_", " ")
+            await ack(blocks.ephemeral(f"Recorded {what} for {request.id}."))
+        elif isinstance(command, ApproveRetroactively):
+            actor = actor_from_command(body)
+            request = await deps.flows.approve_retroactively(command.request_id, actor)
+            await ack(blocks.ephemeral(f"Retroactive approval recorded for {request.id}."))
         elif isinstance(command, ShowHistory):
             await ack(
                 blocks.history_reply(

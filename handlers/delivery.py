@@ -63,6 +63,11 @@ class SlackDelivery:
                 channel=notice.channel, **blocks.request_card(request)
             )
             return str(resp["ts"])
+        if notice.kind is NoticeKind.REMINDER:
+            resp = await self._client.chat_postMessage(
+                channel=notice.channel, **blocks.reminder_message(request, notice.data)
+            )
+            return str(resp["ts"])
         if notice.kind is NoticeKind.SUMMARY:
             resp = await self._client.chat_postMessage(
                 channel=notice.channel, **blocks.summary_message(request, notice.data)

@@ -152,3 +152,20 @@ class ConfigVersionRow(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     data: str = Field(sa_column=Column(Text, nullable=False))
     recorded_at: datetime = Field(sa_column=_utc())
+
+
+class DueItemRow(SQLModel, table=True):
+    """An obligation that reminders chase until it is met; claimed with SKIP LOCKED."""
+
+    __tablename__ = "due_items"
+    __table_args__ = (
+        UniqueConstraint("request_id", "kind", name="uq_due_items_request_kind"),
+        Index("ix_due_items_open", "done_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    request_id: str = Field(max_length=32)
+    due_at: datetime = Field(sa_column=_utc())
+    stage: int = 0
+    done_at: datetime | None = Field(default=None, sa_column=_utc_nullable())

@@ -10,6 +10,7 @@ from bot.audit_keys import AuditSigner
 from bot.store.engine import session_factory
 from bot.store.repositories import (
     AuditLog,
+    DueItems,
     IncidentRepository,
     OutboxRepository,
     RequestRepository,
@@ -21,6 +22,7 @@ class UnitOfWork:
     audit: AuditLog
     outbox: OutboxRepository
     incidents: IncidentRepository
+    due: DueItems
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], signer: AuditSigner) -> None:
         self._sessions = sessions
@@ -38,6 +40,7 @@ class UnitOfWork:
         self.audit = AuditLog(self._session, self._signer)
         self.outbox = OutboxRepository(self._session)
         self.incidents = IncidentRepository(self._session)
+        self.due = DueItems(self._session)
         return self
 
     async def __aexit__(

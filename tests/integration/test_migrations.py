@@ -15,6 +15,7 @@ TABLES = {
     "audit_head",
     "audit_checkpoints",
     "config_versions",
+    "due_items",
     "outbox",
 }
 

@@ -112,3 +112,28 @@ def test_refuses_with_the_problem_and_usage(text: str, problem: str) -> None:
         parse_command(text)
     assert problem in err.value.problem
     assert "*Usage*" in str(err.value)
+
+
+def test_obligation_commands() -> None:
+    from bot.commands import ApproveRetroactively, MeetObligationCommand
+    from bot.domain.events import ObligationKind
+
+    assert parse_command("postmortem rb-abc123 https://wiki/pm") == MeetObligationCommand(
+        "RB-ABC123", ObligationKind.POST_MORTEM, "https://wiki/pm"
+    )
+    assert (
+        parse_command("review RB-ABC123 https://wiki/r").kind
+        is ObligationKind.POST_EMERGENCY_REVIEW
+    )  # type: ignore[union-attr]
+    assert (
+        parse_command("written-approval RB-ABC123 https://x").kind
+        is ObligationKind.EMERGENCY_WRITTEN_APPROVAL
+    )  # type: ignore[union-attr]
+    assert parse_command("approve-retro RB-ABC123") == ApproveRetroactively("RB-ABC123")
+    for bad, says in [
+        ("postmortem RB-ABC123", "takes a request id and a link"),
+        ("postmortem RB-ABC123 notalink", "takes a link starting with https://"),
+        ("approve-retro", "takes one request id"),
+    ]:
+        with pytest.raises(CommandError, match=says):
+            parse_command(bad)

@@ -96,6 +96,17 @@ def upgrade() -> None:
         sa.Column("signed_at", UTC, nullable=False),
     )
     op.create_table(
+        "due_items",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("request_id", sa.String(32), nullable=False),
+        sa.Column("due_at", UTC, nullable=False),
+        sa.Column("stage", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("done_at", UTC, nullable=True),
+        sa.UniqueConstraint("request_id", "kind", name="uq_due_items_request_kind"),
+    )
+    op.create_index("ix_due_items_open", "due_items", ["done_at", "due_at"])
+    op.create_table(
         "config_versions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("target", sa.String(400), nullable=False),
@@ -162,6 +173,8 @@ def downgrade() -> None:
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_head")
     op.drop_table("config_versions")
+    op.drop_index("ix_due_items_open", table_name="due_items")
+    op.drop_table("due_items")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("audit_entries")

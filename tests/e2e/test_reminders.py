@@ -1,0 +1,126 @@
+"""Obligations are chased until met (seed 004: post-mortem within 48 h, retroactive approval
+within 4 h; seed 003 §8.2). Time is moved, never waited for."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import Runtime, build_runtime
+from bot.commands import target_from
+from bot.domain.policy import ApprovalPolicy
+from handlers.ids import ActionId
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack import SandboxSlack
+from tests.conftest import FakeClock
+from tests.e2e.workflow import click, command, ephemerals
+
+API = target_from("deployment/api", "prod")
+
+
+def _reminders(slack: SandboxSlack, channel: str) -> list[str]:
+    return [
+        str(m["blocks"][0]["text"]["text"])
+        for m in slack.state.history(channel)
+        if m["text"].startswith("Overdue")
+    ]
+
+
+async def _completed_rollback(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> str:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    [request] = await runtime.service.history(API)
+    return request.id
+
+
+async def test_a_post_mortem_is_chased_once_per_step_until_it_is_met(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    request_id = await _completed_rollback(runtime, driver, slack, channel)
+    clock.advance(hours=47, minutes=59)
+    assert await runtime.reminders.tick() == 0
+    clock.advance(minutes=1)
+    assert await runtime.reminders.tick() == 1
+    assert await runtime.reminders.tick() == 0  # fired once at its time
+    clock.advance(hours=1)
+    assert await runtime.reminders.tick() == 1
+    clock.advance(hours=1)
+    assert await runtime.reminders.tick() == 1
+    await runtime.settle()
+    first, second, third = _reminders(slack, channel)
+    assert f"post mortem for *{request_id}*" in first
+    assert f"`/rollback postmortem {request_id} <link>`" in first
+    assert "<@" not in first  # the channel first
+    assert second.endswith("<@U0ALICE>")  # then the owner
+    assert third.endswith("<@U0BOB>")  # then the engineering lead
+
+    reply = await command(
+        runtime, driver, channel, "U0BOB", f"postmortem {request_id} https://wiki.example/pm/42"
+    )
+    assert reply == f"Recorded post mortem for {request_id}."
+    clock.advance(hours=5)
+    assert await runtime.reminders.tick() == 0  # met: never again
+    [request] = await runtime.service.history(API)
+    pm = request.obligation(
+        __import__("bot.domain.events", fromlist=["ObligationKind"]).ObligationKind.POST_MORTEM
+    )
+    assert pm is not None
+    assert pm.evidence == "https://wiki.example/pm/42"
+
+
+async def test_retroactive_approval_is_role_checked(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    text = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "down"'
+    await command(runtime, driver, channel, "U0ALICE", text)
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.OVERRIDE)
+    view_id = list(slack.state.views)[-1]
+    await driver.submit_view(
+        "U0DAVE", view_id, {"reason": {"value": {"type": "plain_text_input", "value": "no lead"}}}
+    )
+    await runtime.settle()
+    [request] = await runtime.service.history(API)
+
+    refused = await command(runtime, driver, channel, "U0CAROL", f"approve-retro {request.id}")
+    assert "approval needs engineering lead" in refused
+    assert "Retroactive approval recorded" in await command(
+        runtime, driver, channel, "U0BOB", f"approve-retro {request.id}"
+    )
+    clock.advance(hours=4, minutes=1)
+    assert await runtime.reminders.tick() == 0  # met within 4 h: nothing to chase
+    clock.advance(hours=20)
+    assert await runtime.reminders.tick() == 1  # the written approval (24 h) is still owed
+    await runtime.settle()
+    assert "emergency written approval" in _reminders(slack, channel)[-1]
+    assert ephemerals(slack, "U0CAROL") == []  # slash-command refusals are the command's own answer
+
+
+async def test_two_schedulers_on_one_database_send_each_reminder_once(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier,
+) -> None:
+    await _completed_rollback(runtime, driver, slack, channel)
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    # a second replica (or the same one after a restart) on the same database
+    other = await build_runtime(
+        runtime.settings, clock=clock, policy=policy, executors=executors, verifier=verifier
+    )
+    try:
+        clock.advance(hours=48)
+        sent = await asyncio.gather(*(r.reminders.tick() for r in (runtime, other, runtime, other)))
+        assert sum(sent) == 1
+        await runtime.settle()
+        await other.settle()
+        assert len(_reminders(slack, channel)) == 1
+    finally:
+        await other.close()
