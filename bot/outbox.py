@@ -24,6 +24,7 @@ class NoticeKind(StrEnum):
     CARD_UPDATE = "card_update"  # redraw the card in place
     SUMMARY = "summary"  # the closing message of a request that reached its end
     REMINDER = "reminder"  # an overdue obligation, posted in the channel until it is met
+    PAGE = "page"  # who the severity pages, as soon as the request opens
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from bot.domain.decision import decide_rollback_or_fix
 from bot.domain.errors import DomainError
 from bot.domain.opening import open_rollback_request
 from bot.domain.people import Person
-from bot.domain.policy import ApprovalPolicy
+from bot.domain.policy import ApprovalPolicy, Role
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.security import security_implications
 from bot.domain.severity import SeverityAssessment, classify, declared, override_severity
@@ -98,6 +98,18 @@ class RollbackService:
         self._executors = executors
         self._new_id = new_id
         self._after_commit = after_commit
+
+    def _page(self, assessment: SeverityAssessment) -> dict[str, object]:
+        """Who the severity pages (seed 001 §1): role members, or the incidents channel."""
+        profile = assessment.profile
+        source = self._policy.roles.get(Role(profile.paged_role)) if profile.paged_role else None
+        return {
+            "severity": assessment.severity.value,
+            "pages": profile.pages,
+            "users": list(source.users) if source else [],
+            "usergroup": source.usergroup if source else None,
+            "incidents_channel": self._policy.paging.incidents_channel,
+        }
 
     def executor_for(self, target: TargetRef) -> Executor:
         executor = self._executors.get(target.kind)
@@ -188,6 +200,7 @@ class RollbackService:
                     )
                 await uow.requests.add(request, idempotency_key)
                 await put_notice(uow, NoticeKind.REQUEST_OPENED, request, now)
+                await put_notice(uow, NoticeKind.PAGE, request, now, **self._page(assessment))
                 for snapshot, step_effects in steps:
                     await record_effects(uow, snapshot, step_effects, now)
         except IntegrityError:

@@ -291,6 +291,25 @@ def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
     return {"text": f"Overdue: {what} for {r.id}", "blocks": [_section(text)]}
 
 
+def page_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
+    """Seed 001 §1: P1 pages the VP of Engineering, P2 the engineering lead, P3 goes to
+    #incidents, P4 becomes a ticket note."""
+    who = " ".join(
+        ([f"<!subteam^{data['usergroup']}>"] if data.get("usergroup") else [])
+        + [f"<@{u}>" for u in data.get("users") or []]
+    )
+    severity, pages = data.get("severity"), data.get("pages")
+    if severity == "P4":
+        text = f":memo: {severity} {r.id}: no page; ticket note — fix in the next sprint (`{escape(r.target.label)}`)."
+    elif severity == "P3":
+        text = f":information_source: {severity} {r.id} in <#{r.channel}>: `{escape(r.target.label)}` — for #incidents."
+    else:
+        text = f":rotating_light: {severity} declared, {r.id} in <#{r.channel}>: paging {pages} {who}".rstrip()
+        if not who:
+            text += f" (no {pages} in the policy's roles: page them by hand)"
+    return {"text": f"{severity} {r.id}: {pages}", "blocks": [_section(text)]}
+
+
 def ephemeral(text: str) -> Message:
     return {"response_type": "ephemeral", "text": text}
 

@@ -63,6 +63,14 @@ class SlackDelivery:
                 channel=notice.channel, **blocks.request_card(request)
             )
             return str(resp["ts"])
+        if notice.kind is NoticeKind.PAGE:
+            where = notice.channel
+            if notice.data.get("severity") == "P3" and notice.data.get("incidents_channel"):
+                where = str(notice.data["incidents_channel"])
+            resp = await self._client.chat_postMessage(
+                channel=where, **blocks.page_message(request, notice.data)
+            )
+            return str(resp["ts"])
         if notice.kind is NoticeKind.REMINDER:
             resp = await self._client.chat_postMessage(
                 channel=notice.channel, **blocks.reminder_message(request, notice.data)

@@ -37,6 +37,7 @@ PEOPLE = {
     "U0ALICE": ("alice", "Alice (on-call SRE)"),
     "U0BOB": ("bob", "Bob (engineering lead)"),
     "U0DAVE": ("dave", "Dave (incident commander)"),
+    "U0VERA": ("vera", "Vera (VP Engineering)"),
 }
 
 
@@ -67,6 +68,7 @@ def _policy(service_url: str) -> ApprovalPolicy:
             Role.ON_CALL: RoleSource(users=("U0ALICE",)),
             Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
             Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
+            Role.VP_ENGINEERING: RoleSource(users=("U0VERA",)),
         },
         services={"api": ServicePolicy(verification=proof)},
     )

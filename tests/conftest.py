@@ -135,6 +135,7 @@ def policy() -> ApprovalPolicy:
     carol DBA, dave incident commander, erin CTO, frank DevOps lead (through a Slack user group)."""
     return ApprovalPolicy(
         roles={
+            Role.VP_ENGINEERING: RoleSource(users=("U0ERIN",)),
             Role.ON_CALL: RoleSource(users=("U0ALICE",)),
             Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
             Role.DBA: RoleSource(users=("U0CAROL",)),

@@ -25,6 +25,7 @@ class RollbackType(StrEnum):
 
 
 class Role(StrEnum):
+    VP_ENGINEERING = "vp_engineering"
     ON_CALL = "on_call"
     INCIDENT_COMMANDER = "incident_commander"
     ENGINEERING_LEAD = "engineering_lead"
@@ -136,6 +137,15 @@ class ServicePolicy(BaseModel):
     verification: VerificationPolicy = VerificationPolicy()
 
 
+class PagingPolicy(BaseModel):
+    """Where a declared incident is announced (seed 001 §1 "Alert")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # P3 goes to this channel (Slack channel ID), not to a person.
+    incidents_channel: str | None = None
+
+
 class EvidencePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -179,6 +189,7 @@ class ApprovalPolicy(BaseModel):
     evidence: EvidencePolicy = EvidencePolicy()
     # Which Alertmanager alerts open a rollback request for which target.
     alerts: tuple[AlertRoute, ...] = ()
+    paging: PagingPolicy = PagingPolicy()
 
     @model_validator(mode="after")
     def _complete_matrix(self) -> ApprovalPolicy:

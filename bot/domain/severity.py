@@ -36,6 +36,8 @@ class SeverityProfile(BaseModel):
     decision_sla: timedelta
     pages: str
     customer_notification: timedelta | None
+    # The policy role paged at once (P1, P2); P3 posts to #incidents, P4 leaves a ticket note.
+    paged_role: str | None = None
 
 
 PROFILES: dict[Severity, SeverityProfile] = {
@@ -44,12 +46,14 @@ PROFILES: dict[Severity, SeverityProfile] = {
         decision_sla=timedelta(hours=1),
         pages="VP Engineering",
         customer_notification=timedelta(minutes=30),
+        paged_role="vp_engineering",
     ),
     Severity.P2: SeverityProfile(
         label="high",
         decision_sla=timedelta(hours=4),
         pages="Engineering Lead",
         customer_notification=timedelta(hours=2),
+        paged_role="engineering_lead",
     ),
     Severity.P3: SeverityProfile(
         label="medium",

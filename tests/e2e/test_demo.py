@@ -21,6 +21,8 @@ async def test_demo_plays_a_whole_incident(
         "opened for `deployment/api -n prod` in #inc-",
         "[Roll back] [Forward fix] [Emergency override] [Cancel request]",
         "you requested this rollback, so you cannot approve it",
+        "P1 declared, RB-",
+        "paging VP Engineering @vera",
         "@bob approved as engineering_lead",
         "Sandbox cluster http://127.0.0.1:",
         "deployment/api -n prod: revision 3, image api:1.3.0, 3/3 available",

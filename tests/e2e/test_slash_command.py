@@ -25,14 +25,15 @@ async def test_signed_command_stores_request_and_posts_card(
     body = reply.json()
     assert body["response_type"] == "ephemeral"
     assert "opened for `deployment/api -n prod`" in body["text"]
-    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=3)
+    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=4)
     request = (await runtime.service.list_open(channel))[0]
     assert request.state is RequestState.AWAITING_DECISION
     assert request.requester.id == "U0ALICE"
     assert request.target.namespace == "prod"
 
-    assert await runtime.delivery.drain() == 3
-    [card] = slack.state.history(channel)
+    assert await runtime.delivery.drain() == 4  # card, page, two timeline replies
+    card, page = slack.state.history(channel)
+    assert page["text"] == f"P1 {request.id}: VP Engineering"
     assert card["blocks"][0]["text"]["text"] == f"Rollback {request.id} · deployment/api -n prod"
     assert "5xx at 38% since v1.3.0" in str(card["blocks"])
     async with runtime.uow() as uow:
@@ -49,9 +50,12 @@ async def test_slack_retry_of_the_same_command_makes_one_request(
 
     assert [first.status, retried.status, retried_again.status] == [200, 200, 200]
     assert "already exists" in retried.json()["text"]
-    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=3)
+    assert await stored(runtime) == Stored(requests=1, audit=2, outbox=4)
     await runtime.delivery.drain()
-    assert len(slack.state.history(channel)) == 1
+    assert [m["text"].split(":")[0] for m in slack.state.history(channel)] == [
+        f"Rollback {first.json()['text'].split()[2]}",
+        f"P1 {first.json()['text'].split()[2]}",
+    ]
 
 
 def _tamper(body: bytes) -> bytes:
@@ -153,7 +157,7 @@ async def test_user_text_cannot_ping_or_spoof(
         'deployment/api -n prod --reason "<!channel> see <@U0BOB> <https://evil|docs>"',
     )
     await runtime.delivery.drain()
-    [card] = slack.state.history(channel)
+    card = slack.state.history(channel)[0]
     text = str(card["blocks"]) + str(slack.state.replies(channel, card["ts"]))
     assert "<!channel>" not in text
     assert "<@U0BOB>" not in text

@@ -13,9 +13,9 @@ from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.helpers import stored
 
-# Opening a request puts three notices in the outbox: the card and two timeline replies
-# (request opened, decision prompted).
-PER_REQUEST = 3
+# Opening a request puts four notices in the outbox: the card, the page, and two timeline
+# replies (request opened, decision prompted).
+PER_REQUEST = 4
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,8 @@ async def _open(driver: SlackDriver, channel: str, names: list[str]) -> None:
 
 
 def _targets(slack: SandboxSlack, channel: str) -> list[str]:
-    return [m["text"].split(": ")[1].split(" ")[0] for m in slack.state.history(channel)]
+    cards = [m for m in slack.state.history(channel) if m["text"].startswith("Rollback RB-")]
+    return [m["text"].split(": ")[1].split(" ")[0] for m in cards]
 
 
 async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
@@ -49,7 +50,7 @@ async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
     clock.advance(seconds=2)
     assert await runtime.delivery.drain() == 3 * PER_REQUEST
     assert _targets(slack, channel) == ["deployment/api", "deployment/web", "deployment/worker"]
-    for card in slack.state.history(channel):
+    for card in (m for m in slack.state.history(channel) if m["text"].startswith("Rollback RB-")):
         replies = [m["text"] for m in slack.state.replies(channel, card["ts"])]
         assert len(replies) == 2
         assert "opened the request" in replies[0]
