@@ -71,12 +71,17 @@ async def served(tmp_path: Path, slack: SandboxSlack) -> AsyncIterator[str]:
         yield url
 
 
+def _cards(slack: SandboxSlack, channel: str) -> list[dict[str, object]]:
+    return [m for m in slack.state.history(channel) if str(m["text"]).startswith("Rollback RB-")]
+
+
 async def _card_posted(slack: SandboxSlack, channel: str) -> list[dict[str, object]]:
-    for _ in range(500):  # the serving process's own delivery loop posts the card
-        if slack.state.history(channel):
+    """The request cards, once the serving process's own delivery loop has posted one."""
+    for _ in range(500):
+        if _cards(slack, channel):
             break
         await asyncio.sleep(0.01)
-    return slack.state.history(channel)
+    return _cards(slack, channel)
 
 
 async def test_socket_mode_runs_the_same_app(
