@@ -52,7 +52,7 @@ async def _admin() -> asyncpg.Connection:
         message = f"PostgreSQL at {PG_HOST}:{PG_PORT}/{PG_ADMIN_DB} unreachable: {exc!r}"
         if IN_CI:
             pytest.fail(f"{message} (CI=true: PostgreSQL is required)")
-        pytest.skip(f"{message}; run `make test`, which starts it")
+        pytest.skip(reason=f"{message}; run `make test`, which starts it")
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,9 @@ KUBECTL = shutil.which("kubectl")
 if KUBECTL is None:
     if os.environ.get("CI", "").lower() == "true":
         raise RuntimeError("kubectl is required for the contract tests under CI=true")
-    pytest.skip("no kubectl on PATH: the contract tests need the real one", allow_module_level=True)
+    pytest.skip(
+        reason="no kubectl on PATH: the contract tests need the real one", allow_module_level=True
+    )
 
 pytestmark = pytest.mark.kubectl
 
