@@ -9,126 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import copy
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from bot.domain.errors import DomainError
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import ExecutionError, ExecutionResult, Preflight, Progress, UnknownTargetError
+from integrations.kubernetes_rollout import (
+    CONFLICT_RETRIES,
+    SKIPPED_ANNOTATIONS,
+    AccessDeniedError,
+    ClusterError,
+    images_of,
+    is_transient,
+    plain_template,
+    read_with_retries,
+    redact,
+    revision_of,
+    rollout_state,
+)
 
-REVISION = "deployment.kubernetes.io/revision"
-HASH_LABEL = "pod-template-hash"
-# Annotations kubectl leaves alone when it copies a ReplicaSet's annotations onto the deployment.
-SKIPPED_ANNOTATIONS = {
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION,
-    "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-}
-CONFLICT_RETRIES = 3
-CREDENTIAL = re.compile(r"(passw|secret|token|api[_-]?key|credential|private)", re.I)
 T = TypeVar("T")
-
-
-class AccessDeniedError(DomainError):
-    pass
-
-
-class ClusterError(DomainError):
-    """The API server failed (5xx, unreachable) and retries did not help; nothing was changed."""
-
-
-READ_ATTEMPTS = 3
-
-
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, ApiException):
-        return exc.status is None or exc.status >= 500 or exc.status == 429
-    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)
-
-
-def read_with_retries(fn: Callable[[], T], what: str) -> T:
-    """Reads are safe to repeat: retry server errors and dropped connections a few times."""
-    for attempt in range(1, READ_ATTEMPTS + 1):
-        try:
-            return fn()
-        except Exception as exc:
-            if not _transient(exc):
-                raise
-            if attempt == READ_ATTEMPTS:
-                reason = (
-                    f"{exc.status} {exc.reason}"
-                    if isinstance(exc, ApiException)
-                    else type(exc).__name__
-                )
-                raise ClusterError(
-                    f"the Kubernetes API failed while reading {what} ({reason}); nothing was changed"
-                ) from None
-            time.sleep(0.1 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _revision(obj: dict[str, Any]) -> int:
-    return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0") or 0)
-
-
-def _plain(template: dict[str, Any]) -> dict[str, Any]:
-    """A ReplicaSet's template as kubectl writes it back: no pod-template-hash."""
-    t = copy.deepcopy(template)
-    (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    return t
-
-
-def _images(template: dict[str, Any]) -> list[str]:
-    return [c.get("image", "?") for c in template.get("spec", {}).get("containers", [])]
-
-
-def redact(obj: Any) -> Any:
-    """Evidence never holds secrets: env values from secretKeyRef and credential-like values go."""
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    out = {k: redact(v) for k, v in obj.items()}
-    if "name" in out and "value" in out and CREDENTIAL.search(str(out["name"])):
-        out["value"] = "<redacted>"
-    if "valueFrom" in out and "secretKeyRef" in (out["valueFrom"] or {}):
-        out["valueFrom"] = {"secretKeyRef": "<redacted>"}
-    return out
-
-
-def rollout_state(d: dict[str, Any]) -> tuple[bool, str]:
-    """kubectl's DeploymentStatusViewer: (done, message); raises on a missed deadline."""
-    name, spec, status = d["metadata"]["name"], d.get("spec") or {}, d.get("status") or {}
-    if d["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
-        return False, "waiting for the deployment spec update to be observed"
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            raise ExecutionError(
-                f'deployment "{name}" exceeded its progress deadline (ProgressDeadlineExceeded)'
-            )
-    want, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
-    if updated < want:
-        return False, f"{updated} out of {want} new replicas have been updated"
-    if status.get("replicas", 0) > updated:
-        return False, f"{status['replicas'] - updated} old replicas are pending termination"
-    if status.get("availableReplicas", 0) < updated:
-        return (
-            False,
-            f"{status.get('availableReplicas', 0)} of {updated} updated replicas are available",
-        )
-    return True, f'deployment "{name}" successfully rolled out'
 
 
 class KubernetesExecutor:
@@ -219,14 +125,14 @@ class KubernetesExecutor:
     ) -> dict[str, Any]:
         owned = self._replicasets(deployment, target)
         if to_revision is not None:
-            chosen = next((rs for rs in owned if _revision(rs) == int(to_revision)), None)
+            chosen = next((rs for rs in owned if revision_of(rs) == int(to_revision)), None)
             if chosen is None:
                 raise UnknownTargetError(
                     f"unable to find specified revision {to_revision} in history"
                 )
             return chosen
-        current = _revision(deployment)
-        earlier = sorted((rs for rs in owned if 0 < _revision(rs) < current), key=_revision)
+        current = revision_of(deployment)
+        earlier = sorted((rs for rs in owned if 0 < revision_of(rs) < current), key=revision_of)
         if not earlier:
             raise UnknownTargetError(
                 f"no rollout history found for deployment {deployment['metadata']['name']!r}"
@@ -238,17 +144,20 @@ class KubernetesExecutor:
         if deployment["spec"].get("paused"):
             raise UnknownTargetError(f"`{target.label}` is paused; resume it before rolling back")
         chosen = self._choose(deployment, to_revision, target)
-        if _plain(chosen["spec"]["template"]) == deployment["spec"]["template"]:
+        if plain_template(chosen["spec"]["template"]) == deployment["spec"]["template"]:
             raise UnknownTargetError(
-                f"`{target.label}` already runs the template of revision {_revision(chosen)}"
+                f"`{target.label}` already runs the template of revision {revision_of(chosen)}"
             )
         self._check_access(target)
-        before, after = _images(deployment["spec"]["template"]), _images(chosen["spec"]["template"])
+        before, after = (
+            images_of(deployment["spec"]["template"]),
+            images_of(chosen["spec"]["template"]),
+        )
         changes = tuple(f"image {a} → {b}" for a, b in zip(before, after, strict=False) if a != b)
         return Preflight(
-            live_revision=str(_revision(deployment)),
-            to_revision=str(_revision(chosen)),
-            summary=f"revision {_revision(deployment)} → {_revision(chosen)}: {', '.join(changes) or 'template change'}",
+            live_revision=str(revision_of(deployment)),
+            to_revision=str(revision_of(chosen)),
+            summary=f"revision {revision_of(deployment)} → {revision_of(chosen)}: {', '.join(changes) or 'template change'}",
             changes=changes,
         )
 
@@ -282,12 +191,12 @@ class KubernetesExecutor:
         return await self._call(lambda: self._preflight_sync(target, to_revision))
 
     async def live_revision(self, target: TargetRef) -> str | None:
-        return str(_revision(await self._call(lambda: self._deployment(target))))
+        return str(revision_of(await self._call(lambda: self._deployment(target))))
 
     def _undo_patch(
         self, deployment: dict[str, Any], chosen: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        template = _plain(chosen["spec"]["template"])
+        template = plain_template(chosen["spec"]["template"])
         template.setdefault("metadata", {})["creationTimestamp"] = None
         annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items()}
         for key, value in (chosen["metadata"].get("annotations") or {}).items():
@@ -359,7 +268,7 @@ class KubernetesExecutor:
                     if done:
                         return obj
             except Exception as exc:
-                if not _transient(exc):
+                if not is_transient(exc):
                     raise
             # the watch ended (timeout, a dropped connection, a 5xx): pick up from where it was
             current = self._deployment(target)
@@ -402,14 +311,14 @@ class KubernetesExecutor:
             ) from None
         for future in reported:
             await asyncio.wrap_future(future)
-        live = ", ".join(_images(final["spec"]["template"]))
+        live = ", ".join(images_of(final["spec"]["template"]))
         await progress(
-            f"live now: revision {_revision(final)} (was {_revision(before)}), image {live}"
+            f"live now: revision {revision_of(final)} (was {revision_of(before)}), image {live}"
         )
         return ExecutionResult(
-            from_revision=str(_revision(before)),
-            to_revision=str(_revision(final)),
-            detail=f"images {', '.join(_images(final['spec']['template']))}",
+            from_revision=str(revision_of(before)),
+            to_revision=str(revision_of(final)),
+            detail=f"images {', '.join(images_of(final['spec']['template']))}",
         )
 
     def _capture_sync(self, target: TargetRef) -> dict[str, Any]:
@@ -432,8 +341,8 @@ class KubernetesExecutor:
         captured: dict[str, Any] = redact(
             {
                 "deployment": deployment,
-                "revision": str(_revision(deployment)),
-                "images": _images(deployment["spec"]["template"]),
+                "revision": str(revision_of(deployment)),
+                "images": images_of(deployment["spec"]["template"]),
                 "replicasets": self._replicasets(deployment, target),
                 "pods": pods,
                 "events": events,

@@ -20,12 +20,8 @@ from bot.ports import (
     Progress,
     UnknownTargetError,
 )
-from integrations.kubernetes import (
-    CONFLICT_RETRIES,
-    CREDENTIAL,
-    KubernetesExecutor,
-    read_with_retries,
-)
+from integrations.kubernetes import KubernetesExecutor
+from integrations.kubernetes_rollout import CONFLICT_RETRIES, CREDENTIAL, read_with_retries
 
 
 def changed_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:

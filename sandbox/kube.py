@@ -17,11 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.kube_controller import DeploymentController, default_deployment
+from sandbox.kube_discovery import openapi, resource_list, static_json
 from sandbox.kube_patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.kube_store import RESOURCES, ApiError, ObjectStore, Resource, not_found
 from sandbox.kube_tables import table
-
-GROUPS = {"": "v1", "apps": "v1"}
 
 
 class Faults:
@@ -41,75 +40,6 @@ class Faults:
 
 def _status(err: ApiError) -> web.Response:
     return web.json_response(err.status(), status=err.code)
-
-
-def _resource_list(group: str) -> dict[str, Any]:
-    version = GROUPS[group]
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": f"{group}/{version}" if group else version,
-        "resources": [
-            {
-                "name": r.name,
-                "singularName": r.singular,
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": list(r.verbs),
-                "shortNames": list(r.short),
-            }
-            for r in RESOURCES.values()
-            if r.group == group
-        ],
-    }
-
-
-def _openapi_paths(group: str) -> dict[str, Any]:
-    """Operations that advertise fieldValidation: kubectl then validates on the server."""
-    param = {
-        "name": "fieldValidation",
-        "in": "query",
-        "schema": {"type": "string", "uniqueItems": True},
-    }
-    paths: dict[str, Any] = {}
-    for r in RESOURCES.values():
-        if r.group != group:
-            continue
-        gvk = {"group": r.group, "kind": r.kind, "version": r.version}
-        prefix = f"/apis/{r.api_version}" if r.group else "/api/v1"
-        scope = "/namespaces/{namespace}" if r.namespaced else ""
-
-        def op(verb: str, gvk: dict[str, str] = gvk) -> dict[str, Any]:
-            return {
-                "parameters": [param],
-                "x-kubernetes-action": verb,
-                "x-kubernetes-group-version-kind": gvk,
-                "responses": {"200": {"description": "OK"}},
-            }
-
-        paths[f"{prefix}{scope}/{r.name}"] = {"post": op("post")}
-        paths[f"{prefix}{scope}/{r.name}/{{name}}"] = {"put": op("put"), "patch": op("patch")}
-    return paths
-
-
-def _openapi(group: str) -> dict[str, Any]:
-    schemas = {
-        f"io.k8s.api.{r.group or 'core'}.{r.version}.{r.kind}": {
-            "type": "object",
-            "x-kubernetes-group-version-kind": [
-                {"group": r.group, "kind": r.kind, "version": r.version}
-            ],
-            "x-kubernetes-preserve-unknown-fields": True,
-        }
-        for r in RESOURCES.values()
-        if r.group == group
-    }
-    return {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.32.0"},
-        "paths": _openapi_paths(group),
-        "components": {"schemas": schemas},
-    }
 
 
 class KubeApi:
@@ -312,13 +242,6 @@ class KubeApi:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _static(payload: dict[str, Any]) -> Any:
-    async def handler(_: web.Request) -> web.Response:
-        return web.json_response(payload)
-
-    return handler
-
-
 def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     api = KubeApi(store, faults)
 
@@ -341,7 +264,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     r = app.router
     r.add_get(
         "/version",
-        _static(
+        static_json(
             {
                 "major": "1",
                 "minor": "32",
@@ -352,7 +275,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     )
     r.add_get(
         "/api",
-        _static(
+        static_json(
             {
                 "kind": "APIVersions",
                 "versions": ["v1"],
@@ -364,7 +287,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     )
     r.add_get(
         "/apis",
-        _static(
+        static_json(
             {
                 "kind": "APIGroupList",
                 "apiVersion": "v1",
@@ -379,11 +302,11 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
             }
         ),
     )
-    r.add_get("/api/v1", _static(_resource_list("")))
-    r.add_get("/apis/apps/v1", _static(_resource_list("apps")))
+    r.add_get("/api/v1", static_json(resource_list("")))
+    r.add_get("/apis/apps/v1", static_json(resource_list("apps")))
     r.add_get(
         "/apis/authorization.k8s.io/v1",
-        _static(
+        static_json(
             {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
@@ -402,7 +325,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     )
     r.add_get(
         "/openapi/v3",
-        _static(
+        static_json(
             {
                 "paths": {
                     "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"},
@@ -411,8 +334,8 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
             }
         ),
     )
-    r.add_get("/openapi/v3/api/v1", _static(_openapi("")))
-    r.add_get("/openapi/v3/apis/apps/v1", _static(_openapi("apps")))
+    r.add_get("/openapi/v3/api/v1", static_json(openapi("")))
+    r.add_get("/openapi/v3/apis/apps/v1", static_json(openapi("apps")))
     r.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", api.access_review)
     for prefix in ("/api/v1", "/apis/{group}/v1"):
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}", api.collection)

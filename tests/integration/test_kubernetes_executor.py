@@ -13,7 +13,8 @@ import pytest
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
 from bot.ports import ExecutionError, UnknownTargetError
-from integrations.kubernetes import AccessDeniedError, KubernetesExecutor, redact
+from integrations.kubernetes import KubernetesExecutor
+from integrations.kubernetes_rollout import AccessDeniedError, redact
 from sandbox.kube import SandboxKube
 from tests.unit.domain.factories import make_request
 
@@ -225,7 +226,7 @@ async def test_a_flaky_api_server_is_retried_on_reads(
 async def test_a_failing_api_server_is_a_clear_refusal_before_anything_changes(
     kube: SandboxKube, executor: KubernetesExecutor
 ) -> None:
-    from integrations.kubernetes import ClusterError
+    from integrations.kubernetes_rollout import ClusterError
 
     await _release(kube, "web:1.2", "web:1.3")
     kube.faults.error_rate = 1.0

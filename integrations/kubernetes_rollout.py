@@ -1,0 +1,122 @@
+"""kubectl's own logic, as plain functions over JSON dicts: which annotations an undo keeps,
+rollout status, credential redaction, and which API failures are worth a retry
+(k8s.io/kubectl/pkg/polymorphichelpers/rollback.go and rollout_status.go)."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from bot.domain.errors import DomainError
+from bot.ports import ExecutionError
+
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+# Annotations kubectl leaves alone when it copies a ReplicaSet's annotations onto the deployment.
+SKIPPED_ANNOTATIONS = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+}
+CONFLICT_RETRIES = 3
+CREDENTIAL = re.compile(r"(passw|secret|token|api[_-]?key|credential|private)", re.I)
+T = TypeVar("T")
+
+
+class AccessDeniedError(DomainError):
+    pass
+
+
+class ClusterError(DomainError):
+    """The API server failed (5xx, unreachable) and retries did not help; nothing was changed."""
+
+
+READ_ATTEMPTS = 3
+
+
+def is_transient(exc: Exception) -> bool:
+    if isinstance(exc, ApiException):
+        return exc.status is None or exc.status >= 500 or exc.status == 429
+    return isinstance(exc, urllib3.exceptions.HTTPError | OSError)
+
+
+def read_with_retries(fn: Callable[[], T], what: str) -> T:
+    """Reads are safe to repeat: retry server errors and dropped connections a few times."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == READ_ATTEMPTS:
+                reason = (
+                    f"{exc.status} {exc.reason}"
+                    if isinstance(exc, ApiException)
+                    else type(exc).__name__
+                )
+                raise ClusterError(
+                    f"the Kubernetes API failed while reading {what} ({reason}); nothing was changed"
+                ) from None
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def revision_of(obj: dict[str, Any]) -> int:
+    return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0") or 0)
+
+
+def plain_template(template: dict[str, Any]) -> dict[str, Any]:
+    """A ReplicaSet's template as kubectl writes it back: no pod-template-hash."""
+    t = copy.deepcopy(template)
+    (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+    return t
+
+
+def images_of(template: dict[str, Any]) -> list[str]:
+    return [c.get("image", "?") for c in template.get("spec", {}).get("containers", [])]
+
+
+def redact(obj: Any) -> Any:
+    """Evidence never holds secrets: env values from secretKeyRef and credential-like values go."""
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: redact(v) for k, v in obj.items()}
+    if "name" in out and "value" in out and CREDENTIAL.search(str(out["name"])):
+        out["value"] = "<redacted>"
+    if "valueFrom" in out and "secretKeyRef" in (out["valueFrom"] or {}):
+        out["valueFrom"] = {"secretKeyRef": "<redacted>"}
+    return out
+
+
+def rollout_state(d: dict[str, Any]) -> tuple[bool, str]:
+    """kubectl's DeploymentStatusViewer: (done, message); raises on a missed deadline."""
+    name, spec, status = d["metadata"]["name"], d.get("spec") or {}, d.get("status") or {}
+    if d["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
+        return False, "waiting for the deployment spec update to be observed"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            raise ExecutionError(
+                f'deployment "{name}" exceeded its progress deadline (ProgressDeadlineExceeded)'
+            )
+    want, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
+    if updated < want:
+        return False, f"{updated} out of {want} new replicas have been updated"
+    if status.get("replicas", 0) > updated:
+        return False, f"{status['replicas'] - updated} old replicas are pending termination"
+    if status.get("availableReplicas", 0) < updated:
+        return (
+            False,
+            f"{status.get('availableReplicas', 0)} of {updated} updated replicas are available",
+        )
+    return True, f'deployment "{name}" successfully rolled out'
