@@ -4,6 +4,7 @@ resolved alerts are noted on the open request's timeline."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from bot.domain.alerts import route_alert, severity_from_labels
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
-from bot.domain.request import RollbackRequest
+from bot.domain.request import RollbackRequest, TargetRef
 from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock
 from bot.service import Origin, RollbackService
@@ -68,6 +69,9 @@ class AlertIntake:
         self._clock = clock
         self._policy = policy
         self._outbox_written = outbox_written
+        # One alert at a time per target in this process: a storm of webhooks for the same
+        # target finds the request the first one opened instead of racing it.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def _note(self, request: RollbackRequest, alert: Alert, what: str) -> None:
         now = self._clock.now()
@@ -98,6 +102,10 @@ class AlertIntake:
                 "outcome": "ignored: no route in the policy matches its labels",
             }
         target = target_from(route.target, route.namespace)
+        async with self._locks.setdefault(target.label, asyncio.Lock()):
+            return await self._for_target(alert, target)
+
+    async def _for_target(self, alert: Alert, target: TargetRef) -> dict[str, Any]:
         open_requests = [r for r in await self._service.history(target) if r.state.is_open]
         if alert.status == "resolved":
             if open_requests:

@@ -143,3 +143,13 @@ async def test_alerts_without_a_route_or_target_are_reported_not_stored(
     resolved = (await _post(driver, webhook("resolved")))[1]
     assert resolved["results"][0]["outcome"] == "resolved; no open request"
     assert (await stored(runtime)).requests == 0
+
+
+async def test_an_alert_storm_opens_one_request(runtime: Runtime, driver: SlackDriver) -> None:
+    import asyncio
+
+    storm = [webhook(starts=f"2026-11-27T09:{minute:02d}:00Z") for minute in range(20)]
+    answers = await asyncio.gather(*(_post(driver, body) for body in storm))
+    outcomes = sorted(answer["results"][0]["outcome"] for _, answer in answers)
+    assert outcomes == ["duplicate"] * 19 + ["opened"]
+    assert len(await runtime.service.history(API)) == 1
