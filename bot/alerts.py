@@ -18,8 +18,8 @@ from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest, TargetRef
-from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock
+from bot.recording import record_event
 from bot.service import Origin, RollbackService
 from bot.store.uow import UnitOfWork
 
@@ -76,20 +76,14 @@ class AlertIntake:
     async def _note(self, request: RollbackRequest, alert: Alert, what: str) -> None:
         now = self._clock.now()
         async with self._uow() as uow:
-            await uow.audit.append(
-                at=now,
-                actor=ALERTMANAGER,
-                action=f"alert.{what}",
-                request_id=request.id,
-                incident_id=request.incident_id,
-                payload={"alertname": alert.name, "fingerprint": alert.identity},
-            )
-            await put_notice(
+            await record_event(
                 uow,
-                NoticeKind.TIMELINE,
                 request,
                 now,
-                action="alert",
+                actor=ALERTMANAGER,
+                action=f"alert.{what}",
+                payload={"alertname": alert.name, "fingerprint": alert.identity},
+                timeline="alert",
                 details={"alertname": alert.name, "status": what.replace("_", " ")},
             )
         self._outbox_written()

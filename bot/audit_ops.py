@@ -42,10 +42,6 @@ How to verify without rollbot:
 """
 
 
-def _checkpoint(row: AuditCheckpointRow) -> Checkpoint:
-    return Checkpoint(seq=row.seq, hash=row.hash, signature=row.signature)
-
-
 def _column_problem(row: AuditEntryRow) -> str | None:
     """The query columns must say what the hashed body says."""
     try:

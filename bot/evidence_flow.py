@@ -15,6 +15,7 @@ from bot.domain.request import RollbackRequest
 from bot.evidence import EvidencePack, build_pack
 from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
+from bot.recording import record_event
 from bot.store.uow import UnitOfWork
 
 log = structlog.get_logger("rollbot.evidence")
@@ -81,43 +82,31 @@ class EvidenceRecorder:
             location = await self._store.put(pack.name, pack.data)
         except EvidenceStoreError as exc:
             async with self._uow() as uow:
-                await uow.audit.append(
-                    at=now,
-                    actor=SYSTEM,
-                    action="evidence.upload_failed",
-                    request_id=request.id,
-                    incident_id=request.incident_id,
-                    payload={"sha256": pack.sha256, "error": str(exc)},
-                )
-                await put_notice(
+                await record_event(
                     uow,
-                    NoticeKind.TIMELINE,
                     request,
                     now,
-                    action="evidence_failed",
+                    actor=SYSTEM,
+                    action="evidence.upload_failed",
+                    payload={"sha256": pack.sha256, "error": str(exc)},
+                    timeline="evidence_failed",
                     details={"error": str(exc)},
                 )
             self._outbox_written()
             return None
         async with self._uow() as uow:
-            await uow.audit.append(
-                at=now,
+            await record_event(
+                uow,
+                request,
+                now,
                 actor=SYSTEM,
                 action="evidence.packed",
-                request_id=request.id,
-                incident_id=request.incident_id,
                 payload={"sha256": pack.sha256, "name": pack.name, "location": location},
+                timeline="evidence",
+                details={"sha256": pack.sha256, "location": location},
             )
             await uow.requests.set_evidence(request.id, pack.sha256)
             await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action="evidence",
-                details={"sha256": pack.sha256, "location": location},
-            )
             await put_notice(
                 uow, NoticeKind.SUMMARY, request, now, evidence=pack.sha256, location=location
             )

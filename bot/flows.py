@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from bot.domain import events as ev
 from bot.domain.approvals import check_denier
+from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.request import RequestState, RollbackRequest
 from bot.domain.transitions import apply
@@ -22,10 +23,9 @@ from bot.store.uow import UnitOfWork
 AfterCommit = Callable[[RollbackRequest, tuple[ev.Effect, ...]], None]
 
 
-class TargetMovedError(RequestMovedOnError):
+class TargetMovedError(DomainError):
     def __init__(self, request: RollbackRequest, live: str) -> None:
-        Exception.__init__(
-            self,
+        super().__init__(
             f"the target moved to revision {live} since this request was made; "
             f"its approvals lapsed. Look at the updated card of {request.id} and approve again.",
         )

@@ -64,12 +64,15 @@ class OutboxService:
         async with self._uow() as uow:
             rows = await uow.outbox.pending(limit)
             notices = []
+            cards: dict[str, tuple[str, str] | None] = {}
             for row in rows:
                 body = json.loads(row.payload)
                 request = (
                     RollbackRequest.model_validate(body["request"]) if body.get("request") else None
                 )
-                card = await uow.requests.card(row.request_id) if row.request_id else None
+                if row.request_id and row.request_id not in cards:
+                    cards[row.request_id] = await uow.requests.card(row.request_id)
+                card = cards.get(row.request_id) if row.request_id else None
                 assert row.id is not None
                 notices.append(
                     Notice(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from bot.domain import events as ev
+from bot.domain.people import Person
 from bot.domain.request import RollbackRequest
 from bot.outbox import NoticeKind, put_notice
 from bot.store.uow import UnitOfWork
@@ -31,6 +33,30 @@ async def record_audit(uow: UnitOfWork, request: RollbackRequest, effect: ev.Aud
             **effect.details,
         },
     )
+
+
+async def record_event(
+    uow: UnitOfWork,
+    request: RollbackRequest,
+    now: datetime,
+    *,
+    actor: Person,
+    action: str,
+    payload: dict[str, Any],
+    timeline: str,
+    details: dict[str, Any],
+) -> None:
+    """Something that happened to a request without moving it (evidence, alerts): its audit
+    entry and its timeline line, in the same transaction."""
+    await uow.audit.append(
+        at=now,
+        actor=actor,
+        action=action,
+        request_id=request.id,
+        incident_id=request.incident_id,
+        payload=payload,
+    )
+    await put_notice(uow, NoticeKind.TIMELINE, request, now, action=timeline, details=details)
 
 
 async def record_effects(

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.people import Person
 from bot.service import Origin
+from handlers.ids import FormOrigin
 
 
 def actor_from_command(body: dict[str, Any]) -> Person:
@@ -16,6 +17,10 @@ def origin_of_command(body: dict[str, Any]) -> Origin:
     return Origin(
         channel_id=str(body["channel_id"]), channel_name=str(body.get("channel_name", ""))
     )
+
+
+def origin_of_form(origin: FormOrigin) -> Origin:
+    return Origin(channel_id=origin.channel_id, channel_name=origin.channel_name)
 
 
 def actor_from_interaction(body: dict[str, Any]) -> Person:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.flows import RequestFlows
 from bot.metrics import Metrics
 from bot.outbox import OutboxService
-from bot.service import Origin, RollbackService
+from bot.service import RollbackService
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,3 @@ class HandlerDeps:
     flows: RequestFlows
     outbox: OutboxService
     metrics: Metrics
-
-    @staticmethod
-    def origin(channel_id: str, channel_name: str) -> Origin:
-        return Origin(channel_id=channel_id, channel_name=channel_name)

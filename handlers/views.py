@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.errors import DomainError, OverrideRefusedError
 from bot.ports import UnknownTargetError
-from handlers.context import actor_from_interaction
+from handlers.context import actor_from_interaction, origin_of_form
 from handlers.deps import HandlerDeps
 from handlers.forms import FormError, read_open_form
 from handlers.ids import BlockId, CallbackId, CardAction, FormOrigin
@@ -39,7 +39,7 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
             result = await deps.service.open_request(
                 command,
                 actor=actor_from_interaction(body),
-                origin=deps.origin(origin.channel_id, origin.channel_name),
+                origin=origin_of_form(origin),
                 idempotency_key=f"view:{view['id']}",
             )
         except DomainError as exc:

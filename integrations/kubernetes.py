@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from integrations.kubernetes_rollout import (
     ClusterError,
     images_of,
     is_transient,
+    json_body,
     plain_template,
     read_with_retries,
     redact,
@@ -73,16 +73,11 @@ class KubernetesExecutor:
     async def _call(self, fn: Callable[[], T]) -> T:
         return await asyncio.to_thread(fn)
 
-    @staticmethod
-    def _json(response: Any) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(response.data)
-        return data
-
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
         apps = client.AppsV1Api(self.api_for(target))
         try:
             return read_with_retries(
-                lambda: self._json(
+                lambda: json_body(
                     apps.read_namespaced_deployment(
                         target.name, target.namespace or "default", _preload_content=False
                     )
@@ -101,7 +96,7 @@ class KubernetesExecutor:
         )
         apps = client.AppsV1Api(self.api_for(target))
         items = read_with_retries(
-            lambda: self._json(
+            lambda: json_body(
                 apps.list_namespaced_replica_set(
                     deployment["metadata"]["namespace"],
                     label_selector=labels,
@@ -177,7 +172,7 @@ class KubernetesExecutor:
         }
         auth = client.AuthorizationV1Api(self.api_for(target))
         answer = read_with_retries(
-            lambda: self._json(
+            lambda: json_body(
                 auth.create_self_subject_access_review(review, _preload_content=False)  # type: ignore[arg-type]
             ),
             "access review",
@@ -225,7 +220,7 @@ class KubernetesExecutor:
                 )
             chosen = self._choose(deployment, to_revision, target)
             try:
-                patched = self._json(
+                patched = json_body(
                     apps.patch_namespaced_deployment(
                         target.name,
                         target.namespace or "default",
@@ -328,10 +323,10 @@ class KubernetesExecutor:
         labels = ",".join(
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
-        pods = self._json(
+        pods = json_body(
             core.list_namespaced_pod(namespace, label_selector=labels, _preload_content=False)
         )["items"]
-        events = self._json(
+        events = json_body(
             core.list_namespaced_event(
                 namespace,
                 field_selector=f"involvedObject.name={target.name}",

@@ -21,7 +21,12 @@ from bot.ports import (
     UnknownTargetError,
 )
 from integrations.kubernetes import KubernetesExecutor
-from integrations.kubernetes_rollout import CONFLICT_RETRIES, CREDENTIAL, read_with_retries
+from integrations.kubernetes_rollout import (
+    CONFLICT_RETRIES,
+    CREDENTIAL,
+    json_body,
+    read_with_retries,
+)
 
 
 def changed_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -37,7 +42,7 @@ class KubernetesConfigMapExecutor:
         core = client.CoreV1Api(self._cluster.api_for(target))
         try:
             return read_with_retries(
-                lambda: self._cluster._json(
+                lambda: json_body(
                     core.read_namespaced_config_map(
                         target.name, target.namespace or "default", _preload_content=False
                     )
@@ -96,7 +101,7 @@ class KubernetesConfigMapExecutor:
                 "data": data,
             }  # carries live resourceVersion: a concurrent edit is a 409
             try:
-                return self._cluster._json(
+                return json_body(
                     core.replace_namespaced_config_map(
                         target.name,
                         target.namespace or "default",

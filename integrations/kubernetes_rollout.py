@@ -5,6 +5,7 @@ rollout status, credential redaction, and which API failures are worth a retry
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from collections.abc import Callable
@@ -120,3 +121,9 @@ def rollout_state(d: dict[str, Any]) -> tuple[bool, str]:
             f"{status.get('availableReplicas', 0)} of {updated} updated replicas are available",
         )
     return True, f'deployment "{name}" successfully rolled out'
+
+
+def json_body(response: Any) -> dict[str, Any]:
+    """The body of a `_preload_content=False` response: the JSON kubectl would see."""
+    data: dict[str, Any] = json.loads(response.data)
+    return data

@@ -16,12 +16,11 @@ import pytest
 from sandbox.kube import SandboxKube
 
 KUBECTL = shutil.which("kubectl")
+NO_KUBECTL = "no kubectl on PATH: the contract tests need the real one"
 if KUBECTL is None:
     if os.environ.get("CI", "").lower() == "true":
         raise RuntimeError("kubectl is required for the contract tests under CI=true")
-    pytest.skip(
-        reason="no kubectl on PATH: the contract tests need the real one", allow_module_level=True
-    )
+    pytest.skip(reason=NO_KUBECTL, allow_module_level=True)
 
 pytestmark = pytest.mark.kubectl
 
