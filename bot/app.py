@@ -35,6 +35,7 @@ from bot.settings import Settings
 from bot.store import migrate
 from bot.store.engine import create_engine
 from bot.store.uow import UnitOfWorkFactory
+from bot.watch import RecoveryWatch
 from handlers.alerts import alert_route
 from handlers.app import build_bolt_app
 from handlers.delivery import SlackDelivery, client_for
@@ -67,6 +68,7 @@ class Runtime:
     executions: ExecutionRunner
     due: DueWork
     reminders: Reminders
+    watch: RecoveryWatch
     evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
@@ -143,13 +145,14 @@ async def build_runtime(
         executors,
         delivery.wake,
     )
+    verifier = verifier or HttpVerifier(policy)
     executions = ExecutionRunner(
         transitions=transitions,
         evidence=evidence,
         uow=uow,
         clock=clock,
         executors=executors,
-        verifier=verifier or HttpVerifier(policy),
+        verifier=verifier,
         outbox_written=delivery.wake,
     )
     service = RollbackService(
@@ -163,6 +166,7 @@ async def build_runtime(
     )
     flows = RequestFlows(transitions, roles, executors)
     reminders = Reminders(uow, clock, policy, delivery.wake)
+    watch = RecoveryWatch(uow, clock, transitions, verifier, delivery.wake)
     deps = HandlerDeps(service=service, flows=flows, outbox=outbox, metrics=metrics)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
 
@@ -177,8 +181,9 @@ async def build_runtime(
         service=service,
         flows=flows,
         executions=executions,
-        due=DueWork(uow, clock, transitions, evidence, reminders),
+        due=DueWork(uow, clock, transitions, evidence, reminders, watch),
         reminders=reminders,
+        watch=watch,
         evidence=evidence,
         outbox=outbox,
         delivery=delivery,

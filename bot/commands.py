@@ -22,6 +22,7 @@ USAGE = """\
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
 • `/rollback postmortem|review|written-approval <ID> <link>`, `/rollback approve-retro <ID>` — meet what is owed
+• `/rollback customers-notified <ID> [how]` — customers were told (seed 001: P1 30 min, P2 2 h, P3 4 h)
 • `/rollback help` — this text
 Example: `/rollback deployment/api -n prod --severity P1 --reason "5xx after v1.3.0"`"""
 
@@ -280,6 +281,13 @@ def parse_command(text: str) -> Command:
         return MeetObligationCommand(
             rest[0].upper(), OBLIGATION_COMMANDS[head], check_ticket(rest[1])
         )
+    if head == "customers-notified":
+        if not rest or not _REQUEST_ID.match(rest[0].upper()):
+            raise CommandError(
+                "`customers-notified` takes a request id and how: customers-notified RB-7K2Q9X status page"
+            )
+        how = check_reason(" ".join(rest[1:]) or "said so in Slack")
+        return MeetObligationCommand(rest[0].upper(), ObligationKind.CUSTOMER_NOTIFICATION, how)
     if head == "approve-retro":
         if len(rest) != 1 or not _REQUEST_ID.match(rest[0].upper()):
             raise CommandError("`approve-retro` takes one request id such as RB-7K2Q9X")

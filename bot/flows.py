@@ -148,3 +148,6 @@ class RequestFlows:
     async def approve_retroactively(self, request_id: str, by: Person) -> RollbackRequest:
         event = ev.RetroApprove(by=by, roles=await self._roles.roles_of(by.id))
         return await self._t.apply(request_id, event)
+
+    async def confirm_recovery(self, request_id: str, by: Person) -> RollbackRequest:
+        return await self._t.apply(request_id, ev.ConfirmRecovery(by=by))

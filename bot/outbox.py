@@ -45,11 +45,18 @@ async def put_notice(
     kind: NoticeKind,
     request: RollbackRequest,
     now: datetime,
+    *,
+    to: str | None = None,
     **data: Any,
 ) -> None:
+    """`to` is another conversation than the request's channel: a user ID for a direct message."""
     payload = {"request": request.model_dump(mode="json"), "data": data, "at": now.isoformat()}
     await uow.outbox.put(
-        channel=request.channel, kind=kind.value, request_id=request.id, payload=payload, now=now
+        channel=to or request.channel,
+        kind=kind.value,
+        request_id=request.id,
+        payload=payload,
+        now=now,
     )
 
 

@@ -9,6 +9,7 @@ from bot.domain import events as ev
 from bot.domain.people import Person
 from bot.domain.request import RollbackRequest
 from bot.outbox import NoticeKind, put_notice
+from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
 
 # Effects people must read on the timeline, by the timeline action that renders them.
@@ -67,8 +68,8 @@ async def record_effects(
 ) -> None:
     """Audit every accepted event and put what people must see on the timeline.
 
-    Obligations become due items the reminder schedule claims; the decision deadline lives on
-    the request and the scheduler reads it from there.
+    Obligations, the decision timeout and the recovery watch become due items the scheduler
+    claims.
     ExecuteRollback is acted on after the commit (bot.execution), never inside it.
     """
     for effect in effects:
@@ -87,6 +88,10 @@ async def record_effects(
         elif isinstance(effect, ev.ScheduleObligation):
             # a row the reminder schedule claims; written with the change that created it
             await uow.due.add(effect.obligation.kind.value, request.id, effect.obligation.due)
+        elif isinstance(effect, ev.ScheduleDecisionTimeout):
+            await uow.due.add(DueKind.DECISION_TIMEOUT, request.id, effect.due)
+        elif isinstance(effect, ev.ScheduleRecoveryWatch):
+            await uow.due.add(DueKind.RECOVERY_WATCH, request.id, effect.due)
         elif isinstance(effect, ev.AnnounceAutomaticRollback | ev.Escalate | ev.PreserveState):
             action = _ANNOUNCED[type(effect)]
             await put_notice(

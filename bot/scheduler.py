@@ -1,6 +1,6 @@
-"""Due work driven by a clock tick. So far: the automatic rollback when nobody decides in time
-(seed 001 §2 Phase 5), and evidence packs whose upload failed. Reminders and retroactive
-approvals join them with their issue."""
+"""Due work driven by a clock tick: the automatic rollback when nobody decides in time (seed 001
+§2 Phase 5), re-checks of recovery in the watch window, reminders of obligations, and evidence
+packs whose upload failed. All of it is rows in the database, so a restart loses none of it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from bot.evidence_flow import EvidenceRecorder
 from bot.flows import Transitions
 from bot.ports import Clock
 from bot.reminders import Reminders
+from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
+from bot.watch import RecoveryWatch
 
 log = structlog.get_logger("rollbot.scheduler")
 TICK_SECONDS = 15
@@ -31,40 +33,49 @@ class DueWork:
         transitions: Transitions,
         evidence: EvidenceRecorder,
         reminders: Reminders,
+        watch: RecoveryWatch,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._transitions = transitions
         self._evidence = evidence
         self._reminders = reminders
+        self._watch = watch
         self._scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> int:
         """Fire every decision timeout that is due; return how many requests it moved.
 
-        Each is a conditional transition, so replicas ticking at once fire it exactly once."""
+        Each is a conditional transition, so replicas ticking at once fire it exactly once; the
+        due item is closed after the attempt, so a crash in between only repeats a refused try."""
         now = self._clock.now()
         async with self._uow() as uow:
-            waiting = await uow.requests.in_state(RequestState.AWAITING_DECISION.value)
+            claimed = await uow.due.claim(now, limit=100, kinds=(DueKind.DECISION_TIMEOUT,))
+            due = [(item.id, item.request_id, item.stage) for item in claimed]
         fired = 0
-        for request in waiting:
-            if request.decision_deadline is None or request.decision_deadline > now:
-                continue
+        for item_id, request_id, stage in due:
             try:
-                await self._transitions.apply(
-                    request.id, ev.DecisionTimedOut(), seen_version=request.version
-                )
+                request = await self._transitions.load(request_id)
+                if request.state is RequestState.AWAITING_DECISION:
+                    await self._transitions.apply(request_id, ev.DecisionTimedOut())
+                    fired += 1
             except DomainError as exc:  # someone decided, or another replica fired it first
-                log.info("decision_timeout_skipped", request=request.id, reason=str(exc))
-                continue
-            fired += 1
+                log.info("decision_timeout_skipped", request=request_id, reason=str(exc))
+            assert item_id is not None
+            async with self._uow() as uow:
+                await uow.due.advance(item_id, stage, next_due=None, done=now)
         return fired
+
+    async def run_once(self) -> None:
+        """Everything that is due now, in the order an incident needs it."""
+        await self.tick()
+        await self._watch.tick()
+        await self._evidence.retry_pending()
+        await self._reminders.tick()
 
     async def _safe_tick(self) -> None:
         try:
-            await self.tick()
-            await self._evidence.retry_pending()
-            await self._reminders.tick()
+            await self.run_once()
         except Exception as exc:  # the schedule must outlive one bad tick
             log.error("tick_failed", error=repr(exc), exc_info=exc)
 

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -99,7 +100,7 @@ class RollbackService:
         self._new_id = new_id
         self._after_commit = after_commit
 
-    def _page(self, assessment: SeverityAssessment) -> dict[str, object]:
+    def _page(self, assessment: SeverityAssessment) -> dict[str, Any]:
         """Who the severity pages (seed 001 §1): role members, or the incidents channel."""
         profile = assessment.profile
         source = self._policy.roles.get(Role(profile.paged_role)) if profile.paged_role else None

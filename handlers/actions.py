@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.events import ObligationKind
 from handlers import blocks
 from handlers.context import actor_from_interaction
 from handlers.deps import HandlerDeps
@@ -74,3 +75,24 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
             CallbackId.CANCEL_REASON, card, "Cancel request", "Why cancel this request?"
         )
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    @app.action(ActionId.CUSTOMERS_NOTIFIED.value)
+    async def customers_notified(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        card: CardAction = context["card"]
+        await flows.meet_obligation(
+            card.request_id,
+            ObligationKind.CUSTOMER_NOTIFICATION,
+            actor_from_interaction(body),
+            "confirmed with the button on the card",
+        )
+
+    @app.action(ActionId.CONFIRM_RECOVERY.value)
+    async def confirm_recovery(
+        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        card: CardAction = context["card"]
+        await flows.confirm_recovery(card.request_id, actor_from_interaction(body))

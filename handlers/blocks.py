@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.approvals import describe_roles
+from bot.domain.events import ObligationKind
 from bot.domain.request import RequestState, RollbackRequest
 from handlers.ids import ActionId, BlockId, CallbackId, CardAction
 
@@ -42,18 +43,18 @@ def clip(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
 
 
-def _mrkdwn(text: str) -> dict[str, str]:
+def mrkdwn(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
-def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "section", "text": _mrkdwn(clip(text))}
+def section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": mrkdwn(clip(text))}
     if block_id:
         block["block_id"] = block_id
     return block
 
 
-def _hm(at: datetime) -> str:
+def hm(at: datetime) -> str:
     return f"{at:%H:%M} UTC"
 
 
@@ -75,7 +76,7 @@ def _button(
     if confirm:
         button["confirm"] = {
             "title": {"type": "plain_text", "text": "Are you sure?"},
-            "text": _mrkdwn(confirm),
+            "text": mrkdwn(confirm),
             "confirm": {"type": "plain_text", "text": text},
             "deny": {"type": "plain_text", "text": "Back"},
         }
@@ -91,14 +92,14 @@ def _summary_fields(r: RollbackRequest) -> list[dict[str, str]]:
     override = f" (computed {a.computed.value})" if a.override else ""
     revisions = f"{r.baseline_revision or '?'} → {r.to_revision or 'previous'}"
     return [
-        _mrkdwn(f"*Severity*\n{a.severity.value} {a.profile.label}{override} — {escape(a.reason)}"),
-        _mrkdwn(f"*State*\n{state_label(r.state)}"),
-        _mrkdwn(f"*Requested by*\n<@{r.requester.id}>"),
-        _mrkdwn(
+        mrkdwn(f"*Severity*\n{a.severity.value} {a.profile.label}{override} — {escape(a.reason)}"),
+        mrkdwn(f"*State*\n{state_label(r.state)}"),
+        mrkdwn(f"*Requested by*\n<@{r.requester.id}>"),
+        mrkdwn(
             f"*Decision SLA*\n{int(a.decision_sla.total_seconds() // 3600)} h · pages {a.pages}"
         ),
-        _mrkdwn(f"*Type*\n{r.rollback_type.value.replace('_', ' ')}"),
-        _mrkdwn(f"*Revision*\n{escape(revisions)}"),
+        mrkdwn(f"*Type*\n{r.rollback_type.value.replace('_', ' ')}"),
+        mrkdwn(f"*Revision*\n{escape(revisions)}"),
     ]
 
 
@@ -107,18 +108,18 @@ def _decision_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
         return []
     reco = r.recommendation
     blocks = [
-        _section(
+        section(
             f"*Recommendation: {reco.action.label}* — {escape(reco.reason)}\n```{reco.render_path()}```",
             BlockId.DECISION,
         )
     ]
     if r.state is S.AWAITING_DECISION:
         when = (
-            f"Automatic rollback at {_hm(r.decision_deadline)} if nobody decides (seed 001: 30 minutes)."
+            f"Automatic rollback at {hm(r.decision_deadline)} if nobody decides (seed 001: 30 minutes)."
             if r.decision_deadline
             else "Automatic rollback on timeout is off for this service."
         )
-        blocks.append({"type": "context", "elements": [_mrkdwn(when)]})
+        blocks.append({"type": "context", "elements": [mrkdwn(when)]})
         blocks.append(
             {
                 "type": "actions",
@@ -143,16 +144,14 @@ def _approval_lines(r: RollbackRequest) -> str:
         a = given.get(role)
         name = role.value.replace("_", " ")
         lines.append(
-            f":white_check_mark: {name}: <@{a.by.id}> at {_hm(a.at)}"
-            if a
-            else f":hourglass: {name}"
+            f":white_check_mark: {name}: <@{a.by.id}> at {hm(a.at)}" if a else f":hourglass: {name}"
         )
     return "\n".join(lines) or "nothing further"
 
 
 def _security_section(r: RollbackRequest) -> dict[str, Any]:
     lines = "\n".join(f"• {escape(item)}" for item in r.security_implications)
-    return _section(
+    return section(
         f":lock: *Security review* — this rollback touches authentication or authorisation:\n{lines}"
     )
 
@@ -162,7 +161,7 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
         return []
     blocks = [_security_section(r)] if r.security_implications else []
     blocks += [
-        _section(
+        section(
             f"*Approvals* — needs {describe_roles(r.needed_roles)}\n{_approval_lines(r)}",
             BlockId.APPROVALS,
         )
@@ -170,10 +169,10 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
     if r.override:
         retro = r.obligation_due("retro_approval")
         blocks.append(
-            _section(
-                f":rotating_light: *Emergency override* by <@{r.override.by.id}> at {_hm(r.override.at)}: "
+            section(
+                f":rotating_light: *Emergency override* by <@{r.override.by.id}> at {hm(r.override.at)}: "
                 f"{escape(r.override.reason)}"
-                + (f"\nRetroactive approval due {_hm(retro)}." if retro else "")
+                + (f"\nRetroactive approval due {hm(retro)}." if retro else "")
             )
         )
     if r.state is S.AWAITING_APPROVAL:
@@ -191,6 +190,39 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
     return blocks
 
 
+def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
+    """Customers told (seed 001 §1) and recovery seen by a person (seed 004): who, when, and
+    the buttons that record them."""
+    lines: list[str] = []
+    buttons: list[dict[str, Any]] = []
+    notify = r.obligation(ObligationKind.CUSTOMER_NOTIFICATION)
+    if notify is not None and notify.met_at is not None and notify.met_by is not None:
+        lines.append(
+            f":white_check_mark: *Customers notified* by <@{notify.met_by.id}> at {hm(notify.met_at)}: "
+            f"{escape(notify.evidence or '')}"
+        )
+    elif notify is not None:
+        lines.append(f":hourglass: *Customers* must be notified by {hm(notify.due)}")
+        buttons.append(_button("Customers notified", ActionId.CUSTOMERS_NOTIFIED, card))
+    if r.verification:
+        checks = "\n".join(
+            f"• {name.replace('_', ' ')}: {escape(result)}"
+            for name, result in r.verification.items()
+        )
+        lines.append(f"*Recovery checks*\n{checks}")
+    if r.watch_until is not None and r.state is S.COMPLETED:
+        every = int(r.rules.deadlines.watch_interval.total_seconds() // 60)
+        lines.append(
+            f":eyes: Recovery watched until {hm(r.watch_until)}, re-checked every {every} min"
+        )
+    if r.state is S.COMPLETED and "user_validation" not in r.verification:
+        buttons.append(_button("Recovery confirmed", ActionId.CONFIRM_RECOVERY, card, "primary"))
+    blocks: list[dict[str, Any]] = [section("\n".join(lines))] if lines else []
+    if buttons:
+        blocks.append({"type": "actions", "block_id": BlockId.FOLLOW_UP, "elements": buttons})
+    return blocks
+
+
 def request_card(r: RollbackRequest) -> Message:
     card = CardAction(request_id=r.id, version=r.version)
     blocks: list[dict[str, Any]] = [
@@ -199,115 +231,25 @@ def request_card(r: RollbackRequest) -> Message:
             "text": {"type": "plain_text", "text": f"Rollback {r.id} · {r.target.label}"[:150]},
         },
         {"type": "section", "block_id": BlockId.SUMMARY, "fields": _summary_fields(r)},
-        _section(f"*Reason*\n{escape(r.reason)}"),
-        *([_section(f"*What changes*\n{escape(r.preflight)}")] if r.preflight else []),
+        section(f"*Reason*\n{escape(r.reason)}"),
+        *([section(f"*What changes*\n{escape(r.preflight)}")] if r.preflight else []),
         *_decision_blocks(r, card),
         *_approval_blocks(r, card),
     ]
     if r.outcome:
-        blocks.append(_section(f"*Outcome*\n{escape(r.outcome)}"))
+        blocks.append(section(f"*Outcome*\n{escape(r.outcome)}"))
+    blocks += _follow_up_blocks(r, card)
     context = [
-        f"Opened {r.created_at:%Y-%m-%d} {_hm(r.created_at)}",
+        f"Opened {r.created_at:%Y-%m-%d} {hm(r.created_at)}",
         f"incident {r.incident_id or '—'}",
     ]
     if r.ticket:
         context.append(f"ticket {escape(r.ticket)}")
     if r.origin_channel:
         context.append(f"asked in <#{r.origin_channel}>")
-    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
+    blocks.append({"type": "context", "elements": [mrkdwn(" · ".join(context))]})
     text = f"Rollback {r.id}: {r.target.label} ({r.assessment.severity.value}) — {state_label(r.state)}"
     return {"text": text, "blocks": blocks}
-
-
-_TIMELINE = {
-    "request.opened": "opened the request: {reason}",
-    "decision.prompted": "recommended {recommendation}",
-    "decision.rollback": "chose to roll back",
-    "decision.forward_fix": "chose a forward fix",
-    "decision.timeout_rollback": "decided to roll back: nobody decided in time",
-    "approval.given": "approved as {role}",
-    "approval.denied": "denied as {role}: {reason}",
-    "approval.lapsed": "approvals lapsed: the target moved from revision {was} to {now}",
-    "approval.retroactive": "approved retroactively as {role}",
-    "override.declared": "declared an emergency override: {reason}",
-    "execution.started": "started the rollback",
-    "execution.succeeded": "rolled back to revision {to_revision}",
-    "execution.failed": "rollback failed: {reason}",
-    "verification.passed": "recovery verified: {summary}",
-    "verification.failed": "recovery NOT verified: {reason}",
-    "request.cancelled": "cancelled the request: {reason}",
-    "obligation.met": "met {kind}: {evidence}",
-    "announce": ":rotating_light: Automatic rollback starting: {reason}",
-    "escalate": ":rotating_light: Escalation — {reason}. Rollbot stopped; a human must take over.",
-    "preserve": "State preserved as it is for investigation; no automatic second try.",
-    "progress": "{line}",
-    "alert": ":rotating_light: Alertmanager: {alertname} {status}",
-    "evidence": ":package: Evidence pack stored, sha256 `{sha256}`",
-    "evidence_failed": ":warning: Evidence pack not stored yet ({error}); rollbot keeps retrying.",
-}
-
-
-# Timeline lines that speak for themselves, without "who did it" in front.
-_UNSIGNED = {"announce", "escalate", "preserve", "progress", "evidence", "evidence_failed", "alert"}
-
-
-def timeline_text(data: dict[str, Any], at: datetime) -> str:
-    details = {k: escape(str(v)) for k, v in (data.get("details") or {}).items()}
-    template = _TIMELINE.get(str(data.get("action")), str(data.get("action")))
-    try:
-        what = template.format(**details)
-    except KeyError:
-        what = template
-    actor = data.get("actor_id")
-    who = "rollbot" if actor in (None, "rollbot") else f"<@{actor}>"
-    if data.get("action") in _UNSIGNED:
-        return f"{_hm(at)} · {what}"
-    return f"{_hm(at)} · {who} {what}"
-
-
-def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> Message:
-    took = r.updated_at - r.created_at
-    minutes = int(took.total_seconds() // 60)
-    seconds = int(took.total_seconds() % 60)
-    versions = f"revision {r.baseline_revision or '?'} → {r.to_revision or '—'}"
-    text = (
-        f"*{r.id} {state_label(r.state)}* · `{escape(r.target.label)}` · {versions} · "
-        f"{minutes} min {seconds} s from request to end\n{escape(r.outcome or '')}"
-    )
-    evidence = (data or {}).get("evidence")
-    if evidence:
-        text += f"\nEvidence pack sha256 `{evidence}`"
-    return {"text": f"{r.id}: {r.state.value}", "blocks": [_section(text)]}
-
-
-def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
-    what = str(data.get("obligation", "")).replace("_", " ")
-    due = datetime.fromisoformat(str(data["due"]))
-    mention = str(data.get("mention") or "")
-    text = (
-        f":alarm_clock: *Overdue*: {what} for *{r.id}* `{escape(r.target.label)}` was due "
-        f"{due:%Y-%m-%d} {_hm(due)}. Meet it with `{data.get('how', '')}`. {mention}"
-    ).rstrip()
-    return {"text": f"Overdue: {what} for {r.id}", "blocks": [_section(text)]}
-
-
-def page_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
-    """Seed 001 §1: P1 pages the VP of Engineering, P2 the engineering lead, P3 goes to
-    #incidents, P4 becomes a ticket note."""
-    who = " ".join(
-        ([f"<!subteam^{data['usergroup']}>"] if data.get("usergroup") else [])
-        + [f"<@{u}>" for u in data.get("users") or []]
-    )
-    severity, pages = data.get("severity"), data.get("pages")
-    if severity == "P4":
-        text = f":memo: {severity} {r.id}: no page; ticket note — fix in the next sprint (`{escape(r.target.label)}`)."
-    elif severity == "P3":
-        text = f":information_source: {severity} {r.id} in <#{r.channel}>: `{escape(r.target.label)}` — for #incidents."
-    else:
-        text = f":rotating_light: {severity} declared, {r.id} in <#{r.channel}>: paging {pages} {who}".rstrip()
-        if not who:
-            text += f" (no {pages} in the policy's roles: page them by hand)"
-    return {"text": f"{severity} {r.id}: {pages}", "blocks": [_section(text)]}
 
 
 def ephemeral(text: str) -> Message:

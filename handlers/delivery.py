@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.metrics import Metrics
 from bot.outbox import Notice, NoticeKind, OutboxService
 from bot.ports import Clock
-from handlers import blocks
+from handlers import blocks, notices
 
 log = structlog.get_logger("rollbot.delivery")
 MAX_BACKOFF = timedelta(minutes=5)
@@ -68,17 +68,17 @@ class SlackDelivery:
             if notice.data.get("severity") == "P3" and notice.data.get("incidents_channel"):
                 where = str(notice.data["incidents_channel"])
             resp = await self._client.chat_postMessage(
-                channel=where, **blocks.page_message(request, notice.data)
+                channel=where, **notices.page_message(request, notice.data)
             )
             return str(resp["ts"])
         if notice.kind is NoticeKind.REMINDER:
             resp = await self._client.chat_postMessage(
-                channel=notice.channel, **blocks.reminder_message(request, notice.data)
+                channel=notice.channel, **notices.reminder_message(request, notice.data)
             )
             return str(resp["ts"])
         if notice.kind is NoticeKind.SUMMARY:
             resp = await self._client.chat_postMessage(
-                channel=notice.channel, **blocks.summary_message(request, notice.data)
+                channel=notice.channel, **notices.summary_message(request, notice.data)
             )
             return str(resp["ts"])
         if card is None:
@@ -92,7 +92,7 @@ class SlackDelivery:
         resp = await self._client.chat_postMessage(
             channel=card_channel,
             thread_ts=card_ts,
-            text=blocks.timeline_text(notice.data, notice.at),
+            text=notices.timeline_text(notice.data, notice.at),
         )
         return str(resp["ts"])
 

@@ -16,6 +16,8 @@ class ActionId(StrEnum):
     DENY = "rollback.deny"
     OVERRIDE = "rollback.override"
     CANCEL = "rollback.cancel"
+    CUSTOMERS_NOTIFIED = "rollback.customers_notified"
+    CONFIRM_RECOVERY = "rollback.confirm_recovery"
 
 
 class BlockId(StrEnum):
@@ -23,6 +25,7 @@ class BlockId(StrEnum):
     DECISION = "decision"
     APPROVALS = "approvals"
     CONTROLS = "controls"
+    FOLLOW_UP = "follow_up"
     # form inputs
     TARGET_KIND = "target_kind"
     TARGET_NAME = "target_name"

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.app import Runtime, build_runtime
 from bot.audit_ops import verify_database
+from bot.domain.alerts import AlertRoute
 from bot.domain.policy import (
     ApprovalPolicy,
     HttpCheck,
@@ -22,6 +23,7 @@ from bot.domain.policy import (
 )
 from bot.settings import load_settings
 from integrations.kubernetes import KubernetesExecutor
+from sandbox.demo_later import ALERT_TOKEN, ShiftedClock, let_time_pass, post_alert, web_alert
 from sandbox.driver import BotReply, SlackDriver
 from sandbox.executor import ScriptedExecutor
 from sandbox.kube import SandboxKube
@@ -71,6 +73,11 @@ def _policy(service_url: str) -> ApprovalPolicy:
             Role.VP_ENGINEERING: RoleSource(users=("U0VERA",)),
         },
         services={"api": ServicePolicy(verification=proof)},
+        alerts=(
+            AlertRoute(
+                match={"service": "web", "env": "prod"}, target="deployment/web", namespace="prod"
+            ),
+        ),
     )
 
 
@@ -132,32 +139,33 @@ class Scene:
         self._private(user, reply if reply.text else None)
 
 
-async def _release_api(kube: SandboxKube) -> None:
-    """Three releases of api in the sandbox cluster: 1.2.2, 1.2.3, then the bad 1.3.0."""
-    kube.store.create(
-        "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
-    )
-    for i, image in enumerate(("api:1.2.2", "api:1.2.3", "api:1.3.0")):
-        container = {"name": "api", "image": image}
+async def _release(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
+    """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
+    if kube.store.get("namespaces", "", "prod") is None:
+        kube.store.create(
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+        )
+    for i, image in enumerate(images):
+        container = {"name": app, "image": image}
         if i == 0:
             kube.store.create(
                 "deployments",
                 {
                     "apiVersion": "apps/v1",
                     "kind": "Deployment",
-                    "metadata": {"name": "api", "namespace": "prod"},
+                    "metadata": {"name": app, "namespace": "prod"},
                     "spec": {
                         "replicas": 3,
-                        "selector": {"matchLabels": {"app": "api"}},
+                        "selector": {"matchLabels": {"app": app}},
                         "template": {
-                            "metadata": {"labels": {"app": "api"}},
+                            "metadata": {"labels": {"app": app}},
                             "spec": {"containers": [container]},
                         },
                     },
                 },
             )
         else:
-            live = kube.store.get("deployments", "prod", "api")
+            live = kube.store.get("deployments", "prod", app)
             assert live is not None
             live["spec"]["template"]["spec"]["containers"] = [container]
             kube.store.replace("deployments", live)
@@ -195,10 +203,12 @@ async def run_demo(scenario: str = "deployment") -> None:
         slack_api_url=api,
         audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
         evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
+        alert_token=ALERT_TOKEN,
     )
     kube = SandboxKube(rollout_seconds=1.5)
     await kube.start()
-    await _release_api(kube)
+    await _release(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
+    await _release(kube, "web", ("web:2.0.1", "web:2.1.0"))
     kubeconfig = kube.write_kubeconfig(
         Path(tempfile.mkdtemp(prefix="rollbot-demo-")) / "kubeconfig"
     )
@@ -209,7 +219,10 @@ async def run_demo(scenario: str = "deployment") -> None:
     service_url = await service.start()
     # after the rollback, api and its Prometheus report a healthy service again
     service.state["metrics"] = {ERRORS: 0.003, LATENCY: 0.23}
-    runtime = await build_runtime(settings, policy=_policy(service_url), executors=executors)
+    clock = ShiftedClock()
+    runtime = await build_runtime(
+        settings, clock=clock, policy=_policy(service_url), executors=executors
+    )
     try:
         events = await runtime.serve_http()
         _say(f"rollbot demo · database {url} · sandbox Slack {api} · bot {events}")
@@ -242,8 +255,36 @@ async def run_demo(scenario: str = "deployment") -> None:
             await scene.clicks("U0DAVE", incident.id, "Approve")
             await scene.clicks("U0BOB", incident.id, "Approve")
             await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
+
+            _say("— Alertmanager posts HighLatency firing for web in prod —")
+            await post_alert(events, web_alert("firing"))
+            await runtime.settle()
+            web = next(c for c in ws.channels.values() if c.name.endswith("-web"))
+            web.members.update({"U0DAVE"})
+            scene.shows_card(web.id, "opened by the alert")
+            _say("— Alertmanager posts HighLatency resolved —")
+            await post_alert(events, web_alert("resolved"))
+            await runtime.settle()
+            await scene.clicks("U0DAVE", web.id, "Forward fix")
+
+            _say("— 5 minutes pass (the demo moves rollbot's clock; the scheduler ticks) —")
+            await let_time_pass(runtime, clock, minutes=5)
+            _say("— 25 more minutes pass —")
+            await let_time_pass(runtime, clock, minutes=25)
+            await scene.clicks("U0DAVE", incident.id, "Customers notified")
+            await scene.clicks("U0ALICE", incident.id, "Recovery confirmed")
+            _say("— 48 hours pass —")
+            await let_time_pass(runtime, clock, hours=48)
+            request_id = (await runtime.service.status(incident.id, None)).id
+            await scene.types(
+                "U0BOB",
+                incident.id,
+                f"postmortem {request_id} https://wiki.example/pm/{request_id}",
+            )
         _say()
         _say(channel_transcript(ws, incident.id))
+        _say()
+        _say(channel_transcript(ws, web.id))
         _say()
         _say(f"Sandbox cluster after the rollback: {_cluster_line(kube)}")
         _say()

@@ -53,6 +53,7 @@ class SlackState:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.ims: dict[str, str] = {}  # user -> DM channel ID
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
@@ -90,9 +91,23 @@ class SlackState:
 
     def find_channel(self, ref: str) -> Channel:
         found = self.channels.get(ref) or self.channel_by_name(ref)
+        if found is None and ref in self.users:
+            found = self.direct_messages(ref)
         if found is None:
             raise SlackApiError("channel_not_found")
         return found
+
+    def direct_messages(self, user: str) -> Channel:
+        """The bot's DM with a user; Slack opens it when chat.postMessage names a user ID."""
+        existing = self.ims.get(user)
+        if existing is not None:
+            return self.channels[existing]
+        channel_id = self.next_id("D")
+        self.channels[channel_id] = Channel(
+            id=channel_id, name=f"dm-{user}", members={user, self.bot_user}
+        )
+        self.ims[user] = channel_id
+        return self.channels[channel_id]
 
     def issue_trigger(self) -> str:
         trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"

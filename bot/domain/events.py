@@ -93,11 +93,28 @@ class RetroApprove(_Frozen):
     roles: frozenset[Role]
 
 
+class ConfirmRecovery(_Frozen):
+    """A person saw the service working again: the user validation of seed 004's checklist."""
+
+    by: Person
+
+
+class RecoveryDrifted(_Frozen):
+    """A re-check in the watch window after a verified rollback failed."""
+
+    reason: str
+    checks: dict[str, str] = {}
+
+
 class ObligationKind(StrEnum):
     RETRO_APPROVAL = "retro_approval"
     EMERGENCY_WRITTEN_APPROVAL = "emergency_written_approval"
     POST_EMERGENCY_REVIEW = "post_emergency_review"
     POST_MORTEM = "post_mortem"
+    # Seed 001 §1: each severity has an SLA; the request is chased until someone decides.
+    DECISION_SLA = "decision_sla"
+    # Seed 001 §1: customers hear of a P1 within 30 min, a P2 within 2 h, a P3 within 4 h.
+    CUSTOMER_NOTIFICATION = "customer_notification"
 
 
 class MeetObligation(_Frozen):
@@ -123,6 +140,8 @@ Event = (
     | Cancel
     | RetroApprove
     | MeetObligation
+    | ConfirmRecovery
+    | RecoveryDrifted
 )
 
 
@@ -154,6 +173,12 @@ class ScheduleDecisionTimeout(_Frozen):
     due: datetime
 
 
+class ScheduleRecoveryWatch(_Frozen):
+    """Re-check recovery at `due`, and on, until the request's watch window closes."""
+
+    due: datetime
+
+
 class ExecuteRollback(_Frozen):
     pass
 
@@ -174,6 +199,7 @@ Effect = (
     AuditEffect
     | ScheduleObligation
     | ScheduleDecisionTimeout
+    | ScheduleRecoveryWatch
     | ExecuteRollback
     | AnnounceAutomaticRollback
     | Escalate

@@ -80,6 +80,9 @@ class Deadlines(BaseModel):
     emergency_written_approval: timedelta = timedelta(hours=24)
     post_emergency_review: timedelta = timedelta(days=5)
     post_mortem: timedelta = timedelta(hours=48)
+    # Seed 003 §7.2 "monitor for 30 minutes": recovery is re-checked this often, this long.
+    watch_window: timedelta = timedelta(minutes=30)
+    watch_interval: timedelta = timedelta(minutes=5)
 
     @model_validator(mode="after")
     def _positive(self) -> Deadlines:

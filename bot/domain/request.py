@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +111,8 @@ class RollbackRequest(BaseModel):
     preflight: str | None = None
     # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
     verification: dict[str, str] = {}
+    # Until when recovery is re-checked after it was verified (None: not watched).
+    watch_until: datetime | None = None
 
     @property
     def needed_roles(self) -> tuple[Role, ...]:
@@ -152,12 +154,22 @@ class Outcome(BaseModel):
 Handler = Callable[[RollbackRequest, Any, datetime], Outcome]
 
 
+def obligation_deadline(request: RollbackRequest, kind: ObligationKind) -> timedelta | None:
+    """How long after its trigger an obligation falls due; None if this request has none."""
+    if kind is ObligationKind.DECISION_SLA:
+        return request.assessment.decision_sla
+    if kind is ObligationKind.CUSTOMER_NOTIFICATION:
+        return request.assessment.profile.customer_notification
+    delta: timedelta = getattr(request.rules.deadlines, kind.value)
+    return delta
+
+
 def add_obligation(
     request: RollbackRequest, kind: ObligationKind, now: datetime
 ) -> tuple[tuple[Obligation, ...], ScheduleObligation | None]:
     """Create an obligation once; a second trigger never moves an existing deadline."""
-    if request.obligation(kind) is not None:
+    delta = obligation_deadline(request, kind)
+    if request.obligation(kind) is not None or delta is None:
         return request.obligations, None
-    delta = getattr(request.rules.deadlines, kind.value)
     ob = Obligation(kind=kind, due=now + delta, created_at=now)
     return (*request.obligations, ob), ScheduleObligation(obligation=ob)

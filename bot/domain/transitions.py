@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.domain import aftercare
 from bot.domain import approvals as ap
 from bot.domain import events as ev
 from bot.domain.decision import RollbackAction
@@ -40,19 +41,26 @@ def _gate(
 
 
 def _prompt(r: RollbackRequest, e: ev.PromptDecision, now: datetime) -> Outcome:
+    """The incident is declared: its severity's SLA and customer-notification clocks start."""
     updates: dict[str, Any] = {"recommendation": e.recommendation}
-    effects: tuple[ev.Effect, ...] = ()
+    effects: list[ev.Effect] = []
+    staged = r
+    for kind in (ev.ObligationKind.DECISION_SLA, ev.ObligationKind.CUSTOMER_NOTIFICATION):
+        obligations, scheduled = add_obligation(staged, kind, now)
+        staged = staged.model_copy(update={"obligations": obligations})
+        effects.extend([scheduled] if scheduled else [])
+    updates["obligations"] = staged.obligations
     if r.rules.auto_rollback_on_timeout:
         due = now + r.rules.deadlines.decision_timeout
         updates["decision_deadline"] = due
-        effects = (ev.ScheduleDecisionTimeout(due=due),)
+        effects.append(ev.ScheduleDecisionTimeout(due=due))
     return Outcome(
         state=S.AWAITING_DECISION,
         action="decision.prompted",
         actor=SYSTEM,
         updates=updates,
         details={"recommendation": e.recommendation.action.value},
-        effects=effects,
+        effects=tuple(effects),
     )
 
 
@@ -231,12 +239,18 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
 
 
 def _verified(r: RollbackRequest, e: ev.VerificationPassed, now: datetime) -> Outcome:
+    deadlines = r.rules.deadlines
     return Outcome(
         state=S.COMPLETED,
         action="verification.passed",
         actor=SYSTEM,
-        updates={"outcome": f"recovered: {e.summary}", "verification": e.checks},
+        updates={
+            "outcome": f"recovered: {e.summary}",
+            "verification": e.checks,
+            "watch_until": now + deadlines.watch_window,
+        },
         details={"summary": e.summary},
+        effects=(ev.ScheduleRecoveryWatch(due=now + deadlines.watch_interval),),
     )
 
 
@@ -263,54 +277,6 @@ def _cancel(r: RollbackRequest, e: ev.Cancel, now: datetime) -> Outcome:
     )
 
 
-def _retro(r: RollbackRequest, e: ev.RetroApprove, now: datetime) -> Outcome:
-    pending = r.obligation(ev.ObligationKind.RETRO_APPROVAL)
-    if pending is None or pending.met_at is not None:
-        raise DomainError("this request has no retroactive approval outstanding")
-    needed = ap.matrix_roles(r.rules.row)
-    acting = (r.override.by,) if r.override else ()
-    role = ap.choose_role_to_fill(
-        needed=needed,
-        approvals=r.retro_approvals,
-        requester=r.requester,
-        already_acting=acting,
-        by=e.by,
-        roles=e.roles,
-    )
-    retro = (*r.retro_approvals, ap.Approval(by=e.by, role=role, at=now))
-    updates: dict[str, Any] = {"retro_approvals": retro}
-    if not ap.open_roles(needed, retro):
-        met = pending.model_copy(
-            update={"met_at": now, "met_by": e.by, "evidence": "retroactive approvals"}
-        )
-        updates["obligations"] = tuple(met if o is pending else o for o in r.obligations)
-    return Outcome(
-        state=r.state,
-        action="approval.retroactive",
-        actor=e.by,
-        updates=updates,
-        details={"role": role.value},
-    )
-
-
-def _meet(r: RollbackRequest, e: ev.MeetObligation, now: datetime) -> Outcome:
-    if e.kind is ev.ObligationKind.RETRO_APPROVAL:
-        raise DomainError("a retroactive approval is met by approvals from the required roles")
-    pending = r.obligation(e.kind)
-    if pending is None or pending.met_at is not None:
-        raise DomainError(f"this request has no {e.kind.value.replace('_', ' ')} outstanding")
-    if not e.evidence.strip():
-        raise DomainError("meeting an obligation needs evidence (a link or a note)")
-    met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": e.evidence.strip()})
-    return Outcome(
-        state=r.state,
-        action="obligation.met",
-        actor=e.by,
-        updates={"obligations": tuple(met if o is pending else o for o in r.obligations)},
-        details={"kind": e.kind.value, "evidence": e.evidence.strip()},
-    )
-
-
 ALL_STATES = frozenset(RequestState)
 
 RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
@@ -328,8 +294,10 @@ RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
     ev.VerificationPassed: (frozenset({S.VERIFYING}), _verified),
     ev.VerificationFailed: (frozenset({S.VERIFYING}), _not_recovered),
     ev.Cancel: (_PRE_EXECUTION, _cancel),
-    ev.RetroApprove: (ALL_STATES, _retro),
-    ev.MeetObligation: (ALL_STATES, _meet),
+    ev.RetroApprove: (ALL_STATES, aftercare.retro_approve),
+    ev.MeetObligation: (ALL_STATES, aftercare.meet_obligation),
+    ev.ConfirmRecovery: (frozenset({S.COMPLETED}), aftercare.confirm_recovery),
+    ev.RecoveryDrifted: (frozenset({S.COMPLETED}), aftercare.recovery_drifted),
 }
 
 
@@ -357,6 +325,7 @@ def apply(
             "version": request.version + 1,
         }
     )
+    moved = moved.model_copy(update={"obligations": aftercare.decision_sla_met(moved, now)})
     audit = ev.AuditEffect(
         action=out.action,
         actor=out.actor,

@@ -20,7 +20,6 @@ from bot.store.tables import (
     AuditCheckpointRow,
     AuditEntryRow,
     AuditHeadRow,
-    DueItemRow,
     IncidentRow,
     OutboxRow,
     RollbackRequestRow,
@@ -338,50 +337,3 @@ class IncidentRepository:
     async def add(self, incident: IncidentRow) -> None:
         self._session.add(incident)
         await self._session.flush()
-
-
-class DueItems:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, kind: str, request_id: str, due_at: datetime) -> None:
-        self._session.add(DueItemRow(kind=kind, request_id=request_id, due_at=due_at))
-        await self._session.flush()
-
-    async def claim(self, now: datetime, limit: int) -> list[DueItemRow]:
-        """Due, unfinished items, locked for this transaction; other replicas skip them."""
-        query = (
-            select(DueItemRow)
-            .where(col(DueItemRow.done_at).is_(None))
-            .where(col(DueItemRow.due_at) <= now)
-            .order_by(col(DueItemRow.due_at))
-            .limit(limit)
-        )
-        if self._session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(await self._session.scalars(query))
-
-    async def advance(
-        self, item_id: int, stage: int, *, next_due: datetime | None, done: datetime | None
-    ) -> bool:
-        """Move an item on only if nobody else did since we read it: one sender per reminder."""
-        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
-            update(DueItemRow)
-            .where(col(DueItemRow.id) == item_id)
-            .where(col(DueItemRow.stage) == stage)
-            .where(col(DueItemRow.done_at).is_(None))
-            .values(
-                stage=stage + 1,
-                **({"due_at": next_due} if next_due is not None else {}),
-                **({"done_at": done} if done is not None else {}),
-            )
-        )
-        return result.rowcount == 1
-
-    async def pending(self, request_id: str) -> list[DueItemRow]:
-        rows = await self._session.scalars(
-            select(DueItemRow)
-            .where(col(DueItemRow.request_id) == request_id)
-            .order_by(col(DueItemRow.due_at))
-        )
-        return list(rows)

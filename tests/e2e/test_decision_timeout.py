@@ -3,10 +3,13 @@ the system's decision (seed 001 §2 Phase 5). Time is moved, never waited for.""
 
 from __future__ import annotations
 
-from bot.app import Runtime
+import asyncio
+
+from bot.app import Runtime, build_runtime
+from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from sandbox.driver import SlackDriver
-from sandbox.executor import ScriptedExecutor
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import command, thread
@@ -62,3 +65,39 @@ async def test_a_decision_in_time_stops_the_timeout(
     assert (
         await runtime.service.status(channel, request.id)
     ).state is RequestState.FORWARD_FIX_CHOSEN
+
+
+async def test_the_timeout_survives_a_restart_and_fires_once_across_replicas(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier,
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    await runtime.close()  # the replica that opened the request is gone
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    replicas = [
+        await build_runtime(
+            runtime.settings, clock=clock, policy=policy, executors=executors, verifier=verifier
+        )
+        for _ in range(2)
+    ]
+    try:
+        clock.advance(minutes=30)
+        fired = await asyncio.gather(*(r.due.tick() for r in replicas + replicas))
+        assert sum(fired) == 1
+        for replica in replicas:
+            await replica.settle()
+        assert len(executor.executions) == 1
+        async with replicas[0].uow() as uow:
+            actions = [e.action for e in await uow.audit.entries()]
+        assert actions.count("decision.timeout_rollback") == 1
+    finally:
+        for replica in replicas:
+            await replica.close()

@@ -30,8 +30,18 @@ async def test_demo_plays_a_whole_incident(
         "rollbot recovery verified: health check passed 1/1; smoke tests passed 1/1; metrics passed 2/2",
         ":large_green_circle: completed* · `deployment/api -n prod` · revision 3 → 4",
         "Sandbox cluster after the rollback: deployment/api -n prod: revision 4, image api:1.2.3, 3/3 available",
-        "$ rollbot audit verify\n  OK: 8 entries, head ",
+        "$ rollbot audit verify\n  OK: 18 entries, head ",
         "Evidence pack sha256 `",
+        # an incident Alertmanager opened, and its resolution on the timeline
+        "*Severity*: P3 medium — declared by Alertmanager",
+        "<@alertmanager> opened the request: alert HighLatency: p95 latency 2.6x baseline",
+        ":rotating_light: Alertmanager: HighLatency resolved",
+        # the watch after the verified rollback, and a reminder fired by moving the clock
+        "recovery re-check 1 passed: health check passed 1/1",
+        ":white_check_mark: Watch window closed: recovery held for 30 minutes",
+        ":alarm_clock: *Overdue*: post mortem for *RB-",
+        "@alice confirmed the service works again (user validation)",
+        "@bob met post mortem: https://wiki.example/pm/RB-",
     ]:
         assert expected in out
     assert (tmp_path / "demo.db").exists()

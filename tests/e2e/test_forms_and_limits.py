@@ -16,7 +16,7 @@ from bot.domain.policy import Role, RollbackType
 from bot.domain.request import RequestState, TargetRef
 from bot.domain.severity import Severity
 from bot.domain.transitions import apply
-from handlers import blocks, forms
+from handlers import blocks, forms, notices
 from handlers.ids import ActionId, CallbackId, CardAction, FormOrigin
 from sandbox.blockkit import block_problems
 from sandbox.driver import SlackDriver
@@ -217,7 +217,7 @@ def _every_state() -> list[Any]:
 def test_every_card_and_message_is_valid_block_kit(request_: Any) -> None:
     message = blocks.request_card(request_)
     assert block_problems(message["blocks"]) == []
-    assert block_problems(blocks.summary_message(request_)["blocks"]) == []
+    assert block_problems(notices.summary_message(request_)["blocks"]) == []
     assert "<!here>" not in str(message)
 
 

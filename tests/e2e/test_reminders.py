@@ -33,6 +33,7 @@ async def _completed_rollback(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
     [request] = await runtime.service.history(API)
     return request.id
 
@@ -51,12 +52,15 @@ async def test_a_post_mortem_is_chased_once_per_step_until_it_is_met(
     clock.advance(hours=1)
     assert await runtime.reminders.tick() == 1
     await runtime.settle()
-    first, second, third = _reminders(slack, channel)
+    first, third = _reminders(slack, channel)
     assert f"post mortem for *{request_id}*" in first
     assert f"`/rollback postmortem {request_id} <link>`" in first
     assert "<@" not in first  # the channel first
-    assert second.endswith("<@U0ALICE>")  # then the owner
-    assert third.endswith("<@U0BOB>")  # then the engineering lead
+    # then a direct message to the incident commander, pointing at the channel
+    [second] = _reminders(slack, slack.state.ims["U0DAVE"])
+    assert f"post mortem for *{request_id}*" in second
+    assert f"<#{channel}>" in second
+    assert third.endswith("<@U0BOB>")  # then the engineering lead, in the channel
 
     reply = await command(
         runtime, driver, channel, "U0BOB", f"postmortem {request_id} https://wiki.example/pm/42"
@@ -90,6 +94,10 @@ async def test_retroactive_approval_is_role_checked(
     assert "Retroactive approval recorded" in await command(
         runtime, driver, channel, "U0BOB", f"approve-retro {request.id}"
     )
+    told = await command(
+        runtime, driver, channel, "U0DAVE", f"customers-notified {request.id} status page + email"
+    )
+    assert told == f"Recorded customer notification for {request.id}."
     clock.advance(hours=4, minutes=1)
     assert await runtime.reminders.tick() == 0  # met within 4 h: nothing to chase
     clock.advance(hours=20)
@@ -124,3 +132,36 @@ async def test_two_schedulers_on_one_database_send_each_reminder_once(
         assert len(_reminders(slack, channel)) == 1
     finally:
         await other.close()
+
+
+async def test_customers_must_hear_of_a_p1_within_30_minutes(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+    )
+    [request] = await runtime.service.history(API)
+    clock.advance(minutes=29)
+    assert await runtime.reminders.tick() == 0
+    clock.advance(minutes=1)
+    assert await runtime.reminders.tick() == 1  # in the channel
+    clock.advance(minutes=15)
+    assert await runtime.reminders.tick() == 1  # a direct message to the incident commander
+    clock.advance(minutes=15)
+    assert await runtime.reminders.tick() == 2  # the incident commander named in the channel,
+    # and the decision SLA (1 h): nobody has decided yet
+    await runtime.settle()
+    first, *third = _reminders(slack, channel)
+    assert "customer notification" in first
+    assert "<@" not in first
+    [escalated] = [r for r in third if "customer notification" in r]
+    assert escalated.endswith("<@U0DAVE>")
+    assert [r for r in third if "decision sla" in r]
+    [dm] = _reminders(slack, slack.state.ims["U0DAVE"])
+    assert f"customer notification for *{request.id}*" in dm
+    assert "Customers notified on the card" in dm
+
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    clock.advance(hours=1)
+    assert await runtime.reminders.tick() == 0  # both met: never again

@@ -51,15 +51,28 @@ async def test_happy_path_p1_rollback_with_approval(
     ack = await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
     assert "opened" in ack
     prompt = card(slack, channel)
-    assert buttons(prompt) == ["Roll back", "Forward fix", "Emergency override", "Cancel request"]
+    assert buttons(prompt) == [
+        "Roll back",
+        "Forward fix",
+        "Emergency override",
+        "Cancel request",
+        "Customers notified",
+    ]
     text = str(prompt["blocks"])
+    assert "*Customers* must be notified by 09:30 UTC" in text
     assert "Recommendation: ROLLBACK" in text
     assert "Is the issue critical (P1)? → yes" in text
     assert "Automatic rollback at 09:30 UTC" in text
 
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     approval_card = card(slack, channel)
-    assert buttons(approval_card) == ["Approve", "Deny", "Emergency override", "Cancel request"]
+    assert buttons(approval_card) == [
+        "Approve",
+        "Deny",
+        "Emergency override",
+        "Cancel request",
+        "Customers notified",
+    ]
     assert "needs engineering lead" in str(approval_card["blocks"])
 
     # the requester cannot approve their own request; the card does not change
@@ -83,9 +96,18 @@ async def test_happy_path_p1_rollback_with_approval(
     assert len(executor.executions) == 1
     assert executor.targets["deployment/api -n prod"].live == "1"
     final = card(slack, channel)
-    assert buttons(final) == []
+    assert buttons(final) == ["Customers notified", "Recovery confirmed"]
     assert "completed" in final["text"]
     assert ":white_check_mark: engineering lead: <@U0BOB>" in str(final["blocks"])
+    assert ":eyes: Recovery watched until 09:30 UTC" in str(final["blocks"])
+
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CONFIRM_RECOVERY)
+    confirmed = card(slack, channel)
+    assert buttons(confirmed) == []
+    shown = str(confirmed["blocks"])
+    assert "*Customers notified* by <@U0DAVE> at 09:00 UTC" in shown
+    assert "user validation: confirmed by alice at 09:00 UTC" in shown
     timeline = thread(slack, channel)
     evidence_sha = _evidence_sha(runtime, executor)
     assert [line.split(" · ", 1)[1] for line in timeline] == [
@@ -99,6 +121,8 @@ async def test_happy_path_p1_rollback_with_approval(
         "rollbot rolled back to revision 1",
         "rollbot recovery verified: health checks green, error rate back to baseline",
         f":package: Evidence pack stored, sha256 `{evidence_sha}`",
+        "<@U0DAVE> met customer notification: confirmed with the button on the card",
+        "<@U0ALICE> confirmed the service works again (user validation)",
     ]
     summary = slack.state.history(channel)[-1]
     assert "completed" in summary["text"]
@@ -113,6 +137,8 @@ async def test_happy_path_p1_rollback_with_approval(
         "execution.succeeded",
         "verification.passed",
         "evidence.packed",
+        "obligation.met",
+        "recovery.confirmed",
     ]
 
 
@@ -260,6 +286,8 @@ async def test_emergency_override_by_incident_commander(
     assert "Retroactive approval due 13:00 UTC" in blocks
     [request] = await runtime.service.history(card_target())
     assert [o.kind.value for o in request.obligations] == [
+        "decision_sla",
+        "customer_notification",
         "retro_approval",
         "emergency_written_approval",
         "post_emergency_review",

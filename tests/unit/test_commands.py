@@ -130,7 +130,15 @@ def test_obligation_commands() -> None:
         is ObligationKind.EMERGENCY_WRITTEN_APPROVAL
     )  # type: ignore[union-attr]
     assert parse_command("approve-retro RB-ABC123") == ApproveRetroactively("RB-ABC123")
+    assert parse_command('customers-notified rb-abc123 "status page" and email') == (
+        MeetObligationCommand(
+            "RB-ABC123", ObligationKind.CUSTOMER_NOTIFICATION, "status page and email"
+        )
+    )
+    assert parse_command("customers-notified RB-ABC123").evidence == "said so in Slack"  # type: ignore[union-attr]
     for bad, says in [
+        ("customers-notified", "takes a request id and how"),
+        ("customers-notified RB-ABC123 " + "x" * 1001, "keep it under 1000"),
         ("postmortem RB-ABC123", "takes a request id and a link"),
         ("postmortem RB-ABC123 notalink", "takes a link starting with https://"),
         ("approve-retro", "takes one request id"),

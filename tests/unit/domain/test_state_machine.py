@@ -55,7 +55,12 @@ def test_happy_path_database_rollback() -> None:
     request, effects = step(request, ev.PromptDecision(recommendation=RECO))
     assert request.state is S.AWAITING_DECISION
     assert request.decision_deadline == T0 + timedelta(minutes=31)
-    assert kinds(effects) == ["AuditEffect", "ScheduleDecisionTimeout"]
+    assert kinds(effects) == [
+        "AuditEffect",
+        "ScheduleObligation",  # the P1 decision SLA
+        "ScheduleObligation",  # customers told within 30 minutes
+        "ScheduleDecisionTimeout",
+    ]
 
     request, effects = step(request, ev.ChooseRollback(by=ALICE))
     assert request.state is S.AWAITING_APPROVAL
@@ -83,8 +88,9 @@ def test_happy_path_database_rollback() -> None:
     assert post_mortem.due == post_mortem.created_at + timedelta(hours=48)
     assert kinds(effects) == ["AuditEffect", "ScheduleObligation"]
 
-    request, _ = step(request, ev.VerificationPassed(summary="error rate 0.1%"))
+    request, effects = step(request, ev.VerificationPassed(summary="error rate 0.1%"))
     assert request.state is S.COMPLETED
+    assert kinds(effects) == ["AuditEffect", "ScheduleRecoveryWatch"]
     assert request.outcome == "recovered: error rate 0.1%"
     assert not request.state.is_open
 
@@ -132,7 +138,7 @@ def test_decision_timeout_can_be_turned_off_per_service() -> None:
         make_request(auto_rollback=False), ev.PromptDecision(recommendation=RECO)
     )
     assert request.decision_deadline is None
-    assert kinds(effects) == ["AuditEffect"]
+    assert "ScheduleDecisionTimeout" not in kinds(effects)
     with pytest.raises(DomainError, match="turned off"):
         apply(request, ev.DecisionTimedOut(), request.updated_at + timedelta(days=1))
 
@@ -224,12 +230,14 @@ def test_emergency_override_needs_only_the_extra_role_then_creates_obligations()
     assert request.state is S.AWAITING_APPROVAL
     assert request.open_roles == (Role.CTO,)
     assert [o.kind for o in request.obligations] == [
+        K.DECISION_SLA,
+        K.CUSTOMER_NOTIFICATION,
         K.RETRO_APPROVAL,
         K.EMERGENCY_WRITTEN_APPROVAL,
         K.POST_EMERGENCY_REVIEW,
     ]
     at = request.updated_at
-    dues = {o.kind: o.due - at for o in request.obligations}
+    dues = {o.kind: o.due - at for o in request.obligations if o.created_at == at}
     assert dues == {
         K.RETRO_APPROVAL: timedelta(hours=4),
         K.EMERGENCY_WRITTEN_APPROVAL: timedelta(hours=24),

@@ -1,0 +1,71 @@
+"""Due items: what the scheduler must do at a time (chase an obligation, fire a decision
+timeout, re-check recovery), claimed so that any number of replicas do each once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.store.tables import DueItemRow
+
+
+class DueKind(StrEnum):
+    """Due items that are not obligations (those use their ObligationKind value)."""
+
+    DECISION_TIMEOUT = "decision_timeout"
+    RECOVERY_WATCH = "recovery_watch"
+
+
+class DueItems:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, kind: str, request_id: str, due_at: datetime) -> None:
+        self._session.add(DueItemRow(kind=kind, request_id=request_id, due_at=due_at))
+        await self._session.flush()
+
+    async def claim(self, now: datetime, limit: int, kinds: Collection[str]) -> list[DueItemRow]:
+        """Due, unfinished items of these kinds, locked for this transaction; other replicas
+        skip them."""
+        query = (
+            select(DueItemRow)
+            .where(col(DueItemRow.done_at).is_(None))
+            .where(col(DueItemRow.due_at) <= now)
+            .where(col(DueItemRow.kind).in_(list(kinds)))
+            .order_by(col(DueItemRow.due_at))
+            .limit(limit)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(await self._session.scalars(query))
+
+    async def advance(
+        self, item_id: int, stage: int, *, next_due: datetime | None, done: datetime | None
+    ) -> bool:
+        """Move an item on only if nobody else did since we read it: one sender per reminder."""
+        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            update(DueItemRow)
+            .where(col(DueItemRow.id) == item_id)
+            .where(col(DueItemRow.stage) == stage)
+            .where(col(DueItemRow.done_at).is_(None))
+            .values(
+                stage=stage + 1,
+                **({"due_at": next_due} if next_due is not None else {}),
+                **({"done_at": done} if done is not None else {}),
+            )
+        )
+        return result.rowcount == 1
+
+    async def pending(self, request_id: str) -> list[DueItemRow]:
+        rows = await self._session.scalars(
+            select(DueItemRow)
+            .where(col(DueItemRow.request_id) == request_id)
+            .order_by(col(DueItemRow.due_at))
+        )
+        return list(rows)
