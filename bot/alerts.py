@@ -96,7 +96,9 @@ class AlertIntake:
                 "outcome": "ignored: no route in the policy matches its labels",
             }
         target = target_from(route.target, route.namespace)
-        async with self._locks.setdefault(target.label, asyncio.Lock()):
+        async with self._locks.setdefault(target.label, asyncio.Lock()), self._uow() as guard:
+            # and one at a time per target across replicas, held while the request opens
+            await guard.hold_lock(f"rollbot.alert-target:{target.label}")
             return await self._for_target(alert, target)
 
     async def _for_target(self, alert: Alert, target: TargetRef) -> dict[str, Any]:

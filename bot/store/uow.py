@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.audit_keys import AuditSigner
@@ -28,6 +29,16 @@ class UnitOfWork:
         self._sessions = sessions
         self._signer = signer
         self._session: AsyncSession | None = None
+
+    async def hold_lock(self, name: str) -> None:
+        """Hold a named lock until this unit of work ends, across every replica.
+
+        PostgreSQL: a transaction-level advisory lock. SQLite runs one process, whose own
+        asyncio locks already serialise it."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name}
+            )
 
     @property
     def session(self) -> AsyncSession:

@@ -8,13 +8,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import Runtime
+from bot.app import Runtime, build_runtime
 from bot.commands import target_from
 from bot.domain.alerts import AlertRoute
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from bot.domain.severity import Severity
 from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack import SandboxSlack
 from tests.conftest import ALERT_TOKEN
 from tests.e2e.workflow import card, thread
@@ -69,7 +70,13 @@ def webhook(
 async def _post(
     driver: SlackDriver, body: Any, auth: str | None = f"Bearer {ALERT_TOKEN}"
 ) -> tuple[int, Any]:
-    url = driver.bot_url.replace("/slack/events", "/alerts/alertmanager")
+    return await _post_to(driver.bot_url, body, auth)
+
+
+async def _post_to(
+    events_url: str, body: Any, auth: str | None = f"Bearer {ALERT_TOKEN}"
+) -> tuple[int, Any]:
+    url = events_url.replace("/slack/events", "/alerts/alertmanager")
     headers = {"Authorization": auth} if auth else {}
     async with aiohttp.ClientSession() as http:
         data = body if isinstance(body, bytes) else None
@@ -153,3 +160,36 @@ async def test_an_alert_storm_opens_one_request(runtime: Runtime, driver: SlackD
     outcomes = sorted(answer["results"][0]["outcome"] for _, answer in answers)
     assert outcomes == ["duplicate"] * 19 + ["opened"]
     assert len(await runtime.service.history(API)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # replicas share PostgreSQL
+async def test_a_storm_spread_over_replicas_opens_one_request(
+    runtime: Runtime,
+    driver: SlackDriver,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier,
+    database_url: str,
+) -> None:
+    import asyncio
+
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    replicas = [runtime] + [
+        await build_runtime(runtime.settings, policy=policy, executors=executors, verifier=verifier)
+        for _ in range(2)
+    ]
+    try:
+        urls = [driver.bot_url] + [await r.serve_http() for r in replicas[1:]]
+        # different alerts for one target, so the idempotency key cannot be what saves us
+        storm = [
+            (urls[i % 3], webhook(alertname=f"Alert{i}", starts=f"2026-11-27T09:{i:02d}:00Z"))
+            for i in range(15)
+        ]
+        answers = await asyncio.gather(*(_post_to(url, body) for url, body in storm))
+        outcomes = sorted(answer["results"][0]["outcome"] for _, answer in answers)
+        assert outcomes == ["duplicate"] * 14 + ["opened"]
+        assert len(await runtime.service.history(API)) == 1
+    finally:
+        for replica in replicas[1:]:
+            await replica.close()
