@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import structlog
 
-from bot.domain.events import ObligationKind
 from bot.domain.people import SYSTEM
 from bot.domain.request import RollbackRequest
 from bot.evidence import EvidencePack, build_pack
 from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
 from bot.recording import record_event
+from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
 
 log = structlog.get_logger("rollbot.evidence")
+MAX_BACKOFF = timedelta(minutes=30)
 
 
 def _entry(row: Any) -> dict[str, Any]:
@@ -106,6 +108,7 @@ class EvidenceRecorder:
                 details={"sha256": pack.sha256, "location": location},
             )
             await uow.requests.set_evidence(request.id, pack.sha256)
+            await uow.due.close(DueKind.EVIDENCE_UPLOAD, request.id, now)
             await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
             await put_notice(
                 uow, NoticeKind.SUMMARY, request, now, evidence=pack.sha256, location=location
@@ -114,12 +117,25 @@ class EvidenceRecorder:
         return pack
 
     async def retry_pending(self) -> int:
-        """Scheduler tick: try again for every ended rollback whose pack is not stored."""
+        """Scheduler tick: try again for every executed rollback whose pack is not stored.
+
+        Each retry is claimed and pushed back (2, 4, 8 … 30 minutes) before it runs, so
+        replicas never upload one pack twice and a store that stays down is not hammered."""
+        now = self._clock.now()
+        claimed: list[str] = []
         async with self._uow() as uow:
-            pending = await uow.requests.awaiting_evidence()
+            for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EVIDENCE_UPLOAD,)):
+                assert item.id is not None
+                backoff = min(timedelta(minutes=2 ** (item.stage + 1)), MAX_BACKOFF)
+                stage = item.stage
+                if await uow.due.advance(item.id, stage, next_due=now + backoff, done=None):
+                    claimed.append(item.request_id)
         stored = 0
-        for request in pending:
-            if request.obligation(ObligationKind.POST_MORTEM) is None:
-                continue  # never executed: nothing to evidence
-            stored += await self.finish(request.id) is not None
+        for request_id in claimed:
+            async with self._uow() as uow:
+                already = await uow.requests.evidence_of(request_id)
+                if already is not None:  # stored by the first attempt after all
+                    await uow.due.close(DueKind.EVIDENCE_UPLOAD, request_id, now)
+                    continue
+            stored += await self.finish(request_id) is not None
         return stored

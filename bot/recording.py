@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import events as ev
@@ -11,6 +11,8 @@ from bot.domain.request import RollbackRequest
 from bot.outbox import NoticeKind, put_notice
 from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
+
+EVIDENCE_RETRY = timedelta(minutes=1)
 
 # Effects people must read on the timeline, by the timeline action that renders them.
 _ANNOUNCED: dict[type[ev.Effect], str] = {
@@ -113,6 +115,10 @@ async def record_transition(
     if not request.state.is_open:
         # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
         await uow.audit.checkpoint(now)
+        if request.obligation(ev.ObligationKind.POST_MORTEM) is not None:
+            # An executed rollback owes an evidence pack. The runner stores it at once; this row
+            # is what retries it if that fails or the process dies first.
+            await uow.due.add_once(DueKind.EVIDENCE_UPLOAD, request.id, now + EVIDENCE_RETRY)
         if request.obligation(ev.ObligationKind.POST_MORTEM) is None:
             # Never executed: the summary goes now. An executed rollback's summary waits for its
             # evidence pack, so it can carry the pack's hash (bot.evidence_flow).

@@ -20,6 +20,7 @@ class DueKind(StrEnum):
 
     DECISION_TIMEOUT = "decision_timeout"
     RECOVERY_WATCH = "recovery_watch"
+    EVIDENCE_UPLOAD = "evidence_upload"
 
 
 class DueItems:
@@ -29,6 +30,26 @@ class DueItems:
     async def add(self, kind: str, request_id: str, due_at: datetime) -> None:
         self._session.add(DueItemRow(kind=kind, request_id=request_id, due_at=due_at))
         await self._session.flush()
+
+    async def add_once(self, kind: str, request_id: str, due_at: datetime) -> None:
+        """Add unless this request already has an item of this kind (done or not)."""
+        found = await self._session.scalar(
+            select(DueItemRow.id)
+            .where(col(DueItemRow.request_id) == request_id)
+            .where(col(DueItemRow.kind) == kind)
+        )
+        if found is None:
+            await self.add(kind, request_id, due_at)
+
+    async def close(self, kind: str, request_id: str, now: datetime) -> None:
+        """Whatever stage it is at: the work is done."""
+        await self._session.execute(
+            update(DueItemRow)
+            .where(col(DueItemRow.request_id) == request_id)
+            .where(col(DueItemRow.kind) == kind)
+            .where(col(DueItemRow.done_at).is_(None))
+            .values(done_at=now)
+        )
 
     async def claim(self, now: datetime, limit: int, kinds: Collection[str]) -> list[DueItemRow]:
         """Due, unfinished items of these kinds, locked for this transaction; other replicas

@@ -143,16 +143,14 @@ class RequestRepository:
             .values(evidence_sha256=sha256)
         )
 
-    async def awaiting_evidence(self, limit: int = 50) -> list[RollbackRequest]:
-        """Executed rollbacks that ended but whose evidence pack is not stored yet."""
-        rows = await self._session.scalars(
-            select(RollbackRequestRow)
-            .where(col(RollbackRequestRow.state).in_(["completed", "failed"]))
-            .where(col(RollbackRequestRow.evidence_sha256).is_(None))
-            .order_by(col(RollbackRequestRow.updated_at))
-            .limit(limit)
+    async def evidence_of(self, request_id: str) -> str | None:
+        """The sha256 of the request's stored evidence pack, if one is stored."""
+        found: str | None = await self._session.scalar(
+            select(RollbackRequestRow.evidence_sha256).where(
+                col(RollbackRequestRow.id) == request_id
+            )
         )
-        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+        return found
 
     async def set_card(self, request_id: str, channel: str, ts: str) -> None:
         await self._session.execute(

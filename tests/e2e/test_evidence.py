@@ -15,6 +15,7 @@ from bot.commands import target_from
 from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
+from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
 
 P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx since v1.3.0" --ticket https://t.example/INC-9'
@@ -92,7 +93,7 @@ async def test_packs_are_reproducible(runtime: Runtime) -> None:
 
 
 async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried(
-    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
     blocked = runtime.settings.evidence_dir
     blocked.write_text("a file where the evidence directory should be")
@@ -108,10 +109,19 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     summaries = [m for m in slack.state.history(channel) if m["text"] == f"{request.id}: completed"]
     assert summaries == []  # the summary waits for the pack
 
+    assert await runtime.evidence.retry_pending() == 0  # not due for a minute
+    clock.advance(minutes=1)
     assert await runtime.evidence.retry_pending() == 0  # still blocked: told again, not lost
+    failures = [e.action for e in await _audit(runtime)].count("evidence.upload_failed")
+    assert failures == 2
     blocked.unlink()
+    clock.advance(minutes=1)
+    assert await runtime.evidence.retry_pending() == 0  # backing off: the next try is 2 min later
+    clock.advance(minutes=1)
     assert await runtime.evidence.retry_pending() == 1
+    clock.advance(hours=1)
     assert await runtime.evidence.retry_pending() == 0  # stored once, not again
+    assert [e.action for e in await _audit(runtime)].count("evidence.packed") == 1
     await runtime.settle()
     assert ":package: Evidence pack stored" in thread(slack, channel)[-1]
     assert "Evidence pack sha256" in str(slack.state.history(channel)[-1]["blocks"])
