@@ -83,8 +83,15 @@ def _executors(settings: Settings) -> tuple[Any, Any]:
 
         def executors(versions: Any) -> dict[str, Any]:
             from integrations.kubernetes_configmap import KubernetesConfigMapExecutor
+            from integrations.platforms import codedeploy_executor, flag_executor
 
-            return {"deployment": kube, "configmap": KubernetesConfigMapExecutor(kube, versions)}
+            found = {
+                "deployment": kube,
+                "configmap": KubernetesConfigMapExecutor(kube, versions),
+                "codedeploy": codedeploy_executor(settings),
+            }
+            flags = flag_executor(settings, versions)
+            return found | ({"flag": flags} if flags is not None else {})
 
         return executors, None
     if settings.executor == "sandbox":

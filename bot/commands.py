@@ -32,6 +32,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _AWS_NAME = re.compile(r"^[A-Za-z0-9._+=,@-]{1,100}$")
 _FLAG_KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_DEPLOYMENT_ID = re.compile(r"^d-[A-Z0-9]{9}$")
 _REQUEST_ID = re.compile(r"^RB-[0-9A-Z]{4,16}$")
 _KIND_ALIASES = {
     "deployment": "deployment",
@@ -138,7 +139,14 @@ def rollback_type_for(target: TargetRef, to_revision: str | None) -> RollbackTyp
     return _rollback_type(target, to_revision)
 
 
-def check_revision(text: str) -> str:
+def check_revision(text: str, kind: str = "deployment") -> str:
+    """A Kubernetes revision or a flag version is a number; a CodeDeploy one a deployment ID."""
+    if kind == "codedeploy":
+        if not _DEPLOYMENT_ID.match(text):
+            raise CommandError(
+                f"--to-revision takes a CodeDeploy deployment ID (d-…), not `{text}`"
+            )
+        return text
     if not (text.isdigit() and int(text) > 0):
         raise CommandError(f"--to-revision takes a revision number, not `{text}`")
     return text
@@ -244,7 +252,9 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
     target = _target(spec, opts.get("namespace"), opts.get("env"))
     if "env" in opts and target.kind != "flag":
         raise CommandError("--env applies to flag targets only")
-    to_revision = check_revision(opts["to_revision"]) if "to_revision" in opts else None
+    to_revision = (
+        check_revision(opts["to_revision"], target.kind) if "to_revision" in opts else None
+    )
     severity = _severity(opts["severity"]) if "severity" in opts else None
     reason = check_reason(opts.get("reason", ""))
     ticket = check_ticket(opts["ticket"]) if "ticket" in opts else None

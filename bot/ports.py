@@ -41,6 +41,11 @@ class UnknownTargetError(DomainError):
     """The target does not exist, or has no such revision; nothing was stored."""
 
 
+class TargetUnavailableError(DomainError):
+    """The platform behind the target could not be asked (throttled, down, access denied);
+    nothing was stored, and the message says what it answered."""
+
+
 class ExecutionError(Exception):
     """The rollback itself failed; the message says why, for the timeline."""
 

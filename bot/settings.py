@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,8 +43,30 @@ class Settings(BaseSettings):
     # When set, evidence packs go to this S3 bucket (Object Lock enabled) instead of evidence_dir.
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
+    # AWS CodeDeploy through boto3: the region, and an endpoint (unset: AWS itself). Credentials
+    # come from boto3's usual chain (environment, profile, instance role).
+    aws_region: str = "us-east-1"
+    codedeploy_endpoint: str | None = None
+    # Feature flags: which service `flag/<key>` targets live in, and how to reach it.
+    flag_provider: Literal["launchdarkly", "unleash", "none"] = "none"
+    launchdarkly_url: str = "https://app.launchdarkly.com"
+    launchdarkly_token: str | None = None
+    launchdarkly_project: str = "default"
+    unleash_url: str | None = None
+    unleash_token: str | None = None
+    unleash_project: str = "default"
     log_format: str = "json"
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _flag_service_reachable(self) -> Settings:
+        if self.flag_provider == "launchdarkly" and not self.launchdarkly_token:
+            raise ValueError("ROLLBOT_FLAG_PROVIDER=launchdarkly needs ROLLBOT_LAUNCHDARKLY_TOKEN")
+        if self.flag_provider == "unleash" and not (self.unleash_url and self.unleash_token):
+            raise ValueError(
+                "ROLLBOT_FLAG_PROVIDER=unleash needs ROLLBOT_UNLEASH_URL and ROLLBOT_UNLEASH_TOKEN"
+            )
+        return self
 
 
 class DatabaseSettings(BaseSettings):
@@ -63,7 +85,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
+        if not first["loc"]:  # a rule across settings: its message names them
+            raise MissingSettingError(str(first["msg"]).removeprefix("Value error, ")) from None
+        field = str(first["loc"][0])
         # Aliased fields report their environment name already (SLACK_BOT_TOKEN).
         name = field if field.isupper() else f"ROLLBOT_{field.upper()}"
         if first["type"] == "missing":

@@ -206,7 +206,9 @@ def read_open_form(values: dict[str, Any]) -> OpenRollback:
         scope if kind == "flag" else None,
     )
     revision_text = _text_of(values, B.TO_REVISION)
-    to_revision = _guard(B.TO_REVISION, check_revision, revision_text) if revision_text else None
+    to_revision = (
+        _guard(B.TO_REVISION, check_revision, revision_text, target.kind) if revision_text else None
+    )
     chosen = _selected(values, B.SEVERITY)
     severity = _guard(B.SEVERITY, parse_severity, chosen) if chosen else None
     signals_checked = _checked(values, B.SIGNALS)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -147,11 +148,18 @@ def policy() -> ApprovalPolicy:
 
 
 @pytest.fixture
+def executors(executor: ScriptedExecutor) -> Any:
+    """What rolls each target kind back; a test module overrides it to put a real adapter (on
+    a sandbox service) in place of the scripted one. A callable receives the config versions."""
+    return dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+
+
+@pytest.fixture
 async def runtime(
     database_url: str,
     slack: SandboxSlack,
     clock: FakeClock,
-    executor: ScriptedExecutor,
+    executors: Any,
     verifier: ScriptedVerifier,
     policy: ApprovalPolicy,
     tmp_path: Path,
@@ -167,7 +175,6 @@ async def runtime(
         alert_basic_auth="alertmanager:" + ALERT_TOKEN,
         audit_checkpoint_every=5,
     )
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
     rt = await build_runtime(
         settings, clock=clock, policy=policy, executors=executors, verifier=verifier
     )

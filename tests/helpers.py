@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -27,3 +29,19 @@ async def stored(rt: Runtime) -> Stored:
 
 
 NOTHING = Stored(0, 0, 0)
+
+
+def evidence_files(rt: Runtime) -> tuple[Path, dict[str, bytes]]:
+    """The one evidence pack a test's rollback left, and its files by name."""
+    [path] = list(rt.settings.evidence_dir.glob("*/evidence-*.tar.gz"))
+    with tarfile.open(path) as tar:
+        files = {
+            m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+        }
+    return path, files
+
+
+async def audit_actions(rt: Runtime) -> list[str]:
+    async with rt.uow() as uow:
+        return [e.action for e in await uow.audit.entries()]
