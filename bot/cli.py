@@ -152,7 +152,9 @@ def serve(
 
 @app.command()
 def demo(
-    scenario: Annotated[str, typer.Option(help="Which incident to play")] = "deployment",
+    scenario: Annotated[
+        str, typer.Option(help="Which incident to play: deployment (default) or flag")
+    ] = "deployment",
 ) -> None:
     """Play a whole incident against the in-repo sandbox and print the channel transcript."""
     from sandbox.demo import run_demo

@@ -107,6 +107,7 @@ class CodeDeployState:
         self.secret_key = secret_key
         self.region = region
         self.deploy_seconds = deploy_seconds
+        self.applications: set[str] = set()
         self.groups: dict[tuple[str, str], dict[str, Any]] = {}
         self.deployments: dict[str, Deployment] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -117,6 +118,7 @@ class CodeDeployState:
         return f"d-SBX{next(self._ids):06d}"
 
     def add_group(self, app: str, group: str, *, instances: int = 3) -> None:
+        self.applications.add(app)
         self.groups[(app, group)] = {"instances": instances, "id": f"dg-{app}-{group}"}
 
     def release(

@@ -38,11 +38,15 @@ def _required(args: dict[str, Any], name: str) -> Any:
 def _group(state: CodeDeployState, args: dict[str, Any]) -> tuple[str, str]:
     app = _required(args, "applicationName")
     group = _required(args, "deploymentGroupName")
-    if not any(a == app for a, _ in state.groups):
-        raise AwsError("ApplicationDoesNotExistException", f"No application found for name: {app}")
+    if app not in state.applications:
+        raise AwsError(
+            "ApplicationDoesNotExistException",
+            f"The application {app} does not exist with the user or AWS account.",
+        )
     if (app, group) not in state.groups:
         raise AwsError(
-            "DeploymentGroupDoesNotExistException", f"No Deployment Group found for name: {group}"
+            "DeploymentGroupDoesNotExistException",
+            f"The deployment group {group} does not exist with the user or AWS account.",
         )
     return app, group
 
@@ -51,7 +55,8 @@ def _deployment(state: CodeDeployState, deployment_id: str) -> Deployment:
     found = state.deployments.get(deployment_id)
     if found is None:
         raise AwsError(
-            "DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found"
+            "DeploymentDoesNotExistException",
+            f"The deployment {deployment_id} does not exist with the user or AWS account.",
         )
     found.advance()
     return found
@@ -209,3 +214,26 @@ def stop_deployment(state: CodeDeployState, args: dict[str, Any]) -> dict[str, A
         "rollbackMessage": f"Deployment {deployment.id} stopped; rolling back with {rollback.id}",
     }
     return {"status": "Pending", "statusMessage": "Stopping deployment; rollback starts"}
+
+
+@operation("CreateApplication")
+def create_application(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
+    app = _required(args, "applicationName")
+    if app in state.applications:
+        raise AwsError("ApplicationAlreadyExistsException", f"The application {app} already exists")
+    state.applications.add(app)
+    return {"applicationId": f"app-{app}"}
+
+
+@operation("CreateDeploymentGroup")
+def create_deployment_group(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
+    app = _required(args, "applicationName")
+    group = _required(args, "deploymentGroupName")
+    _required(args, "serviceRoleArn")
+    if app not in state.applications:
+        raise AwsError(
+            "ApplicationDoesNotExistException",
+            f"The application {app} does not exist with the user or AWS account.",
+        )
+    state.add_group(app, group)
+    return {"deploymentGroupId": state.groups[(app, group)]["id"]}

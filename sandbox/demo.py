@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.domain.policy import (
     ServicePolicy,
     VerificationPolicy,
 )
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from integrations.kubernetes import KubernetesExecutor
 from sandbox.demo_later import ALERT_TOKEN, ShiftedClock, let_time_pass, post_alert, web_alert
 from sandbox.driver import BotReply, SlackDriver
@@ -40,6 +41,7 @@ PEOPLE = {
     "U0BOB": ("bob", "Bob (engineering lead)"),
     "U0DAVE": ("dave", "Dave (incident commander)"),
     "U0VERA": ("vera", "Vera (VP Engineering)"),
+    "U0FRANK": ("frank", "Frank (DevOps lead)"),
 }
 
 
@@ -71,8 +73,12 @@ def _policy(service_url: str) -> ApprovalPolicy:
             Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
             Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
             Role.VP_ENGINEERING: RoleSource(users=("U0VERA",)),
+            Role.DEVOPS_LEAD: RoleSource(users=("U0FRANK",)),
         },
-        services={"api": ServicePolicy(verification=proof)},
+        services={
+            "api": ServicePolicy(verification=proof),
+            "new-checkout": ServicePolicy(verification=proof),
+        },
         alerts=(
             AlertRoute(
                 match={"service": "web", "env": "prod"}, target="deployment/web", namespace="prod"
@@ -181,9 +187,31 @@ def _cluster_line(kube: SandboxKube) -> str:
     return f"deployment/api -n prod: revision {revision}, image {image}, {ready}/{live['spec']['replicas']} available"
 
 
+@dataclass
+class DemoWorld:
+    """What every scenario shares: the sandbox workspace, rollbot's settings and its clock."""
+
+    ws: SlackState
+    general: str
+    settings: Settings
+    clock: ShiftedClock
+    url: str
+    api: str
+
+    async def runtime(self, policy: ApprovalPolicy, executors: Any) -> Runtime:
+        return await build_runtime(
+            self.settings, clock=self.clock, policy=policy, executors=executors
+        )
+
+
+SCENARIOS = ("deployment", "flag")
+
+
 async def run_demo(scenario: str = "deployment") -> None:
-    if scenario != "deployment":
-        raise SystemExit(f"rollbot: unknown demo scenario {scenario!r}; available: deployment")
+    if scenario not in SCENARIOS:
+        raise SystemExit(
+            f"rollbot: unknown demo scenario {scenario!r}; available: {', '.join(SCENARIOS)}"
+        )
     url = os.environ.get("ROLLBOT_DATABASE_URL")
     if url is None:
         for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
@@ -205,6 +233,35 @@ async def run_demo(scenario: str = "deployment") -> None:
         evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
         alert_token=ALERT_TOKEN,
     )
+    world = DemoWorld(ws, general, settings, ShiftedClock(), url, api)
+    service = SandboxService()
+    service_url = await service.start()
+    # after the rollback, the service and its Prometheus report a healthy service again
+    service.state["metrics"] = {ERRORS: 0.003, LATENCY: 0.23}
+    try:
+        if scenario == "flag":
+            from sandbox.demo_flag import play_flag
+
+            await play_flag(world, _policy(service_url))
+        else:
+            await _play_deployment(world, _policy(service_url))
+    finally:
+        await slack.stop()
+        await service.stop()
+
+
+async def report_audit(runtime: Runtime, settings: Settings) -> None:
+    _say("$ rollbot audit verify")
+    _say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
+    for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
+        digest = hashlib.sha256(pack.read_bytes()).hexdigest()
+        _say(f"evidence pack {pack} sha256 {digest}")
+
+
+async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
+    """A bad api release rolled back on the sandbox cluster; an alert-opened incident for web;
+    the hours after, by moving the clock."""
+    ws, general, clock = world.ws, world.general, world.clock
     kube = SandboxKube(rollout_seconds=1.5)
     await kube.start()
     await _release(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
@@ -215,17 +272,10 @@ async def run_demo(scenario: str = "deployment") -> None:
     scripted = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
     executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
-    service = SandboxService()
-    service_url = await service.start()
-    # after the rollback, api and its Prometheus report a healthy service again
-    service.state["metrics"] = {ERRORS: 0.003, LATENCY: 0.23}
-    clock = ShiftedClock()
-    runtime = await build_runtime(
-        settings, clock=clock, policy=_policy(service_url), executors=executors
-    )
+    runtime = await world.runtime(policy, executors)
     try:
         events = await runtime.serve_http()
-        _say(f"rollbot demo · database {url} · sandbox Slack {api} · bot {events}")
+        _say(f"rollbot demo · database {world.url} · sandbox Slack {world.api} · bot {events}")
         _say(
             "People: alice is on call, bob is the engineering lead, dave is the incident commander."
         )
@@ -288,13 +338,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         _say()
         _say(f"Sandbox cluster after the rollback: {_cluster_line(kube)}")
         _say()
-        _say("$ rollbot audit verify")
-        _say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
-        for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
-            digest = hashlib.sha256(pack.read_bytes()).hexdigest()
-            _say(f"evidence pack {pack} sha256 {digest}")
+        await report_audit(runtime, world.settings)
     finally:
         await runtime.close()
-        await slack.stop()
         await kube.stop()
-        await service.stop()

@@ -179,5 +179,5 @@ async def test_errors_before_the_request_opens_refuse_it_and_store_nothing(
     reply = await driver.command("U0ALICE", channel, f'{SHOP} --reason "5xx"')
     assert "CodeDeploy answered ListDeployments with InternalFailure" in reply.json()["text"]
     unknown = await driver.command("U0ALICE", channel, 'codedeploy/shop/nope --reason "5xx"')
-    assert "No Deployment Group found for name: nope" in unknown.json()["text"]
+    assert "The deployment group nope does not exist" in unknown.json()["text"]
     assert await stored(runtime) == NOTHING

@@ -49,6 +49,32 @@ async def test_demo_plays_a_whole_incident(
     assert f"evidence pack {pack} sha256 " in out
 
 
+async def test_the_flag_scenario_turns_a_launchdarkly_flag_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(tmp_path / "demo.key"))
+    monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    await run_demo("flag")
+    out = capsys.readouterr().out
+    for expected in [
+        "LaunchDarkly flag new-checkout: on in production, flag version 1",
+        "flag version 1: turn it off (kill switch); on true → false",
+        "*Approvals* — needs devops lead",
+        "@frank approved as devops_lead",
+        "LaunchDarkly: `new-checkout` in production: on true → false (flag version 1 → 2)",
+        "rollbot recovery verified: health check passed 1/1",
+        "Sandbox LaunchDarkly after the rollback: LaunchDarkly flag new-checkout: off in production",
+        "LaunchDarkly audit log: rollbot@sandbox turnFlagOff — comment 'rollbot RB-",
+        "$ rollbot audit verify\n  OK: ",
+    ]:
+        assert expected in out
+    [pack] = list((tmp_path / "evidence").glob("*/evidence-*.tar.gz"))
+    assert f"evidence pack {pack} sha256 " in out
+
+
 async def test_unknown_scenario_is_refused() -> None:
-    with pytest.raises(SystemExit, match="unknown demo scenario 'nope'"):
+    with pytest.raises(
+        SystemExit, match="unknown demo scenario 'nope'; available: deployment, flag"
+    ):
         await run_demo("nope")
