@@ -20,7 +20,7 @@ from sandbox.codedeploy import SandboxCodeDeploy
 from sandbox.driver import SlackDriver
 from sandbox.executor import ScriptedExecutor
 from sandbox.slack import SandboxSlack
-from tests.e2e.workflow import buttons, card, click, command, thread
+from tests.e2e.workflow import buttons, card, click, command, form_text, form_values, thread
 from tests.helpers import NOTHING, audit_actions, evidence_files, stored
 
 SHOP = "codedeploy/shop/prod"
@@ -181,3 +181,35 @@ async def test_errors_before_the_request_opens_refuse_it_and_store_nothing(
     unknown = await driver.command("U0ALICE", channel, 'codedeploy/shop/nope --reason "5xx"')
     assert "The deployment group nope does not exist" in unknown.json()["text"]
     assert await stored(runtime) == NOTHING
+
+
+async def test_the_form_opens_a_codedeploy_request(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    codedeploy: SandboxCodeDeploy,
+) -> None:
+    codedeploy.state.release("shop", "prod", "shop-1.1.zip")
+    await driver.command("U0ALICE", channel, "")
+    [view_id] = slack.state.views
+    kind = {"value": {"type": "static_select", "selected_option": {"value": "codedeploy"}}}
+    fields = {
+        "target_kind": kind,
+        "target_name": form_text("shop/prod"),
+        "namespace": form_text(""),
+    }
+    wrong = await driver.submit_view(
+        "U0ALICE", view_id, form_values(**fields, to_revision=form_text("3"))
+    )
+    assert wrong.json()["errors"] == {
+        "to_revision": "--to-revision takes a CodeDeploy deployment ID (d-…), not `3`"
+    }
+    ok = await driver.submit_view(
+        "U0ALICE", view_id, form_values(**fields, to_revision=form_text("d-SBX000001"))
+    )
+    assert ok.status == 200
+    await runtime.settle()
+    request = await _only(runtime)
+    assert (request.target.label, request.to_revision) == (SHOP, "d-SBX000001")
+    assert request.rollback_type.value == "deployment_older_version"

@@ -170,6 +170,27 @@ async def test_unleash_feature_is_turned_off_in_the_environment(
     ) in flags.state.calls
     lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
     assert "Unleash: `fast-search` turned off in production" in lines
+    _, files = evidence_files(runtime)
+    before, after = json.loads(files["before.json"]), json.loads(files["after.json"])
+    assert (before["state"], after["state"]) == ("enabled", "disabled")
+    assert after["unleash_feature"]["environments"][0]["enabled"] is False
+
+
+@pytest.mark.parametrize("provider", ["unleash"])
+async def test_unleash_errors_fail_cleanly(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, flags: SandboxFlags
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'flag/fast-search --severity P3 --reason "x"'
+    )
+    flags.state.fail_next("unleash", "POST", 500, times=10)
+    await _approve_by_devops(runtime, driver, slack, channel)
+    [request] = await runtime.service.history(target_from("flag/fast-search", None, "production"))
+    assert request.state is RequestState.FAILED
+    assert "Unleash answered POST" in (request.outcome or "")
+    assert "with 500 after 4 tries" in (request.outcome or "")
+    assert flags.state.unleash[("default", "fast-search")]["environments"][0]["enabled"] is True
+    assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
 
 
 @pytest.mark.parametrize(

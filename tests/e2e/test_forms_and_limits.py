@@ -23,52 +23,10 @@ from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
+from tests.e2e.workflow import form_text as _text
+from tests.e2e.workflow import form_values as _form
 from tests.helpers import stored
 from tests.unit.domain.factories import ALICE, BOB, CAROL, DAVE, ERIN, make_request, roles
-
-
-def _text(value: str) -> dict[str, Any]:
-    return {"value": {"type": "plain_text_input", "value": value}}
-
-
-def _form(**overrides: dict[str, Any]) -> dict[str, Any]:
-    """Form values as Slack sends them: by block id, then action id (the same id here)."""
-    values: dict[str, Any] = {
-        "target_kind": {
-            "value": {"type": "static_select", "selected_option": {"value": "deployment"}}
-        },
-        "target_name": _text("api"),
-        "namespace": _text("prod"),
-        "to_revision": _text(""),
-        "severity": {"value": {"type": "static_select", "selected_option": None}},
-        "signals": {
-            "value": {
-                "type": "checkboxes",
-                "selected_options": [
-                    {"value": "feature_broken"},
-                    {"value": "critical_to_customers"},
-                ],
-            }
-        },
-        "error_rate": _text("12"),
-        "latency_ratio": _text(""),
-        "tree": {
-            "value": {
-                "type": "checkboxes",
-                "selected_options": [
-                    {"value": "issue_in_deployment"},
-                    {"value": "simple_to_revert"},
-                ],
-            }
-        },
-        "restore_minutes": _text(""),
-        "fix_minutes": _text(""),
-        "reason": _text("checkout errors since 1.3.0"),
-        "ticket": _text("https://tickets.example/INC-7"),
-        "override": _text(""),
-    }
-    values.update(overrides)
-    return {block: {block: state["value"]} for block, state in values.items()}
 
 
 async def test_rollback_alone_opens_the_form_and_submitting_it_opens_a_request(

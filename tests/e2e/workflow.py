@@ -57,3 +57,47 @@ async def command(runtime: Runtime, driver: SlackDriver, channel: str, user: str
     assert reply.status == 200
     await runtime.settle()
     return str(reply.json()["text"]) if reply.text else ""
+
+
+def form_text(value: str) -> dict[str, Any]:
+    return {"value": {"type": "plain_text_input", "value": value}}
+
+
+def form_values(**overrides: dict[str, Any]) -> dict[str, Any]:
+    """Form values as Slack sends them: by block id, then action id (the same id here)."""
+    values: dict[str, Any] = {
+        "target_kind": {
+            "value": {"type": "static_select", "selected_option": {"value": "deployment"}}
+        },
+        "target_name": form_text("api"),
+        "namespace": form_text("prod"),
+        "to_revision": form_text(""),
+        "severity": {"value": {"type": "static_select", "selected_option": None}},
+        "signals": {
+            "value": {
+                "type": "checkboxes",
+                "selected_options": [
+                    {"value": "feature_broken"},
+                    {"value": "critical_to_customers"},
+                ],
+            }
+        },
+        "error_rate": form_text("12"),
+        "latency_ratio": form_text(""),
+        "tree": {
+            "value": {
+                "type": "checkboxes",
+                "selected_options": [
+                    {"value": "issue_in_deployment"},
+                    {"value": "simple_to_revert"},
+                ],
+            }
+        },
+        "restore_minutes": form_text(""),
+        "fix_minutes": form_text(""),
+        "reason": form_text("checkout errors since 1.3.0"),
+        "ticket": form_text("https://tickets.example/INC-7"),
+        "override": form_text(""),
+    }
+    values.update(overrides)
+    return {block: {block: state["value"]} for block, state in values.items()}
