@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -137,7 +138,12 @@ async def build_runtime(
     outbox = OutboxService(uow, clock)
     delivery = SlackDelivery(outbox, client, metrics, clock)
     roles = SlackRoleDirectory(policy, client, clock)
-    transitions = Transitions(uow, clock, after_commit=lambda r, e: executions.after_commit(r, e))
+    transitions = Transitions(
+        uow,
+        clock,
+        after_commit=lambda r, e: executions.after_commit(r, e),
+        lease=timedelta(seconds=settings.execution_lease_seconds),
+    )
     evidence = EvidenceRecorder(
         uow,
         clock,
@@ -181,7 +187,16 @@ async def build_runtime(
         service=service,
         flows=flows,
         executions=executions,
-        due=DueWork(uow, clock, transitions, evidence, reminders, watch),
+        due=DueWork(
+            uow,
+            clock,
+            transitions,
+            evidence,
+            reminders,
+            watch,
+            executions,
+            tick_seconds=settings.tick_seconds,
+        ),
         reminders=reminders,
         watch=watch,
         evidence=evidence,

@@ -8,6 +8,7 @@ lead to exactly one transition; everyone else is told the request has moved on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from bot.domain import events as ev
 from bot.domain.approvals import check_denier
@@ -16,7 +17,7 @@ from bot.domain.people import Person
 from bot.domain.request import RequestState, RollbackRequest
 from bot.domain.transitions import apply
 from bot.ports import Clock, Executor, RoleDirectory
-from bot.recording import record_transition
+from bot.recording import EXECUTION_LEASE, record_transition
 from bot.store.repositories import RequestMovedOnError
 from bot.store.uow import UnitOfWork
 
@@ -35,11 +36,16 @@ class Transitions:
     """Load, apply one event, save conditionally, record effects: one transaction."""
 
     def __init__(
-        self, uow: Callable[[], UnitOfWork], clock: Clock, after_commit: AfterCommit
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        after_commit: AfterCommit,
+        lease: timedelta = EXECUTION_LEASE,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._after_commit = after_commit
+        self.lease = lease
 
     async def load(self, request_id: str) -> RollbackRequest:
         async with self._uow() as uow:
@@ -55,7 +61,7 @@ class Transitions:
                 raise RequestMovedOnError(request.id)
             moved, effects = apply(request, event, now)
             await uow.requests.save(moved, expected_version=request.version)
-            await record_transition(uow, moved, effects, now)
+            await record_transition(uow, moved, effects, now, self.lease)
         self._after_commit(moved, effects)
         return moved
 

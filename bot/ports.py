@@ -87,6 +87,11 @@ class Executor(Protocol):
 
     async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult: ...
 
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        """Finish following a rollback a process that died had started. Never changes the target:
+        if the change is not there, raise ExecutionError saying nothing was rolled back."""
+        ...
+
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         """The target's state as evidence: what an auditor would want before and after."""
         ...

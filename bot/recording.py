@@ -7,12 +7,14 @@ from typing import Any
 
 from bot.domain import events as ev
 from bot.domain.people import Person
-from bot.domain.request import RollbackRequest
+from bot.domain.request import RequestState, RollbackRequest
 from bot.outbox import NoticeKind, put_notice
 from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
 
 EVIDENCE_RETRY = timedelta(minutes=1)
+EXECUTION_LEASE = timedelta(minutes=2)
+IN_FLIGHT = frozenset({RequestState.EXECUTING, RequestState.VERIFYING})
 
 # Effects people must read on the timeline, by the timeline action that renders them.
 _ANNOUNCED: dict[type[ev.Effect], str] = {
@@ -107,11 +109,21 @@ async def record_effects(
 
 
 async def record_transition(
-    uow: UnitOfWork, request: RollbackRequest, effects: tuple[ev.Effect, ...], now: datetime
+    uow: UnitOfWork,
+    request: RollbackRequest,
+    effects: tuple[ev.Effect, ...],
+    now: datetime,
+    lease: timedelta = EXECUTION_LEASE,
 ) -> None:
     """A transition of a request whose card is already posted: effects, card redraw, summary."""
     await record_effects(uow, request, effects, now)
     await put_notice(uow, NoticeKind.CARD_UPDATE, request, now)
+    if request.state in IN_FLIGHT:
+        # The executing process renews this lease while it works; if it dies, the lease falls
+        # due and another process (or this one, restarted) follows the rollback to its end.
+        await uow.due.add_once(DueKind.EXECUTION_LEASE, request.id, now + lease)
+    else:
+        await uow.due.close(DueKind.EXECUTION_LEASE, request.id, now)
     if not request.state.is_open:
         # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
         await uow.audit.checkpoint(now)

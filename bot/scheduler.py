@@ -14,6 +14,7 @@ from bot.domain import events as ev
 from bot.domain.errors import DomainError
 from bot.domain.request import RequestState
 from bot.evidence_flow import EvidenceRecorder
+from bot.execution import ExecutionRunner
 from bot.flows import Transitions
 from bot.ports import Clock
 from bot.reminders import Reminders
@@ -34,6 +35,8 @@ class DueWork:
         evidence: EvidenceRecorder,
         reminders: Reminders,
         watch: RecoveryWatch,
+        executions: ExecutionRunner,
+        tick_seconds: float = TICK_SECONDS,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -41,6 +44,8 @@ class DueWork:
         self._evidence = evidence
         self._reminders = reminders
         self._watch = watch
+        self._executions = executions
+        self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
 
     async def tick(self) -> int:
@@ -66,8 +71,27 @@ class DueWork:
                 await uow.due.advance(item_id, stage, next_due=None, done=now)
         return fired
 
+    async def reclaim_rollbacks(self) -> int:
+        """Rollbacks whose process stopped renewing its lease (it died): follow them up here.
+
+        The lease is pushed on as it is claimed, so one process takes each; resuming only
+        follows what was started and never changes the target again."""
+        now = self._clock.now()
+        taken: list[str] = []
+        async with self._uow() as uow:
+            for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EXECUTION_LEASE,)):
+                assert item.id is not None
+                renewed = now + self._executions.lease
+                if await uow.due.advance(item.id, item.stage, next_due=renewed, done=None):
+                    taken.append(item.request_id)
+        for request_id in taken:
+            log.warning("rollback_reclaimed", request=request_id)
+            self._executions.resume_in_background(request_id)
+        return len(taken)
+
     async def run_once(self) -> None:
         """Everything that is due now, in the order an incident needs it."""
+        await self.reclaim_rollbacks()
         await self.tick()
         await self._watch.tick()
         await self._evidence.retry_pending()
@@ -82,7 +106,11 @@ class DueWork:
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(
-            self._safe_tick, "interval", seconds=TICK_SECONDS, max_instances=1, coalesce=True
+            self._safe_tick,
+            "interval",
+            seconds=self._tick_seconds,
+            max_instances=1,
+            coalesce=True,
         )
         self._scheduler.start()
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     unleash_url: str | None = None
     unleash_token: str | None = None
     unleash_project: str = "default"
+    # How long a rollback's process may go silent before another takes over following it, and
+    # how often the scheduler ticks (decision timeouts, reminders, the watch, evidence retries).
+    execution_lease_seconds: float = Field(default=120, gt=0)
+    tick_seconds: float = Field(default=15, gt=0)
     log_format: str = "json"
     log_level: str = "info"
 

@@ -176,6 +176,39 @@ class CodeDeployExecutor:
             detail=f"{revision_label(final['revision'])} deployed by {final['deploymentId']}",
         )
 
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        """Follow the deployment rollbot's request started (by its description), or the rollback
+        CodeDeploy started when rollbot stopped the bad one."""
+        try:
+            history = await self._history(*self._names(request.target))
+            ours = [
+                d
+                for d in history
+                if str(d.get("description", "")).startswith(f"rollbot {request.id}:")
+            ]
+            stopped = next(
+                (d for d in history if d["deploymentId"] == request.baseline_revision), {}
+            )
+            following = (
+                ours[-1]["deploymentId"]
+                if ours
+                else (stopped.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+            )
+            if not following:
+                raise ExecutionError(
+                    f"rollbot stopped before it changed `{request.target.label}`; nothing was "
+                    "rolled back (request the rollback again)"
+                )
+            await progress(f"following {following}, which this rollback started")
+            final = await self._follow(str(following), progress)
+        except TargetUnavailableError as exc:
+            raise ExecutionError(str(exc)) from None
+        return ExecutionResult(
+            from_revision=request.baseline_revision,
+            to_revision=final["deploymentId"],
+            detail=f"{revision_label(final['revision'])} deployed by {final['deploymentId']}",
+        )
+
     async def _stop(self, plan: _Plan, progress: Progress) -> str:
         bad = plan.latest["deploymentId"]
         answer = await self._ask("stop_deployment", deploymentId=bad, autoRollbackEnabled=True)

@@ -161,6 +161,27 @@ class LaunchDarklyExecutor:
             from_revision=state["_version"], to_revision=after["_version"], detail=changed
         )
 
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        target = request.target
+        try:
+            _, state = await self._read(target)
+            if request.to_revision is None:
+                done = state["on"] == "false"
+            else:
+                done = not _diff(state, await self._restore_point(target, request.to_revision))
+        except (TargetUnavailableError, UnknownTargetError) as exc:
+            raise ExecutionError(str(exc)) from None
+        if not done:
+            raise ExecutionError(
+                f"rollbot stopped before it changed `{target.label}`; nothing was rolled back"
+            )
+        await progress(
+            f"LaunchDarkly: `{target.name}` reads as the rollback left it (flag version {state['_version']})"
+        )
+        return ExecutionResult(
+            from_revision=request.baseline_revision, to_revision=state["_version"], detail="resumed"
+        )
+
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         env = target.namespace or "production"
         flag, state = await self._read(target)

@@ -72,6 +72,18 @@ class UnleashExecutor:
         await progress(f"Unleash: `{target.name}` turned off in {env}")
         return ExecutionResult(from_revision="enabled", to_revision="disabled", detail="turned off")
 
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        try:
+            _, enabled = await self._read(request.target)
+        except (TargetUnavailableError, UnknownTargetError) as exc:
+            raise ExecutionError(str(exc)) from None
+        if enabled:
+            raise ExecutionError(
+                f"rollbot stopped before it changed `{request.target.label}`; nothing was rolled back"
+            )
+        await progress(f"Unleash: `{request.target.name}` is off")
+        return ExecutionResult(from_revision="enabled", to_revision="disabled", detail="resumed")
+
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         feature, enabled = await self._read(target)
         return {"flag": target.label, "unleash_feature": feature, "state": self._revision(enabled)}

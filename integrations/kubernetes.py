@@ -277,7 +277,6 @@ class KubernetesExecutor:
 
     async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
         target = request.target
-        loop = asyncio.get_running_loop()
         try:
             before, patched = await self._call(lambda: self._undo_sync(target, request.to_revision))
         except (UnknownTargetError, ClusterError) as exc:
@@ -285,6 +284,30 @@ class KubernetesExecutor:
         await progress(
             f"patched `{target.label}` back to the template of revision {request.to_revision or 'previous'}; watching the rollout"
         )
+        return await self._follow(target, revision_of(before), patched, progress)
+
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        """The revision moved past the one the request saw: the patch went in; follow it."""
+        target = request.target
+        try:
+            current = await self._call(lambda: self._deployment(target))
+        except (UnknownTargetError, ClusterError) as exc:
+            raise ExecutionError(str(exc)) from None
+        if str(revision_of(current)) == request.baseline_revision:
+            raise ExecutionError(
+                f"rollbot stopped before it patched `{target.label}`; nothing was rolled back "
+                "(request the rollback again)"
+            )
+        await progress(
+            f"`{target.label}` is at revision {revision_of(current)}; following its rollout"
+        )
+        baseline = int(request.baseline_revision or revision_of(current))
+        return await self._follow(target, baseline, current, progress)
+
+    async def _follow(
+        self, target: TargetRef, was: int, patched: dict[str, Any], progress: Progress
+    ) -> ExecutionResult:
+        loop = asyncio.get_running_loop()
 
         async def say(line: str) -> None:
             await progress(line)
@@ -307,13 +330,11 @@ class KubernetesExecutor:
         for future in reported:
             await asyncio.wrap_future(future)
         live = ", ".join(images_of(final["spec"]["template"]))
-        await progress(
-            f"live now: revision {revision_of(final)} (was {revision_of(before)}), image {live}"
-        )
+        await progress(f"live now: revision {revision_of(final)} (was {was}), image {live}")
         return ExecutionResult(
-            from_revision=str(revision_of(before)),
+            from_revision=str(was),
             to_revision=str(revision_of(final)),
-            detail=f"images {', '.join(images_of(final['spec']['template']))}",
+            detail=f"images {live}",
         )
 
     def _capture_sync(self, target: TargetRef) -> dict[str, Any]:

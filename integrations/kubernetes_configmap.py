@@ -136,6 +136,19 @@ class KubernetesConfigMapExecutor:
             detail=f"keys {', '.join(keys)}",
         )
 
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        target = request.target
+        live, current = await self._current(target)
+        chosen = await self._versions.get(target, int(request.to_revision or 0))
+        if chosen is None or (live.get("data") or {}) != chosen.data:
+            raise ExecutionError(
+                f"rollbot stopped before it restored `{target.label}`; nothing was rolled back"
+            )
+        await progress(f"`{target.label}` holds the content of version {chosen.version}")
+        return ExecutionResult(
+            from_revision=request.baseline_revision, to_revision=str(current), detail="resumed"
+        )
+
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         live, version = await self._current(target)
         data = {

@@ -7,6 +7,7 @@ infrastructure; it stands in until the sandbox cluster answers for deployments.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ class ScriptedTarget:
     images: dict[str, str] = field(default_factory=dict)
     fail_with: str | None = None
     crash_with: str | None = None
+    # Set: the rollout is under way but does not finish until the event is set (a slow rollout,
+    # or a process that dies in the middle of one).
+    hold: asyncio.Event | None = None
     # Config keys the rollback changes (ConfigMaps), for the security review.
     changed_keys: tuple[str, ...] = ()
 
@@ -95,8 +99,21 @@ class ScriptedExecutor:
         if state.fail_with:
             raise ExecutionError(state.fail_with)
         was, state.live = state.live, to
+        if state.hold is not None:
+            await state.hold.wait()
         await progress(f"rollout complete: {state.images.get(to, 'revision ' + to)} serving")
         return ExecutionResult(from_revision=was, to_revision=to, detail="rollout complete")
+
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        state = self._get(request.target)
+        if state.live == request.baseline_revision:
+            raise ExecutionError(
+                f"rollbot stopped before it changed `{request.target.label}`; nothing was rolled back"
+            )
+        await progress(f"`{request.target.label}` is at revision {state.live}; rollout complete")
+        return ExecutionResult(
+            from_revision=request.baseline_revision, to_revision=state.live, detail="resumed"
+        )
 
 
 class ScriptedVerifier:

@@ -21,6 +21,7 @@ class DueKind(StrEnum):
     DECISION_TIMEOUT = "decision_timeout"
     RECOVERY_WATCH = "recovery_watch"
     EVIDENCE_UPLOAD = "evidence_upload"
+    EXECUTION_LEASE = "execution_lease"
 
 
 class DueItems:
@@ -50,6 +51,17 @@ class DueItems:
             .where(col(DueItemRow.done_at).is_(None))
             .values(done_at=now)
         )
+
+    async def extend(self, kind: str, request_id: str, due_at: datetime) -> bool:
+        """Push an open item's due time on (a lease renewed); False if it is closed."""
+        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            update(DueItemRow)
+            .where(col(DueItemRow.request_id) == request_id)
+            .where(col(DueItemRow.kind) == kind)
+            .where(col(DueItemRow.done_at).is_(None))
+            .values(due_at=due_at)
+        )
+        return result.rowcount == 1
 
     async def claim(self, now: datetime, limit: int, kinds: Collection[str]) -> list[DueItemRow]:
         """Due, unfinished items of these kinds, locked for this transaction; other replicas

@@ -1,0 +1,161 @@
+"""A process that dies in the middle of a rollback: another one (or the same, restarted) follows
+the rollback to its end from the database, posts the outcome, and never rolls back twice.
+(`make drills` does the same with `kill -9` on a real `rollbot serve`.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import Runtime, build_runtime
+from bot.audit_ops import verify_database
+from bot.commands import target_from
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.request import RequestState
+from handlers.ids import ActionId
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack import SandboxSlack
+from tests.conftest import SIGNING_SECRET, FakeClock
+from tests.e2e.workflow import card, command, thread
+from tests.helpers import audit_actions
+
+API = target_from("deployment/api", "prod")
+
+
+async def _die_mid_rollout(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    """Start a rollback whose rollout is under way, then lose the process: its tasks vanish."""
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
+    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    for _ in range(100):
+        [request] = await runtime.service.history(API)
+        if request.state is RequestState.EXECUTING and runtime.executions.running():
+            break
+        await asyncio.sleep(0.01)
+    for task in runtime.executions.running():
+        task.cancel()
+    await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
+    await runtime.delivery.drain()
+
+
+async def _replica(
+    runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, executor: ScriptedExecutor
+) -> Runtime:
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    return await build_runtime(
+        runtime.settings,
+        clock=clock,
+        policy=policy,
+        executors=executors,
+        verifier=ScriptedVerifier(),
+    )
+
+
+async def test_a_rollback_whose_process_died_is_followed_to_its_end(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    target = executor.targets["deployment/api -n prod"]
+    target.hold = asyncio.Event()  # the rollout is under way when the process dies
+    await _die_mid_rollout(runtime, driver, slack, channel)
+    [request] = await runtime.service.history(API)
+    assert request.state is RequestState.EXECUTING
+    assert target.live == "2"  # the change went in before the process died
+
+    other = await _replica(runtime, clock, policy, executor)
+    try:
+        assert await other.due.reclaim_rollbacks() == 0  # the lease has not run out yet
+        clock.advance(minutes=2)
+        assert await other.due.reclaim_rollbacks() == 1
+        assert await other.due.reclaim_rollbacks() == 0  # taken once
+        await other.settle()
+        [request] = await other.service.history(API)
+        assert request.state is RequestState.COMPLETED
+        assert request.to_revision == "2"
+        assert executor.executions == [request.id]  # resumed, never executed again
+        lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
+        assert (
+            ":arrows_counterclockwise: rollbot restarted while this rollback was executing; "
+            "following it to its end (never a second rollback)"
+        ) in lines
+        assert "`deployment/api -n prod` is at revision 2; rollout complete" in lines
+        assert lines[-1].startswith(":package: Evidence pack stored")
+        actions = await audit_actions(other)
+        assert actions.count("execution.started") == 1
+        assert actions[-4:] == [
+            "execution.resumed",
+            "execution.succeeded",
+            "verification.passed",
+            "evidence.packed",
+        ]
+        assert (await verify_database(other.engine, other.uow.signer.public_key)).ok
+        assert await other.delivery.drain() == 0  # nothing left undelivered
+    finally:
+        await other.close()
+
+
+async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_back(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    target = executor.targets["deployment/api -n prod"]
+    target.hold = asyncio.Event()
+    await _die_mid_rollout(runtime, driver, slack, channel)
+    target.live = "3"  # as if the process died before its patch reached the cluster
+    other = await _replica(runtime, clock, policy, executor)
+    try:
+        clock.advance(minutes=2)
+        await other.due.run_once()
+        await other.settle()
+        [request] = await other.service.history(API)
+        assert request.state is RequestState.FAILED
+        assert "nothing was rolled back" in (request.outcome or "")
+        assert target.live == "3"  # and nothing was done now either
+        assert any("Escalation" in line for line in thread(slack, channel))
+    finally:
+        await other.close()
+
+
+async def test_a_live_process_renews_its_lease(
+    runtime: Runtime,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    short = runtime.settings.model_copy(update={"execution_lease_seconds": 0.3})
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    busy = await build_runtime(short, clock=clock, policy=policy, executors=executors)
+    target = executor.targets["deployment/api -n prod"]
+    target.hold = asyncio.Event()
+    try:
+        url = await busy.serve_http()
+        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+            await command(busy, drv, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
+            await drv.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+        await asyncio.sleep(0.05)
+        clock.advance(seconds=0.2)
+        await asyncio.sleep(0.2)  # a renewal (every 0.1 s) pushes the lease to now + 0.3 s
+        clock.advance(seconds=0.2)  # past the first lease, within the renewed one
+        assert await busy.due.reclaim_rollbacks() == 0
+        target.hold.set()
+        await busy.settle()
+        clock.advance(minutes=10)
+        assert await busy.due.reclaim_rollbacks() == 0  # finished: the lease was closed
+        [request] = await busy.service.history(API)
+        assert request.state is RequestState.COMPLETED
+    finally:
+        target.hold.set()
+        await busy.close()
