@@ -214,6 +214,7 @@ async def build_runtime(
                     basic=settings.alert_basic_auth,
                 )
             ],
+            signing_secret=settings.slack_signing_secret,
         ),
         bolt=bolt,
     )

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 GENESIS = "0" * 64
+_decode = json.JSONDecoder().decode
 
 
 def canonical(obj: Any) -> bytes:
@@ -146,6 +147,26 @@ class ChainVerifier:
             self._seen[entry.seq] = entry.hash
         self.prev, self.expected, self.count = entry.hash, self.expected + 1, self.count + 1
         return True
+
+    def feed_body(self, seq: int, prev_hash: str, digest: str, body: str) -> dict[str, Any] | None:
+        """`feed` for the hot path of a long chain: the same checks, the body parsed once and
+        returned (None when the chain broke here; `problem` says why)."""
+        if (
+            seq == self.expected
+            and prev_hash == self.prev
+            and hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest() == digest
+        ):
+            try:
+                parsed = _decode(body)
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict) and parsed.get("seq") == seq:
+                if seq in self._watch:
+                    self._seen[seq] = digest
+                self.prev, self.expected, self.count = digest, seq + 1, self.count + 1
+                return parsed
+        self.feed(ChainEntry(seq, prev_hash, digest, body))  # the slow path names the problem
+        return None
 
     def fail(self, seq: int, reason: str) -> None:
         if self.problem is None:

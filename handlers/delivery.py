@@ -22,7 +22,8 @@ from bot.ports import Clock
 from handlers import blocks, notices
 
 log = structlog.get_logger("rollbot.delivery")
-MAX_BACKOFF = timedelta(minutes=5)
+# An incident timeline must catch up soon after Slack recovers: never wait longer than this.
+MAX_BACKOFF = timedelta(seconds=20)
 
 
 class CardNotPostedError(Exception):

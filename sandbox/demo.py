@@ -145,7 +145,7 @@ class Scene:
         self._private(user, reply if reply.text else None)
 
 
-async def _release(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
+async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
     """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
     if kube.store.get("namespaces", "", "prod") is None:
         kube.store.create(
@@ -264,8 +264,8 @@ async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
     ws, general, clock = world.ws, world.general, world.clock
     kube = SandboxKube(rollout_seconds=1.5)
     await kube.start()
-    await _release(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
-    await _release(kube, "web", ("web:2.0.1", "web:2.1.0"))
+    await release_app(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
+    await release_app(kube, "web", ("web:2.0.1", "web:2.1.0"))
     kubeconfig = kube.write_kubeconfig(
         Path(tempfile.mkdtemp(prefix="rollbot-demo-")) / "kubeconfig"
     )

@@ -60,6 +60,8 @@ class SlackState:
         self.triggers: dict[str, float] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: deque[Fault] = deque()
+        self.outage_until = 0.0
+        self.outage_calls = 0
         self._ids = itertools.count(1)
         self._clock = 1_700_000_000.0
         self.base_url = ""
@@ -128,6 +130,10 @@ class SlackState:
         chosen = status if status is not None else (200 if error else 429)
         self.faults.append(Fault(method, chosen, error, retry_after, times))
 
+    def outage(self, seconds: float) -> None:
+        """Every Web API call answers 429 (Retry-After: 1) or 503, alternately, for a while."""
+        self.outage_until = time.monotonic() + seconds
+
     # --- what tests read ---------------------------------------------------------------
 
     def history(self, channel: str) -> list[dict[str, Any]]:
@@ -155,6 +161,11 @@ METHODS["apps.connections.open"] = connections_open
 
 
 def _take_fault(state: SlackState, method: str) -> Fault | None:
+    if time.monotonic() < state.outage_until:
+        # a Slack outage: rate limits and server errors, alternating, for every method
+        state.outage_calls += 1
+        status = 429 if state.outage_calls % 2 else 503
+        return Fault(method, status, None, 1, 1)
     for fault in state.faults:
         if fault.method in (method, "*"):
             fault.times -= 1

@@ -30,7 +30,6 @@ class DueItems:
 
     async def add(self, kind: str, request_id: str, due_at: datetime) -> None:
         self._session.add(DueItemRow(kind=kind, request_id=request_id, due_at=due_at))
-        await self._session.flush()
 
     async def add_once(self, kind: str, request_id: str, due_at: datetime) -> None:
         """Add unless this request already has an item of this kind (done or not)."""

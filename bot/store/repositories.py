@@ -180,6 +180,10 @@ class AuditLog:
     def __init__(self, session: AsyncSession, signer: AuditSigner) -> None:
         self._session = session
         self._signer = signer
+        # The head as this transaction moved it: taken (and locked) by the first append, written
+        # back once by settle() before commit, so a transition's entries cost one round trip each.
+        self._head: tuple[int, str] | None = None
+        self._unsettled = False
 
     async def append(
         self,
@@ -191,14 +195,17 @@ class AuditLog:
         incident_id: str | None,
         payload: dict[str, Any],
     ) -> int:
-        # Taking the head row first serializes appenders: the chain cannot fork.
-        head = await self._session.execute(
-            update(AuditHeadRow)
-            .where(col(AuditHeadRow.id) == 1)
-            .values(seq=col(AuditHeadRow.seq) + 1)
-            .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
-        )
-        seq, prev = head.one()
+        if self._head is None:
+            # Taking the head row first serializes appenders: the chain cannot fork.
+            head = await self._session.execute(
+                update(AuditHeadRow)
+                .where(col(AuditHeadRow.id) == 1)
+                .values(seq=col(AuditHeadRow.seq) + 1)
+                .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
+            )
+            seq, prev = head.one()
+        else:
+            seq, prev = self._head[0] + 1, self._head[1]
         body = entry_body(
             seq=seq,
             at=at,
@@ -210,9 +217,7 @@ class AuditLog:
             payload=payload,
         )
         digest = entry_hash(prev, body)
-        await self._session.execute(
-            update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(hash=digest)
-        )
+        self._head, self._unsettled = (seq, digest), True
         self._session.add(
             AuditEntryRow(
                 seq=seq,
@@ -227,10 +232,18 @@ class AuditLog:
                 body=body.decode("utf-8"),
             )
         )
-        await self._session.flush()
         if seq % self._signer.every == 0:
             await self._sign(seq, digest, at)
         return int(seq)
+
+    async def settle(self) -> None:
+        """Write the moved head back; the unit of work calls this before it commits."""
+        if self._head is not None and self._unsettled:
+            seq, digest = self._head
+            await self._session.execute(
+                update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(seq=seq, hash=digest)
+            )
+            self._unsettled = False
 
     async def _sign(self, seq: int, digest: str, at: datetime) -> None:
         self._session.add(
@@ -246,7 +259,9 @@ class AuditLog:
 
     async def checkpoint(self, at: datetime) -> int:
         """Sign the current head (on each completed rollback); a no-op if it is signed already."""
-        head = await self._session.get(AuditHeadRow, 1)
+        await self.settle()
+        await self._session.flush()
+        head = await self._session.get(AuditHeadRow, 1, populate_existing=True)
         assert head is not None
         if head.seq and await self._session.get(AuditCheckpointRow, head.seq) is None:
             await self._sign(head.seq, head.hash, at)
@@ -293,7 +308,6 @@ class OutboxRepository:
                 created_at=now,
             )
         )
-        await self._session.flush()
 
     async def pending(self, limit: int) -> list[OutboxRow]:
         rows = await self._session.scalars(

@@ -63,6 +63,7 @@ class UnitOfWork:
         assert self._session is not None
         try:
             if exc_type is None:
+                await self.audit.settle()
                 await self._session.commit()
             else:
                 await self._session.rollback()

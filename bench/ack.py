@@ -1,0 +1,189 @@
+"""Slash-command ack latency at fixed offered rates, and rollbot's resident memory.
+
+Three servers answer the same signed `/rollback` commands from a load process of their own:
+`rollbot serve` on PostgreSQL (it stores the request, its audit entries and its Slack notices
+before it answers), and two bare Bolt apps that only ack, with Bolt's default runner and with
+process_before_response=True.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+from bench.report import Figure
+from sandbox.driver import command_fields
+from sandbox.processes import clean_env, rollbot_serve
+from sandbox.slack import SandboxSlack
+
+SECRET = "bench-signing-secret"
+RATES = (50, 200)
+SECONDS = 5.0
+PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _load(url: str, fields: Path, rate: float, seconds: float) -> list[float]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        SECRET,
+        str(fields),
+        str(rate),
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    result = json.loads(out)
+    assert result["failures"] == 0, f"{result['failures']} commands were not answered with 200"
+    latencies: list[float] = result["latencies_ms"]
+    return latencies
+
+
+@asynccontextmanager
+async def _bare(api: str, token: str, inline: bool) -> AsyncIterator[str]:
+    args = [sys.executable, "-m", "bench.bare_bolt", api, token, SECRET]
+    proc = await asyncio.create_subprocess_exec(
+        *args, *(["--inline"] if inline else []), stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    line = (await asyncio.wait_for(proc.stderr.readline(), timeout=30)).decode()
+    try:
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@asynccontextmanager
+async def _database() -> AsyncIterator[str]:
+    name = f"rollbot_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield PG + name
+    finally:
+        admin = await asyncpg.connect(
+            host="127.0.0.1", port=5432, user="postgres", database="postgres"
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _profile(url: str, fields: Path) -> dict[int, tuple[float, float]]:
+    await _load(url, fields, 20, 1)  # warm up: first-request costs (auth.test, pools)
+    found = {}
+    for rate in RATES:
+        latencies = await _load(url, fields, rate, SECONDS)
+        found[rate] = (statistics.median(latencies), _quantile(latencies, 0.99))
+    return found
+
+
+async def measure(total_requests: int = 10_000) -> list[Figure]:
+    slack = SandboxSlack()
+    api = await slack.start()
+    ws = slack.state
+    ws.add_user("U0ALICE", "alice")
+    channel = ws.add_channel("inc-20261127-api", ("U0ALICE",))
+    folder = Path(tempfile.mkdtemp(prefix="rollbot-bench-ack-"))
+    fields = folder / "commands.jsonl"
+    text = 'deployment/api -n prod --severity P2 --reason "bench: 5xx above 5%"'
+    with fields.open("w", encoding="utf-8") as out:
+        for _ in range(int(max(RATES) * SECONDS) + 50):
+            out.write(json.dumps(command_fields(ws, "U0ALICE", channel, text)) + "\n")
+    figures: list[Figure] = []
+    try:
+        async with _bare(api, ws.token, inline=False) as url:
+            default = await _profile(url, fields)
+        async with _bare(api, ws.token, inline=True) as url:
+            inline = await _profile(url, fields)
+        async with _database() as database_url:
+            env = clean_env(
+                ROLLBOT_DATABASE_URL=database_url,
+                SLACK_BOT_TOKEN=ws.token,
+                SLACK_SIGNING_SECRET=SECRET,
+                ROLLBOT_SLACK_API_URL=api,
+                ROLLBOT_EXECUTOR="sandbox",
+                ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
+                ROLLBOT_LOG_LEVEL="warning",
+            )
+            async with rollbot_serve(env) as served:
+                await asyncio.sleep(1)
+                idle = served.rss_mib()
+                ours = await _profile(served.url, fields)
+                sent = 20 + sum(int(r * SECONDS) for r in RATES)
+                more = folder / "more.jsonl"
+                with more.open("w", encoding="utf-8") as out:
+                    for _ in range(max(0, total_requests - sent)):
+                        out.write(json.dumps(command_fields(ws, "U0ALICE", channel, text)) + "\n")
+                if total_requests > sent:
+                    await _load(served.url, more, 0, total_requests - sent)
+                await asyncio.sleep(2)  # let the outbox drain what the load queued
+                loaded = served.rss_mib()
+    finally:
+        await slack.stop()
+    for rate in RATES:
+        p50, p99 = ours[rate]
+        d50, d99 = default[rate]
+        i50, i99 = inline[rate]
+        figures += [
+            Figure(
+                f"ack p50 at {rate}/s, rollbot on PostgreSQL",
+                p50,
+                d50,
+                "ms",
+                "bare Bolt, default runner",
+            ),
+            Figure(
+                f"ack p99 at {rate}/s, rollbot on PostgreSQL",
+                p99,
+                d99,
+                "ms",
+                "bare Bolt, default runner",
+                "below 0.5x",
+                p99 < 0.5 * d99,
+            ),
+            Figure(
+                f"ack p50 at {rate}/s, rollbot on PostgreSQL",
+                p50,
+                i50,
+                "ms",
+                "bare Bolt, process_before_response",
+            ),
+            Figure(
+                f"ack p99 at {rate}/s, rollbot on PostgreSQL",
+                p99,
+                i99,
+                "ms",
+                "bare Bolt, process_before_response",
+                "within 3x",
+                p99 <= 3 * i99,
+            ),
+        ]
+    figures += [
+        Figure("rollbot serve resident memory, idle", idle, None, "MiB"),
+        Figure(
+            f"rollbot serve resident memory after {total_requests:,} commands",
+            loaded,
+            idle,
+            "MiB",
+            "idle",
+        ),
+    ]
+    return figures

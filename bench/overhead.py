@@ -1,0 +1,144 @@
+"""What rollbot adds to a rollback: approval click to rollout complete, against `kubectl rollout
+undo` then `kubectl rollout status`, on the same sandbox cluster with the same rollout time."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.report import Figure
+from bot.app import build_runtime
+from bot.commands import target_from
+from bot.domain.request import RequestState
+from bot.settings import load_settings
+from handlers.ids import ActionId
+from integrations.kubernetes import KubernetesExecutor
+from sandbox.demo import release_app
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.kube import SandboxKube
+from sandbox.slack import SandboxSlack
+
+SECRET = "bench-signing-secret"
+ROLLOUT_SECONDS = 1.0
+ROUNDS = 5
+API = target_from("deployment/api", "prod")
+
+
+async def _kubectl(kubeconfig: Path, *args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl",
+        "--kubeconfig",
+        str(kubeconfig),
+        *args,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+
+
+async def _bad_release(kube: SandboxKube, n: int) -> None:
+    live = kube.store.get("deployments", "prod", "api")
+    assert live is not None
+    live["spec"]["template"]["spec"]["containers"] = [{"name": "api", "image": f"api:bad-{n}"}]
+    kube.store.replace("deployments", live)
+    await kube.controller.idle()
+
+
+async def measure() -> list[Figure]:
+    kube = SandboxKube(rollout_seconds=ROLLOUT_SECONDS)
+    await kube.start()
+    await release_app(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
+    folder = Path(tempfile.mkdtemp(prefix="rollbot-bench-overhead-"))
+    kubeconfig = kube.write_kubeconfig(folder / "kubeconfig")
+    slack = SandboxSlack()
+    api = await slack.start()
+    ws = slack.state
+    for user in ("U0ALICE", "U0BOB"):
+        ws.add_user(user, user[3:].lower())
+    channel = ws.add_channel("inc-20261127-api", ("U0ALICE", "U0BOB"))
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{folder / 'rollbot.db'}",
+        slack_bot_token=ws.token,
+        slack_signing_secret=SECRET,
+        slack_api_url=api,
+        audit_key_file=folder / "audit.key",
+        evidence_dir=folder / "evidence",
+        log_level="warning",
+    )
+    from bot.domain.policy import ApprovalPolicy, Role, RoleSource
+
+    policy = ApprovalPolicy(
+        roles={
+            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
+        }
+    )
+    scripted = ScriptedExecutor()
+    executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
+    executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
+    runtime = await build_runtime(
+        settings, policy=policy, executors=executors, verifier=ScriptedVerifier()
+    )
+    bare: list[float] = []
+    ours: list[float] = []
+    try:
+        url = await runtime.serve_http()
+        async with SlackDriver(url, SECRET, ws) as driver:
+            for n in range(ROUNDS):
+                await _bad_release(kube, 2 * n)
+                started = time.perf_counter()
+                await _kubectl(kubeconfig, "rollout", "undo", "deployment/api", "-n", "prod")
+                await _kubectl(kubeconfig, "rollout", "status", "deployment/api", "-n", "prod")
+                bare.append(time.perf_counter() - started)
+
+                await _bad_release(kube, 2 * n + 1)
+                live = await executors["deployment"].live_revision(API)
+                text = f'deployment/api -n prod --to-revision {int(live) - 1} --reason "bench"'
+                await driver.command("U0ALICE", channel, text)
+                await runtime.settle()
+                card = [m for m in ws.history(channel) if m["text"].startswith("Rollback RB-")][-1]
+                await driver.click("U0ALICE", channel, card, ActionId.CHOOSE_ROLLBACK)
+                await runtime.settle()
+                card = [m for m in ws.history(channel) if m["text"].startswith("Rollback RB-")][-1]
+                started = time.perf_counter()
+                await driver.click("U0BOB", channel, card, ActionId.APPROVE)
+                while True:
+                    request = (await runtime.service.history(API))[0]
+                    if request.state not in (RequestState.APPROVED, RequestState.EXECUTING):
+                        break
+                    await asyncio.sleep(0.002)
+                ours.append(time.perf_counter() - started)
+                assert request.state in (RequestState.VERIFYING, RequestState.COMPLETED), (
+                    request.state
+                )
+                await runtime.settle()
+    finally:
+        await runtime.close()
+        await slack.stop()
+        await kube.stop()
+    mine, theirs = statistics.median(ours), statistics.median(bare)
+    return [
+        Figure(
+            f"approval click to rollout complete (median of {ROUNDS}, {ROLLOUT_SECONDS:.0f} s rollout)",
+            mine * 1000,
+            theirs * 1000,
+            "ms",
+            "kubectl rollout undo + rollout status",
+            "under 1.1x",
+            mine < 1.1 * theirs,
+        ),
+        Figure(
+            "time rollbot adds to the rollback",
+            (mine - theirs) * 1000,
+            None,
+            "ms",
+            target="under 300 ms",
+            met=(mine - theirs) < 0.3,
+        ),
+    ]

@@ -1,0 +1,158 @@
+"""A scheduler tick with 100,000 pending due items on PostgreSQL: time per tick and per claimed
+item, against a bare claim (SELECT … FOR UPDATE SKIP LOCKED, then UPDATE) in asyncpg."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import insert
+
+from bench.report import Figure
+from bot.audit_keys import AuditSigner
+from bot.domain import events as ev
+from bot.domain.decision import DecisionInputs, decide_rollback_or_fix
+from bot.domain.opening import open_rollback_request
+from bot.domain.people import Person
+from bot.domain.policy import ApprovalPolicy, RollbackType
+from bot.domain.request import TargetRef
+from bot.domain.severity import Severity, declared
+from bot.domain.transitions import apply
+from bot.reminders import OBLIGATION_KINDS, Reminders
+from bot.store import migrate
+from bot.store.engine import create_engine
+from bot.store.tables import DueItemRow, RollbackRequestRow
+from bot.store.uow import UnitOfWorkFactory
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+ITEMS = 100_000
+TICKS = 20
+
+
+class _Later:
+    def now(self) -> datetime:
+        return T0 + timedelta(days=3)
+
+
+def _template() -> Any:
+    request, _ = open_rollback_request(
+        request_id="RB-000000",
+        channel="C1",
+        requester=Person(id="U0ALICE", name="alice"),
+        requester_roles=frozenset(),
+        target=TargetRef(kind="deployment", name="api", namespace="prod"),
+        rollback_type=RollbackType.DEPLOYMENT_LAST_VERSION,
+        assessment=declared(Severity.P2, "alice"),
+        policy=ApprovalPolicy(),
+        reason="bench",
+        now=T0,
+    )
+    reco = decide_rollback_or_fix(DecisionInputs(severity=Severity.P2))
+    prompted, _ = apply(request, ev.PromptDecision(recommendation=reco), T0)
+    return prompted
+
+
+async def measure() -> list[Figure]:
+    name = f"rollbot_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+    try:
+        await migrate.ensure_schema(engine)
+        template = _template()
+        requests = ITEMS // 2
+        async with engine.begin() as conn:
+            for start in range(0, requests, 5000):
+                rows, items = [], []
+                for i in range(start, min(requests, start + 5000)):
+                    rid = f"RB-{i:06d}"
+                    data = template.model_copy(update={"id": rid}).model_dump_json()
+                    rows.append(
+                        {
+                            "id": rid,
+                            "channel_id": "C1",
+                            "state": "awaiting_decision",
+                            "version": 1,
+                            "target_kind": "deployment",
+                            "target_name": "api",
+                            "target_namespace": "prod",
+                            "requester_id": "U0ALICE",
+                            "severity": "P2",
+                            "created_at": T0,
+                            "updated_at": T0,
+                            "idempotency_key": rid,
+                            "data": data,
+                        }
+                    )
+                    for kind in ("decision_sla", "customer_notification"):
+                        items.append(
+                            {
+                                "kind": kind,
+                                "request_id": rid,
+                                "due_at": T0 + timedelta(seconds=i),
+                                "stage": 0,
+                            }
+                        )
+                await conn.execute(insert(RollbackRequestRow.__table__), rows)  # type: ignore[attr-defined]
+                await conn.execute(insert(DueItemRow.__table__), items)  # type: ignore[attr-defined]
+        uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=100))
+        reminders = Reminders(uow, _Later(), ApprovalPolicy(), lambda: None)
+        ours: list[float] = []
+        for _ in range(TICKS):
+            started = time.perf_counter()
+            sent = await reminders.tick()
+            ours.append(time.perf_counter() - started)
+            assert sent == 100, sent
+        bare: list[float] = []
+        conn2 = await asyncpg.connect(host="127.0.0.1", user="postgres", database=name)
+        try:
+            for _ in range(TICKS):
+                started = time.perf_counter()
+                async with conn2.transaction():
+                    ids = [
+                        r["id"]
+                        for r in await conn2.fetch(
+                            "SELECT id FROM due_items WHERE done_at IS NULL AND due_at <= $1 "
+                            "AND kind = ANY($2::text[]) ORDER BY due_at LIMIT 100 "
+                            "FOR UPDATE SKIP LOCKED",
+                            _Later().now(),
+                            list(OBLIGATION_KINDS),
+                        )
+                    ]
+                    await conn2.execute(
+                        "UPDATE due_items SET stage = stage + 1, due_at = $1 WHERE id = ANY($2::int[])",
+                        _Later().now() + timedelta(days=1),
+                        ids,
+                    )
+                bare.append(time.perf_counter() - started)
+                assert len(ids) == 100
+        finally:
+            await conn2.close()
+    finally:
+        await engine.dispose()
+        admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    tick, base = statistics.median(ours) * 1000, statistics.median(bare) * 1000
+    return [
+        Figure(
+            f"scheduler tick, {ITEMS:,} due items pending (PostgreSQL), 100 claimed",
+            tick,
+            base,
+            "ms",
+            "bare SKIP LOCKED claim + UPDATE",
+        ),
+        Figure(
+            "scheduler time per claimed item (reminder rendered, outbox row written)",
+            tick / 100,
+            base / 100,
+            "ms",
+            "bare claim",
+        ),
+    ]

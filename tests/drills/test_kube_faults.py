@@ -1,0 +1,90 @@
+"""Drill 4: Kubernetes API faults through the whole workflow — 500s, 409 on patch, a dropped
+watch, slow answers. Retried where that is safe, otherwise a clean failure with escalation;
+never a second rollback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Runtime
+from bot.commands import target_from
+from bot.domain.request import RequestState
+from handlers.ids import ActionId
+from integrations.kubernetes import KubernetesExecutor
+from sandbox.demo import release_app
+from sandbox.driver import SlackDriver
+from sandbox.executor import ScriptedExecutor
+from sandbox.kube import SandboxKube
+from sandbox.slack import SandboxSlack
+from tests.e2e.workflow import click, command, thread
+from tests.helpers import audit_actions
+
+API = target_from("deployment/api", "prod")
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[SandboxKube]:
+    cluster = SandboxKube(rollout_seconds=0.6)
+    await cluster.start()
+    await release_app(cluster, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
+    yield cluster
+    await cluster.stop()
+
+
+@pytest.fixture
+def executors(executor: ScriptedExecutor, kube: SandboxKube, tmp_path: Path) -> dict[str, Any]:
+    real = KubernetesExecutor(kubeconfig=kube.write_kubeconfig(tmp_path / "kc"), rollout_timeout=30)
+    return dict.fromkeys(("configmap", "codedeploy", "flag"), executor) | {"deployment": real}
+
+
+def _revision(kube: SandboxKube) -> int:
+    live = kube.store.get("deployments", "prod", "api")
+    assert live is not None
+    return int(live["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+
+
+async def _roll_back(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> Any:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --to-revision 1 --reason "5xx"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    [request] = await runtime.service.history(API)
+    return request
+
+
+async def test_transient_faults_are_ridden_out(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, kube: SandboxKube
+) -> None:
+    before = _revision(kube)
+    kube.faults.error_rate = 0.2  # one read in five answers 500
+    kube.faults.latency = 0.05
+    kube.faults.conflicts_on_patch = 2  # someone else keeps writing between read and patch
+    kube.faults.drop_next_watch = True
+    request = await _roll_back(runtime, driver, slack, channel)
+    assert request.state is RequestState.COMPLETED, request.outcome
+    assert _revision(kube) == before + 1  # one rollback
+    actions = await audit_actions(runtime)
+    assert actions.count("execution.started") == actions.count("execution.succeeded") == 1
+
+
+async def test_a_patch_that_keeps_conflicting_fails_cleanly_and_escalates(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, kube: SandboxKube
+) -> None:
+    before = _revision(kube)
+    kube.faults.conflicts_on_patch = 100
+    request = await _roll_back(runtime, driver, slack, channel)
+    assert request.state is RequestState.FAILED
+    assert "refused the rollback patch: 409" in (request.outcome or "")
+    assert _revision(kube) == before  # nothing changed
+    lines = thread(slack, channel)
+    assert any("Escalation" in line for line in lines)
+    assert any("no automatic second try" in line for line in lines)
+    assert (await audit_actions(runtime)).count("execution.started") == 1
