@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint drills bench postgres clean
+.PHONY: install demo test lint drills bench postgres chromium clean
 
 install: $(STAMP)
 
@@ -23,10 +23,17 @@ postgres:
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done; \
 	} || true
 
+# The browser test needs Debian's chromium: install it when it is missing and apt-get can.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; \
+	} || true
+
 demo: $(STAMP)
 	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),)
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres chromium
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='bot/domain/*' --fail-under=100

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -53,6 +54,15 @@ class AlertmanagerWebhook(BaseModel):
     version: str = "4"
     status: str
     alerts: list[Alert]
+
+
+def _started(starts_at: str) -> datetime | None:
+    """Alertmanager's startsAt (RFC 3339), or None when it is missing or unreadable."""
+    try:
+        started = datetime.fromisoformat(starts_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return started if started.tzinfo else None
 
 
 class AlertIntake:
@@ -121,6 +131,7 @@ class AlertIntake:
             severity=severity_from_labels(alert.labels),
             reason=f"alert {alert.name}: {summary}"[:1000],
             ticket=None,
+            detected_at=_started(alert.startsAt),
         )
         try:
             result = await self._service.open_request(

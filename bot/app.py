@@ -30,6 +30,7 @@ from bot.ports import (
     Verifier,
 )
 from bot.reminders import Reminders
+from bot.reports import ReportService
 from bot.scheduler import DueWork
 from bot.service import RollbackService
 from bot.settings import Settings
@@ -44,6 +45,7 @@ from handlers.deps import HandlerDeps
 from handlers.web import build_web_app
 from integrations.evidence_store import LocalEvidenceStore, S3EvidenceStore
 from integrations.health import HttpVerifier
+from integrations.report_html import charts as report_charts
 from integrations.slack_channels import SlackChannelDirectory
 from integrations.slack_roles import SlackRoleDirectory
 
@@ -70,6 +72,7 @@ class Runtime:
     due: DueWork
     reminders: Reminders
     watch: RecoveryWatch
+    reports: ReportService
     evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
@@ -173,7 +176,16 @@ async def build_runtime(
     flows = RequestFlows(transitions, roles, executors)
     reminders = Reminders(uow, clock, policy, delivery.wake)
     watch = RecoveryWatch(uow, clock, transitions, verifier, delivery.wake)
-    deps = HandlerDeps(service=service, flows=flows, outbox=outbox, metrics=metrics)
+    reports = ReportService(uow, clock)
+    deps = HandlerDeps(
+        service=service,
+        flows=flows,
+        outbox=outbox,
+        metrics=metrics,
+        reports=reports,
+        charts=report_charts,
+        clock=clock,
+    )
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
 
     async def health() -> None:
@@ -199,6 +211,7 @@ async def build_runtime(
         ),
         reminders=reminders,
         watch=watch,
+        reports=reports,
         evidence=evidence,
         outbox=outbox,
         delivery=delivery,

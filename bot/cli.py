@@ -162,6 +162,58 @@ def demo(
     _run(lambda: run_demo(scenario))
 
 
+def render_report(auditor: Any, fmt: str) -> str:
+    from bot.reports import as_json, as_markdown
+
+    if fmt == "json":
+        return as_json(auditor)
+    if fmt == "html":
+        from integrations.report_html import charts, page
+
+        return page(auditor, charts(auditor))
+    return as_markdown(auditor)
+
+
+@app.command()
+def report(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM; this month when left out")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md, json or html")] = "md",
+    deployments: Annotated[
+        int | None, typer.Option(help="production deployments in the month (for the rates)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write here instead of printing")] = None,
+) -> None:
+    """The month's incident metrics for teams and auditors (seed 001 §5, seed 003 §9)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bot.audit_keys import AuditSigner
+    from bot.domain.reporting import Month
+    from bot.ports import SystemClock
+    from bot.reports import ReportService
+    from bot.store.uow import UnitOfWorkFactory
+
+    if fmt not in ("md", "json", "html"):
+        raise _fail(f"--format takes md, json or html, not {fmt!r}")
+    now = datetime.now(UTC)
+    try:
+        chosen = Month.parse(month) if month else Month(year=now.year, month=now.month)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    async def work(engine: AsyncEngine) -> str:
+        # Reading only: the signer is never asked to sign anything.
+        uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=100))
+        auditor = await ReportService(uow, SystemClock()).monthly(chosen, deployments)
+        return render_report(auditor, fmt)
+
+    text = _on_database(work)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
 def _on_database(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run one operator task against ROLLBOT_DATABASE_URL, with an engine just for it."""
     from bot.store.engine import create_engine

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
 from bot.domain.events import ObligationKind
 from bot.domain.policy import RollbackType
+from bot.domain.reporting import Month
 from bot.domain.request import TargetRef
 from bot.domain.severity import Severity, SeveritySignals, parse_severity
 
@@ -23,6 +25,7 @@ USAGE = """\
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
 • `/rollback postmortem|review|written-approval <ID> <link>`, `/rollback approve-retro <ID>` — meet what is owed
 • `/rollback customers-notified <ID> [how]` — customers were told (seed 001: P1 30 min, P2 2 h, P3 4 h)
+• `/rollback report [YYYY-MM]` — the month's incident metrics and charts, in this channel
 • `/rollback help` — this text
 Example: `/rollback deployment/api -n prod --severity P1 --reason "5xx after v1.3.0"`"""
 
@@ -84,6 +87,8 @@ class OpenRollback:
     signals: SeveritySignals | None = None
     answers: DecisionAnswers = field(default_factory=DecisionAnswers)
     override_reason: str | None = None
+    # When the problem was first seen, if something saw it before a person did (an alert).
+    detected_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,14 @@ OBLIGATION_COMMANDS = {
 }
 
 
+@dataclass(frozen=True)
+class ShowReport:
+    month: Month | None  # None: this month
+
+
 Command = (
-    ShowHelp
+    ShowReport
+    | ShowHelp
     | OpenForm
     | ShowStatus
     | ListOpen
@@ -275,6 +286,13 @@ def parse_command(text: str) -> Command:
     head, rest = words[0], words[1:]
     if head == "help":
         return ShowHelp()
+    if head == "report":
+        if len(rest) > 1:
+            raise CommandError("`report` takes at most a month such as 2026-11")
+        try:
+            return ShowReport(Month.parse(rest[0]) if rest else None)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     if head == "list":
         if rest:
             raise CommandError("`list` takes no arguments")

@@ -15,6 +15,7 @@ from bot.domain.request import RollbackRequest
 from bot.evidence import EvidencePack, build_pack
 from bot.outbox import NoticeKind, put_notice
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
+from bot.postmortem import postmortem_draft
 from bot.recording import record_event
 from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
@@ -112,6 +113,13 @@ class EvidenceRecorder:
             await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
             await put_notice(
                 uow, NoticeKind.SUMMARY, request, now, evidence=pack.sha256, location=location
+            )
+            await put_notice(
+                uow,
+                NoticeKind.POSTMORTEM_DRAFT,
+                request,
+                now,
+                **postmortem_draft(request, timeline),
             )
         self._outbox_written()
         return pack

@@ -25,6 +25,7 @@ class NoticeKind(StrEnum):
     SUMMARY = "summary"  # the closing message of a request that reached its end
     REMINDER = "reminder"  # an overdue obligation, posted in the channel until it is met
     PAGE = "page"  # who the severity pages, as soon as the request opens
+    POSTMORTEM_DRAFT = "postmortem_draft"  # after an executed rollback: a draft to complete
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ RESPONSIBLE = {
     K.CUSTOMER_NOTIFICATION: Role.INCIDENT_COMMANDER,
 }
 OBLIGATION_KINDS = tuple(k.value for k in K)
+# Where to start: the post-mortem draft rollbot posted when the rollback ended.
+HINTS = {K.POST_MORTEM: 'Start from the message "Post-mortem draft — {id}" in the channel.'}
 
 
 class Reminders:
@@ -103,6 +105,7 @@ class Reminders:
                     "due": obligation.due.isoformat(),
                     "stage": stage,
                     "how": HOW_TO_MEET[kind].format(id=request.id),
+                    "hint": HINTS.get(kind, "").format(id=request.id),
                     "mention": self._role_mention(request, kind) if stage >= 2 else "",
                 }
                 if stage == 1:

@@ -174,6 +174,7 @@ class RollbackService:
             baseline_revision=preflight.live_revision,
             security_implications=security,
             preflight=preflight.summary,
+            detected_at=command.detected_at,
         )
         # Each step keeps the snapshot its effects describe, so audit versions stay exact.
         steps: list[tuple[RollbackRequest, tuple[ev.Effect, ...]]] = [(request, (opened,))]

@@ -16,6 +16,7 @@ from bot.commands import (
     OpenRollback,
     ShowHelp,
     ShowHistory,
+    ShowReport,
     ShowStatus,
     parse_command,
 )
@@ -23,6 +24,7 @@ from handlers import blocks, forms
 from handlers.context import actor_from_command, idempotency_key, origin_of_command
 from handlers.deps import HandlerDeps
 from handlers.ids import FormOrigin
+from handlers.reports import post_report
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
@@ -32,6 +34,9 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
         origin = origin_of_command(body)
         if isinstance(command, ShowHelp):
             await ack(blocks.ephemeral(USAGE))
+        elif isinstance(command, ShowReport):
+            await ack(blocks.ephemeral("Preparing the rollback report; it will appear here."))
+            await post_report(client, deps, origin.channel_id, command.month, deps.clock.now())
         elif isinstance(command, OpenForm):
             form = forms.open_form(
                 FormOrigin(channel_id=origin.channel_id, channel_name=origin.channel_name)

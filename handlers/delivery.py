@@ -26,6 +26,14 @@ log = structlog.get_logger("rollbot.delivery")
 MAX_BACKOFF = timedelta(seconds=20)
 
 
+# Notices that are messages of their own in the channel (not card updates or thread replies).
+STANDALONE = {
+    NoticeKind.REMINDER: notices.reminder_message,
+    NoticeKind.SUMMARY: notices.summary_message,
+    NoticeKind.POSTMORTEM_DRAFT: notices.postmortem_draft,
+}
+
+
 class CardNotPostedError(Exception):
     """An update whose card is not in Slack yet; it waits, as everything after it in the channel."""
 
@@ -72,14 +80,10 @@ class SlackDelivery:
                 channel=where, **notices.page_message(request, notice.data)
             )
             return str(resp["ts"])
-        if notice.kind is NoticeKind.REMINDER:
+        standalone = STANDALONE.get(notice.kind)
+        if standalone is not None:
             resp = await self._client.chat_postMessage(
-                channel=notice.channel, **notices.reminder_message(request, notice.data)
-            )
-            return str(resp["ts"])
-        if notice.kind is NoticeKind.SUMMARY:
-            resp = await self._client.chat_postMessage(
-                channel=notice.channel, **notices.summary_message(request, notice.data)
+                channel=notice.channel, **standalone(request, notice.data)
             )
             return str(resp["ts"])
         if card is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.flows import RequestFlows
 from bot.metrics import Metrics
 from bot.outbox import OutboxService
+from bot.ports import Clock
+from bot.reports import AuditorReport, ReportService
 from bot.service import RollbackService
 
 
@@ -16,3 +19,7 @@ class HandlerDeps:
     flows: RequestFlows
     outbox: OutboxService
     metrics: Metrics
+    reports: ReportService
+    # Renders a report's charts (PNG bytes by file name); the composition root picks matplotlib.
+    charts: Callable[[AuditorReport], dict[str, bytes]]
+    clock: Clock

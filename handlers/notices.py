@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.request import RollbackRequest
-from handlers.blocks import Message, escape, hm, section, state_label
+from handlers.blocks import Message, clip, escape, hm, section, state_label
 
 _TIMELINE = {
     "request.opened": "opened the request: {reason}",
@@ -93,7 +93,8 @@ def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
     mention = str(data.get("mention") or "")
     text = (
         f":alarm_clock: *Overdue*: {what} for *{r.id}* `{escape(r.target.label)}` in <#{r.channel}> was due "
-        f"{due:%Y-%m-%d} {hm(due)}. Meet it with `{data.get('how', '')}`. {mention}"
+        f"{due:%Y-%m-%d} {hm(due)}. Meet it with `{data.get('how', '')}`. "
+        f"{escape(str(data.get('hint') or ''))} {mention}"
     ).rstrip()
     return {"text": f"Overdue: {what} for {r.id}", "blocks": [section(text)]}
 
@@ -115,3 +116,31 @@ def page_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
         if not who:
             text += f" (no {pages} in the policy's roles: page them by hand)"
     return {"text": f"{severity} {r.id}: {pages}", "blocks": [section(text)]}
+
+
+def postmortem_draft(r: RollbackRequest, data: dict[str, Any]) -> Message:
+    """Seed 004's post-mortem, started: what rollbot recorded, and what people must add."""
+    timeline = "\n".join(escape(str(line)) for line in data.get("timeline") or [])
+    facts = (
+        f"*Detection*: {escape(str(data.get('detection')))} · "
+        f"*Response* (request to decision): {escape(str(data.get('response')))} · "
+        f"*Recovery* (rollback to recovery verified): {escape(str(data.get('recovery')))}"
+    )
+    text = f"Post-mortem draft — {r.id}"
+    return {
+        "text": text,
+        "blocks": [
+            section(
+                f"*{text}* · `{escape(r.target.label)}` · {r.assessment.severity.value}\n{facts}"
+            ),
+            section(clip(f"*Timeline*\n```{timeline or 'no entries'}```")),
+            section(
+                "*Impact* (fill in): customers affected: _?_ · duration seen by customers: _?_ · "
+                "data affected: _?_ · revenue or SLA impact: _?_"
+            ),
+            section(
+                "*Root cause* (fill in): _?_\n*Action items* (owner, due date): _?_\n"
+                f"When it is written: `/rollback postmortem {r.id} <link>` (due in 48 h)."
+            ),
+        ],
+    }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,11 @@ from bot.domain.policy import (
     ServicePolicy,
     VerificationPolicy,
 )
+from bot.domain.reporting import Month
+from bot.reports import as_markdown
 from bot.settings import Settings, load_settings
 from integrations.kubernetes import KubernetesExecutor
+from integrations.report_html import charts, page
 from sandbox.demo_later import ALERT_TOKEN, ShiftedClock, let_time_pass, post_alert, web_alert
 from sandbox.driver import BotReply, SlackDriver
 from sandbox.executor import ScriptedExecutor
@@ -36,6 +41,7 @@ SIGNING_SECRET = "demo-signing-secret"
 DEMO_DB = Path("rollbot-demo.db")
 DEMO_KEY = Path("rollbot-demo-audit.key")
 DEMO_EVIDENCE = Path("rollbot-demo-evidence")
+DEMO_REPORT = Path("rollbot-demo-report.html")
 PEOPLE = {
     "U0ALICE": ("alice", "Alice (on-call SRE)"),
     "U0BOB": ("bob", "Bob (engineering lead)"),
@@ -251,11 +257,20 @@ async def run_demo(scenario: str = "deployment") -> None:
 
 
 async def report_audit(runtime: Runtime, settings: Settings) -> None:
+    """The audit check, the evidence packs, and the month's report, as the demo's last words."""
     _say("$ rollbot audit verify")
     _say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
     for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
         digest = hashlib.sha256(pack.read_bytes()).hexdigest()
         _say(f"evidence pack {pack} sha256 {digest}")
+    now = datetime.now(UTC)
+    auditor = await runtime.reports.monthly(Month(year=now.year, month=now.month))
+    html_report = settings.evidence_dir.parent / DEMO_REPORT
+    await asyncio.to_thread(html_report.write_text, page(auditor, charts(auditor)), "utf-8")
+    month = auditor.report.metrics.month
+    _say()
+    _say(f"$ rollbot report --month {month}   (the HTML page for auditors: {html_report})")
+    _say(as_markdown(auditor))
 
 
 async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:

@@ -45,7 +45,8 @@ def web_alert(status: str) -> dict[str, Any]:
                 "status": status,
                 "labels": labels,
                 "annotations": {"summary": "p95 latency 2.6x baseline for 10 minutes"},
-                "startsAt": "2026-11-27T09:00:00Z",
+                # Alertmanager saw it six minutes before it told rollbot (the demo's MTTD)
+                "startsAt": (datetime.now(UTC) - timedelta(minutes=6)).isoformat(),
                 "fingerprint": "d3m0web",
             }
         ],

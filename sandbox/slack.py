@@ -178,10 +178,10 @@ def _take_fault(state: SlackState, method: str) -> Fault | None:
 async def _read_args(request: web.Request) -> dict[str, Any]:
     args: dict[str, Any] = dict(request.query)
     raw = await request.read()
-    if not raw:
-        return args
     ctype = request.content_type
-    if ctype == "application/json":
+    if not raw:
+        pass  # arguments in the query string only (slack_sdk sends some calls that way)
+    elif ctype == "application/json":
         body = json.loads(raw)
         if not isinstance(body, dict):
             raise SlackApiError("invalid_json")

@@ -30,6 +30,7 @@ def open_rollback_request(
     baseline_revision: str | None = None,
     security_implications: tuple[str, ...] = (),
     preflight: str | None = None,
+    detected_at: datetime | None = None,
 ) -> tuple[RollbackRequest, AuditEffect]:
     service = policy.service(target.name)
     rules = RequestRules(
@@ -56,6 +57,7 @@ def open_rollback_request(
         baseline_revision=baseline_revision,
         security_implications=security_implications,
         preflight=preflight,
+        detected_at=detected_at,
     )
     audit = AuditEffect(
         action="request.opened",

@@ -111,6 +111,8 @@ class RollbackRequest(BaseModel):
     preflight: str | None = None
     # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
     verification: dict[str, str] = {}
+    # When the problem was first seen (an alert's startsAt), for MTTD; None if a person opened it.
+    detected_at: datetime | None = None
     # Until when recovery is re-checked after it was verified (None: not watched).
     watch_until: datetime | None = None
 

@@ -14,6 +14,7 @@ from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
 from tests.e2e.workflow import card, click, command, thread
+from tests.e2e.workflow import summary as summary_of
 from tests.helpers import audit_actions
 
 pytestmark = [
@@ -66,5 +67,5 @@ async def test_a_minute_of_slack_outage_loses_and_reorders_nothing(
     assert after[-1].startswith(":package: Evidence pack stored")
     assert len(after) == len(expected) + 1
     assert (await audit_actions(runtime))[-1] == "evidence.packed"
-    summary = slack.state.history(channel)[-1]
+    summary = summary_of(slack, channel)
     assert "completed" in summary["text"]

@@ -5,6 +5,7 @@ the rollback to its end from the database, posts the outcome, and never rolls ba
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bot.app import Runtime, build_runtime
 from bot.audit_ops import verify_database
@@ -23,16 +24,18 @@ API = target_from("deployment/api", "prod")
 
 
 async def _die_mid_rollout(
-    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, target: Any
 ) -> None:
     """Start a rollback whose rollout is under way, then lose the process: its tasks vanish."""
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
-    for _ in range(100):
+    for _ in range(1000):  # until the rollout is under way (the change is in, the task waits)
         [request] = await runtime.service.history(API)
-        if request.state is RequestState.EXECUTING and runtime.executions.running():
+        if request.state is RequestState.EXECUTING and target.live != request.baseline_revision:
             break
         await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the rollback never got under way")
     for task in runtime.executions.running():
         task.cancel()
     await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
@@ -63,7 +66,7 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
 ) -> None:
     target = executor.targets["deployment/api -n prod"]
     target.hold = asyncio.Event()  # the rollout is under way when the process dies
-    await _die_mid_rollout(runtime, driver, slack, channel)
+    await _die_mid_rollout(runtime, driver, slack, channel, target)
     [request] = await runtime.service.history(API)
     assert request.state is RequestState.EXECUTING
     assert target.live == "2"  # the change went in before the process died
@@ -111,7 +114,7 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
 ) -> None:
     target = executor.targets["deployment/api -n prod"]
     target.hold = asyncio.Event()
-    await _die_mid_rollout(runtime, driver, slack, channel)
+    await _die_mid_rollout(runtime, driver, slack, channel, target)
     target.live = "3"  # as if the process died before its patch reached the cluster
     other = await _replica(runtime, clock, policy, executor)
     try:

@@ -42,6 +42,10 @@ async def test_demo_plays_a_whole_incident(
         ":alarm_clock: *Overdue*: post mortem for *RB-",
         "@alice confirmed the service works again (user validation)",
         "@bob met post mortem: https://wiki.example/pm/RB-",
+        # the month's report ends it
+        "$ rollbot report --month 2026-",
+        "| rollback count | 1 |",
+        "| incidents | 2 (P1 1, P2 0, P3 1, P4 0) |",
     ]:
         assert expected in out
     assert (tmp_path / "demo.db").exists()

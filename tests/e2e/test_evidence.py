@@ -17,6 +17,7 @@ from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
+from tests.e2e.workflow import summary as summary_of
 
 P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx since v1.3.0" --ticket https://t.example/INC-9'
 
@@ -75,7 +76,7 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
     packed = [e for e in await _audit(runtime) if e.action == "evidence.packed"]
     assert len(packed) == 1
     assert json.loads(packed[0].body)["payload"]["sha256"] == sha
-    assert f"Evidence pack sha256 `{sha}`" in str(slack.state.history(channel)[-1]["blocks"])
+    assert f"Evidence pack sha256 `{sha}`" in str(summary_of(slack, channel)["blocks"])
     assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
 
 
@@ -124,7 +125,7 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     assert [e.action for e in await _audit(runtime)].count("evidence.packed") == 1
     await runtime.settle()
     assert ":package: Evidence pack stored" in thread(slack, channel)[-1]
-    assert "Evidence pack sha256" in str(slack.state.history(channel)[-1]["blocks"])
+    assert "Evidence pack sha256" in str(summary_of(slack, channel)["blocks"])
 
 
 async def test_a_rollback_touching_auth_config_is_flagged_for_security(

@@ -13,6 +13,7 @@ from sandbox.driver import SlackDriver
 from sandbox.executor import ScriptedExecutor
 from sandbox.slack import SandboxSlack
 from tests.e2e.workflow import buttons, card, click, command, ephemerals, thread
+from tests.e2e.workflow import summary as summary_of
 from tests.helpers import stored
 
 P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx at 38% since v1.3.0"'
@@ -124,7 +125,7 @@ async def test_happy_path_p1_rollback_with_approval(
         "<@U0DAVE> met customer notification: confirmed with the button on the card",
         "<@U0ALICE> confirmed the service works again (user validation)",
     ]
-    summary = slack.state.history(channel)[-1]
+    summary = summary_of(slack, channel)
     assert "completed" in summary["text"]
     assert "revision 3 → 1" in str(summary["blocks"])
     assert f"Evidence pack sha256 `{evidence_sha}`" in str(summary["blocks"])
@@ -320,7 +321,7 @@ async def test_failed_rollback_stops_and_escalates(
     )
     assert "Escalation" in timeline[-2]
     assert "no automatic second try" in timeline[-1]
-    assert "failed" in slack.state.history(channel)[-1]["text"]
+    assert "failed" in summary_of(slack, channel)["text"]
     assert (await _audit_actions(runtime))[-2:] == ["execution.failed", "evidence.packed"]
 
 

@@ -101,3 +101,14 @@ def form_values(**overrides: dict[str, Any]) -> dict[str, Any]:
     }
     values.update(overrides)
     return {block: {block: state["value"]} for block, state in values.items()}
+
+
+def summary(slack: SandboxSlack, channel: str) -> dict[str, Any]:
+    """The closing summary of the channel's latest request ("RB-…: <state>")."""
+    found = [
+        m
+        for m in slack.state.history(channel)
+        if str(m.get("text", "")).startswith("RB-") and ": " in str(m.get("text", ""))
+    ]
+    assert found, "no summary in the channel"
+    return found[-1]

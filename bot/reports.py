@@ -1,0 +1,196 @@
+"""Reports for teams and auditors, built from the requests and their audit entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
+from bot.domain.request import RollbackRequest
+from bot.ports import Clock
+from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow, RollbackRequestRow
+from bot.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    """What the auditor page shows of one request."""
+
+    request: RollbackRequest
+    facts: RollbackFacts
+    timeline: list[tuple[datetime, str, str]]  # at, actor, action
+    evidence_sha256: str | None
+
+
+@dataclass(frozen=True)
+class AuditorReport:
+    report: MonthlyReport
+    incidents: list[IncidentDetail]
+    audit_head: str
+    audit_seq: int
+    last_checkpoint: int | None
+    made_at: datetime
+    deployments: int | None = None
+    charts: dict[str, bytes] = field(default_factory=dict)
+
+
+def facts_of(request: RollbackRequest, entries: list[tuple[datetime, str, str]]) -> RollbackFacts:
+    first: dict[str, datetime] = {}
+    for at, _, action in entries:
+        first.setdefault(action, at)
+    finished = first.get("execution.succeeded") or first.get("execution.failed")
+    return RollbackFacts(
+        request_id=request.id,
+        incident_id=request.incident_id,
+        target=request.target.label,
+        severity=request.assessment.severity,
+        opened_at=request.created_at,
+        detected_at=request.detected_at,
+        state=request.state.value,
+        executed_at=first.get("execution.started"),
+        executed_until=finished,
+        recovered_at=first.get("verification.passed"),
+        emergency=request.override is not None,
+        obligations=request.obligations,
+    )
+
+
+class ReportService:
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def monthly(self, month: Month, deployments: int | None = None) -> AuditorReport:
+        # The trend reaches two months back; an incident is counted in the month it was declared.
+        since = month.before.before.start
+        async with self._uow() as uow:
+            session = uow.session
+            rows = await session.scalars(
+                select(RollbackRequestRow)
+                .where(col(RollbackRequestRow.created_at) >= since)
+                .where(col(RollbackRequestRow.created_at) < month.end)
+                .order_by(col(RollbackRequestRow.created_at))
+            )
+            found = [(RollbackRequest.model_validate_json(r.data), r.evidence_sha256) for r in rows]
+            ids = [request.id for request, _ in found]
+            entries: dict[str, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
+            if ids:
+                for entry in await session.scalars(
+                    select(AuditEntryRow)
+                    .where(col(AuditEntryRow.request_id).in_(ids))
+                    .order_by(col(AuditEntryRow.seq))
+                ):
+                    entries[str(entry.request_id)].append(
+                        (entry.at, entry.actor_name, entry.action)
+                    )
+            head = await session.get(AuditHeadRow, 1)
+            last = await session.scalar(
+                select(col(AuditCheckpointRow.seq)).order_by(col(AuditCheckpointRow.seq).desc())
+            )
+        details = [
+            IncidentDetail(
+                request, facts_of(request, entries[request.id]), entries[request.id], sha
+            )
+            for request, sha in found
+        ]
+        now = self._clock.now()
+        report = monthly_report([d.facts for d in details], month, now, deployments)
+        return AuditorReport(
+            report=report,
+            incidents=[d for d in details if month.start <= d.request.created_at < month.end],
+            audit_head=head.hash if head else "",
+            audit_seq=head.seq if head else 0,
+            last_checkpoint=last,
+            made_at=now,
+            deployments=deployments,
+        )
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+def _min(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} min"
+
+
+def summary_rows(report: MonthlyReport) -> list[tuple[str, str]]:
+    """The numbers, in the words and order every format shows them."""
+    m = report.metrics
+    severities = ", ".join(f"{k} {v}" for k, v in m.by_severity.items())
+    return [
+        ("incidents", f"{m.incidents} ({severities})"),
+        ("MTTD", _min(m.mttd_minutes)),
+        ("MTTR", _min(m.mttr_minutes)),
+        ("rollback count", str(m.rollback_count)),
+        ("success rate", _pct(m.success_rate)),
+        ("average rollback time", _min(m.average_rollback_minutes)),
+        ("emergency share", _pct(m.emergency_share)),
+        ("rollback rate", _pct(m.rollback_rate)),
+        ("successful changes", _pct(m.successful_changes)),
+        ("SLA breaches", str(m.sla_breaches)),
+        ("late customer notifications", str(m.late_customer_notifications)),
+        ("overdue post-mortems", ", ".join(m.overdue_post_mortems) or "none"),
+        ("overdue retroactive approvals", ", ".join(m.overdue_retro_approvals) or "none"),
+    ]
+
+
+def as_json(auditor: AuditorReport) -> str:
+    report = auditor.report
+    body: dict[str, Any] = {
+        "month": report.metrics.month,
+        "made_at": auditor.made_at.isoformat(),
+        "metrics": report.metrics.model_dump(mode="json"),
+        "trends": [t.model_dump(mode="json") for t in report.trends],
+        "targets": report.targets,
+        "definitions": report.definitions,
+        "audit": {
+            "head": auditor.audit_head,
+            "seq": auditor.audit_seq,
+            "last_signed_checkpoint": auditor.last_checkpoint,
+        },
+        "incidents": [
+            {
+                "request": d.request.id,
+                "target": d.request.target.label,
+                "severity": d.request.assessment.severity.value,
+                "state": d.request.state.value,
+                "evidence_sha256": d.evidence_sha256,
+            }
+            for d in auditor.incidents
+        ],
+    }
+    return json.dumps(body, indent=2, sort_keys=True)
+
+
+def as_markdown(auditor: AuditorReport) -> str:
+    report = auditor.report
+    lines = [
+        f"# Rollback report {report.metrics.month}",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {name} | {value} |" for name, value in summary_rows(report)]
+    lines += ["", "## Targets (seed 003)", ""]
+    lines += [f"- {name}: {verdict}" for name, verdict in report.targets.items()]
+    lines += ["", "## Three-month trend", ""]
+    for trend in report.trends:
+        shown = " → ".join("—" if v is None else f"{v:g}" for v in trend.values)
+        lines.append(f"- {trend.metric}: {shown} ({trend.direction})")
+    lines += [
+        "",
+        f"Audit head {auditor.audit_head} at seq {auditor.audit_seq}; last signed checkpoint "
+        f"{auditor.last_checkpoint if auditor.last_checkpoint is not None else 'none'}.",
+        "",
+        "## Definitions",
+        "",
+    ]
+    lines += [f"- **{name}**: {text}" for name, text in report.definitions.items()]
+    return "\n".join(lines) + "\n"

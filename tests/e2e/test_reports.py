@@ -1,0 +1,114 @@
+"""Reports: `/rollback report` posts the numbers and uploads the charts (two-step upload through
+the sandbox); `rollbot report` prints them; a rollback's end posts a post-mortem draft."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.app import Runtime
+from bot.cli import render_report
+from bot.domain.reporting import Month
+from handlers.ids import ActionId
+from sandbox.driver import SlackDriver
+from sandbox.slack import SandboxSlack
+from tests.conftest import FakeClock
+from tests.e2e.workflow import click, command
+
+NOV = Month(year=2026, month=11)
+
+
+async def _one_rollback(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    await command(
+        runtime,
+        driver,
+        channel,
+        "U0ALICE",
+        'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx"',
+    )
+    clock.advance(minutes=3)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    clock.advance(minutes=2)
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+
+
+async def test_the_report_command_posts_numbers_and_uploads_charts(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    await _one_rollback(runtime, driver, slack, channel, clock)
+    reply = await command(runtime, driver, channel, "U0DAVE", "report 2026-11")
+    assert reply == "Preparing the rollback report; it will appear here."
+    [posted] = [m for m in slack.state.history(channel) if m["text"] == "Rollback report 2026-11"]
+    text = str(posted["blocks"])
+    assert "*incidents*: 1 (P1 1, P2 0, P3 0, P4 0)" in text
+    assert "*rollback count*: 1" in text
+    assert "*success rate*: 100.0 %" in text
+    assert "*MTTR*: 5.0 min" in text  # the clock moved 5 minutes between request and recovery
+    uploads = [m for m in slack.state.history(channel) if m.get("files")]
+    [charts] = uploads
+    assert sorted(f["name"] for f in charts["files"]) == ["severity.png", "trend.png"]
+    assert slack.state.calls_of("files.getUploadURLExternal")  # Slack's two-step upload
+    assert len(slack.state.calls_of("files.completeUploadExternal")) == 1
+    for stored in slack.state.files.values():
+        assert stored["content"][:8] == b"\x89PNG\r\n\x1a\n"
+
+    bad = await command(runtime, driver, channel, "U0DAVE", "report november")
+    assert "`november` is not a month such as 2026-11" in bad
+
+
+async def test_a_finished_rollback_posts_a_post_mortem_draft(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    await _one_rollback(runtime, driver, slack, channel, clock)
+    [draft] = [
+        m for m in slack.state.history(channel) if m["text"].startswith("Post-mortem draft — RB-")
+    ]
+    text = str(draft["blocks"])
+    assert "*Detection*: not known (opened by a person; no alert time)" in text
+    assert "*Response* (request to decision): 3 min 0 s" in text
+    assert "*Recovery* (rollback to recovery verified): 0 min 0 s" in text
+    assert "approval.given" in text
+    assert "*Impact* (fill in)" in text
+    assert "*Action items*" in text
+    clock.advance(hours=48)
+    await runtime.reminders.tick()
+    await runtime.settle()
+    [reminder] = [
+        m for m in slack.state.history(channel) if m["text"].startswith("Overdue: post mortem")
+    ]
+    assert "Start from the message" in str(reminder["blocks"])
+    assert "Post-mortem draft — RB-" in str(reminder["blocks"])
+
+
+async def test_every_format_tells_the_same_numbers(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    await _one_rollback(runtime, driver, slack, channel, clock)
+    auditor = await runtime.reports.monthly(NOV)
+    as_json = json.loads(render_report(auditor, "json"))
+    assert as_json["metrics"]["rollback_count"] == 1
+    assert as_json["metrics"]["mttr_minutes"] == 5.0
+    assert as_json["audit"]["head"] == auditor.audit_head
+    [incident] = as_json["incidents"]
+    assert incident["evidence_sha256"]
+    assert incident["state"] == "completed"
+    markdown = render_report(auditor, "md")
+    assert "| MTTR | 5.0 min |" in markdown
+    assert "## Definitions" in markdown
+    page = render_report(auditor, "html")
+    assert 'data-metric="MTTR">5.0 min<' in page
+    assert incident["evidence_sha256"] in page
+    assert auditor.audit_head in page
+
+
+def test_the_cli_refuses_a_bad_month() -> None:
+    rollbot = str(Path(sys.executable).with_name("rollbot"))
+    done = subprocess.run(
+        [rollbot, "report", "--month", "2026-13"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert "`2026-13` is not a month such as 2026-11" in done.stderr
