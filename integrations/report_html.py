@@ -5,17 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-
-import matplotlib
-
-matplotlib.use("Agg")  # no screen: render to PNG only
-
-import matplotlib.pyplot as plt
+from typing import Any
 
 from bot.reports import AuditorReport, summary_rows
 
 
-def _png(figure: plt.Figure) -> bytes:  # type: ignore[name-defined]
+def _png(plt: Any, figure: Any) -> bytes:
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -24,6 +19,12 @@ def _png(figure: plt.Figure) -> bytes:  # type: ignore[name-defined]
 
 def charts(auditor: AuditorReport) -> dict[str, bytes]:
     """severity.png: the month's incidents by severity; trend.png: MTTR and rollbacks, 3 months."""
+    # Loaded on first use: matplotlib costs a serving process some 40 MiB it rarely needs.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: render to PNG only
+    import matplotlib.pyplot as plt
+
     m = auditor.report.metrics
     fig, ax = plt.subplots(figsize=(4.5, 3))
     names = list(m.by_severity)
@@ -32,7 +33,7 @@ def charts(auditor: AuditorReport) -> dict[str, bytes]:
     )
     ax.set_title(f"Incidents by severity, {m.month}")
     ax.set_ylabel("requests")
-    severity = _png(fig)
+    severity = _png(plt, fig)
 
     fig, ax = plt.subplots(figsize=(5.5, 3))
     trends = {t.metric: t for t in auditor.report.trends}
@@ -45,7 +46,7 @@ def charts(auditor: AuditorReport) -> dict[str, bytes]:
     twin.plot(months, count, color="#2e7d32", marker="o", label="rollbacks")
     twin.set_ylabel("rollbacks")
     ax.set_title("Three-month trend")
-    trend = _png(fig)
+    trend = _png(plt, fig)
     return {"severity.png": severity, "trend.png": trend}
 
 

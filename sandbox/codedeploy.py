@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from sandbox.codedeploy_ops import OPERATIONS, AwsError
+from sandbox.local_http import LocalHttpServer
 
 TARGET_PREFIX = "CodeDeploy_20141006."
 ACTIVE = frozenset({"Created", "Queued", "InProgress", "Ready", "Baking"})
@@ -245,26 +246,15 @@ async def _handle(request: web.Request) -> web.Response:
     return web.json_response(answer, content_type="application/x-amz-json-1.1")
 
 
-class SandboxCodeDeploy:
+class SandboxCodeDeploy(LocalHttpServer):
     """Runs the fake on 127.0.0.1, port 0; `url` is what boto3 takes as endpoint_url."""
 
     def __init__(self, state: CodeDeployState | None = None) -> None:
+        super().__init__()
         self.state = state or CodeDeployState()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app[STATE] = self.state
         app.router.add_post("/", _handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.local_http import LocalHttpServer
+
 SEMANTIC_PATCH = "domain-model=launchdarkly.semanticpatch"
 
 
@@ -285,15 +287,14 @@ async def unleash_switch(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-class SandboxFlags:
+class SandboxFlags(LocalHttpServer):
     """Both services on one 127.0.0.1 port (0: any free one); each client takes `url`."""
 
     def __init__(self, state: FlagsState | None = None) -> None:
+        super().__init__()
         self.state = state or FlagsState()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app[STATE] = self.state
         app.router.add_get("/api/v2/flags/{project}/{key}", ld_get_flag)
@@ -302,14 +303,4 @@ class SandboxFlags:
         base = "/api/admin/projects/{project}/features/{name}"
         app.router.add_get(base, unleash_get)
         app.router.add_post(base + "/environments/{env}/{switch:on|off}", unleash_switch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app

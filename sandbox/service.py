@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.local_http import LocalHttpServer
+
 STATE = web.AppKey("state", dict)
 
 
@@ -43,30 +45,20 @@ async def _query(request: web.Request) -> web.Response:
     )
 
 
-class SandboxService:
+class SandboxService(LocalHttpServer):
     def __init__(self) -> None:
+        super().__init__()
         self.state: dict[str, Any] = {
             "health_status": 200,
             "health_body": "ok",
             "checkout_status": 200,
             "metrics": {},
         }
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> str:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app[STATE] = self.state
         app.router.add_get("/healthz", _health)
         app.router.add_post("/checkout", _checkout)
         app.router.add_get("/api/v1/query", _query)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import Runtime
+from bot.app import Runtime, build_runtime
+from bot.domain.policy import ApprovalPolicy
+from bot.ports import Clock
 from bot.store.tables import AuditEntryRow, OutboxRow, RollbackRequestRow
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,22 @@ def evidence_files(rt: Runtime) -> tuple[Path, dict[str, bytes]]:
 async def audit_actions(rt: Runtime) -> list[str]:
     async with rt.uow() as uow:
         return [e.action for e in await uow.audit.entries()]
+
+
+async def another_replica(
+    runtime: Runtime,
+    clock: Clock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier | None = None,
+    **settings: object,
+) -> Runtime:
+    """A second rollbot (another replica, or the same one restarted) on the same database."""
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
+    return await build_runtime(
+        runtime.settings.model_copy(update=settings),
+        clock=clock,
+        policy=policy,
+        executors=executors,
+        verifier=verifier or ScriptedVerifier(),
+    )

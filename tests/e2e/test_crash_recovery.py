@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.audit_ops import verify_database
 from bot.commands import target_from
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
-from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.executor import ScriptedExecutor
 from sandbox.slack import SandboxSlack
 from tests.conftest import SIGNING_SECRET, FakeClock
 from tests.e2e.workflow import card, command, thread
-from tests.helpers import audit_actions
+from tests.helpers import another_replica, audit_actions
 
 API = target_from("deployment/api", "prod")
 
@@ -42,19 +42,6 @@ async def _die_mid_rollout(
     await runtime.delivery.drain()
 
 
-async def _replica(
-    runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, executor: ScriptedExecutor
-) -> Runtime:
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    return await build_runtime(
-        runtime.settings,
-        clock=clock,
-        policy=policy,
-        executors=executors,
-        verifier=ScriptedVerifier(),
-    )
-
-
 async def test_a_rollback_whose_process_died_is_followed_to_its_end(
     runtime: Runtime,
     driver: SlackDriver,
@@ -71,7 +58,7 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
     assert request.state is RequestState.EXECUTING
     assert target.live == "2"  # the change went in before the process died
 
-    other = await _replica(runtime, clock, policy, executor)
+    other = await another_replica(runtime, clock, policy, executor)
     try:
         assert await other.due.reclaim_rollbacks() == 0  # the lease has not run out yet
         clock.advance(minutes=2)
@@ -116,7 +103,7 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
     target.hold = asyncio.Event()
     await _die_mid_rollout(runtime, driver, slack, channel, target)
     target.live = "3"  # as if the process died before its patch reached the cluster
-    other = await _replica(runtime, clock, policy, executor)
+    other = await another_replica(runtime, clock, policy, executor)
     try:
         clock.advance(minutes=2)
         await other.due.run_once()
@@ -138,9 +125,7 @@ async def test_a_live_process_renews_its_lease(
     policy: ApprovalPolicy,
     executor: ScriptedExecutor,
 ) -> None:
-    short = runtime.settings.model_copy(update={"execution_lease_seconds": 0.3})
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    busy = await build_runtime(short, clock=clock, policy=policy, executors=executors)
+    busy = await another_replica(runtime, clock, policy, executor, execution_lease_seconds=0.3)
     target = executor.targets["deployment/api -n prod"]
     target.hold = asyncio.Event()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from sandbox.driver import SlackDriver
@@ -13,6 +13,7 @@ from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import command, thread
+from tests.helpers import another_replica
 
 
 async def _audit(runtime: Runtime) -> list[tuple[str, str]]:
@@ -81,13 +82,7 @@ async def test_the_timeout_survives_a_restart_and_fires_once_across_replicas(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     await runtime.close()  # the replica that opened the request is gone
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    replicas = [
-        await build_runtime(
-            runtime.settings, clock=clock, policy=policy, executors=executors, verifier=verifier
-        )
-        for _ in range(2)
-    ]
+    replicas = [await another_replica(runtime, clock, policy, executor, verifier) for _ in range(2)]
     try:
         clock.advance(minutes=30)
         fired = await asyncio.gather(*(r.due.tick() for r in replicas + replicas))

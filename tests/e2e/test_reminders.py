@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime
 from bot.commands import target_from
 from bot.domain.policy import ApprovalPolicy
 from handlers.ids import ActionId
@@ -14,6 +14,7 @@ from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import click, command, ephemerals
+from tests.helpers import another_replica
 
 API = target_from("deployment/api", "prod")
 
@@ -118,11 +119,7 @@ async def test_two_schedulers_on_one_database_send_each_reminder_once(
     verifier: ScriptedVerifier,
 ) -> None:
     await _completed_rollback(runtime, driver, slack, channel)
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    # a second replica (or the same one after a restart) on the same database
-    other = await build_runtime(
-        runtime.settings, clock=clock, policy=policy, executors=executors, verifier=verifier
-    )
+    other = await another_replica(runtime, clock, policy, executor, verifier)
     try:
         clock.advance(hours=48)
         sent = await asyncio.gather(*(r.reminders.tick() for r in (runtime, other, runtime, other)))
