@@ -41,7 +41,7 @@ RESPONSIBLE = {
 }
 OBLIGATION_KINDS = tuple(k.value for k in K)
 # Where to start: the post-mortem draft rollbot posted when the rollback ended.
-HINTS = {K.POST_MORTEM: 'Start from the message "Post-mortem draft — {id}" in the channel.'}
+HINTS = {K.POST_MORTEM: 'Start from the "Post-mortem draft — {id}" in the request\'s thread.'}
 
 
 class Reminders:

@@ -30,7 +30,6 @@ MAX_BACKOFF = timedelta(seconds=20)
 STANDALONE = {
     NoticeKind.REMINDER: notices.reminder_message,
     NoticeKind.SUMMARY: notices.summary_message,
-    NoticeKind.POSTMORTEM_DRAFT: notices.postmortem_draft,
 }
 
 
@@ -82,8 +81,13 @@ class SlackDelivery:
             return str(resp["ts"])
         standalone = STANDALONE.get(notice.kind)
         if standalone is not None:
+            data = notice.data
+            if data.get("obligation") == "post_mortem" and card is not None:
+                # the draft lives in the request's thread: link the reminder to it
+                link = await self._client.chat_getPermalink(channel=card[0], message_ts=card[1])
+                data = {**data, "draft_link": link["permalink"]}
             resp = await self._client.chat_postMessage(
-                channel=notice.channel, **standalone(request, notice.data)
+                channel=notice.channel, **standalone(request, data)
             )
             return str(resp["ts"])
         if card is None:
@@ -94,11 +98,11 @@ class SlackDelivery:
                 channel=card_channel, ts=card_ts, **blocks.request_card(request)
             )
             return card_ts
-        resp = await self._client.chat_postMessage(
-            channel=card_channel,
-            thread_ts=card_ts,
-            text=notices.timeline_text(notice.data, notice.at),
-        )
+        if notice.kind is NoticeKind.POSTMORTEM_DRAFT:
+            reply = notices.postmortem_draft(request, notice.data)
+        else:
+            reply = {"text": notices.timeline_text(notice.data, notice.at)}
+        resp = await self._client.chat_postMessage(channel=card_channel, thread_ts=card_ts, **reply)
         return str(resp["ts"])
 
     async def _postpone(self, notice: Notice, error: Exception) -> None:

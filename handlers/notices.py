@@ -87,6 +87,13 @@ def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> M
     return {"text": f"{r.id}: {r.state.value}", "blocks": [section(text)]}
 
 
+def _hint(data: dict[str, Any]) -> str:
+    link = data.get("draft_link")
+    if link:
+        return f"Start from the <{link}|post-mortem draft> in the request's thread."
+    return escape(str(data.get("hint") or ""))
+
+
 def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
     what = str(data.get("obligation", "")).replace("_", " ")
     due = datetime.fromisoformat(str(data["due"]))
@@ -94,7 +101,7 @@ def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
     text = (
         f":alarm_clock: *Overdue*: {what} for *{r.id}* `{escape(r.target.label)}` in <#{r.channel}> was due "
         f"{due:%Y-%m-%d} {hm(due)}. Meet it with `{data.get('how', '')}`. "
-        f"{escape(str(data.get('hint') or ''))} {mention}"
+        f"{_hint(data)} {mention}"
     ).rstrip()
     return {"text": f"Overdue: {what} for {r.id}", "blocks": [section(text)]}
 

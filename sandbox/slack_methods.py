@@ -95,6 +95,18 @@ def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel.id, "ts": ts, "message": message}
 
 
+@method("chat.getPermalink")
+def get_permalink(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    ts = str(_required(args, "message_ts"))
+    if not any(m["ts"] == ts for m in channel.messages):
+        raise SlackApiError("message_not_found")
+    return {
+        "channel": channel.id,
+        "permalink": f"https://sandbox.slack.com/archives/{channel.id}/p{ts.replace('.', '')}",
+    }
+
+
 @method("chat.update")
 def update_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     channel = state.find_channel(str(_required(args, "channel")))

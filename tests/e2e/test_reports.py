@@ -15,7 +15,7 @@ from handlers.ids import ActionId
 from sandbox.driver import SlackDriver
 from sandbox.slack import SandboxSlack
 from tests.conftest import FakeClock
-from tests.e2e.workflow import click, command
+from tests.e2e.workflow import card, click, command
 
 NOV = Month(year=2026, month=11)
 
@@ -64,9 +64,13 @@ async def test_a_finished_rollback_posts_a_post_mortem_draft(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
     await _one_rollback(runtime, driver, slack, channel, clock)
-    [draft] = [
-        m for m in slack.state.history(channel) if m["text"].startswith("Post-mortem draft — RB-")
+    shown = card(slack, channel)
+    drafts = [
+        m
+        for m in slack.state.replies(channel, shown["ts"])
+        if m["text"].startswith("Post-mortem draft — RB-")
     ]
+    [draft] = drafts  # in the request's thread
     text = str(draft["blocks"])
     assert "*Detection*: not known (opened by a person; no alert time)" in text
     assert "*Response* (request to decision): 3 min 0 s" in text
@@ -80,8 +84,9 @@ async def test_a_finished_rollback_posts_a_post_mortem_draft(
     [reminder] = [
         m for m in slack.state.history(channel) if m["text"].startswith("Overdue: post mortem")
     ]
-    assert "Start from the message" in str(reminder["blocks"])
-    assert "Post-mortem draft — RB-" in str(reminder["blocks"])
+    ts = shown["ts"].replace(".", "")
+    link = f"<https://sandbox.slack.com/archives/{channel}/p{ts}|post-mortem draft>"
+    assert f"Start from the {link} in the request's thread." in str(reminder["blocks"])
 
 
 async def test_every_format_tells_the_same_numbers(

@@ -28,7 +28,12 @@ def buttons(message: dict[str, Any]) -> list[str]:
 
 
 def thread(slack: SandboxSlack, channel: str) -> list[str]:
-    return [m["text"] for m in slack.state.replies(channel, card(slack, channel)["ts"])]
+    """The timeline: the card's thread, without the post-mortem draft posted there at the end."""
+    return [
+        m["text"]
+        for m in slack.state.replies(channel, card(slack, channel)["ts"])
+        if not m["text"].startswith("Post-mortem draft — ")
+    ]
 
 
 def ephemerals(slack: SandboxSlack, user: str) -> list[str]:
