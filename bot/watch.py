@@ -96,8 +96,25 @@ class RecoveryWatch:
                 )
                 drifted += 1
             except DomainError as exc:  # moved on meanwhile (another drift, or the window closed)
-                log.info("drift_not_recorded", request=recheck.request.id, reason=str(exc))
+                log.warning("drift_not_recorded", request=recheck.request.id, reason=str(exc))
+                await self._failed_late(recheck, result.summary, str(exc))
         return drifted
+
+    async def _failed_late(self, recheck: _Recheck, summary: str, why: str) -> None:
+        """A failed re-check the request can no longer take as drift (say, rollbot was down past
+        the window): still audited and told, so nobody reads the silence as recovery."""
+        async with self._uow() as uow:
+            await record_event(
+                uow,
+                recheck.request,
+                self._clock.now(),
+                actor=SYSTEM,
+                action="verification.recheck_failed",
+                payload={"number": recheck.number, "summary": summary, "not_drift_because": why},
+                timeline="recheck_failed",
+                details={"number": recheck.number, "summary": summary},
+            )
+        self._outbox_written()
 
     async def _held(self, recheck: _Recheck, summary: str) -> None:
         now = self._clock.now()

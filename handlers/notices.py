@@ -29,6 +29,7 @@ _TIMELINE = {
     "recovery.confirmed": "confirmed the service works again (user validation)",
     "verification.drifted": "found recovery drifting within the watch window: {reason}",
     "recheck": "recovery re-check {number} passed: {summary}",
+    "recheck_failed": ":warning: recovery re-check {number} FAILED after the watch window: {summary}. Check the service; rollbot does not act on it.",
     "resumed": ":arrows_counterclockwise: rollbot restarted while this rollback was {state}; following it to its end (never a second rollback)",
     "watch_closed": ":white_check_mark: Watch window closed: recovery held for {minutes} minutes ({rechecks} re-checks).",
     "announce": ":rotating_light: Automatic rollback starting: {reason}",
@@ -51,6 +52,7 @@ _UNSIGNED = {
     "evidence_failed",
     "alert",
     "recheck",
+    "recheck_failed",
     "watch_closed",
     "resumed",
 }

@@ -117,3 +117,26 @@ async def test_a_person_confirms_recovery_once(
     assert request.verification["user_validation"].startswith("confirmed by bob at")
     assert "Recovery confirmed" not in buttons(card(slack, channel))
     assert (await _actions(runtime)).count("recovery.confirmed") == 1
+
+
+async def test_a_late_failed_recheck_after_the_window_is_still_told(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    verifier: ScriptedVerifier,
+) -> None:
+    await _completed(runtime, driver, slack, channel)
+    verifier.failing["deployment/api -n prod"] = "error rate 7.5% > 5%"
+    clock.advance(hours=2)  # rollbot was down; the first beat runs long after the window
+    assert await runtime.watch.tick() == 0  # too late to count as drift
+    await runtime.settle()
+    [request] = await runtime.service.history(API)
+    assert request.state is RequestState.COMPLETED
+    assert thread(slack, channel)[-1].endswith(
+        ":warning: recovery re-check 1 FAILED after the watch window: error rate 7.5% &gt; 5%. "
+        "Check the service; rollbot does not act on it."
+    )
+    assert (await _actions(runtime))[-1] == "verification.recheck_failed"
+    assert await runtime.watch.tick() == 0  # and the watch is over
