@@ -28,6 +28,7 @@ from integrations.kubernetes_rollout import (
     is_transient,
     json_body,
     plain_template,
+    read_named,
     read_with_retries,
     redact,
     revision_of,
@@ -75,19 +76,7 @@ class KubernetesExecutor:
 
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
         apps = client.AppsV1Api(self.api_for(target))
-        try:
-            return read_with_retries(
-                lambda: json_body(
-                    apps.read_namespaced_deployment(
-                        target.name, target.namespace or "default", _preload_content=False
-                    )
-                ),
-                target.label,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise UnknownTargetError(f"`{target.label}` was not found in the cluster") from None
-            raise
+        return read_named(apps.read_namespaced_deployment, target)
 
     def _replicasets(self, deployment: dict[str, Any], target: TargetRef) -> list[dict[str, Any]]:
         """kubectl's selection: by the deployment's selector, then by controller ownership."""

@@ -25,7 +25,7 @@ from integrations.kubernetes_rollout import (
     CONFLICT_RETRIES,
     CREDENTIAL,
     json_body,
-    read_with_retries,
+    read_named,
 )
 
 
@@ -40,19 +40,7 @@ class KubernetesConfigMapExecutor:
 
     def _read(self, target: TargetRef) -> dict[str, Any]:
         core = client.CoreV1Api(self._cluster.api_for(target))
-        try:
-            return read_with_retries(
-                lambda: json_body(
-                    core.read_namespaced_config_map(
-                        target.name, target.namespace or "default", _preload_content=False
-                    )
-                ),
-                target.label,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                raise UnknownTargetError(f"`{target.label}` was not found in the cluster") from None
-            raise
+        return read_named(core.read_namespaced_config_map, target)
 
     async def _current(self, target: TargetRef) -> tuple[dict[str, Any], int]:
         live = await asyncio.to_thread(self._read, target)

@@ -15,7 +15,8 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from bot.domain.errors import DomainError
-from bot.ports import ExecutionError
+from bot.domain.request import TargetRef
+from bot.ports import ExecutionError, UnknownTargetError
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
@@ -69,6 +70,22 @@ def read_with_retries(fn: Callable[[], T], what: str) -> T:
                 ) from None
             time.sleep(0.1 * attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_named(read: Callable[..., Any], target: TargetRef) -> dict[str, Any]:
+    """One namespaced object by the target's name (e.g. `read_namespaced_deployment`), with the
+    read retries; a 404 says the target does not exist."""
+    try:
+        return read_with_retries(
+            lambda: json_body(
+                read(target.name, target.namespace or "default", _preload_content=False)
+            ),
+            target.label,
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise UnknownTargetError(f"`{target.label}` was not found in the cluster") from None
+        raise
 
 
 def revision_of(obj: dict[str, Any]) -> int:
