@@ -118,11 +118,12 @@ async def record_transition(
     """A transition of a request whose card is already posted: effects, card redraw, summary."""
     await record_effects(uow, request, effects, now)
     await put_notice(uow, NoticeKind.CARD_UPDATE, request, now)
+    was = next((e.from_state for e in effects if isinstance(e, ev.AuditEffect)), "")
     if request.state in IN_FLIGHT:
         # The executing process renews this lease while it works; if it dies, the lease falls
         # due and another process (or this one, restarted) follows the rollback to its end.
         await uow.due.add_once(DueKind.EXECUTION_LEASE, request.id, now + lease)
-    else:
+    elif was in IN_FLIGHT:  # the rollback has landed: nobody needs to follow it up
         await uow.due.close(DueKind.EXECUTION_LEASE, request.id, now)
     if not request.state.is_open:
         # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
