@@ -11,8 +11,6 @@ and the count of non-200 answers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import sys
 import time
@@ -20,13 +18,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from sandbox.driver import slack_signature
+
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
     ts = str(int(time.time()))
-    mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
     return {
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": "v0=" + mac.hexdigest(),
+        "X-Slack-Signature": slack_signature(secret, ts, body),
         "Content-Type": "application/x-www-form-urlencoded",
     }
 

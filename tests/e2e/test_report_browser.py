@@ -31,7 +31,7 @@ def _chromium() -> str:
         message = "chromium is not installed (make test installs Debian's package)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     return found
 
 
