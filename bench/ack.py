@@ -23,7 +23,7 @@ import asyncpg
 from bench.report import Figure
 from sandbox.driver import command_fields
 from sandbox.processes import clean_env, rollbot_serve
-from sandbox.slack import SandboxSlack
+from sandbox.slack import SandboxSlack, SlackState
 
 SECRET = "bench-signing-secret"
 RATES = (50, 200)
@@ -86,6 +86,14 @@ async def _database() -> AsyncIterator[str]:
         await admin.close()
 
 
+def _write_commands(path: Path, ws: SlackState, channel: str, count: int) -> None:
+    """Signed-to-be `/rollback` commands, one JSON object a line, each with its own trigger."""
+    text = 'deployment/api -n prod --severity P2 --reason "bench: 5xx above 5%"'
+    with path.open("w", encoding="utf-8") as out:
+        for _ in range(count):
+            out.write(json.dumps(command_fields(ws, "U0ALICE", channel, text)) + "\n")
+
+
 async def _profile(url: str, fields: Path) -> dict[int, tuple[float, float]]:
     await _load(url, fields, 20, 1)  # warm up: first-request costs (auth.test, pools)
     found = {}
@@ -103,10 +111,7 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
     channel = ws.add_channel("inc-20261127-api", ("U0ALICE",))
     folder = Path(tempfile.mkdtemp(prefix="rollbot-bench-ack-"))
     fields = folder / "commands.jsonl"
-    text = 'deployment/api -n prod --severity P2 --reason "bench: 5xx above 5%"'
-    with fields.open("w", encoding="utf-8") as out:
-        for _ in range(int(max(RATES) * SECONDS) + 50):
-            out.write(json.dumps(command_fields(ws, "U0ALICE", channel, text)) + "\n")
+    _write_commands(fields, ws, channel, int(max(RATES) * SECONDS) + 50)
     figures: list[Figure] = []
     try:
         async with _bare(api, ws.token, inline=False) as url:
@@ -129,9 +134,7 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
                 ours = await _profile(served.url, fields)
                 sent = 20 + sum(int(r * SECONDS) for r in RATES)
                 more = folder / "more.jsonl"
-                with more.open("w", encoding="utf-8") as out:
-                    for _ in range(max(0, total_requests - sent)):
-                        out.write(json.dumps(command_fields(ws, "U0ALICE", channel, text)) + "\n")
+                _write_commands(more, ws, channel, max(0, total_requests - sent))
                 if total_requests > sent:
                     await _load(served.url, more, 0, total_requests - sent)
                 await asyncio.sleep(2)  # let the outbox drain what the load queued

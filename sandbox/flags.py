@@ -185,14 +185,23 @@ def _ld_guard(request: web.Request) -> web.Response | None:
     return _fault(state, "launchdarkly", request.method)
 
 
-async def ld_get_flag(request: web.Request) -> web.Response:
+def _ld_flag(request: web.Request) -> LaunchDarklyFlag | web.Response:
+    """The flag the path names, or the answer LaunchDarkly gives instead (401, a fault, 404)."""
     refused = _ld_guard(request)
     if refused is not None:
         return refused
-    state = request.app[STATE]
-    flag = state.ld_flags.get((request.match_info["project"], request.match_info["key"]))
+    key = (request.match_info["project"], request.match_info["key"])
+    flag = request.app[STATE].ld_flags.get(key)
     if flag is None:
         return web.json_response({"code": "not_found", "message": "Unknown resource"}, status=404)
+    return flag
+
+
+async def ld_get_flag(request: web.Request) -> web.Response:
+    flag = _ld_flag(request)
+    if isinstance(flag, web.Response):
+        return flag
+    state = request.app[STATE]
     env = request.query.get("env")
     if env is not None and env not in flag.environments:
         return web.json_response(
@@ -202,13 +211,10 @@ async def ld_get_flag(request: web.Request) -> web.Response:
 
 
 async def ld_patch_flag(request: web.Request) -> web.Response:
-    refused = _ld_guard(request)
-    if refused is not None:
-        return refused
+    flag = _ld_flag(request)
+    if isinstance(flag, web.Response):
+        return flag
     state = request.app[STATE]
-    flag = state.ld_flags.get((request.match_info["project"], request.match_info["key"]))
-    if flag is None:
-        return web.json_response({"code": "not_found", "message": "Unknown resource"}, status=404)
     if SEMANTIC_PATCH not in request.headers.get("Content-Type", ""):
         return web.json_response(
             {"code": "invalid_request", "message": "the sandbox takes semantic patches only"},

@@ -24,9 +24,16 @@ API = target_from("deployment/api", "prod")
 
 
 async def _die_mid_rollout(
-    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, target: Any
-) -> None:
-    """Start a rollback whose rollout is under way, then lose the process: its tasks vanish."""
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> Any:
+    """Start a rollback whose rollout is under way, then lose the process: its tasks vanish.
+    Returns the scripted target, its rollout still held."""
+    target = executor.targets["deployment/api -n prod"]
+    target.hold = asyncio.Event()
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
     for _ in range(1000):  # until the rollout is under way (the change is in, the task waits)
@@ -40,6 +47,7 @@ async def _die_mid_rollout(
         task.cancel()
     await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
     await runtime.delivery.drain()
+    return target
 
 
 async def test_a_rollback_whose_process_died_is_followed_to_its_end(
@@ -51,9 +59,7 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
     policy: ApprovalPolicy,
     executor: ScriptedExecutor,
 ) -> None:
-    target = executor.targets["deployment/api -n prod"]
-    target.hold = asyncio.Event()  # the rollout is under way when the process dies
-    await _die_mid_rollout(runtime, driver, slack, channel, target)
+    target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
     [request] = await runtime.service.history(API)
     assert request.state is RequestState.EXECUTING
     assert target.live == "2"  # the change went in before the process died
@@ -99,9 +105,7 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
     policy: ApprovalPolicy,
     executor: ScriptedExecutor,
 ) -> None:
-    target = executor.targets["deployment/api -n prod"]
-    target.hold = asyncio.Event()
-    await _die_mid_rollout(runtime, driver, slack, channel, target)
+    target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
     target.live = "3"  # as if the process died before its patch reached the cluster
     other = await another_replica(runtime, clock, policy, executor)
     try:
