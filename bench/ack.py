@@ -21,9 +21,10 @@ from pathlib import Path
 import asyncpg
 
 from bench.report import Figure
-from sandbox.driver import command_fields
 from sandbox.processes import clean_env, rollbot_serve
-from sandbox.slack import SandboxSlack, SlackState
+from sandbox.slack.driver import command_fields
+from sandbox.slack.server import SandboxSlack
+from sandbox.slack.state import SlackState
 
 SECRET = "bench-signing-secret"
 RATES = (50, 200)

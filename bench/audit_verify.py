@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.report import Figure
-from bot.audit import GENESIS, entry_body, entry_hash
-from bot.audit_ops import verify_database
+from bot.audit.chain import GENESIS, entry_body, entry_hash
 from bot.store import migrate
 from bot.store.engine import create_engine
+from bot.usecases.audit_export import verify_database
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

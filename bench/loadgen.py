@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from sandbox.driver import slack_signature
+from sandbox.slack.driver import slack_signature
 
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:

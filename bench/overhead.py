@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Figure
-from bot.app import build_runtime
-from bot.commands import target_from
+from bot.config.settings import load_settings
 from bot.domain.request import RequestState
-from bot.settings import load_settings
-from handlers.ids import ActionId
-from integrations.kubernetes import KubernetesExecutor
-from sandbox.demo import release_app
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from integrations.kubernetes.deployment import KubernetesExecutor
+from rollbot.bootstrap.runtime import build_runtime
+from rollbot.demo.incident import release_app
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.kube import SandboxKube
-from sandbox.slack import SandboxSlack
+from sandbox.kube.server import SandboxKube
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 
 SECRET = "bench-signing-secret"
 ROLLOUT_SECONDS = 1.0

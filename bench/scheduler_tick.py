@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert
 
 from bench.report import Figure
-from bot.audit_keys import AuditSigner
+from bot.audit.keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.decision import DecisionInputs, decide_rollback_or_fix
 from bot.domain.opening import open_rollback_request
@@ -23,7 +23,7 @@ from bot.domain.policy import ApprovalPolicy, RollbackType
 from bot.domain.request import TargetRef
 from bot.domain.severity import Severity, declared
 from bot.domain.transitions import apply
-from bot.reminders import OBLIGATION_KINDS, Reminders
+from bot.duework.reminders import OBLIGATION_KINDS, Reminders
 from bot.store import migrate
 from bot.store.engine import create_engine
 from bot.store.tables import DueItemRow, RollbackRequestRow

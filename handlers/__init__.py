@@ -1,1 +1,1 @@
-"""Thin Bolt listeners: parse, call one bot service function, render with handlers.blocks."""
+"""Thin Bolt listeners: parse, call one bot service function, render with handlers.blockkit.cards."""

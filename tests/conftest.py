@@ -14,13 +14,13 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bot.app import Runtime, build_runtime
-from bot.audit_keys import AuditSigner
+from bot.audit.keys import AuditSigner
+from bot.config.settings import load_settings
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
-from bot.settings import load_settings
-from sandbox.driver import SlackDriver
+from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 
 PG_HOST = os.environ.get("ROLLBOT_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("ROLLBOT_TEST_PG_PORT", "5432"))

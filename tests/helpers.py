@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import Runtime, build_runtime
 from bot.domain.policy import ApprovalPolicy
 from bot.ports import Clock
 from bot.store.tables import AuditEntryRow, OutboxRow, RollbackRequestRow
+from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 
 

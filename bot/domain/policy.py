@@ -1,6 +1,6 @@
 """Approval policy (seed 004 "Rollback Approval Matrix"; deadlines from seeds 003 and 004).
 
-The model validates a policy already parsed from YAML; reading the file is bot.policy_file's job.
+The model validates a policy already parsed from YAML; reading the file is bot.config.policy_file's job.
 """
 
 from __future__ import annotations

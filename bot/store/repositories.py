@@ -11,8 +11,8 @@ from sqlalchemy import CursorResult, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from bot.audit import entry_body, entry_hash
-from bot.audit_keys import AuditSigner
+from bot.audit.chain import entry_body, entry_hash
+from bot.audit.keys import AuditSigner
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.request import TERMINAL, RollbackRequest, TargetRef

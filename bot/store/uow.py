@@ -7,7 +7,7 @@ from types import TracebackType
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.audit_keys import AuditSigner
+from bot.audit.keys import AuditSigner
 from bot.store.due_items import DueItems
 from bot.store.engine import session_factory
 from bot.store.repositories import (

@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from sandbox.codedeploy import SandboxCodeDeploy, s3_revision
+from sandbox.codedeploy.server import SandboxCodeDeploy
+from sandbox.codedeploy.state import s3_revision
 
 ROLE = "arn:aws:iam::123456789012:role/codedeploy"
 

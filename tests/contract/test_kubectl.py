@@ -1,4 +1,4 @@
-"""The real kubectl on this machine is the judge of sandbox/kube.py: every test runs kubectl
+"""The real kubectl on this machine is the judge of sandbox/kube/server.py: every test runs kubectl
 against the sandbox cluster and asserts on kubectl's own output and the state the sandbox holds."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.kube import SandboxKube
+from sandbox.kube.server import SandboxKube
 
 KUBECTL = shutil.which("kubectl")
 NO_KUBECTL = "no kubectl on PATH: the contract tests need the real one"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit_keys import load_signing_key
+from bot.audit.keys import load_signing_key
 from sandbox.processes import clean_env
-from sandbox.slack import SandboxSlack
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import fresh_postgres_database
 
 SECRET = "drill-signing-secret"

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sandbox.driver import slack_signature
 from sandbox.processes import clean_env, rollbot_serve
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import slack_signature
+from sandbox.slack.server import SandboxSlack
 from tests.drills.conftest import SECRET
 from tests.helpers import NOTHING
 

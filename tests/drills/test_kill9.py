@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.audit_keys import load_signing_key
-from bot.audit_ops import verify_database
+from bot.audit.keys import load_signing_key
 from bot.store.engine import create_engine
 from bot.store.tables import AuditEntryRow, OutboxRow
-from handlers.ids import ActionId
-from sandbox.demo import release_app
-from sandbox.driver import SlackDriver
-from sandbox.kube import SandboxKube
+from bot.usecases.audit_export import verify_database
+from handlers.slack.ids import ActionId
+from rollbot.demo.incident import release_app
+from sandbox.kube.server import SandboxKube
 from sandbox.processes import rollbot_serve
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.drills.conftest import SECRET, serve_env
 from tests.e2e.workflow import card, thread
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.request import RequestState
-from handlers.ids import ActionId
-from integrations.kubernetes import KubernetesExecutor
-from sandbox.demo import release_app
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from integrations.kubernetes.deployment import KubernetesExecutor
+from rollbot.bootstrap.runtime import Runtime
+from rollbot.demo.incident import release_app
 from sandbox.executor import ScriptedExecutor
-from sandbox.kube import SandboxKube
-from sandbox.slack import SandboxSlack
+from sandbox.kube.server import SandboxKube
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import click, command, thread
 from tests.helpers import audit_actions
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.audit_keys import load_signing_key
-from bot.audit_ops import verify_database
+from bot.audit.keys import load_signing_key
 from bot.store.engine import create_engine
 from bot.store.tables import AuditEntryRow
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
+from bot.usecases.audit_export import verify_database
+from handlers.slack.ids import ActionId
 from sandbox.processes import rollbot_serve
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.drills.conftest import SECRET, serve_env
 from tests.e2e.workflow import card
 

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from bot.app import Runtime
 from bot.ports import SystemClock
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import card, click, command, thread
 from tests.e2e.workflow import summary as summary_of
 from tests.helpers import audit_actions

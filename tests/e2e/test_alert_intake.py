@@ -8,15 +8,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import Runtime, build_runtime
-from bot.commands import target_from
 from bot.domain.alerts import AlertRoute
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from bot.domain.severity import Severity
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import ALERT_TOKEN
 from tests.e2e.workflow import card, thread
 from tests.helpers import NOTHING, stored

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime
-from bot.audit_ops import verify_database
+from bot.config.settings import load_settings
 from bot.domain.request import RequestState
-from bot.settings import load_settings
-from handlers.ids import ActionId
-from integrations.codedeploy import CodeDeployExecutor
-from integrations.platforms import codedeploy_client
-from sandbox.codedeploy import SandboxCodeDeploy
-from sandbox.driver import SlackDriver
+from bot.usecases.audit_export import verify_database
+from handlers.slack.ids import ActionId
+from integrations.codedeploy.executor import CodeDeployExecutor
+from rollbot.bootstrap.executors import codedeploy_client
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.codedeploy.server import SandboxCodeDeploy
 from sandbox.executor import ScriptedExecutor
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import buttons, card, click, command, form_text, form_values, thread
 from tests.helpers import NOTHING, audit_actions, evidence_files, stored
 
@@ -53,7 +53,7 @@ def executors(executor: ScriptedExecutor, codedeploy: SandboxCodeDeploy) -> dict
 
 
 async def _only(runtime: Runtime) -> Any:
-    from bot.commands import target_from
+    from bot.usecases.commands import target_from
 
     [request] = await runtime.service.history(target_from(SHOP, None))
     return request

@@ -7,15 +7,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.app import Runtime
-from bot.audit_ops import verify_database
-from bot.commands import target_from
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
+from bot.usecases.audit_export import verify_database
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import SIGNING_SECRET, FakeClock
 from tests.e2e.workflow import card, command, thread
 from tests.helpers import another_replica, audit_actions

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import Runtime
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
-from sandbox.driver import SlackDriver
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import command, thread
 from tests.helpers import another_replica

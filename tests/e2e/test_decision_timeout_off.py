@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.events import ObligationKind
 from bot.domain.policy import ApprovalPolicy, ServicePolicy
 from bot.domain.request import RequestState
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command
 

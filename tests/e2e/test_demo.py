@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.demo import run_demo
+from rollbot.demo.incident import run_demo
 
 
 async def test_demo_plays_a_whole_incident(

@@ -9,12 +9,12 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from bot.app import Runtime
-from bot.audit_ops import verify_database
-from bot.commands import target_from
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from bot.usecases.audit_export import verify_database
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
 from tests.e2e.workflow import summary as summary_of
@@ -81,7 +81,7 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
 
 
 async def test_packs_are_reproducible(runtime: Runtime) -> None:
-    from bot.evidence import build_pack
+    from bot.audit.evidence_pack import build_pack
     from tests.unit.domain.factories import make_request
 
     request = make_request()

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime
-from bot.audit_ops import verify_database
-from bot.commands import target_from
 from bot.domain.request import RequestState
 from bot.ports import ConfigVersions
-from handlers.ids import ActionId
-from integrations.flags_http import JsonApi
-from integrations.flags_launchdarkly import LaunchDarklyExecutor
-from integrations.flags_unleash import UnleashExecutor
-from sandbox.driver import SlackDriver
+from bot.usecases.audit_export import verify_database
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from integrations.flags.http import JsonApi
+from integrations.flags.launchdarkly import LaunchDarklyExecutor
+from integrations.flags.unleash import UnleashExecutor
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.flags import SandboxFlags
-from sandbox.slack import SandboxSlack
+from sandbox.flags.server import SandboxFlags
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import buttons, card, click, command, thread
 from tests.helpers import NOTHING, audit_actions, evidence_files, stored
 

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain import events as ev
 from bot.domain.decision import DecisionInputs, decide_rollback_or_fix
 from bot.domain.people import Person
@@ -16,11 +14,14 @@ from bot.domain.policy import Role, RollbackType
 from bot.domain.request import RequestState, TargetRef
 from bot.domain.severity import Severity
 from bot.domain.transitions import apply
-from handlers import blocks, forms, notices
-from handlers.ids import ActionId, CallbackId, CardAction, FormOrigin
-from sandbox.blockkit import block_problems
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from bot.usecases.commands import target_from
+from handlers.blockkit import cards as blocks
+from handlers.blockkit import forms, notices
+from handlers.slack.ids import ActionId, CallbackId, CardAction, FormOrigin
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.blockkit import block_problems
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
 from tests.e2e.workflow import form_text as _text

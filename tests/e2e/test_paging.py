@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import Runtime
 from bot.domain.policy import ApprovalPolicy, PagingPolicy
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import command
 
 

@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.policy import ApprovalPolicy, HttpCheck, ServicePolicy, VerificationPolicy
 from bot.domain.request import RequestState
-from handlers.ids import ActionId
-from integrations.health import HttpVerifier
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from integrations.health.checks import HttpVerifier
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.service import SandboxService
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import click, command, thread
 
 

@@ -3,13 +3,13 @@ fails the rollback and escalates. Time is moved, never waited for."""
 
 from __future__ import annotations
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.request import RequestState
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import buttons, card, click, command, thread
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.policy import ApprovalPolicy
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import click, command, ephemerals
 from tests.helpers import another_replica

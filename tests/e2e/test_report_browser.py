@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Runtime
-from bot.cli import render_report
 from bot.domain.reporting import Month
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from rollbot.cli import render_report
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import click, command
 

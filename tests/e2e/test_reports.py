@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.app import Runtime
-from bot.cli import render_report
 from bot.domain.reporting import Month
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from rollbot.cli import render_report
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command
 
@@ -85,7 +85,7 @@ async def test_a_finished_rollback_posts_a_post_mortem_draft(
         m for m in slack.state.history(channel) if m["text"].startswith("Overdue: post mortem")
     ]
     ts = shown["ts"].replace(".", "")
-    link = f"<https://sandbox.slack.com/archives/{channel}/p{ts}|post-mortem draft>"
+    link = f"<https://sandbox.slack.server.com/archives/{channel}/p{ts}|post-mortem draft>"
     assert f"Start from the {link} in the request's thread." in str(reminder["blocks"])
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.driver import SlackDriver, socket_command
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver, socket_command
+from sandbox.slack.server import SandboxSlack
 
 ROLLBOT = str(Path(sys.executable).parent / "rollbot")
 SECRET = "process-signing-secret"

@@ -7,10 +7,10 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bot.app import Runtime
 from bot.domain.request import RequestState
-from sandbox.driver import SlackDriver
-from sandbox.slack import SandboxSlack
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.helpers import NOTHING, Stored, stored
 
 OPEN = 'deployment/api -n prod --severity P1 --reason "5xx at 38% since v1.3.0"'

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import copy
 
-from bot.app import Runtime
-from bot.commands import target_from
 from bot.domain.request import RequestState, TargetRef
-from handlers.ids import ActionId
-from sandbox.driver import SlackDriver
+from bot.usecases.commands import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import buttons, card, click, command, ephemerals, thread
 from tests.e2e.workflow import summary as summary_of
 from tests.helpers import stored

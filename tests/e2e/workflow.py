@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import Runtime
-from sandbox.driver import BotReply, SlackDriver
-from sandbox.slack import SandboxSlack
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.slack.driver import BotReply, SlackDriver
+from sandbox.slack.server import SandboxSlack
 
 
 def card(slack: SandboxSlack, channel: str) -> dict[str, Any]:

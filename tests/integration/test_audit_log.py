@@ -18,12 +18,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
-from bot.audit_keys import AuditSigner
-from bot.audit_ops import export_bundle, verify_bundle, verify_database
+from bot.audit.keys import AuditSigner
 from bot.domain.people import Person
 from bot.store import migrate
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
+from bot.usecases.audit_export import export_bundle, verify_bundle, verify_database
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ALICE = Person(id="U0ALICE", name="alice")

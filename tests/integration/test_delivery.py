@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from bot.app import Runtime
-from sandbox.driver import SlackDriver
+from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedTarget
-from sandbox.slack import SandboxSlack
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.helpers import stored
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from bot.ports import EvidenceStoreError
-from integrations.evidence_store import S3EvidenceStore
+from integrations.evidence.store import S3EvidenceStore
 from tests.conftest import FakeClock
 
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit_keys import AuditSigner
-from bot.config_versions import StoredConfigVersions
+from bot.audit.keys import AuditSigner
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
 from bot.ports import UnknownTargetError
 from bot.store import migrate
+from bot.store.config_versions import StoredConfigVersions
 from bot.store.engine import create_engine
 from bot.store.uow import UnitOfWorkFactory
-from integrations.kubernetes import KubernetesExecutor
-from integrations.kubernetes_configmap import KubernetesConfigMapExecutor, changed_keys
-from sandbox.kube import SandboxKube
+from integrations.kubernetes.configmap import KubernetesConfigMapExecutor, changed_keys
+from integrations.kubernetes.deployment import KubernetesExecutor
+from sandbox.kube.server import SandboxKube
 from tests.conftest import FakeClock
 from tests.unit.domain.factories import make_request
 

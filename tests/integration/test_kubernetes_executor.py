@@ -13,9 +13,9 @@ import pytest
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
 from bot.ports import ExecutionError, UnknownTargetError
-from integrations.kubernetes import KubernetesExecutor
-from integrations.kubernetes_rollout import AccessDeniedError, redact
-from sandbox.kube import SandboxKube
+from integrations.kubernetes.deployment import KubernetesExecutor
+from integrations.kubernetes.rollout import AccessDeniedError, redact
+from sandbox.kube.server import SandboxKube
 from tests.unit.domain.factories import make_request
 
 WEB = TargetRef(kind="deployment", name="web", namespace="prod")
@@ -226,7 +226,7 @@ async def test_a_flaky_api_server_is_retried_on_reads(
 async def test_a_failing_api_server_is_a_clear_refusal_before_anything_changes(
     kube: SandboxKube, executor: KubernetesExecutor
 ) -> None:
-    from integrations.kubernetes_rollout import ClusterError
+    from integrations.kubernetes.rollout import ClusterError
 
     await _release(kube, "web:1.2", "web:1.3")
     kube.faults.error_rate = 1.0

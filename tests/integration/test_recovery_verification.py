@@ -15,7 +15,7 @@ from bot.domain.policy import (
     VerificationPolicy,
 )
 from bot.domain.request import TargetRef
-from integrations.health import HttpVerifier
+from integrations.health.checks import HttpVerifier
 from sandbox.service import SandboxService
 from tests.unit.domain.factories import make_request
 

@@ -6,10 +6,10 @@ import pytest
 
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.ports import ChannelError
-from handlers.delivery import client_for
-from integrations.slack_channels import SlackChannelDirectory
-from integrations.slack_roles import RoleLookupError, SlackRoleDirectory
-from sandbox.slack import SandboxSlack
+from integrations.slack.channels import SlackChannelDirectory
+from integrations.slack.delivery import client_for
+from integrations.slack.roles import RoleLookupError, SlackRoleDirectory
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 
 POLICY = ApprovalPolicy(

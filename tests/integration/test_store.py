@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.audit_keys import AuditSigner
+from bot.audit.keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.opening import open_rollback_request
 from bot.domain.people import Person

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.audit import (
+from bot.audit.chain import (
     GENESIS,
     ChainEntry,
     Checkpoint,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import (
+from bot.domain.policy import RollbackType
+from bot.domain.request import TargetRef
+from bot.domain.severity import Severity
+from bot.usecases.commands import (
     CommandError,
     ListOpen,
     OpenForm,
@@ -13,9 +16,6 @@ from bot.commands import (
     ShowStatus,
     parse_command,
 )
-from bot.domain.policy import RollbackType
-from bot.domain.request import TargetRef
-from bot.domain.severity import Severity
 
 
 @pytest.mark.parametrize(
@@ -115,8 +115,8 @@ def test_refuses_with_the_problem_and_usage(text: str, problem: str) -> None:
 
 
 def test_obligation_commands() -> None:
-    from bot.commands import ApproveRetroactively, MeetObligationCommand
     from bot.domain.events import ObligationKind
+    from bot.usecases.commands import ApproveRetroactively, MeetObligationCommand
 
     assert parse_command("postmortem rb-abc123 https://wiki/pm") == MeetObligationCommand(
         "RB-ABC123", ObligationKind.POST_MORTEM, "https://wiki/pm"

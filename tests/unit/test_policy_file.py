@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config.policy_file import DEFAULT_POLICY, PolicyFileError, load_policy, parse_policy
 from bot.domain.policy import ApprovalPolicy, Role, RollbackType
-from bot.policy_file import DEFAULT_POLICY, PolicyFileError, load_policy, parse_policy
 
 GOOD = DEFAULT_POLICY.read_text()
 

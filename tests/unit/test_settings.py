@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import MissingSettingError, load_settings
+from bot.config.settings import MissingSettingError, load_settings
 
 SLACK = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}
 
@@ -36,9 +36,9 @@ def test_a_reachable_provider_is_accepted() -> None:
 
 
 def test_serve_builds_the_flag_executor_the_settings_name() -> None:
-    from integrations.flags_launchdarkly import LaunchDarklyExecutor
-    from integrations.flags_unleash import UnleashExecutor
-    from integrations.platforms import codedeploy_executor, flag_executor
+    from integrations.flags.launchdarkly import LaunchDarklyExecutor
+    from integrations.flags.unleash import UnleashExecutor
+    from rollbot.bootstrap.executors import codedeploy_executor, flag_executor
 
     versions: object = None  # not used until a flag is read
     ld = load_settings(**SLACK, flag_provider="launchdarkly", launchdarkly_token="api-1")

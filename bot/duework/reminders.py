@@ -1,0 +1,119 @@
+"""Chasing obligations (seed 003 §8.2, seed 004): retroactive approval in 4 h, written approval
+in 24 h, post-emergency review in 5 days, post-mortem in 48 h. Each due item is claimed inside
+one transaction (SKIP LOCKED on PostgreSQL), so any number of replicas send a reminder once.
+Also the clocks of a declared incident (seed 001 §1): the decision SLA and telling customers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.domain.events import ObligationKind
+from bot.domain.policy import ApprovalPolicy, Role
+from bot.domain.request import RollbackRequest
+from bot.ports import Clock
+from bot.store.uow import UnitOfWork
+from bot.usecases.outbox import NoticeKind, put_notice
+
+K = ObligationKind
+# How often a reminder repeats: the short clocks of a live incident are chased more often.
+REMIND_EVERY = {
+    K.DECISION_SLA: timedelta(minutes=15),
+    K.CUSTOMER_NOTIFICATION: timedelta(minutes=15),
+}
+DEFAULT_EVERY = timedelta(hours=1)
+
+HOW_TO_MEET = {
+    K.POST_MORTEM: "/rollback postmortem {id} <link>",
+    K.RETRO_APPROVAL: "/rollback approve-retro {id}",
+    K.EMERGENCY_WRITTEN_APPROVAL: "/rollback written-approval {id} <link>",
+    K.POST_EMERGENCY_REVIEW: "/rollback review {id} <link>",
+    K.DECISION_SLA: "Roll back or Forward fix on the card of {id}",
+    K.CUSTOMER_NOTIFICATION: "Customers notified on the card, or /rollback customers-notified {id} <note>",
+}
+RESPONSIBLE = {
+    K.POST_MORTEM: Role.ENGINEERING_LEAD,
+    K.EMERGENCY_WRITTEN_APPROVAL: Role.CTO,
+    K.POST_EMERGENCY_REVIEW: Role.ENGINEERING_LEAD,
+    K.DECISION_SLA: Role.ENGINEERING_LEAD,
+    K.CUSTOMER_NOTIFICATION: Role.INCIDENT_COMMANDER,
+}
+OBLIGATION_KINDS = tuple(k.value for k in K)
+# Where to start: the post-mortem draft rollbot posted when the rollback ended.
+HINTS = {K.POST_MORTEM: 'Start from the "Post-mortem draft — {id}" in the request\'s thread.'}
+
+
+class Reminders:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        policy: ApprovalPolicy,
+        outbox_written: Callable[[], None],
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+        self._outbox_written = outbox_written
+
+    def _owner(self, request: RollbackRequest) -> str:
+        return request.override.by.id if request.override else request.requester.id
+
+    def _incident_commanders(self, request: RollbackRequest) -> tuple[str, ...]:
+        """Whom the second step writes to directly: the policy's incident commanders, else the
+        owner (the override's declarer, else the requester)."""
+        source = self._policy.roles.get(Role.INCIDENT_COMMANDER)
+        return (source.users if source and source.users else ()) or (self._owner(request),)
+
+    def _role_mention(self, request: RollbackRequest, kind: ObligationKind) -> str:
+        role = RESPONSIBLE.get(kind)
+        if role is None:  # a retroactive approval: the roles the matrix asked for
+            role = next(iter(request.rules.row.requires), Role.ENGINEERING_LEAD)
+        source = self._policy.roles.get(role)
+        if source is None:
+            return f"<@{self._owner(request)}>"
+        mentions = ([f"<!subteam^{source.usergroup}>"] if source.usergroup else []) + [
+            f"<@{u}>" for u in source.users
+        ]
+        return " ".join(mentions) or f"<@{self._owner(request)}>"
+
+    async def tick(self) -> int:
+        """Send every reminder that is due; return how many went out.
+
+        Escalation: the channel, then a direct message to the incident commander, then the
+        channel again mentioning the responsible role; it repeats until the obligation is met."""
+        now = self._clock.now()
+        sent = 0
+        async with self._uow() as uow:
+            for item in await uow.due.claim(now, limit=100, kinds=OBLIGATION_KINDS):
+                assert item.id is not None
+                stage = item.stage  # read before advance(): the update refreshes the object
+                request = await uow.requests.get(item.request_id)
+                kind = ObligationKind(item.kind)
+                obligation = request.obligation(kind)
+                if obligation is None or obligation.met_at is not None:
+                    await uow.due.advance(
+                        item.id, stage, next_due=None, done=now
+                    )  # the chase stops
+                    continue
+                every = REMIND_EVERY.get(kind, DEFAULT_EVERY)
+                if not await uow.due.advance(item.id, stage, next_due=now + every, done=None):
+                    continue  # another replica sent this one
+                data: dict[str, Any] = {
+                    "obligation": kind.value,
+                    "due": obligation.due.isoformat(),
+                    "stage": stage,
+                    "how": HOW_TO_MEET[kind].format(id=request.id),
+                    "hint": HINTS.get(kind, "").format(id=request.id),
+                    "mention": self._role_mention(request, kind) if stage >= 2 else "",
+                }
+                if stage == 1:
+                    for person in self._incident_commanders(request):
+                        await put_notice(uow, NoticeKind.REMINDER, request, now, to=person, **data)
+                else:
+                    await put_notice(uow, NoticeKind.REMINDER, request, now, **data)
+                sent += 1
+        if sent:
+            self._outbox_written()
+        return sent

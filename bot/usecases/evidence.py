@@ -1,0 +1,149 @@
+"""Collecting evidence around a rollback and storing the pack. Storage trouble never blocks or
+fails a rollback: the pack is retried by the scheduler and the channel is told until it lands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from bot.audit.evidence_pack import EvidencePack, build_pack
+from bot.domain.people import SYSTEM
+from bot.domain.request import RollbackRequest
+from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
+from bot.store.due_items import DueKind
+from bot.store.effects import record_event
+from bot.store.uow import UnitOfWork
+from bot.usecases.outbox import NoticeKind, put_notice
+from bot.usecases.postmortem import postmortem_draft
+
+log = structlog.get_logger("rollbot.evidence")
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    return {"seq": row.seq, "hash": row.hash, **json.loads(row.body)}
+
+
+class EvidenceRecorder:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        store: EvidenceStore,
+        executors: Mapping[str, Executor],
+        outbox_written: Callable[[], None],
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._store = store
+        self._executors = executors
+        self._outbox_written = outbox_written
+        # Before-captures the store refused, kept in memory for the pack of this process.
+        self._unstored_before: dict[str, bytes] = {}
+
+    async def _capture(self, request: RollbackRequest) -> dict[str, Any]:
+        try:
+            return await self._executors[request.target.kind].capture(request.target)
+        except Exception as exc:  # evidence must not stop a rollback; the gap is itself recorded
+            log.warning("capture_failed", request=request.id, error=repr(exc))
+            return {"capture_failed": repr(exc)}
+
+    async def before(self, request: RollbackRequest) -> None:
+        """The target as it was before the rollback, staged in the evidence store."""
+        data = json.dumps(await self._capture(request), sort_keys=True, default=str).encode()
+        try:
+            await self._store.put(f"{request.id}/before.json", data)
+        except EvidenceStoreError as exc:
+            log.warning("before_capture_not_stored", request=request.id, error=str(exc))
+            self._unstored_before[request.id] = data
+
+    async def _staged_before(self, request: RollbackRequest) -> dict[str, Any]:
+        try:
+            raw = await self._store.get(f"{request.id}/before.json")
+        except EvidenceStoreError:
+            raw = None
+        raw = raw or self._unstored_before.get(request.id)
+        return json.loads(raw) if raw else {"capture_missing": "no before-capture was stored"}
+
+    async def finish(self, request_id: str) -> EvidencePack | None:
+        """Build, store and announce the pack of an ended rollback; None when storing failed."""
+        async with self._uow() as uow:
+            request = await uow.requests.get(request_id)
+            timeline = [_entry(row) for row in await uow.audit.for_request(request_id)]
+        pack = build_pack(
+            request,
+            timeline=timeline,
+            before=await self._staged_before(request),
+            after=await self._capture(request),
+        )
+        now = self._clock.now()
+        try:
+            location = await self._store.put(pack.name, pack.data)
+        except EvidenceStoreError as exc:
+            async with self._uow() as uow:
+                await record_event(
+                    uow,
+                    request,
+                    now,
+                    actor=SYSTEM,
+                    action="evidence.upload_failed",
+                    payload={"sha256": pack.sha256, "error": str(exc)},
+                    timeline="evidence_failed",
+                    details={"error": str(exc)},
+                )
+            self._outbox_written()
+            return None
+        async with self._uow() as uow:
+            await record_event(
+                uow,
+                request,
+                now,
+                actor=SYSTEM,
+                action="evidence.packed",
+                payload={"sha256": pack.sha256, "name": pack.name, "location": location},
+                timeline="evidence",
+                details={"sha256": pack.sha256, "location": location},
+            )
+            await uow.requests.set_evidence(request.id, pack.sha256)
+            await uow.due.close(DueKind.EVIDENCE_UPLOAD, request.id, now)
+            await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
+            await put_notice(
+                uow, NoticeKind.SUMMARY, request, now, evidence=pack.sha256, location=location
+            )
+            await put_notice(
+                uow,
+                NoticeKind.POSTMORTEM_DRAFT,
+                request,
+                now,
+                **postmortem_draft(request, timeline),
+            )
+        self._outbox_written()
+        return pack
+
+    async def retry_pending(self) -> int:
+        """Scheduler tick: try again for every executed rollback whose pack is not stored.
+
+        Each retry is claimed and pushed back (2, 4, 8 … 30 minutes) before it runs, so
+        replicas never upload one pack twice and a store that stays down is not hammered."""
+        now = self._clock.now()
+        claimed: list[str] = []
+        async with self._uow() as uow:
+            for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EVIDENCE_UPLOAD,)):
+                assert item.id is not None
+                backoff = min(timedelta(minutes=2 ** (item.stage + 1)), MAX_BACKOFF)
+                stage = item.stage
+                if await uow.due.advance(item.id, stage, next_due=now + backoff, done=None):
+                    claimed.append(item.request_id)
+        stored = 0
+        for request_id in claimed:
+            async with self._uow() as uow:
+                already = await uow.requests.evidence_of(request_id)
+                if already is not None:  # stored by the first attempt after all
+                    await uow.due.close(DueKind.EVIDENCE_UPLOAD, request_id, now)
+                    continue
+            stored += await self.finish(request_id) is not None
+        return stored

@@ -1,0 +1,177 @@
+"""Running an approved rollback off the request path, exactly once, then verifying recovery.
+
+StartExecution is a conditional transition: of all replicas and retries that try, one wins and
+runs the executor; the others find the request has moved on and do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import timedelta
+
+import structlog
+
+from bot.domain import events as ev
+from bot.domain.errors import DomainError
+from bot.domain.people import SYSTEM
+from bot.domain.request import RequestState, RollbackRequest
+from bot.ports import Clock, ExecutionError, ExecutionResult, Executor, Progress, Verifier
+from bot.store.due_items import DueKind
+from bot.store.effects import record_event
+from bot.store.uow import UnitOfWork
+from bot.usecases.approvals import Transitions
+from bot.usecases.evidence import EvidenceRecorder
+from bot.usecases.outbox import NoticeKind, put_notice
+
+log = structlog.get_logger("rollbot.execution")
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        *,
+        transitions: Transitions,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        executors: Mapping[str, Executor],
+        verifier: Verifier,
+        evidence: EvidenceRecorder,
+        outbox_written: Callable[[], None],
+    ) -> None:
+        self._transitions = transitions
+        self._uow = uow
+        self._clock = clock
+        self._executors = executors
+        self._verifier = verifier
+        self._evidence = evidence
+        self._outbox_written = outbox_written
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def after_commit(self, request: RollbackRequest, effects: tuple[ev.Effect, ...]) -> None:
+        """Called once a transition is committed: wake delivery, start an approved rollback."""
+        self._outbox_written()
+        if any(isinstance(e, ev.ExecuteRollback) for e in effects):
+            task = asyncio.get_running_loop().create_task(self.run(request.id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every rollback started so far (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _progress(self, request: RollbackRequest, line: str) -> None:
+        async with self._uow() as uow:
+            await put_notice(
+                uow,
+                NoticeKind.TIMELINE,
+                request,
+                self._clock.now(),
+                action="progress",
+                details={"line": line},
+            )
+        self._outbox_written()
+
+    async def run(self, request_id: str) -> None:
+        transitions = self._transitions
+        try:
+            request = await transitions.apply(request_id, ev.StartExecution())
+        except DomainError as exc:
+            log.info("execution_not_started", request=request_id, reason=str(exc))
+            return
+        executor = self._executors[request.target.kind]
+        await self._evidence.before(request)
+        await self._carry_out(request, executor.execute)
+
+    async def resume(self, request_id: str) -> None:
+        """Finish a rollback whose process died (its lease fell due): follow it, never redo it."""
+        async with self._uow() as uow:
+            request = await uow.requests.get(request_id)
+            if request.state not in (RequestState.EXECUTING, RequestState.VERIFYING):
+                await uow.due.close(DueKind.EXECUTION_LEASE, request_id, self._clock.now())
+                return
+            await record_event(
+                uow,
+                request,
+                self._clock.now(),
+                actor=SYSTEM,
+                action="execution.resumed",
+                payload={"state": request.state.value},
+                timeline="resumed",
+                details={"state": request.state.value.replace("_", " ")},
+            )
+        self._outbox_written()
+        if request.state is RequestState.EXECUTING:
+            executor = self._executors[request.target.kind]
+            await self._carry_out(request, executor.resume)
+        else:
+            async with self._lease(request.id):
+                await self.verify(request)
+            await self._evidence.finish(request_id)
+
+    @contextlib.asynccontextmanager
+    async def _lease(self, request_id: str) -> AsyncIterator[None]:
+        """Renew the execution lease while this process works on the request."""
+
+        async def renew() -> None:
+            lease = self._transitions.lease
+            while True:
+                await asyncio.sleep(lease.total_seconds() / 3)
+                async with self._uow() as uow:
+                    await uow.due.extend(
+                        DueKind.EXECUTION_LEASE, request_id, self._clock.now() + lease
+                    )
+
+        task = asyncio.get_running_loop().create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _carry_out(
+        self,
+        request: RollbackRequest,
+        action: Callable[[RollbackRequest, Progress], Awaitable[ExecutionResult]],
+    ) -> None:
+        transitions, request_id = self._transitions, request.id
+        async with self._lease(request_id):
+            try:
+                result = await action(request, lambda line: self._progress(request, line))
+            except ExecutionError as exc:
+                await transitions.apply(request_id, ev.ExecutionFailed(reason=str(exc)))
+            except Exception as exc:  # an executor bug must still end the request visibly
+                log.error("executor_crashed", request=request_id, error=repr(exc), exc_info=exc)
+                failed = ev.ExecutionFailed(reason=f"executor error: {exc!r}")
+                await transitions.apply(request_id, failed)
+            else:
+                succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
+                await self.verify(await transitions.apply(request_id, succeeded))
+        await self._evidence.finish(request_id)
+
+    async def verify(self, request: RollbackRequest) -> None:
+        if request.state is not RequestState.VERIFYING:
+            return
+        outcome = await self._verifier.verify(request)
+        event: ev.Event = (
+            ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
+            if outcome.passed
+            else ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
+        )
+        await self._transitions.apply(request.id, event)
+
+    @property
+    def lease(self) -> timedelta:
+        return self._transitions.lease
+
+    def running(self) -> list[asyncio.Task[None]]:
+        """Rollbacks this process is carrying out now."""
+        return list(self._tasks)
+
+    def resume_in_background(self, request_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.resume(request_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,42 @@
+"""POST /alerts/alertmanager: a shared bearer token or basic auth, else 401; a body that is not
+an Alertmanager webhook, 400; never a 500 for what a sender controls."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.usecases.alert_intake import AlertIntake, AlertmanagerWebhook
+
+
+def _authorized(header: str, token: str | None, basic: str | None) -> bool:
+    scheme, _, value = header.partition(" ")
+    if scheme == "Bearer" and token:
+        return hmac.compare_digest(value.encode(), token.encode())
+    if scheme == "Basic" and basic:
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, basic.encode())
+    return False
+
+
+def alert_route(intake: AlertIntake, *, token: str | None, basic: str | None) -> web.RouteDef:
+    async def alertmanager(request: web.Request) -> web.Response:
+        if not _authorized(request.headers.get("Authorization", ""), token, basic):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            webhook = AlertmanagerWebhook.model_validate(json.loads(await request.read()))
+        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
+            return web.json_response(
+                {"error": f"not an Alertmanager webhook: {type(exc).__name__}"}, status=400
+            )
+        return web.json_response({"results": await intake.receive(webhook)})
+
+    return web.post("/alerts/alertmanager", alertmanager)

@@ -1,0 +1,79 @@
+"""The HTTP surface: Slack's events endpoint, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.config.metrics import Metrics
+
+HealthCheck = Callable[[], Awaitable[None]]
+STALE_AFTER_SECONDS = 60 * 5
+
+
+def signed_by_slack(secret: bytes, body: bytes, timestamp: str, signature: str, now: float) -> bool:
+    """Slack's v0 scheme over the raw bytes, whatever they are; stale timestamps refused."""
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > STALE_AFTER_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def build_web_app(
+    bolt: AsyncApp,
+    metrics: Metrics,
+    health: HealthCheck,
+    extra: list[web.RouteDef] | None = None,
+    *,
+    signing_secret: str,
+) -> web.Application:
+    secret = signing_secret.encode()
+
+    async def slack_events(request: web.Request) -> web.Response:
+        # Checked here as well as in Bolt: some bodies (empty, not UTF-8) Bolt answers before,
+        # or instead of, checking who sent them.
+        raw = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not signed_by_slack(
+            secret, raw, timestamp, request.headers.get("X-Slack-Signature", ""), time.time()
+        ):
+            return web.json_response({"error": "invalid request signature"}, status=401)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "the body is not UTF-8"}, status=400)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except Exception:  # Bolt reads its context out of the body: any shape it chokes on is bad
+            return web.json_response({"error": "malformed request body"}, status=400)
+        if not isinstance(bolt_request.body, dict):
+            return web.json_response({"error": "malformed request body"}, status=400)
+        with metrics.ack_seconds.time():
+            bolt_response = await bolt.async_dispatch(bolt_request)
+            return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            await health()
+        except Exception as exc:
+            return web.json_response(
+                {"status": "unhealthy", "reason": type(exc).__name__}, status=503
+            )
+        return web.json_response({"status": "ok"})
+
+    async def prometheus(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
+    app.router.add_routes(extra or [])
+    return app

@@ -1,0 +1,151 @@
+"""ConfigMap rollbacks: restore a version rollbot kept, record the changed keys.
+
+Kubernetes keeps no history for ConfigMaps, so rollbot records every version it sees (each
+preflight, each evidence capture) or writes, and rolls back to one of those."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from bot.domain.request import RollbackRequest, TargetRef
+from bot.ports import (
+    ConfigVersions,
+    ExecutionError,
+    ExecutionResult,
+    Preflight,
+    Progress,
+    UnknownTargetError,
+)
+from integrations.kubernetes.deployment import KubernetesExecutor
+from integrations.kubernetes.rollout import (
+    CONFLICT_RETRIES,
+    CREDENTIAL,
+    json_body,
+    read_named,
+)
+
+
+def changed_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+class KubernetesConfigMapExecutor:
+    def __init__(self, cluster: KubernetesExecutor, versions: ConfigVersions) -> None:
+        self._cluster = cluster
+        self._versions = versions
+
+    def _read(self, target: TargetRef) -> dict[str, Any]:
+        core = client.CoreV1Api(self._cluster.api_for(target))
+        return read_named(core.read_namespaced_config_map, target)
+
+    async def _current(self, target: TargetRef) -> tuple[dict[str, Any], int]:
+        live = await asyncio.to_thread(self._read, target)
+        seen = await self._versions.record(target, live.get("data") or {})
+        return live, seen.version
+
+    async def _chosen(self, target: TargetRef, current: int, to_revision: str | None) -> Any:
+        if to_revision is not None:
+            chosen = await self._versions.get(target, int(to_revision))
+            if chosen is None:
+                raise UnknownTargetError(
+                    f"rollbot has no version {to_revision} of `{target.label}`"
+                )
+            return chosen
+        earlier = [v for v in await self._versions.history(target) if v.version < current]
+        if not earlier:
+            raise UnknownTargetError(
+                f"rollbot has seen no earlier version of `{target.label}`; it keeps versions from the first time it sees one"
+            )
+        return earlier[-1]
+
+    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+        live, current = await self._current(target)
+        chosen = await self._chosen(target, current, to_revision)
+        keys = changed_keys(live.get("data") or {}, chosen.data)
+        if not keys:
+            raise UnknownTargetError(
+                f"`{target.label}` already holds the content of version {chosen.version}"
+            )
+        return Preflight(
+            live_revision=str(current),
+            to_revision=str(chosen.version),
+            summary=f"version {current} → {chosen.version}: keys {', '.join(keys)}",
+            changes=tuple(f"key {k}" for k in keys),
+        )
+
+    async def live_revision(self, target: TargetRef) -> str | None:
+        return str((await self._current(target))[1])
+
+    def _write(self, target: TargetRef, data: dict[str, str]) -> dict[str, Any]:
+        core = client.CoreV1Api(self._cluster.api_for(target))
+        for attempt in range(CONFLICT_RETRIES):
+            live = self._read(target)
+            body = {
+                **live,
+                "data": data,
+            }  # carries live resourceVersion: a concurrent edit is a 409
+            try:
+                return json_body(
+                    core.replace_namespaced_config_map(
+                        target.name,
+                        target.namespace or "default",
+                        body,  # type: ignore[arg-type]  # the client takes plain dicts too
+                        _preload_content=False,
+                    )
+                )
+            except ApiException as exc:
+                if exc.status == 409 and attempt + 1 < CONFLICT_RETRIES:
+                    continue
+                raise ExecutionError(
+                    f"the API server refused the ConfigMap update: {exc.status} {exc.reason}"
+                ) from None
+        raise ExecutionError("the ConfigMap kept changing under the rollback")  # pragma: no cover
+
+    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        target = request.target
+        live, current = await self._current(target)
+        chosen = await self._chosen(target, current, request.to_revision)
+        keys = changed_keys(live.get("data") or {}, chosen.data)
+        await asyncio.to_thread(self._write, target, chosen.data)
+        written = await self._versions.record(target, chosen.data)
+        await progress(
+            f"restored `{target.label}` to the content of version {chosen.version}; changed keys: {', '.join(keys)}"
+        )
+        await progress(
+            "pods read ConfigMaps at start: restart the workloads that use it if they do not reload"
+        )
+        return ExecutionResult(
+            from_revision=str(current),
+            to_revision=str(written.version),
+            detail=f"keys {', '.join(keys)}",
+        )
+
+    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+        target = request.target
+        live, current = await self._current(target)
+        chosen = await self._versions.get(target, int(request.to_revision or 0))
+        if chosen is None or (live.get("data") or {}) != chosen.data:
+            raise ExecutionError(
+                f"rollbot stopped before it restored `{target.label}`; nothing was rolled back"
+            )
+        await progress(f"`{target.label}` holds the content of version {chosen.version}")
+        return ExecutionResult(
+            from_revision=request.baseline_revision, to_revision=str(current), detail="resumed"
+        )
+
+    async def capture(self, target: TargetRef) -> dict[str, Any]:
+        live, version = await self._current(target)
+        data = {
+            k: "<redacted>" if CREDENTIAL.search(k) else v
+            for k, v in (live.get("data") or {}).items()
+        }
+        return {
+            "configmap": target.label,
+            "rollbot_version": version,
+            "resourceVersion": live["metadata"]["resourceVersion"],
+            "data": data,
+        }

@@ -1,0 +1,140 @@
+"""The auditor's page and the charts: matplotlib PNGs, one self-contained HTML page a month."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+from bot.usecases.reports import AuditorReport, summary_rows
+
+
+def _png(plt: Any, figure: Any) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return out.getvalue()
+
+
+def charts(auditor: AuditorReport) -> dict[str, bytes]:
+    """severity.png: the month's incidents by severity; trend.png: MTTR and rollbacks, 3 months."""
+    # Loaded on first use: matplotlib costs a serving process some 40 MiB it rarely needs.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen: render to PNG only
+    import matplotlib.pyplot as plt
+
+    m = auditor.report.metrics
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    names = list(m.by_severity)
+    ax.bar(
+        names, [m.by_severity[n] for n in names], color=["#b00020", "#e65100", "#f9a825", "#558b2f"]
+    )
+    ax.set_title(f"Incidents by severity, {m.month}")
+    ax.set_ylabel("requests")
+    severity = _png(plt, fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3))
+    trends = {t.metric: t for t in auditor.report.trends}
+    months = ["two months before", "month before", m.month]
+    mttr = [v if v is not None else 0 for v in trends["MTTR (min)"].values]
+    count = [v if v is not None else 0 for v in trends["rollback count"].values]
+    ax.bar(months, mttr, color="#1565c0", label="MTTR (min)")
+    ax.set_ylabel("MTTR (min)")
+    twin = ax.twinx()
+    twin.plot(months, count, color="#2e7d32", marker="o", label="rollbacks")
+    twin.set_ylabel("rollbacks")
+    ax.set_title("Three-month trend")
+    trend = _png(plt, fig)
+    return {"severity.png": severity, "trend.png": trend}
+
+
+def _row(name: str, value: str) -> str:
+    key = html.escape(name.replace(" ", "-"))
+    return f'<tr><th>{html.escape(name)}</th><td data-metric="{key}">{html.escape(value)}</td></tr>'
+
+
+def page(auditor: AuditorReport, pictures: dict[str, bytes]) -> str:
+    report = auditor.report
+    m = report.metrics
+    rows = "\n".join(_row(name, value) for name, value in summary_rows(report))
+    targets = "\n".join(
+        f"<li>{html.escape(k)}: <strong>{html.escape(v)}</strong></li>"
+        for k, v in report.targets.items()
+    )
+    trends = "\n".join(
+        f"<li>{html.escape(t.metric)}: "
+        + " → ".join("—" if v is None else f"{v:g}" for v in t.values)
+        + f" <em>({html.escape(t.direction)})</em></li>"
+        for t in report.trends
+    )
+    images = "\n".join(
+        f'<img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        for name, data in pictures.items()
+    )
+    incidents = "\n".join(_incident(d) for d in auditor.incidents) or "<p>No rollback requests.</p>"
+    definitions = "\n".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in report.definitions.items()
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>rollbot — rollback report {m.month}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 70rem; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: .3rem .6rem; text-align: left; vertical-align: top; }}
+code {{ font-size: .85em; word-break: break-all; }}
+section.incident {{ border-top: 2px solid #999; margin-top: 1.5rem; }}
+</style></head>
+<body>
+<h1>Rollback report {m.month}</h1>
+<p>Made {auditor.made_at:%Y-%m-%d %H:%M} UTC from rollbot's records.</p>
+<table id="summary">
+{rows}
+</table>
+<h2>Targets (seed 003)</h2><ul id="targets">{targets}</ul>
+<h2>Three-month trend</h2><ul id="trends">{trends}</ul>
+<div id="charts">{images}</div>
+<h2>Incidents</h2>
+{incidents}
+<h2>Audit log</h2>
+<p id="audit-head">Head <code>{auditor.audit_head}</code> at seq {auditor.audit_seq}; last signed
+checkpoint {auditor.last_checkpoint if auditor.last_checkpoint is not None else "none"}. Verify it
+with <code>rollbot audit verify</code>.</p>
+<footer><h2>Definitions</h2><dl>{definitions}</dl></footer>
+</body></html>
+"""
+
+
+def _incident(detail: object) -> str:
+    from bot.usecases.reports import IncidentDetail
+
+    assert isinstance(detail, IncidentDetail)
+    r = detail.request
+    approvals = (
+        "".join(
+            f"<li>{html.escape(a.role.value.replace('_', ' '))}: {html.escape(a.by.label)} at {a.at:%Y-%m-%d %H:%M} UTC</li>"
+            for a in (*r.approvals, *r.retro_approvals)
+        )
+        or "<li>none needed or given</li>"
+    )
+    timeline = "".join(
+        f"<tr><td>{at:%Y-%m-%d %H:%M:%S}</td><td>{html.escape(actor)}</td><td>{html.escape(action)}</td></tr>"
+        for at, actor, action in detail.timeline
+    )
+    evidence = (
+        f"<code>{detail.evidence_sha256}</code>" if detail.evidence_sha256 else "no evidence pack"
+    )
+    override = (
+        f"<p>Emergency override by {html.escape(r.override.by.label)}: {html.escape(r.override.reason)}</p>"
+        if r.override
+        else ""
+    )
+    return f"""<section class="incident" id="{r.id}">
+<h3>{r.id} · {html.escape(r.target.label)} · {r.assessment.severity.value} · {html.escape(r.state.value)}</h3>
+<p>{html.escape(r.reason)}</p>{override}
+<p>Evidence pack sha256: {evidence}</p>
+<h4>Approvals</h4><ul>{approvals}</ul>
+<h4>Timeline</h4><table>{timeline}</table>
+</section>"""

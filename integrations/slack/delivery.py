@@ -1,0 +1,195 @@
+"""Delivers outbox notices to Slack in order per channel, honouring 429 Retry-After and 5xx.
+
+A failed delivery holds back the rest of that channel's notices, so a timeline is delayed by an
+outage but never reordered or dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config.metrics import Metrics
+from bot.ports import Clock
+from bot.usecases.outbox import Notice, NoticeKind, OutboxService
+from handlers.blockkit import cards as blocks
+from handlers.blockkit import notices
+
+log = structlog.get_logger("rollbot.delivery")
+# An incident timeline must catch up soon after Slack recovers: never wait longer than this.
+MAX_BACKOFF = timedelta(seconds=20)
+
+
+# Notices that are messages of their own in the channel (not card updates or thread replies).
+STANDALONE = {
+    NoticeKind.REMINDER: notices.reminder_message,
+    NoticeKind.SUMMARY: notices.summary_message,
+}
+
+
+class CardNotPostedError(Exception):
+    """An update whose card is not in Slack yet; it waits, as everything after it in the channel."""
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+class SlackDelivery:
+    def __init__(
+        self,
+        outbox: OutboxService,
+        client: AsyncWebClient,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._client = client
+        self._metrics = metrics
+        self._clock = clock
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _send(self, notice: Notice, card: tuple[str, str] | None) -> str | None:
+        request = notice.request
+        assert request is not None
+        if notice.kind is NoticeKind.REQUEST_OPENED:
+            resp = await self._client.chat_postMessage(
+                channel=notice.channel, **blocks.request_card(request)
+            )
+            return str(resp["ts"])
+        if notice.kind is NoticeKind.PAGE:
+            where = notice.channel
+            if notice.data.get("severity") == "P3" and notice.data.get("incidents_channel"):
+                where = str(notice.data["incidents_channel"])
+            resp = await self._client.chat_postMessage(
+                channel=where, **notices.page_message(request, notice.data)
+            )
+            return str(resp["ts"])
+        standalone = STANDALONE.get(notice.kind)
+        if standalone is not None:
+            data = notice.data
+            if data.get("obligation") == "post_mortem" and card is not None:
+                # the draft lives in the request's thread: link the reminder to it
+                link = await self._client.chat_getPermalink(channel=card[0], message_ts=card[1])
+                data = {**data, "draft_link": link["permalink"]}
+            resp = await self._client.chat_postMessage(
+                channel=notice.channel, **standalone(request, data)
+            )
+            return str(resp["ts"])
+        if card is None:
+            raise CardNotPostedError(request.id)
+        card_channel, card_ts = card
+        if notice.kind is NoticeKind.CARD_UPDATE:
+            await self._client.chat_update(
+                channel=card_channel, ts=card_ts, **blocks.request_card(request)
+            )
+            return card_ts
+        if notice.kind is NoticeKind.POSTMORTEM_DRAFT:
+            reply = notices.postmortem_draft(request, notice.data)
+        else:
+            reply = {"text": notices.timeline_text(notice.data, notice.at)}
+        resp = await self._client.chat_postMessage(channel=card_channel, thread_ts=card_ts, **reply)
+        return str(resp["ts"])
+
+    async def _postpone(self, notice: Notice, error: Exception) -> None:
+        delay = _backoff(notice.attempts)
+        reason = "error"
+        if isinstance(error, SlackApiError):
+            status = error.response.status_code
+            if status == 429:
+                reason = "ratelimited"
+                delay = timedelta(seconds=int(error.response.headers.get("Retry-After", "1")))
+            elif status >= 500:
+                reason = "server_error"
+            else:
+                reason = str(error.response.get("error", "api_error"))
+        elif isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
+            reason = "connection"
+        elif isinstance(error, CardNotPostedError):
+            reason = "card_not_posted"
+        self._metrics.outbox_retries.labels(reason=reason).inc()
+        log.warning(
+            "slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds()
+        )
+        await self._outbox.retry_later(notice, delay, f"{reason}: {error}")
+
+    async def drain(self) -> int:
+        """Deliver everything deliverable now; return how many notices went out."""
+        async with self._lock:
+            sent = 0
+            while True:
+                notices = await self._outbox.pending()
+                self._metrics.outbox_pending.set(len(notices))
+                held: set[str] = set()
+                progressed = False
+                # Cards posted in this round, for the updates that follow them in the same batch.
+                cards = {n.request.id: n.card for n in notices if n.request and n.card}
+                for notice in notices:
+                    if notice.channel in held:
+                        continue
+                    if notice.not_before is not None and notice.not_before > self._clock.now():
+                        held.add(notice.channel)
+                        continue
+                    request_id = notice.request.id if notice.request else ""
+                    try:
+                        ts = await self._send(notice, cards.get(request_id))
+                    except (
+                        TimeoutError,
+                        SlackApiError,
+                        aiohttp.ClientError,
+                        CardNotPostedError,
+                    ) as exc:
+                        held.add(notice.channel)
+                        await self._postpone(notice, exc)
+                        continue
+                    await self._outbox.delivered(notice, ts)
+                    if notice.kind is NoticeKind.REQUEST_OPENED and ts:
+                        cards[request_id] = (notice.channel, ts)
+                    self._metrics.outbox_delivered.inc()
+                    sent += 1
+                    progressed = True
+                if not progressed:
+                    return sent
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception as exc:  # the loop must outlive any one bad delivery round
+                log.error("slack_delivery_round_failed", error=repr(exc), exc_info=exc)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="slack-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def client_for(token: str, base_url: str | None) -> AsyncWebClient:
+    kwargs: dict[str, Any] = {"token": token}
+    if base_url:
+        kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"
+    return AsyncWebClient(**kwargs)

@@ -1,0 +1,251 @@
+"""`make demo`: a whole incident against the in-repo sandbox, printed as the channel shows it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bot.config.settings import load_settings
+from bot.domain.alerts import AlertRoute
+from bot.domain.policy import (
+    ApprovalPolicy,
+    HttpCheck,
+    MetricsCheck,
+    Role,
+    RoleSource,
+    ServicePolicy,
+    VerificationPolicy,
+)
+from integrations.kubernetes.deployment import KubernetesExecutor
+from rollbot.demo.later import ALERT_TOKEN, ShiftedClock, let_time_pass, post_alert, web_alert
+from rollbot.demo.transcript import channel_transcript
+from rollbot.demo.world import (
+    DEMO_DB,
+    DEMO_EVIDENCE,
+    DEMO_KEY,
+    PEOPLE,
+    SIGNING_SECRET,
+    DemoWorld,
+    Scene,
+    report_audit,
+    say,
+)
+from sandbox.executor import ScriptedExecutor
+from sandbox.kube.server import SandboxKube
+from sandbox.service import SandboxService
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
+
+ERRORS = 'sum(rate(http_requests_total{service="api",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="api"}[5m]))'
+LATENCY = 'histogram_quantile(0.95, rate(http_request_duration_seconds_bucket{service="api"}[5m]))'
+
+
+def _policy(service_url: str) -> ApprovalPolicy:
+    """The demo's people in their roles, and how api's recovery is proven after a rollback."""
+    proof = VerificationPolicy(
+        health=(HttpCheck(name="api /healthz", url=f"{service_url}/healthz", expect_body="ok"),),
+        smoke=(
+            HttpCheck(name="checkout", url=f"{service_url}/checkout", method="POST", body="{}"),
+        ),
+        metrics=MetricsCheck(
+            prometheus_url=service_url,
+            error_rate_query=ERRORS,
+            latency_query=LATENCY,
+            baseline_latency_seconds=0.2,
+        ),
+    )
+    return ApprovalPolicy(
+        roles={
+            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
+            Role.INCIDENT_COMMANDER: RoleSource(users=("U0DAVE",)),
+            Role.VP_ENGINEERING: RoleSource(users=("U0VERA",)),
+            Role.DEVOPS_LEAD: RoleSource(users=("U0FRANK",)),
+        },
+        services={
+            "api": ServicePolicy(verification=proof),
+            "new-checkout": ServicePolicy(verification=proof),
+        },
+        alerts=(
+            AlertRoute(
+                match={"service": "web", "env": "prod"}, target="deployment/web", namespace="prod"
+            ),
+        ),
+    )
+
+
+async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
+    """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
+    if kube.store.get("namespaces", "", "prod") is None:
+        kube.store.create(
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+        )
+    for i, image in enumerate(images):
+        container = {"name": app, "image": image}
+        if i == 0:
+            kube.store.create(
+                "deployments",
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": app, "namespace": "prod"},
+                    "spec": {
+                        "replicas": 3,
+                        "selector": {"matchLabels": {"app": app}},
+                        "template": {
+                            "metadata": {"labels": {"app": app}},
+                            "spec": {"containers": [container]},
+                        },
+                    },
+                },
+            )
+        else:
+            live = kube.store.get("deployments", "prod", app)
+            assert live is not None
+            live["spec"]["template"]["spec"]["containers"] = [container]
+            kube.store.replace("deployments", live)
+        await kube.controller.idle()
+
+
+def _cluster_line(kube: SandboxKube) -> str:
+    live = kube.store.get("deployments", "prod", "api")
+    assert live is not None
+    revision = live["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+    image = live["spec"]["template"]["spec"]["containers"][0]["image"]
+    ready = (live.get("status") or {}).get("availableReplicas", 0)
+    return f"deployment/api -n prod: revision {revision}, image {image}, {ready}/{live['spec']['replicas']} available"
+
+
+SCENARIOS = ("deployment", "flag")
+
+
+async def run_demo(scenario: str = "deployment") -> None:
+    if scenario not in SCENARIOS:
+        raise SystemExit(
+            f"rollbot: unknown demo scenario {scenario!r}; available: {', '.join(SCENARIOS)}"
+        )
+    url = os.environ.get("ROLLBOT_DATABASE_URL")
+    if url is None:
+        for leftover in DEMO_DB.parent.glob(DEMO_DB.name + "*"):
+            leftover.unlink()
+        url = f"sqlite+aiosqlite:///{DEMO_DB}"
+        shutil.rmtree(DEMO_EVIDENCE, ignore_errors=True)
+    slack = SandboxSlack()
+    api = await slack.start()
+    ws = slack.state
+    for user, (name, real) in PEOPLE.items():
+        ws.add_user(user, name, real_name=real)
+    general = ws.add_channel("general", tuple(PEOPLE))
+    settings = load_settings(
+        database_url=url,
+        slack_bot_token=ws.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api,
+        audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
+        evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
+        alert_token=ALERT_TOKEN,
+    )
+    world = DemoWorld(ws, general, settings, ShiftedClock(), url, api)
+    service = SandboxService()
+    service_url = await service.start()
+    # after the rollback, the service and its Prometheus report a healthy service again
+    service.state["metrics"] = {ERRORS: 0.003, LATENCY: 0.23}
+    try:
+        if scenario == "flag":
+            from rollbot.demo.flag import play_flag
+
+            await play_flag(world, _policy(service_url))
+        else:
+            await _play_deployment(world, _policy(service_url))
+    finally:
+        await slack.stop()
+        await service.stop()
+
+
+async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
+    """A bad api release rolled back on the sandbox cluster; an alert-opened incident for web;
+    the hours after, by moving the clock."""
+    ws, general, clock = world.ws, world.general, world.clock
+    kube = SandboxKube(rollout_seconds=1.5)
+    await kube.start()
+    await release_app(kube, "api", ("api:1.2.2", "api:1.2.3", "api:1.3.0"))
+    await release_app(kube, "web", ("web:2.0.1", "web:2.1.0"))
+    kubeconfig = kube.write_kubeconfig(
+        Path(tempfile.mkdtemp(prefix="rollbot-demo-")) / "kubeconfig"
+    )
+    scripted = ScriptedExecutor()
+    executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
+    executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
+    runtime = await world.runtime(policy, executors)
+    try:
+        events = await runtime.serve_http()
+        say(f"rollbot demo · database {world.url} · sandbox Slack {world.api} · bot {events}")
+        say(
+            "People: alice is on call, bob is the engineering lead, dave is the incident commander."
+        )
+        say(f"Sandbox cluster {kube.url}: {_cluster_line(kube)}")
+        say()
+        async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
+            scene = Scene(runtime, driver, ws)
+            say("— in #general —")
+            await scene.types("U0ALICE", general, "help")
+            await scene.types("U0ALICE", general, "deployment/api -n prod --severity P1")
+            await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
+            await scene.types(
+                "U0ALICE",
+                general,
+                'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0 <!channel>" '
+                "--ticket https://tickets.example/INC-42",
+            )
+            incident = ws.channel_by_name("inc-20261127-api") or next(
+                c for c in ws.channels.values() if c.name.startswith("inc-")
+            )
+            incident.members.update({"U0BOB", "U0DAVE"})
+            say(f"— bob and dave join #{incident.name} —")
+            scene.shows_card(incident.id, "at the decision prompt")
+            await scene.clicks("U0ALICE", incident.id, "Roll back")
+            scene.shows_card(incident.id, "waiting for approval")
+            await scene.clicks("U0ALICE", incident.id, "Approve")
+            await scene.clicks("U0DAVE", incident.id, "Approve")
+            await scene.clicks("U0BOB", incident.id, "Approve")
+            await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
+
+            say("— Alertmanager posts HighLatency firing for web in prod —")
+            await post_alert(events, web_alert("firing"))
+            await runtime.settle()
+            web = next(c for c in ws.channels.values() if c.name.endswith("-web"))
+            web.members.update({"U0DAVE"})
+            scene.shows_card(web.id, "opened by the alert")
+            say("— Alertmanager posts HighLatency resolved —")
+            await post_alert(events, web_alert("resolved"))
+            await runtime.settle()
+            await scene.clicks("U0DAVE", web.id, "Forward fix")
+
+            say("— 5 minutes pass (the demo moves rollbot's clock; the scheduler ticks) —")
+            await let_time_pass(runtime, clock, minutes=5)
+            say("— 25 more minutes pass —")
+            await let_time_pass(runtime, clock, minutes=25)
+            await scene.clicks("U0DAVE", incident.id, "Customers notified")
+            await scene.clicks("U0ALICE", incident.id, "Recovery confirmed")
+            say("— 48 hours pass —")
+            await let_time_pass(runtime, clock, hours=48)
+            request_id = (await runtime.service.status(incident.id, None)).id
+            await scene.types(
+                "U0BOB",
+                incident.id,
+                f"postmortem {request_id} https://wiki.example/pm/{request_id}",
+            )
+        say()
+        say(channel_transcript(ws, incident.id))
+        say()
+        say(channel_transcript(ws, web.id))
+        say()
+        say(f"Sandbox cluster after the rollback: {_cluster_line(kube)}")
+        say()
+        await report_audit(runtime, world.settings)
+    finally:
+        await runtime.close()
+        await kube.stop()

@@ -1,0 +1,88 @@
+"""What the sandbox API server says about itself: discovery documents and the OpenAPI v3 that
+lets kubectl validate on the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.kube.store import RESOURCES
+
+GROUPS = {"": "v1", "apps": "v1"}
+
+
+def resource_list(group: str) -> dict[str, Any]:
+    version = GROUPS[group]
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": [
+            {
+                "name": r.name,
+                "singularName": r.singular,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": list(r.verbs),
+                "shortNames": list(r.short),
+            }
+            for r in RESOURCES.values()
+            if r.group == group
+        ],
+    }
+
+
+def openapi_paths(group: str) -> dict[str, Any]:
+    """Operations that advertise fieldValidation: kubectl then validates on the server."""
+    param = {
+        "name": "fieldValidation",
+        "in": "query",
+        "schema": {"type": "string", "uniqueItems": True},
+    }
+    paths: dict[str, Any] = {}
+    for r in RESOURCES.values():
+        if r.group != group:
+            continue
+        gvk = {"group": r.group, "kind": r.kind, "version": r.version}
+        prefix = f"/apis/{r.api_version}" if r.group else "/api/v1"
+        scope = "/namespaces/{namespace}" if r.namespaced else ""
+
+        def op(verb: str, gvk: dict[str, str] = gvk) -> dict[str, Any]:
+            return {
+                "parameters": [param],
+                "x-kubernetes-action": verb,
+                "x-kubernetes-group-version-kind": gvk,
+                "responses": {"200": {"description": "OK"}},
+            }
+
+        paths[f"{prefix}{scope}/{r.name}"] = {"post": op("post")}
+        paths[f"{prefix}{scope}/{r.name}/{{name}}"] = {"put": op("put"), "patch": op("patch")}
+    return paths
+
+
+def openapi(group: str) -> dict[str, Any]:
+    schemas = {
+        f"io.k8s.api.{r.group or 'core'}.{r.version}.{r.kind}": {
+            "type": "object",
+            "x-kubernetes-group-version-kind": [
+                {"group": r.group, "kind": r.kind, "version": r.version}
+            ],
+            "x-kubernetes-preserve-unknown-fields": True,
+        }
+        for r in RESOURCES.values()
+        if r.group == group
+    }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": openapi_paths(group),
+        "components": {"schemas": schemas},
+    }
+
+
+def static_json(payload: dict[str, Any]) -> Any:
+    async def handler(_: web.Request) -> web.Response:
+        return web.json_response(payload)
+
+    return handler

@@ -1,0 +1,288 @@
+"""Web API methods of the sandbox Slack: each takes the workspace state and the call's arguments."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.slack.blockkit import block_problems
+from sandbox.slack.state import SlackApiError, SlackState
+
+# Slack's documented trigger_id lifetime.
+TRIGGER_LIFETIME = 3.0
+_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+
+
+Method = Callable[[SlackState, dict[str, Any]], dict[str, Any]]
+METHODS: dict[str, Method] = {}
+
+
+def method(name: str) -> Callable[[Method], Method]:
+    def register(fn: Method) -> Method:
+        METHODS[name] = fn
+        return fn
+
+    return register
+
+
+def _required(args: dict[str, Any], name: str) -> Any:
+    value = args.get(name)
+    if value in (None, ""):
+        raise SlackApiError(
+            f"no_{name}" if name in ("text", "channel") else "invalid_arguments",
+            response_metadata={"messages": [f"[ERROR] missing required field: {name}"]},
+        )
+    return value
+
+
+def _content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    text = str(args.get("text") or "")
+    blocks = args.get("blocks") or []
+    if not text and not blocks:
+        raise SlackApiError("no_text")
+    problems = block_problems(blocks)
+    if problems:
+        raise SlackApiError("invalid_blocks", response_metadata={"messages": problems})
+    return text, blocks
+
+
+@method("auth.test")
+def auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": "https://sandbox.slack.server.example/",
+        "team": "sandbox",
+        "user": "rollbot",
+        "team_id": state.team_id,
+        "user_id": state.bot_user,
+        "bot_id": "B0ROLLBOT",
+    }
+
+
+@method("chat.postMessage")
+def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    if state.bot_user not in channel.members:
+        raise SlackApiError("not_in_channel")
+    text, blocks = _content(args)
+    ts = state.next_ts()
+    message: dict[str, Any] = {
+        "type": "message",
+        "user": state.bot_user,
+        "ts": ts,
+        "text": text,
+        "blocks": blocks,
+    }
+    thread_ts = args.get("thread_ts")
+    if thread_ts:
+        parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
+        if parent is None:
+            raise SlackApiError("thread_not_found")
+        message["thread_ts"] = thread_ts
+        parent["thread_ts"] = thread_ts
+        parent["reply_count"] = parent.get("reply_count", 0) + 1
+    channel.messages.append(message)
+    return {"channel": channel.id, "ts": ts, "message": message}
+
+
+@method("chat.getPermalink")
+def get_permalink(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    ts = str(_required(args, "message_ts"))
+    if not any(m["ts"] == ts for m in channel.messages):
+        raise SlackApiError("message_not_found")
+    return {
+        "channel": channel.id,
+        "permalink": f"https://sandbox.slack.server.com/archives/{channel.id}/p{ts.replace('.', '')}",
+    }
+
+
+@method("chat.update")
+def update_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    ts = str(_required(args, "ts"))
+    message = next((m for m in channel.messages if m["ts"] == ts), None)
+    if message is None:
+        raise SlackApiError("message_not_found")
+    text, blocks = _content(args)
+    message.update(text=text, blocks=blocks, edited={"user": state.bot_user, "ts": state.next_ts()})
+    return {"channel": channel.id, "ts": ts, "text": text}
+
+
+@method("chat.postEphemeral")
+def post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    user = str(_required(args, "user"))
+    if user not in channel.members:
+        raise SlackApiError("user_not_in_channel")
+    text, blocks = _content(args)
+    ts = state.next_ts()
+    state.ephemerals.append(
+        {"channel": channel.id, "user": user, "text": text, "blocks": blocks, "ts": ts}
+    )
+    return {"message_ts": ts}
+
+
+@method("views.open")
+def views_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    trigger = str(_required(args, "trigger_id"))
+    issued = state.triggers.pop(trigger, None)
+    if issued is None:
+        raise SlackApiError("invalid_trigger_id")
+    if time.monotonic() - issued > TRIGGER_LIFETIME:
+        raise SlackApiError("expired_trigger_id")
+    return {"view": _store_view(state, args, view_id=state.next_id("V"))}
+
+
+@method("views.update")
+def views_update(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    view_id = args.get("view_id") or next(
+        (v["id"] for v in state.views.values() if v.get("external_id") == args.get("external_id")),
+        None,
+    )
+    if not view_id or view_id not in state.views:
+        raise SlackApiError("not_found")
+    return {"view": _store_view(state, args, view_id=str(view_id))}
+
+
+def _store_view(state: SlackState, args: dict[str, Any], *, view_id: str) -> dict[str, Any]:
+    view = args.get("view")
+    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+        raise SlackApiError("invalid_arguments")
+    problems = block_problems(view.get("blocks", []), modal=True)
+    if problems:
+        raise SlackApiError("invalid_blocks", response_metadata={"messages": problems})
+    stored = {**view, "id": view_id, "team_id": state.team_id, "state": {"values": {}}}
+    state.views[view_id] = stored
+    return stored
+
+
+@method("users.info")
+def users_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    user = state.users.get(str(_required(args, "user")))
+    if user is None:
+        raise SlackApiError("user_not_found")
+    return {
+        "user": {**user, "profile": {"real_name": user["real_name"], "display_name": user["name"]}}
+    }
+
+
+@method("usergroups.users.list")
+def usergroup_users(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    group = state.usergroups.get(str(_required(args, "usergroup")))
+    if group is None:
+        raise SlackApiError("no_such_subteam")
+    return {"users": list(group)}
+
+
+def _channel_view(state: SlackState, channel_id: str) -> dict[str, Any]:
+    channel = state.channels[channel_id]
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "is_channel": True,
+        "is_member": state.bot_user in channel.members,
+        "num_members": len(channel.members),
+    }
+
+
+@method("conversations.create")
+def conversations_create(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    name = str(_required(args, "name"))
+    if not _CHANNEL_NAME.match(name):
+        raise SlackApiError("invalid_name_specials")
+    if state.channel_by_name(name) is not None:
+        raise SlackApiError("name_taken")
+    return {"channel": _channel_view(state, state.add_channel(name))}
+
+
+@method("conversations.invite")
+def conversations_invite(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    users = [u for u in str(_required(args, "users")).split(",") if u]
+    if state.bot_user not in channel.members:
+        raise SlackApiError("not_in_channel")
+    unknown = [u for u in users if u not in state.users]
+    if unknown:
+        raise SlackApiError("user_not_found")
+    if len(users) == 1 and users[0] in channel.members:
+        raise SlackApiError("already_in_channel")
+    channel.members.update(users)
+    return {"channel": _channel_view(state, channel.id)}
+
+
+@method("conversations.info")
+def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    return {"channel": _channel_view(state, channel.id)}
+
+
+@method("conversations.list")
+def conversations_list(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channels = [_channel_view(state, cid) for cid in state.channels]
+    return {"channels": channels, "response_metadata": {"next_cursor": ""}}
+
+
+@method("conversations.join")
+def conversations_join(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    channel.members.add(state.bot_user)
+    return {"channel": _channel_view(state, channel.id)}
+
+
+@method("conversations.history")
+def conversations_history(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    if state.bot_user not in channel.members:
+        raise SlackApiError("not_in_channel")
+    return {"messages": list(reversed(state.history(channel.id))), "has_more": False}
+
+
+@method("conversations.replies")
+def conversations_replies(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = state.find_channel(str(_required(args, "channel")))
+    ts = str(_required(args, "ts"))
+    parent = [m for m in channel.messages if m["ts"] == ts]
+    if not parent:
+        raise SlackApiError("thread_not_found")
+    return {"messages": parent + state.replies(channel.id, ts), "has_more": False}
+
+
+@method("files.getUploadURLExternal")
+def files_upload_url(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    filename = str(_required(args, "filename"))
+    length = int(_required(args, "length"))
+    file_id = state.next_id("F")
+    state.files[file_id] = {"id": file_id, "name": filename, "length": length, "content": None}
+    return {"upload_url": f"{state.base_url}/upload/{file_id}", "file_id": file_id}
+
+
+@method("files.completeUploadExternal")
+def files_complete(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    files = _required(args, "files")
+    done = []
+    for item in files:
+        entry = state.files.get(item.get("id"))
+        if entry is None or entry["content"] is None:
+            raise SlackApiError("file_not_found")
+        entry["title"] = item.get("title", entry["name"])
+        done.append({k: v for k, v in entry.items() if k != "content"})
+    channel_id = args.get("channel_id")
+    if channel_id:
+        channel = state.find_channel(str(channel_id))
+        channel.messages.append(
+            {
+                "type": "message",
+                "user": state.bot_user,
+                "ts": state.next_ts(),
+                "text": str(args.get("initial_comment") or ""),
+                "files": done,
+            }
+        )
+    return {"files": done}
+
+
+@method("apps.connections.open")
+def connections_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    return {"url": state.base_url.replace("http://", "ws://") + "/socket-mode"}

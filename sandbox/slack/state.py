@@ -1,0 +1,154 @@
+"""What the fake Slack workspace holds: channels, users, views, faults. Tests read it directly."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.slack.socket_mode import SocketHub
+
+
+class SlackApiError(Exception):
+    """A Web API method refused: Slack's `{"ok": false, "error": ...}`."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    members: set[str]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int
+    error: str | None
+    retry_after: int
+    times: int
+
+
+class SlackState:
+    """Everything the fake workspace holds. Tests read it directly or through /_sandbox/."""
+
+    def __init__(
+        self, token: str, team_id: str, bot_user: str, app_token: str = "xapp-sandbox"
+    ) -> None:
+        self.token = token
+        self.app_token = app_token
+        self.socket = SocketHub()
+        self.team_id = team_id
+        self.bot_user = bot_user
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.ims: dict[str, str] = {}  # user -> DM channel ID
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[str, float] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.faults: deque[Fault] = deque()
+        self.outage_until = 0.0
+        self.outage_calls = 0
+        self._ids = itertools.count(1)
+        self._clock = 1_700_000_000.0
+        self.base_url = ""
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):08X}"
+
+    def next_ts(self) -> str:
+        # Monotonic, unique, and shaped like Slack's "seconds.micro" timestamps.
+        self._clock = max(self._clock + 0.000001, time.time())
+        return f"{self._clock:.6f}"
+
+    def add_user(self, user_id: str, name: str, *, real_name: str | None = None) -> None:
+        self.users[user_id] = {"id": user_id, "name": name, "real_name": real_name or name}
+
+    def add_channel(
+        self, name: str, members: tuple[str, ...] = (), *, bot_member: bool = True
+    ) -> str:
+        channel_id = self.next_id("C")
+        people = set(members) | ({self.bot_user} if bot_member else set())
+        self.channels[channel_id] = Channel(id=channel_id, name=name, members=people)
+        return channel_id
+
+    def add_usergroup(self, group_id: str, users: list[str]) -> None:
+        self.usergroups[group_id] = list(users)
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.name == name.lstrip("#")), None)
+
+    def find_channel(self, ref: str) -> Channel:
+        found = self.channels.get(ref) or self.channel_by_name(ref)
+        if found is None and ref in self.users:
+            found = self.direct_messages(ref)
+        if found is None:
+            raise SlackApiError("channel_not_found")
+        return found
+
+    def direct_messages(self, user: str) -> Channel:
+        """The bot's DM with a user; Slack opens it when chat.postMessage names a user ID."""
+        existing = self.ims.get(user)
+        if existing is not None:
+            return self.channels[existing]
+        channel_id = self.next_id("D")
+        self.channels[channel_id] = Channel(
+            id=channel_id, name=f"dm-{user}", members={user, self.bot_user}
+        )
+        self.ims[user] = channel_id
+        return self.channels[channel_id]
+
+    def issue_trigger(self) -> str:
+        trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
+        self.triggers[trigger] = time.monotonic()
+        return trigger
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        retry_after: int = 1,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` ('*' for any) fail: HTTP 429 by default, or
+        Slack's HTTP 200 `{"ok": false, "error": ...}` when an error is named."""
+        chosen = status if status is not None else (200 if error else 429)
+        self.faults.append(Fault(method, chosen, error, retry_after, times))
+
+    def outage(self, seconds: float) -> None:
+        """Every Web API call answers 429 (Retry-After: 1) or 503, alternately, for a while."""
+        self.outage_until = time.monotonic() + seconds
+
+    # --- what tests read ---------------------------------------------------------------
+
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """Top-level messages of a channel, oldest first (as a person scrolls it)."""
+        return [
+            m for m in self.find_channel(channel).messages if m.get("thread_ts") in (None, m["ts"])
+        ]
+
+    def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.find_channel(channel).messages
+            if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
+        ]
+
+    def ephemeral_for(self, user: str) -> list[dict[str, Any]]:
+        return [e for e in self.ephemerals if e["user"] == user]
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        return [args for m, args in self.calls if m == method]
