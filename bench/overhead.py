@@ -13,7 +13,7 @@ from typing import Any
 from bench.report import Figure
 from bot.config.settings import load_settings
 from bot.domain.request import RequestState
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.kubernetes.deployment import KubernetesExecutor
 from rollbot.bootstrap.runtime import build_runtime
@@ -109,7 +109,7 @@ async def measure() -> list[Figure]:
                 started = time.perf_counter()
                 await driver.click("U0BOB", channel, card, ActionId.APPROVE)
                 while True:
-                    request = (await runtime.service.history(API))[0]
+                    request = (await runtime.queries.history(API))[0]
                     if request.state not in (RequestState.APPROVED, RequestState.EXECUTING):
                         break
                     await asyncio.sleep(0.002)

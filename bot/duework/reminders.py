@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from bot.domain.events import ObligationKind
+from bot.domain.notices import Mentions, Reminder
 from bot.domain.policy import ApprovalPolicy, Role
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock
 from bot.store.uow import UnitOfWork
-from bot.usecases.outbox import NoticeKind, put_notice
 
 K = ObligationKind
 # How often a reminder repeats: the short clocks of a live incident are chased more often.
@@ -50,12 +49,10 @@ class Reminders:
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         policy: ApprovalPolicy,
-        outbox_written: Callable[[], None],
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._policy = policy
-        self._outbox_written = outbox_written
 
     def _owner(self, request: RollbackRequest) -> str:
         return request.override.by.id if request.override else request.requester.id
@@ -66,17 +63,19 @@ class Reminders:
         source = self._policy.roles.get(Role.INCIDENT_COMMANDER)
         return (source.users if source and source.users else ()) or (self._owner(request),)
 
-    def _role_mention(self, request: RollbackRequest, kind: ObligationKind) -> str:
+    def _role_mentions(self, request: RollbackRequest, kind: ObligationKind) -> Mentions:
+        """The responsible role's people and group; the owner when the policy names nobody."""
         role = RESPONSIBLE.get(kind)
         if role is None:  # a retroactive approval: the roles the matrix asked for
             role = next(iter(request.rules.row.requires), Role.ENGINEERING_LEAD)
         source = self._policy.roles.get(role)
+        owner = Mentions(users=(self._owner(request),))
         if source is None:
-            return f"<@{self._owner(request)}>"
-        mentions = ([f"<!subteam^{source.usergroup}>"] if source.usergroup else []) + [
-            f"<@{u}>" for u in source.users
-        ]
-        return " ".join(mentions) or f"<@{self._owner(request)}>"
+            return owner
+        found = Mentions(
+            users=tuple(source.users), groups=(source.usergroup,) if source.usergroup else ()
+        )
+        return owner if found.empty else found
 
     async def tick(self) -> int:
         """Send every reminder that is due; return how many went out.
@@ -100,20 +99,19 @@ class Reminders:
                 every = REMIND_EVERY.get(kind, DEFAULT_EVERY)
                 if not await uow.due.advance(item.id, stage, next_due=now + every, done=None):
                     continue  # another replica sent this one
-                data: dict[str, Any] = {
-                    "obligation": kind.value,
-                    "due": obligation.due.isoformat(),
-                    "stage": stage,
-                    "how": HOW_TO_MEET[kind].format(id=request.id),
-                    "hint": HINTS.get(kind, "").format(id=request.id),
-                    "mention": self._role_mention(request, kind) if stage >= 2 else "",
-                }
+                reminder = Reminder(
+                    obligation=kind.value,
+                    due=obligation.due,
+                    stage=stage,
+                    how=HOW_TO_MEET[kind].format(id=request.id),
+                    hint=HINTS.get(kind, "").format(id=request.id),
+                    mentions=self._role_mentions(request, kind) if stage >= 2 else Mentions(),
+                    link_thread=kind is ObligationKind.POST_MORTEM,
+                )
                 if stage == 1:
                     for person in self._incident_commanders(request):
-                        await put_notice(uow, NoticeKind.REMINDER, request, now, to=person, **data)
+                        await uow.outbox.notify(request, reminder, now, to=person)
                 else:
-                    await put_notice(uow, NoticeKind.REMINDER, request, now, **data)
+                    await uow.outbox.notify(request, reminder, now)
                 sent += 1
-        if sent:
-            self._outbox_written()
         return sent

@@ -18,9 +18,9 @@ from bot.duework.watch import RecoveryWatch
 from bot.ports import Clock
 from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
-from bot.usecases.approvals import Transitions
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
+from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.scheduler")
 TICK_SECONDS = 15

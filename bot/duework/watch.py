@@ -23,7 +23,7 @@ from bot.ports import Clock, Verifier
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
-from bot.usecases.approvals import Transitions
+from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.watch")
 
@@ -42,13 +42,11 @@ class RecoveryWatch:
         clock: Clock,
         transitions: Transitions,
         verifier: Verifier,
-        outbox_written: Callable[[], None],
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._transitions = transitions
         self._verifier = verifier
-        self._outbox_written = outbox_written
 
     async def _claim(self, now: datetime) -> list[_Recheck]:
         rechecks: list[_Recheck] = []
@@ -112,9 +110,8 @@ class RecoveryWatch:
                 action="verification.recheck_failed",
                 payload={"number": recheck.number, "summary": summary, "not_drift_because": why},
                 timeline="recheck_failed",
-                details={"number": recheck.number, "summary": summary},
+                details={"number": str(recheck.number), "summary": summary},
             )
-        self._outbox_written()
 
     async def _held(self, recheck: _Recheck, summary: str) -> None:
         now = self._clock.now()
@@ -128,7 +125,7 @@ class RecoveryWatch:
                 action="verification.recheck",
                 payload={"number": recheck.number, "passed": True, "summary": summary},
                 timeline="recheck",
-                details={"number": recheck.number, "summary": summary},
+                details={"number": str(recheck.number), "summary": summary},
             )
             if recheck.final:
                 minutes = int(request.rules.deadlines.watch_window.total_seconds() // 60)
@@ -140,6 +137,5 @@ class RecoveryWatch:
                     action="verification.watch_closed",
                     payload={"rechecks": recheck.number, "minutes": minutes},
                     timeline="watch_closed",
-                    details={"rechecks": recheck.number, "minutes": minutes},
+                    details={"rechecks": str(recheck.number), "minutes": str(minutes)},
                 )
-        self._outbox_written()

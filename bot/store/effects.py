@@ -1,27 +1,28 @@
-"""Turning a transition's effects into rows: audit entries and Slack notices, in its transaction."""
+"""Turning a transition's effects into rows, in its transaction: one table, keyed by effect.
+
+Audit entries and timeline lines for what happened, due items for what the clock must chase.
+ExecuteRollback writes no row: the unit of work hands it to the execution handler after the
+commit, never inside it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import events as ev
+from bot.domain.notices import CardUpdate, Summary, TimelineEntry
 from bot.domain.people import Person
 from bot.domain.request import RequestState, RollbackRequest
 from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
-from bot.usecases.outbox import NoticeKind, put_notice
 
 EVIDENCE_RETRY = timedelta(minutes=1)
 EXECUTION_LEASE = timedelta(minutes=2)
 IN_FLIGHT = frozenset({RequestState.EXECUTING, RequestState.VERIFYING})
 
-# Effects people must read on the timeline, by the timeline action that renders them.
-_ANNOUNCED: dict[type[ev.Effect], str] = {
-    ev.AnnounceAutomaticRollback: "announce",
-    ev.Escalate: "escalate",
-    ev.PreserveState: "preserve",
-}
+EffectRows = Callable[[UnitOfWork, RollbackRequest, Any, datetime], Awaitable[None]]
 
 
 async def record_audit(uow: UnitOfWork, request: RollbackRequest, effect: ev.AuditEffect) -> None:
@@ -49,7 +50,7 @@ async def record_event(
     action: str,
     payload: dict[str, Any],
     timeline: str,
-    details: dict[str, Any],
+    details: dict[str, str],
 ) -> None:
     """Something that happened to a request without moving it (evidence, alerts): its audit
     entry and its timeline line, in the same transaction."""
@@ -61,7 +62,67 @@ async def record_event(
         incident_id=request.incident_id,
         payload=payload,
     )
-    await put_notice(uow, NoticeKind.TIMELINE, request, now, action=timeline, details=details)
+    await uow.outbox.notify(request, TimelineEntry(action=timeline, details=details), now)
+
+
+async def _audited(
+    uow: UnitOfWork, request: RollbackRequest, effect: ev.AuditEffect, now: datetime
+) -> None:
+    await record_audit(uow, request, effect)
+    line = TimelineEntry(
+        action=effect.action,
+        actor_id=effect.actor.id,
+        actor_name=effect.actor.name,
+        details=effect.details,
+    )
+    await uow.outbox.notify(request, line, now)
+
+
+async def _obligation(
+    uow: UnitOfWork, request: RollbackRequest, effect: ev.ScheduleObligation, now: datetime
+) -> None:
+    # a row the reminder schedule claims; written with the change that created it
+    await uow.due.add(effect.obligation.kind.value, request.id, effect.obligation.due)
+
+
+async def _decision_timeout(
+    uow: UnitOfWork, request: RollbackRequest, effect: ev.ScheduleDecisionTimeout, now: datetime
+) -> None:
+    await uow.due.add(DueKind.DECISION_TIMEOUT, request.id, effect.due)
+
+
+async def _recovery_watch(
+    uow: UnitOfWork, request: RollbackRequest, effect: ev.ScheduleRecoveryWatch, now: datetime
+) -> None:
+    await uow.due.add(DueKind.RECOVERY_WATCH, request.id, effect.due)
+
+
+def _announced(action: str) -> EffectRows:
+    """An effect people must read on the timeline, as the line `action` words it."""
+
+    async def rows(uow: UnitOfWork, request: RollbackRequest, effect: Any, now: datetime) -> None:
+        line = TimelineEntry(action=action, details={"reason": effect.reason})
+        await uow.outbox.notify(request, line, now)
+
+    return rows
+
+
+async def _after_commit_only(
+    uow: UnitOfWork, request: RollbackRequest, effect: ev.ExecuteRollback, now: datetime
+) -> None:
+    """No row: the unit of work hands the effect to the execution handler once committed."""
+
+
+EFFECT_ROWS: dict[type[ev.Effect], EffectRows] = {
+    ev.AuditEffect: _audited,
+    ev.ScheduleObligation: _obligation,
+    ev.ScheduleDecisionTimeout: _decision_timeout,
+    ev.ScheduleRecoveryWatch: _recovery_watch,
+    ev.AnnounceAutomaticRollback: _announced("announce"),
+    ev.Escalate: _announced("escalate"),
+    ev.PreserveState: _announced("preserve"),
+    ev.ExecuteRollback: _after_commit_only,
+}
 
 
 async def record_effects(
@@ -70,42 +131,10 @@ async def record_effects(
     effects: tuple[ev.Effect, ...],
     now: datetime,
 ) -> None:
-    """Audit every accepted event and put what people must see on the timeline.
-
-    Obligations, the decision timeout and the recovery watch become due items the scheduler
-    claims.
-    ExecuteRollback is acted on after the commit (bot.usecases.execution), never inside it.
-    """
+    """Write every effect's rows, and collect the effects for the handlers after the commit."""
     for effect in effects:
-        if isinstance(effect, ev.AuditEffect):
-            await record_audit(uow, request, effect)
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action=effect.action,
-                actor_id=effect.actor.id,
-                actor_name=effect.actor.name,
-                details=effect.details,
-            )
-        elif isinstance(effect, ev.ScheduleObligation):
-            # a row the reminder schedule claims; written with the change that created it
-            await uow.due.add(effect.obligation.kind.value, request.id, effect.obligation.due)
-        elif isinstance(effect, ev.ScheduleDecisionTimeout):
-            await uow.due.add(DueKind.DECISION_TIMEOUT, request.id, effect.due)
-        elif isinstance(effect, ev.ScheduleRecoveryWatch):
-            await uow.due.add(DueKind.RECOVERY_WATCH, request.id, effect.due)
-        elif isinstance(effect, ev.AnnounceAutomaticRollback | ev.Escalate | ev.PreserveState):
-            action = _ANNOUNCED[type(effect)]
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                now,
-                action=action,
-                details={"reason": effect.reason},
-            )
+        await EFFECT_ROWS[type(effect)](uow, request, effect, now)
+    uow.collect(request, effects)
 
 
 async def record_transition(
@@ -117,7 +146,7 @@ async def record_transition(
 ) -> None:
     """A transition of a request whose card is already posted: effects, card redraw, summary."""
     await record_effects(uow, request, effects, now)
-    await put_notice(uow, NoticeKind.CARD_UPDATE, request, now)
+    await uow.outbox.notify(request, CardUpdate(), now)
     was = next((e.from_state for e in effects if isinstance(e, ev.AuditEffect)), "")
     if request.state in IN_FLIGHT:
         # The executing process renews this lease while it works; if it dies, the lease falls
@@ -132,7 +161,7 @@ async def record_transition(
             # An executed rollback owes an evidence pack. The runner stores it at once; this row
             # is what retries it if that fails or the process dies first.
             await uow.due.add_once(DueKind.EVIDENCE_UPLOAD, request.id, now + EVIDENCE_RETRY)
-        if request.obligation(ev.ObligationKind.POST_MORTEM) is None:
+        else:
             # Never executed: the summary goes now. An executed rollback's summary waits for its
             # evidence pack, so it can carry the pack's hash (bot.usecases.evidence).
-            await put_notice(uow, NoticeKind.SUMMARY, request, now)
+            await uow.outbox.notify(request, Summary(), now)

@@ -18,11 +18,13 @@ from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest, TargetRef
+from bot.domain.targets import rollback_type_for, target_from
 from bot.ports import Clock
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
-from bot.usecases.commands import OpenRollback, rollback_type_for, target_from
-from bot.usecases.opening import Origin, RollbackService
+from bot.usecases.commands import OpenRollback, Origin
+from bot.usecases.opening import RollbackService
+from bot.usecases.queries import RequestQueries
 
 ALERTMANAGER = Person(id="alertmanager", name="Alertmanager")
 
@@ -69,16 +71,16 @@ class AlertIntake:
     def __init__(
         self,
         service: RollbackService,
+        queries: RequestQueries,
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         policy: ApprovalPolicy,
-        outbox_written: Callable[[], None],
     ) -> None:
         self._service = service
+        self._queries = queries
         self._uow = uow
         self._clock = clock
         self._policy = policy
-        self._outbox_written = outbox_written
         # One alert at a time per target in this process: a storm of webhooks for the same
         # target finds the request the first one opened instead of racing it.
         self._locks: dict[str, asyncio.Lock] = {}
@@ -96,7 +98,6 @@ class AlertIntake:
                 timeline="alert",
                 details={"alertname": alert.name, "status": what.replace("_", " ")},
             )
-        self._outbox_written()
 
     async def _one(self, alert: Alert) -> dict[str, Any]:
         route = route_alert(alert.labels, self._policy.alerts)
@@ -112,7 +113,7 @@ class AlertIntake:
             return await self._for_target(alert, target)
 
     async def _for_target(self, alert: Alert, target: TargetRef) -> dict[str, Any]:
-        open_requests = [r for r in await self._service.history(target) if r.state.is_open]
+        open_requests = [r for r in await self._queries.history(target) if r.state.is_open]
         if alert.status == "resolved":
             if open_requests:
                 await self._note(open_requests[0], alert, "resolved")

@@ -11,13 +11,13 @@ from typing import Any
 import structlog
 
 from bot.audit.evidence_pack import EvidencePack, build_pack
+from bot.domain.notices import Summary
 from bot.domain.people import SYSTEM
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
-from bot.usecases.outbox import NoticeKind, put_notice
 from bot.usecases.postmortem import postmortem_draft
 
 log = structlog.get_logger("rollbot.evidence")
@@ -35,13 +35,11 @@ class EvidenceRecorder:
         clock: Clock,
         store: EvidenceStore,
         executors: Mapping[str, Executor],
-        outbox_written: Callable[[], None],
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._store = store
         self._executors = executors
-        self._outbox_written = outbox_written
         # Before-captures the store refused, kept in memory for the pack of this process.
         self._unstored_before: dict[str, bytes] = {}
 
@@ -95,7 +93,6 @@ class EvidenceRecorder:
                     timeline="evidence_failed",
                     details={"error": str(exc)},
                 )
-            self._outbox_written()
             return None
         async with self._uow() as uow:
             await record_event(
@@ -111,17 +108,9 @@ class EvidenceRecorder:
             await uow.requests.set_evidence(request.id, pack.sha256)
             await uow.due.close(DueKind.EVIDENCE_UPLOAD, request.id, now)
             await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
-            await put_notice(
-                uow, NoticeKind.SUMMARY, request, now, evidence=pack.sha256, location=location
-            )
-            await put_notice(
-                uow,
-                NoticeKind.POSTMORTEM_DRAFT,
-                request,
-                now,
-                **postmortem_draft(request, timeline),
-            )
-        self._outbox_written()
+            summary = Summary(evidence_sha256=pack.sha256, evidence_location=location)
+            await uow.outbox.notify(request, summary, now)
+            await uow.outbox.notify(request, postmortem_draft(request, timeline), now)
         return pack
 
     async def retry_pending(self) -> int:

@@ -15,15 +15,15 @@ import structlog
 
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
+from bot.domain.notices import TimelineEntry
 from bot.domain.people import SYSTEM
 from bot.domain.request import RequestState, RollbackRequest
 from bot.ports import Clock, ExecutionError, ExecutionResult, Executor, Progress, Verifier
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
-from bot.store.uow import UnitOfWork
-from bot.usecases.approvals import Transitions
+from bot.store.uow import Committed, UnitOfWork
 from bot.usecases.evidence import EvidenceRecorder
-from bot.usecases.outbox import NoticeKind, put_notice
+from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.execution")
 
@@ -38,7 +38,6 @@ class ExecutionRunner:
         executors: Mapping[str, Executor],
         verifier: Verifier,
         evidence: EvidenceRecorder,
-        outbox_written: Callable[[], None],
     ) -> None:
         self._transitions = transitions
         self._uow = uow
@@ -46,14 +45,12 @@ class ExecutionRunner:
         self._executors = executors
         self._verifier = verifier
         self._evidence = evidence
-        self._outbox_written = outbox_written
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def after_commit(self, request: RollbackRequest, effects: tuple[ev.Effect, ...]) -> None:
-        """Called once a transition is committed: wake delivery, start an approved rollback."""
-        self._outbox_written()
-        if any(isinstance(e, ev.ExecuteRollback) for e in effects):
-            task = asyncio.get_running_loop().create_task(self.run(request.id))
+    def on_commit(self, committed: Committed) -> None:
+        """After a commit: start every rollback it approved, off the request path."""
+        for request_id in dict.fromkeys(r.id for r, _ in committed.of_type(ev.ExecuteRollback)):
+            task = asyncio.get_running_loop().create_task(self.run(request_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -64,15 +61,8 @@ class ExecutionRunner:
 
     async def _progress(self, request: RollbackRequest, line: str) -> None:
         async with self._uow() as uow:
-            await put_notice(
-                uow,
-                NoticeKind.TIMELINE,
-                request,
-                self._clock.now(),
-                action="progress",
-                details={"line": line},
-            )
-        self._outbox_written()
+            line_notice = TimelineEntry(action="progress", details={"line": line})
+            await uow.outbox.notify(request, line_notice, self._clock.now())
 
     async def run(self, request_id: str) -> None:
         transitions = self._transitions
@@ -102,7 +92,6 @@ class ExecutionRunner:
                 timeline="resumed",
                 details={"state": request.state.value.replace("_", " ")},
             )
-        self._outbox_written()
         if request.state is RequestState.EXECUTING:
             executor = self._executors[request.target.kind]
             await self._carry_out(request, executor.resume)

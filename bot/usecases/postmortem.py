@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.notices import PostmortemDraft
 from bot.domain.request import RollbackRequest
 from bot.usecases.reports import facts_of
 
@@ -21,7 +22,7 @@ def _span(start: datetime | None, end: datetime | None) -> str:
     return f"{seconds // 60} min {seconds % 60} s"
 
 
-def postmortem_draft(request: RollbackRequest, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def postmortem_draft(request: RollbackRequest, entries: list[dict[str, Any]]) -> PostmortemDraft:
     """Durations and timeline from the request's audit entries (as the evidence pack has them)."""
     timeline = [
         (datetime.fromisoformat(e["at"]), str(e.get("actor", {}).get("name", "")), str(e["action"]))
@@ -33,9 +34,9 @@ def postmortem_draft(request: RollbackRequest, entries: list[dict[str, Any]]) ->
         detection = "not known (opened by a person; no alert time)"
     else:
         detection = _span(facts.detected_at, facts.opened_at)
-    return {
-        "detection": detection,
-        "response": _span(facts.opened_at, decided),
-        "recovery": _span(facts.executed_at, facts.recovered_at or facts.executed_until),
-        "timeline": [f"{at:%H:%M:%S} UTC · {actor} · {action}" for at, actor, action in timeline],
-    }
+    return PostmortemDraft(
+        detection=detection,
+        response=_span(facts.opened_at, decided),
+        recovery=_span(facts.executed_at, facts.recovered_at or facts.executed_until),
+        timeline=tuple(f"{at:%H:%M:%S} UTC · {actor} · {action}" for at, actor, action in timeline),
+    )

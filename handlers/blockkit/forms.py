@@ -8,15 +8,15 @@ from typing import Any
 from bot.domain.decision import DecisionAnswers
 from bot.domain.errors import DomainError
 from bot.domain.severity import SeveritySignals, parse_severity
-from bot.usecases.commands import (
-    CommandError,
-    OpenRollback,
+from bot.domain.targets import (
+    InputError,
     check_reason,
     check_revision,
     check_ticket,
     rollback_type_for,
     target_from,
 )
+from bot.usecases.commands import OpenRollback
 from handlers.slack.ids import BlockId, CallbackId, FormOrigin
 
 B = BlockId
@@ -188,7 +188,7 @@ def _number(
 def _guard(block: BlockId, fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
-    except CommandError as exc:
+    except InputError as exc:
         raise FormError(block, exc.problem) from None
     except DomainError as exc:
         raise FormError(block, str(exc)) from None

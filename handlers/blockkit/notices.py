@@ -1,12 +1,27 @@
-"""Slack messages for outbox notices: timeline lines, summaries, reminders, pages."""
+"""Slack messages for outbox notices, one renderer per notice kind (`RENDER`): the card, its
+timeline lines, summaries, reminders, pages and the post-mortem draft. Each reads the typed
+payload the core wrote; none decides where a message goes or whom it mentions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
+from bot.domain.notices import (
+    Mentions,
+    Notice,
+    NoticeKind,
+    NoticePayload,
+    Page,
+    PostmortemDraft,
+    Reminder,
+    Summary,
+    TimelineEntry,
+)
 from bot.domain.request import RollbackRequest
-from handlers.blockkit.cards import Message, clip, escape, hm, section, state_label
+from bot.domain.severity import Severity
+from handlers.blockkit.cards import Message, clip, escape, hm, request_card, section, state_label
 
 _TIMELINE = {
     "request.opened": "opened the request: {reason}",
@@ -58,23 +73,29 @@ _UNSIGNED = {
 }
 
 
-def timeline_text(data: dict[str, Any], at: datetime) -> str:
-    details = {k: escape(str(v)) for k, v in (data.get("details") or {}).items()}
+def mentions_text(mentions: Mentions) -> str:
+    return " ".join(
+        [f"<!subteam^{group}>" for group in mentions.groups]
+        + [f"<@{user}>" for user in mentions.users]
+    )
+
+
+def timeline_text(entry: TimelineEntry, at: datetime) -> str:
+    details = {k: escape(v) for k, v in entry.details.items()}
     if "kind" in details:  # an obligation kind, in words
         details["kind"] = details["kind"].replace("_", " ")
-    template = _TIMELINE.get(str(data.get("action")), str(data.get("action")))
+    template = _TIMELINE.get(entry.action, entry.action)
     try:
         what = template.format(**details)
     except KeyError:
         what = template
-    actor = data.get("actor_id")
-    who = "rollbot" if actor in (None, "rollbot") else f"<@{actor}>"
-    if data.get("action") in _UNSIGNED:
+    who = "rollbot" if entry.actor_id in (None, "rollbot") else f"<@{entry.actor_id}>"
+    if entry.action in _UNSIGNED:
         return f"{hm(at)} · {what}"
     return f"{hm(at)} · {who} {what}"
 
 
-def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> Message:
+def summary_message(r: RollbackRequest, summary: Summary | None = None) -> Message:
     took = r.updated_at - r.created_at
     minutes = int(took.total_seconds() // 60)
     seconds = int(took.total_seconds() % 60)
@@ -83,42 +104,35 @@ def summary_message(r: RollbackRequest, data: dict[str, Any] | None = None) -> M
         f"*{r.id} {state_label(r.state)}* · `{escape(r.target.label)}` · {versions} · "
         f"{minutes} min {seconds} s from request to end\n{escape(r.outcome or '')}"
     )
-    evidence = (data or {}).get("evidence")
-    if evidence:
-        text += f"\nEvidence pack sha256 `{evidence}`"
+    if summary is not None and summary.evidence_sha256:
+        text += f"\nEvidence pack sha256 `{summary.evidence_sha256}`"
     return {"text": f"{r.id}: {r.state.value}", "blocks": [section(text)]}
 
 
-def _hint(data: dict[str, Any]) -> str:
-    link = data.get("draft_link")
-    if link:
-        return f"Start from the <{link}|post-mortem draft> in the request's thread."
-    return escape(str(data.get("hint") or ""))
-
-
-def reminder_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
-    what = str(data.get("obligation", "")).replace("_", " ")
-    due = datetime.fromisoformat(str(data["due"]))
-    mention = str(data.get("mention") or "")
+def reminder_message(r: RollbackRequest, reminder: Reminder, thread_link: str | None) -> Message:
+    what = reminder.obligation.replace("_", " ")
+    due = reminder.due
+    hint = (
+        f"Start from the <{thread_link}|post-mortem draft> in the request's thread."
+        if thread_link
+        else escape(reminder.hint)
+    )
     text = (
         f":alarm_clock: *Overdue*: {what} for *{r.id}* `{escape(r.target.label)}` in <#{r.channel}> was due "
-        f"{due:%Y-%m-%d} {hm(due)}. Meet it with `{data.get('how', '')}`. "
-        f"{_hint(data)} {mention}"
+        f"{due:%Y-%m-%d} {hm(due)}. Meet it with `{reminder.how}`. "
+        f"{hint} {mentions_text(reminder.mentions)}"
     ).rstrip()
     return {"text": f"Overdue: {what} for {r.id}", "blocks": [section(text)]}
 
 
-def page_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
-    """Seed 001 §1: P1 pages the VP of Engineering, P2 the engineering lead, P3 goes to
-    #incidents, P4 becomes a ticket note."""
-    who = " ".join(
-        ([f"<!subteam^{data['usergroup']}>"] if data.get("usergroup") else [])
-        + [f"<@{u}>" for u in data.get("users") or []]
-    )
-    severity, pages = data.get("severity"), data.get("pages")
-    if severity == "P4":
+def page_message(r: RollbackRequest, page: Page) -> Message:
+    """P1 pages the VP of Engineering, P2 the engineering lead, P3 is announced for the incidents
+    channel, P4 becomes a ticket note."""
+    who = mentions_text(page.mentions)
+    severity, pages = page.severity.value, page.pages
+    if page.severity is Severity.P4:
         text = f":memo: {severity} {r.id}: no page; ticket note — fix in the next sprint (`{escape(r.target.label)}`)."
-    elif severity == "P3":
+    elif page.severity is Severity.P3:
         text = f":information_source: {severity} {r.id} in <#{r.channel}>: `{escape(r.target.label)}` — for #incidents."
     else:
         text = f":rotating_light: {severity} declared, {r.id} in <#{r.channel}>: paging {pages} {who}".rstrip()
@@ -127,13 +141,13 @@ def page_message(r: RollbackRequest, data: dict[str, Any]) -> Message:
     return {"text": f"{severity} {r.id}: {pages}", "blocks": [section(text)]}
 
 
-def postmortem_draft(r: RollbackRequest, data: dict[str, Any]) -> Message:
-    """Seed 004's post-mortem, started: what rollbot recorded, and what people must add."""
-    timeline = "\n".join(escape(str(line)) for line in data.get("timeline") or [])
+def postmortem_draft(r: RollbackRequest, draft: PostmortemDraft) -> Message:
+    """The post-mortem, started: what rollbot recorded, and what people must add."""
+    timeline = "\n".join(escape(line) for line in draft.timeline)
     facts = (
-        f"*Detection*: {escape(str(data.get('detection')))} · "
-        f"*Response* (request to decision): {escape(str(data.get('response')))} · "
-        f"*Recovery* (rollback to recovery verified): {escape(str(data.get('recovery')))}"
+        f"*Detection*: {escape(draft.detection)} · "
+        f"*Response* (request to decision): {escape(draft.response)} · "
+        f"*Recovery* (rollback to recovery verified): {escape(draft.recovery)}"
     )
     text = f"Post-mortem draft — {r.id}"
     return {
@@ -153,3 +167,31 @@ def postmortem_draft(r: RollbackRequest, data: dict[str, Any]) -> Message:
             ),
         ],
     }
+
+
+Render = Callable[[Notice, str | None], Message]
+P = TypeVar("P", bound=NoticePayload)
+
+
+def _payload(notice: Notice, kind: type[P]) -> P:
+    assert isinstance(notice.payload, kind), notice.kind
+    return notice.payload
+
+
+RENDER: dict[NoticeKind, Render] = {
+    NoticeKind.REQUEST_OPENED: lambda n, _: request_card(n.request),
+    NoticeKind.CARD_UPDATE: lambda n, _: request_card(n.request),
+    NoticeKind.TIMELINE: lambda n, _: {"text": timeline_text(_payload(n, TimelineEntry), n.at)},
+    NoticeKind.SUMMARY: lambda n, _: summary_message(n.request, _payload(n, Summary)),
+    NoticeKind.REMINDER: lambda n, link: reminder_message(n.request, _payload(n, Reminder), link),
+    NoticeKind.PAGE: lambda n, _: page_message(n.request, _payload(n, Page)),
+    NoticeKind.POSTMORTEM_DRAFT: lambda n, _: postmortem_draft(
+        n.request, _payload(n, PostmortemDraft)
+    ),
+}
+
+
+def render(notice: Notice, thread_link: str | None = None) -> Message:
+    """The Slack message for a notice; `thread_link` is the permalink of the request's thread
+    when the notice asked for one."""
+    return RENDER[notice.kind](notice, thread_link)

@@ -1,15 +1,20 @@
-"""The /rollback slash command."""
+"""The /rollback slash command: parse the text into a typed command, hand it to its use case.
+
+One table maps each command type to the listener step that runs it; each step returns the
+private answer the person who typed the command sees.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.usecases.commands import (
-    USAGE,
     ApproveRetroactively,
+    Command,
     ListOpen,
     MeetObligationCommand,
     OpenForm,
@@ -18,66 +23,108 @@ from bot.usecases.commands import (
     ShowHistory,
     ShowReport,
     ShowStatus,
-    parse_command,
 )
-from handlers.blockkit import cards as blocks
-from handlers.blockkit import forms
+from handlers.blockkit import cards, forms
+from handlers.blockkit.cards import Message
 from handlers.slack.context import actor_from_command, idempotency_key, origin_of_command
 from handlers.slack.deps import HandlerDeps
+from handlers.slack.grammar import USAGE, parse_command
 from handlers.slack.ids import FormOrigin
 from handlers.slack.reports import post_report
+
+
+class Invocation:
+    """One typed /rollback: the command, the raw body it came in, and Slack's client."""
+
+    def __init__(self, command: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        self.command = command
+        self.body = body
+        self.client = client
+        self.origin = origin_of_command(body)
+
+
+Step = Callable[[Invocation, HandlerDeps, AsyncAck], Awaitable[None]]
+
+
+async def _help(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    await ack(cards.ephemeral(USAGE))
+
+
+async def _report(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    await ack(cards.ephemeral("Preparing the rollback report; it will appear here."))
+    command: ShowReport = inv.command
+    await post_report(inv.client, deps, inv.origin.channel_id, command.month, deps.clock.now())
+
+
+async def _form(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    origin = FormOrigin(channel_id=inv.origin.channel_id, channel_name=inv.origin.channel_name)
+    await inv.client.views_open(trigger_id=inv.body["trigger_id"], view=forms.open_form(origin))
+    await ack()
+
+
+async def _status(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    command: ShowStatus = inv.command
+    await ack(
+        cards.status_reply(await deps.queries.status(inv.origin.channel_id, command.request_id))
+    )
+
+
+async def _list(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    await ack(cards.list_reply(await deps.queries.list_open(inv.origin.channel_id)))
+
+
+async def _history(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    command: ShowHistory = inv.command
+    found = await deps.queries.history(command.target)
+    await ack(cards.history_reply(command.target.label, found))
+
+
+async def _meet(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    command: MeetObligationCommand = inv.command
+    actor = actor_from_command(inv.body)
+    request = await deps.aftercare.meet_obligation(
+        command.request_id, command.kind, actor, command.evidence
+    )
+    what = command.kind.value.replace("_", " ")
+    await ack(cards.ephemeral(f"Recorded {what} for {request.id}."))
+
+
+async def _retro(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    command: ApproveRetroactively = inv.command
+    actor = actor_from_command(inv.body)
+    request = await deps.aftercare.approve_retroactively(command.request_id, actor)
+    await ack(cards.ephemeral(f"Retroactive approval recorded for {request.id}."))
+
+
+async def _open(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    result = await deps.opening.open_request(
+        inv.command,
+        actor=actor_from_command(inv.body),
+        origin=inv.origin,
+        idempotency_key=idempotency_key(inv.body),
+    )
+    if result.created:
+        deps.metrics.requests_opened.inc()
+    answer: Message = cards.opened_ack(result.request, result.created)
+    await ack(answer)
+
+
+STEPS: dict[type[Command], Step] = {
+    ShowHelp: _help,
+    ShowReport: _report,
+    OpenForm: _form,
+    ShowStatus: _status,
+    ListOpen: _list,
+    ShowHistory: _history,
+    MeetObligationCommand: _meet,
+    ApproveRetroactively: _retro,
+    OpenRollback: _open,
+}
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
     @app.command("/rollback")
     async def rollback_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         command = parse_command(str(body.get("text", "")))
-        origin = origin_of_command(body)
-        if isinstance(command, ShowHelp):
-            await ack(blocks.ephemeral(USAGE))
-        elif isinstance(command, ShowReport):
-            await ack(blocks.ephemeral("Preparing the rollback report; it will appear here."))
-            await post_report(client, deps, origin.channel_id, command.month, deps.clock.now())
-        elif isinstance(command, OpenForm):
-            form = forms.open_form(
-                FormOrigin(channel_id=origin.channel_id, channel_name=origin.channel_name)
-            )
-            await client.views_open(trigger_id=body["trigger_id"], view=form)
-            await ack()
-        elif isinstance(command, ShowStatus):
-            await ack(
-                blocks.status_reply(
-                    await deps.service.status(origin.channel_id, command.request_id)
-                )
-            )
-        elif isinstance(command, ListOpen):
-            await ack(blocks.list_reply(await deps.service.list_open(origin.channel_id)))
-        elif isinstance(command, MeetObligationCommand):
-            actor = actor_from_command(body)
-            request = await deps.flows.meet_obligation(
-                command.request_id, command.kind, actor, command.evidence
-            )
-            what = command.kind.value.replace("_", " ")
-            await ack(blocks.ephemeral(f"Recorded {what} for {request.id}."))
-        elif isinstance(command, ApproveRetroactively):
-            actor = actor_from_command(body)
-            request = await deps.flows.approve_retroactively(command.request_id, actor)
-            await ack(blocks.ephemeral(f"Retroactive approval recorded for {request.id}."))
-        elif isinstance(command, ShowHistory):
-            await ack(
-                blocks.history_reply(
-                    command.target.label, await deps.service.history(command.target)
-                )
-            )
-        else:
-            assert isinstance(command, OpenRollback)
-            result = await deps.service.open_request(
-                command,
-                actor=actor_from_command(body),
-                origin=origin,
-                idempotency_key=idempotency_key(body),
-            )
-            if result.created:
-                deps.metrics.requests_opened.inc()
-            await ack(blocks.opened_ack(result.request, result.created))
+        await STEPS[type(command)](Invocation(command, body, client), deps, ack)
         deps.metrics.commands.labels(outcome="ok").inc()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.people import Person
-from bot.usecases.opening import Origin
+from bot.usecases.commands import Origin
 from handlers.slack.ids import FormOrigin
 
 

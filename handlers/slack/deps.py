@@ -1,4 +1,4 @@
-"""What the listeners are handed by the composition root."""
+"""What the listeners are handed by the composition root: one use case per kind of act."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from dataclasses import dataclass
 
 from bot.config.metrics import Metrics
 from bot.ports import Clock
-from bot.usecases.approvals import RequestFlows
+from bot.usecases.aftercare import Aftercare
+from bot.usecases.approvals import Approvals
+from bot.usecases.decisions import Decisions
 from bot.usecases.opening import RollbackService
-from bot.usecases.outbox import OutboxService
+from bot.usecases.queries import RequestQueries
 from bot.usecases.reports import AuditorReport, ReportService
 
 
 @dataclass(frozen=True)
 class HandlerDeps:
-    service: RollbackService
-    flows: RequestFlows
-    outbox: OutboxService
+    opening: RollbackService
+    queries: RequestQueries
+    decisions: Decisions
+    approvals: Approvals
+    aftercare: Aftercare
     metrics: Metrics
     reports: ReportService
     # Renders a report's charts (PNG bytes by file name); the composition root picks matplotlib.

@@ -14,8 +14,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import DomainError
-from bot.usecases.commands import CommandError
 from handlers.slack.deps import HandlerDeps
+from handlers.slack.grammar import CommandError
 
 log = structlog.get_logger("rollbot.handlers")
 

@@ -36,7 +36,7 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
         origin: FormOrigin = context["origin"]
         try:
             command = read_open_form(view["state"]["values"])
-            result = await deps.service.open_request(
+            result = await deps.opening.open_request(
                 command,
                 actor=actor_from_interaction(body),
                 origin=origin_of_form(origin),
@@ -57,13 +57,13 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
         callback = view["callback_id"]
         try:
             if callback == CallbackId.DENY_REASON:
-                await deps.flows.deny(card.request_id, card.version, actor, _reason(view))
+                await deps.approvals.deny(card.request_id, card.version, actor, _reason(view))
             elif callback == CallbackId.OVERRIDE_REASON:
-                await deps.flows.declare_override(
+                await deps.approvals.declare_override(
                     card.request_id, card.version, actor, _reason(view)
                 )
             else:
-                await deps.flows.cancel(card.request_id, card.version, actor, _reason(view))
+                await deps.approvals.cancel(card.request_id, card.version, actor, _reason(view))
         except DomainError as exc:
             await ack(response_action="errors", errors={BlockId.REASON.value: str(exc)[:3000]})
             return

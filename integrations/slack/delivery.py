@@ -1,4 +1,5 @@
 """Delivers outbox notices to Slack in order per channel, honouring 429 Retry-After and 5xx.
+What each notice says is rendered by the renderer the composition root hands in.
 
 A failed delivery holds back the rest of that channel's notices, so a timeline is delayed by an
 outage but never reordered or dropped.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,21 +19,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.metrics import Metrics
+from bot.domain.notices import Notice, NoticeKind, Placement, Reminder
 from bot.ports import Clock
-from bot.usecases.outbox import Notice, NoticeKind, OutboxService
-from handlers.blockkit import cards as blocks
-from handlers.blockkit import notices
+from bot.store.uow import Committed
+from bot.usecases.outbox import OutboxService
 
 log = structlog.get_logger("rollbot.delivery")
 # An incident timeline must catch up soon after Slack recovers: never wait longer than this.
 MAX_BACKOFF = timedelta(seconds=20)
-
-
-# Notices that are messages of their own in the channel (not card updates or thread replies).
-STANDALONE = {
-    NoticeKind.REMINDER: notices.reminder_message,
-    NoticeKind.SUMMARY: notices.summary_message,
-}
 
 
 class CardNotPostedError(Exception):
@@ -49,6 +44,7 @@ class SlackDelivery:
         client: AsyncWebClient,
         metrics: Metrics,
         clock: Clock,
+        render: Callable[[Notice, str | None], dict[str, Any]],
         *,
         poll_interval: float = 1.0,
     ) -> None:
@@ -56,6 +52,7 @@ class SlackDelivery:
         self._client = client
         self._metrics = metrics
         self._clock = clock
+        self._render = render
         self._poll = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -64,46 +61,32 @@ class SlackDelivery:
     def wake(self) -> None:
         self._wake.set()
 
+    def on_commit(self, committed: Committed) -> None:
+        """After a commit that wrote notices: deliver them now rather than at the next poll."""
+        if committed.notices_written:
+            self._wake.set()
+
     async def _send(self, notice: Notice, card: tuple[str, str] | None) -> str | None:
-        request = notice.request
-        assert request is not None
-        if notice.kind is NoticeKind.REQUEST_OPENED:
-            resp = await self._client.chat_postMessage(
-                channel=notice.channel, **blocks.request_card(request)
-            )
-            return str(resp["ts"])
-        if notice.kind is NoticeKind.PAGE:
-            where = notice.channel
-            if notice.data.get("severity") == "P3" and notice.data.get("incidents_channel"):
-                where = str(notice.data["incidents_channel"])
-            resp = await self._client.chat_postMessage(
-                channel=where, **notices.page_message(request, notice.data)
-            )
-            return str(resp["ts"])
-        standalone = STANDALONE.get(notice.kind)
-        if standalone is not None:
-            data = notice.data
-            if data.get("obligation") == "post_mortem" and card is not None:
-                # the draft lives in the request's thread: link the reminder to it
-                link = await self._client.chat_getPermalink(channel=card[0], message_ts=card[1])
-                data = {**data, "draft_link": link["permalink"]}
-            resp = await self._client.chat_postMessage(
-                channel=notice.channel, **standalone(request, data)
-            )
+        """Send one notice where the core placed it; return the ts of what it posted."""
+        if notice.placement is Placement.MESSAGE:
+            link = None
+            if isinstance(notice.payload, Reminder) and notice.payload.link_thread and card:
+                found = await self._client.chat_getPermalink(channel=card[0], message_ts=card[1])
+                link = str(found["permalink"])
+            message = self._render(notice, link)
+            resp = await self._client.chat_postMessage(channel=notice.channel, **message)
             return str(resp["ts"])
         if card is None:
-            raise CardNotPostedError(request.id)
+            raise CardNotPostedError(notice.request.id)
         card_channel, card_ts = card
-        if notice.kind is NoticeKind.CARD_UPDATE:
+        if notice.placement is Placement.CARD:
             await self._client.chat_update(
-                channel=card_channel, ts=card_ts, **blocks.request_card(request)
+                channel=card_channel, ts=card_ts, **self._render(notice, None)
             )
             return card_ts
-        if notice.kind is NoticeKind.POSTMORTEM_DRAFT:
-            reply = notices.postmortem_draft(request, notice.data)
-        else:
-            reply = {"text": notices.timeline_text(notice.data, notice.at)}
-        resp = await self._client.chat_postMessage(channel=card_channel, thread_ts=card_ts, **reply)
+        resp = await self._client.chat_postMessage(
+            channel=card_channel, thread_ts=card_ts, **self._render(notice, None)
+        )
         return str(resp["ts"])
 
     async def _postpone(self, notice: Notice, error: Exception) -> None:
@@ -138,14 +121,14 @@ class SlackDelivery:
                 held: set[str] = set()
                 progressed = False
                 # Cards posted in this round, for the updates that follow them in the same batch.
-                cards = {n.request.id: n.card for n in notices if n.request and n.card}
+                cards = {n.request.id: n.card for n in notices if n.card}
                 for notice in notices:
                     if notice.channel in held:
                         continue
                     if notice.not_before is not None and notice.not_before > self._clock.now():
                         held.add(notice.channel)
                         continue
-                    request_id = notice.request.id if notice.request else ""
+                    request_id = notice.request.id
                     try:
                         ts = await self._send(notice, cards.get(request_id))
                     except (

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,13 +32,18 @@ from bot.store import migrate
 from bot.store.config_versions import StoredConfigVersions
 from bot.store.engine import create_engine
 from bot.store.uow import UnitOfWorkFactory
+from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_intake import AlertIntake
-from bot.usecases.approvals import RequestFlows, Transitions
+from bot.usecases.approvals import Approvals
+from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
 from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
+from bot.usecases.queries import RequestQueries
 from bot.usecases.reports import ReportService
+from bot.usecases.transition import Transitions
+from handlers.blockkit.notices import render as render_notice
 from handlers.http.alerts import alert_route
 from handlers.http.web import build_web_app
 from handlers.slack.app import build_bolt_app
@@ -66,8 +72,11 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     uow: UnitOfWorkFactory
-    service: RollbackService
-    flows: RequestFlows
+    opening: RollbackService
+    queries: RequestQueries
+    decisions: Decisions
+    approvals: Approvals
+    aftercare: Aftercare
     executions: ExecutionRunner
     due: DueWork
     reminders: Reminders
@@ -104,6 +113,105 @@ class Runtime:
         await self.engine.dispose()
 
 
+@dataclass(frozen=True)
+class _Core:
+    """The use cases, built on one unit of work factory."""
+
+    opening: RollbackService
+    queries: RequestQueries
+    transitions: Transitions
+    decisions: Decisions
+    approvals: Approvals
+    aftercare: Aftercare
+    evidence: EvidenceRecorder
+    executions: ExecutionRunner
+    reminders: Reminders
+    watch: RecoveryWatch
+    reports: ReportService
+    due: DueWork
+
+
+def _core(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    policy: ApprovalPolicy,
+    adapters: tuple[Mapping[str, Executor], Verifier, EvidenceStore, AsyncWebClient],
+) -> _Core:
+    executors, verifier, store, client = adapters
+    roles = SlackRoleDirectory(policy, client, clock)
+    lease = timedelta(seconds=settings.execution_lease_seconds)
+    transitions = Transitions(uow, clock, lease=lease)
+    evidence = EvidenceRecorder(uow, clock, store, executors)
+    executions = ExecutionRunner(
+        transitions=transitions,
+        evidence=evidence,
+        uow=uow,
+        clock=clock,
+        executors=executors,
+        verifier=verifier,
+    )
+    reminders = Reminders(uow, clock, policy)
+    watch = RecoveryWatch(uow, clock, transitions, verifier)
+    channels = SlackChannelDirectory(client)
+    opening = RollbackService(
+        uow=uow, clock=clock, policy=policy, roles=roles, channels=channels, executors=executors
+    )
+    due = DueWork(
+        uow,
+        clock,
+        transitions,
+        evidence,
+        reminders,
+        watch,
+        executions,
+        tick_seconds=settings.tick_seconds,
+    )
+    return _Core(
+        opening=opening,
+        queries=RequestQueries(uow),
+        transitions=transitions,
+        decisions=Decisions(transitions, roles),
+        approvals=Approvals(transitions, roles, executors),
+        aftercare=Aftercare(transitions, roles),
+        evidence=evidence,
+        executions=executions,
+        reminders=reminders,
+        watch=watch,
+        reports=ReportService(uow, clock),
+        due=due,
+    )
+
+
+def _http(
+    settings: Settings,
+    core: _Core,
+    bolt: AsyncApp,
+    metrics: Metrics,
+    engine: AsyncEngine,
+    alerts: AlertIntake,
+) -> web.Application:
+    async def health() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    route = alert_route(alerts, token=settings.alert_token, basic=settings.alert_basic_auth)
+    return build_web_app(
+        bolt, metrics, health, [route], signing_secret=settings.slack_signing_secret
+    )
+
+
+async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
+    engine = create_engine(settings.database_url)
+    if check_schema:
+        try:
+            await migrate.ensure_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return engine
+
+
 async def build_runtime(
     settings: Settings,
     *,
@@ -118,116 +226,56 @@ async def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
-    engine = create_engine(settings.database_url)
-    if check_schema:
-        try:
-            await migrate.ensure_schema(engine)
-        except BaseException:
-            await engine.dispose()
-            raise
-    signer = AuditSigner(
-        load_signing_key(
-            seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
-        ),
-        every=settings.audit_checkpoint_every,
+    engine = await _engine(settings, check_schema)
+    key = load_signing_key(
+        seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
     )
-    uow = UnitOfWorkFactory(engine, signer)
-    config_versions = StoredConfigVersions(uow, clock)
+    uow = UnitOfWorkFactory(engine, AuditSigner(key, every=settings.audit_checkpoint_every))
     if callable(executors):
-        executors = executors(config_versions)
+        executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}
     metrics = Metrics()
     client = client_for(settings.slack_bot_token, settings.slack_api_url)
+    store = evidence_store or _evidence_store(settings, policy, clock)
+    core = _core(
+        settings, uow, clock, policy, (executors, verifier or HttpVerifier(policy), store, client)
+    )
     outbox = OutboxService(uow, clock)
-    delivery = SlackDelivery(outbox, client, metrics, clock)
-    roles = SlackRoleDirectory(policy, client, clock)
-    transitions = Transitions(
-        uow,
-        clock,
-        after_commit=lambda r, e: executions.after_commit(r, e),
-        lease=timedelta(seconds=settings.execution_lease_seconds),
-    )
-    evidence = EvidenceRecorder(
-        uow,
-        clock,
-        evidence_store or _evidence_store(settings, policy, clock),
-        executors,
-        delivery.wake,
-    )
-    verifier = verifier or HttpVerifier(policy)
-    executions = ExecutionRunner(
-        transitions=transitions,
-        evidence=evidence,
-        uow=uow,
-        clock=clock,
-        executors=executors,
-        verifier=verifier,
-        outbox_written=delivery.wake,
-    )
-    service = RollbackService(
-        uow=uow,
-        clock=clock,
-        policy=policy,
-        roles=roles,
-        channels=SlackChannelDirectory(client),
-        executors=executors,
-        after_commit=executions.after_commit,
-    )
-    flows = RequestFlows(transitions, roles, executors)
-    reminders = Reminders(uow, clock, policy, delivery.wake)
-    watch = RecoveryWatch(uow, clock, transitions, verifier, delivery.wake)
-    reports = ReportService(uow, clock)
+    delivery = SlackDelivery(outbox, client, metrics, clock, render_notice)
+    # The commit is the event bus: what a committed unit of work changed reaches these.
+    uow.on_commit(delivery.on_commit)
+    uow.on_commit(core.executions.on_commit)
     deps = HandlerDeps(
-        service=service,
-        flows=flows,
-        outbox=outbox,
+        opening=core.opening,
+        queries=core.queries,
+        decisions=core.decisions,
+        approvals=core.approvals,
+        aftercare=core.aftercare,
         metrics=metrics,
-        reports=reports,
+        reports=core.reports,
         charts=report_charts,
         clock=clock,
     )
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
-
-    async def health() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
+    alerts = AlertIntake(core.opening, core.queries, uow, clock, policy)
     return Runtime(
         settings=settings,
         engine=engine,
         uow=uow,
-        service=service,
-        flows=flows,
-        executions=executions,
-        due=DueWork(
-            uow,
-            clock,
-            transitions,
-            evidence,
-            reminders,
-            watch,
-            executions,
-            tick_seconds=settings.tick_seconds,
-        ),
-        reminders=reminders,
-        watch=watch,
-        reports=reports,
-        evidence=evidence,
+        opening=core.opening,
+        queries=core.queries,
+        decisions=core.decisions,
+        approvals=core.approvals,
+        aftercare=core.aftercare,
+        executions=core.executions,
+        due=core.due,
+        reminders=core.reminders,
+        watch=core.watch,
+        reports=core.reports,
+        evidence=core.evidence,
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,
-        http_app=build_web_app(
-            bolt,
-            metrics,
-            health,
-            [
-                alert_route(
-                    AlertIntake(service, uow, clock, policy, delivery.wake),
-                    token=settings.alert_token,
-                    basic=settings.alert_basic_auth,
-                )
-            ],
-            signing_secret=settings.slack_signing_secret,
-        ),
+        http_app=_http(settings, core, bolt, metrics, engine, alerts),
         bolt=bolt,
     )

@@ -232,7 +232,7 @@ async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
             await scene.clicks("U0ALICE", incident.id, "Recovery confirmed")
             say("— 48 hours pass —")
             await let_time_pass(runtime, clock, hours=48)
-            request_id = (await runtime.service.status(incident.id, None)).id
+            request_id = (await runtime.queries.status(incident.id, None)).id
             await scene.types(
                 "U0BOB",
                 incident.id,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.domain.request import RequestState
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.kubernetes.deployment import KubernetesExecutor
 from rollbot.bootstrap.runtime import Runtime
@@ -56,7 +56,7 @@ async def _roll_back(
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     return request
 
 

@@ -12,7 +12,7 @@ from bot.domain.alerts import AlertRoute
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from bot.domain.severity import Severity
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack.driver import SlackDriver
@@ -114,7 +114,7 @@ async def test_an_alert_opens_one_request_and_repeats_are_noted(
     [result] = answer["results"]
     assert result["outcome"] == "opened"
     await runtime.settle()
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.AWAITING_DECISION
     assert request.assessment.severity is Severity.P1
     assert request.requester.id == "alertmanager"
@@ -129,7 +129,7 @@ async def test_an_alert_opens_one_request_and_repeats_are_noted(
     basic = "Basic " + base64.b64encode(f"alertmanager:{ALERT_TOKEN}".encode()).decode()
     assert (await _post(driver, webhook("resolved"), basic))[1]["results"][0]["outcome"] == "noted"
     await runtime.settle()
-    assert len(await runtime.service.history(API)) == 1
+    assert len(await runtime.queries.history(API)) == 1
     timeline = thread(slack, channel.id)
     assert sum("Alertmanager: HighErrorRate firing again" in t for t in timeline) == 2
     assert "Alertmanager: HighErrorRate resolved" in timeline[-1]
@@ -159,7 +159,7 @@ async def test_an_alert_storm_opens_one_request(runtime: Runtime, driver: SlackD
     answers = await asyncio.gather(*(_post(driver, body) for body in storm))
     outcomes = sorted(answer["results"][0]["outcome"] for _, answer in answers)
     assert outcomes == ["duplicate"] * 19 + ["opened"]
-    assert len(await runtime.service.history(API)) == 1
+    assert len(await runtime.queries.history(API)) == 1
 
 
 @pytest.mark.postgres
@@ -189,7 +189,7 @@ async def test_a_storm_spread_over_replicas_opens_one_request(
         answers = await asyncio.gather(*(_post_to(url, body) for url, body in storm))
         outcomes = sorted(answer["results"][0]["outcome"] for _, answer in answers)
         assert outcomes == ["duplicate"] * 14 + ["opened"]
-        assert len(await runtime.service.history(API)) == 1
+        assert len(await runtime.queries.history(API)) == 1
     finally:
         for replica in replicas[1:]:
             await replica.close()

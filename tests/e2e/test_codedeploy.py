@@ -53,9 +53,9 @@ def executors(executor: ScriptedExecutor, codedeploy: SandboxCodeDeploy) -> dict
 
 
 async def _only(runtime: Runtime) -> Any:
-    from bot.usecases.commands import target_from
+    from bot.domain.targets import target_from
 
-    [request] = await runtime.service.history(target_from(SHOP, None))
+    [request] = await runtime.queries.history(target_from(SHOP, None))
     return request
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
+from bot.domain.targets import target_from
 from bot.usecases.audit_export import verify_database
-from bot.usecases.commands import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
@@ -37,7 +37,7 @@ async def _die_mid_rollout(
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
     for _ in range(1000):  # until the rollout is under way (the change is in, the task waits)
-        [request] = await runtime.service.history(API)
+        [request] = await runtime.queries.history(API)
         if request.state is RequestState.EXECUTING and target.live != request.baseline_revision:
             break
         await asyncio.sleep(0.01)
@@ -60,7 +60,7 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
     executor: ScriptedExecutor,
 ) -> None:
     target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.EXECUTING
     assert target.live == "2"  # the change went in before the process died
 
@@ -71,7 +71,7 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
         assert await other.due.reclaim_rollbacks() == 1
         assert await other.due.reclaim_rollbacks() == 0  # taken once
         await other.settle()
-        [request] = await other.service.history(API)
+        [request] = await other.queries.history(API)
         assert request.state is RequestState.COMPLETED
         assert request.to_revision == "2"
         assert executor.executions == [request.id]  # resumed, never executed again
@@ -112,7 +112,7 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
         clock.advance(minutes=2)
         await other.due.run_once()
         await other.settle()
-        [request] = await other.service.history(API)
+        [request] = await other.queries.history(API)
         assert request.state is RequestState.FAILED
         assert "nothing was rolled back" in (request.outcome or "")
         assert target.live == "3"  # and nothing was done now either
@@ -146,7 +146,7 @@ async def test_a_live_process_renews_its_lease(
         await busy.settle()
         clock.advance(minutes=10)
         assert await busy.due.reclaim_rollbacks() == 0  # finished: the lease was closed
-        [request] = await busy.service.history(API)
+        [request] = await busy.queries.history(API)
         assert request.state is RequestState.COMPLETED
     finally:
         target.hold.set()

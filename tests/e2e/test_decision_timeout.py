@@ -39,7 +39,7 @@ async def test_nobody_decides_and_rollbot_rolls_back(
     assert await runtime.due.tick() == 0  # a second tick (or replica) finds nothing to do
     await runtime.settle()
 
-    [request] = await runtime.service.list_open(channel) or [None]
+    [request] = await runtime.queries.list_open(channel) or [None]
     assert request is None  # completed: alice is on call, a last-version rollback needs nobody else
     timeline = thread(slack, channel)
     announce = next(i for i, t in enumerate(timeline) if "Automatic rollback starting" in t)
@@ -59,12 +59,12 @@ async def test_a_decision_in_time_stops_the_timeout(
     await command(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "slow"'
     )
-    [request] = await runtime.service.list_open(channel)
-    await runtime.flows.choose_forward_fix(request.id, request.version, request.requester)
+    [request] = await runtime.queries.list_open(channel)
+    await runtime.decisions.choose_forward_fix(request.id, request.version, request.requester)
     clock.advance(hours=2)
     assert await runtime.due.tick() == 0
     assert (
-        await runtime.service.status(channel, request.id)
+        await runtime.queries.status(channel, request.id)
     ).state is RequestState.FORWARD_FIX_CHOSEN
 
 

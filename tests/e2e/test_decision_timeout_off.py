@@ -7,7 +7,7 @@ import pytest
 from bot.domain.events import ObligationKind
 from bot.domain.policy import ApprovalPolicy, ServicePolicy
 from bot.domain.request import RequestState
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.slack.driver import SlackDriver
@@ -31,7 +31,7 @@ async def test_policy_can_turn_the_timeout_off(
     )
     clock.advance(hours=3)
     assert await runtime.due.tick() == 0
-    [request] = await runtime.service.list_open(channel)
+    [request] = await runtime.queries.list_open(channel)
     assert request.state is RequestState.AWAITING_DECISION
     assert request.decision_deadline is None
     assert "Automatic rollback on timeout is off for this service." in str(
@@ -45,7 +45,7 @@ async def test_without_a_timeout_the_decision_sla_is_chased_until_someone_decide
     await command(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "slow"'
     )
-    [request] = await runtime.service.list_open(channel)
+    [request] = await runtime.queries.list_open(channel)
     await command(runtime, driver, channel, "U0DAVE", f"customers-notified {request.id} email")
     clock.advance(hours=3, minutes=59)
     assert await runtime.reminders.tick() == 0
@@ -59,7 +59,7 @@ async def test_without_a_timeout_the_decision_sla_is_chased_until_someone_decide
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_FORWARD_FIX)
     clock.advance(hours=2)
     assert await runtime.reminders.tick() == 0  # decided: the chase stopped
-    [request] = await runtime.service.history(target_from("deployment/api", "prod"))
+    [request] = await runtime.queries.history(target_from("deployment/api", "prod"))
     met = request.obligation(ObligationKind.DECISION_SLA)
     assert met is not None
     assert met.evidence == "decided: forward_fix"

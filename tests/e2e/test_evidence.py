@@ -9,8 +9,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from bot.domain.targets import target_from
 from bot.usecases.audit_export import verify_database
-from bot.usecases.commands import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.slack.driver import SlackDriver
@@ -103,7 +103,7 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
 
-    [request] = await runtime.service.history(target_from("deployment/api", "prod"))
+    [request] = await runtime.queries.history(target_from("deployment/api", "prod"))
     assert request.state.value == "completed"  # the rollback itself was not held up
     assert "Evidence pack not stored yet" in thread(slack, channel)[-1]
     assert [e.action for e in await _audit(runtime)][-1] == "evidence.upload_failed"

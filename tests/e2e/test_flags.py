@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from bot.domain.request import RequestState
+from bot.domain.targets import target_from
 from bot.ports import ConfigVersions
 from bot.usecases.audit_export import verify_database
-from bot.usecases.commands import target_from
 from handlers.slack.ids import ActionId
 from integrations.flags.http import JsonApi
 from integrations.flags.launchdarkly import LaunchDarklyExecutor
@@ -79,7 +79,7 @@ async def test_the_kill_switch_turns_a_launchdarkly_flag_off(
     )
     await _approve_by_devops(runtime, driver, slack, channel)
 
-    [request] = await runtime.service.history(CHECKOUT)
+    [request] = await runtime.queries.history(CHECKOUT)
     assert request.state is RequestState.COMPLETED
     flag = flags.state.ld_flags[("default", "new-checkout")]
     assert flag.environments["production"]["on"] is False
@@ -142,7 +142,7 @@ async def test_a_flag_is_restored_to_a_version_rollbot_recorded(
     assert "flag version 2: restore flag version 1" in str(card(slack, channel)["blocks"])
     await _approve_by_devops(runtime, driver, slack, channel)
 
-    [request] = await runtime.service.history(CHECKOUT)
+    [request] = await runtime.queries.history(CHECKOUT)
     assert request.state is RequestState.COMPLETED
     production = flag.environments["production"]
     assert (production["on"], production["fallthrough"]) == (False, {"variation": 0})
@@ -185,7 +185,7 @@ async def test_unleash_errors_fail_cleanly(
     )
     flags.state.fail_next("unleash", "POST", 500, times=10)
     await _approve_by_devops(runtime, driver, slack, channel)
-    [request] = await runtime.service.history(target_from("flag/fast-search", None, "production"))
+    [request] = await runtime.queries.history(target_from("flag/fast-search", None, "production"))
     assert request.state is RequestState.FAILED
     assert "Unleash answered POST" in (request.outcome or "")
     assert "with 500 after 4 tries" in (request.outcome or "")
@@ -216,7 +216,7 @@ async def test_flag_api_errors_fail_the_rollback_cleanly(
     flags.state.fail_next("launchdarkly", "PATCH", status, times=10)
     await _approve_by_devops(runtime, driver, slack, channel)
 
-    [request] = await runtime.service.history(CHECKOUT)
+    [request] = await runtime.queries.history(CHECKOUT)
     assert request.state is RequestState.FAILED
     assert says in (request.outcome or "")
     assert flags.state.ld_flags[("default", "new-checkout")].environments["production"]["on"]
@@ -240,7 +240,7 @@ async def test_a_429_is_waited_out_and_a_wrong_token_refused(
         in reply.json()["text"]
     )
     assert (
-        len(await runtime.service.history(target_from("flag/new-checkout", None, "staging"))) == 0
+        len(await runtime.queries.history(target_from("flag/new-checkout", None, "staging"))) == 0
     )
 
 

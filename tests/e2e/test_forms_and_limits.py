@@ -13,8 +13,8 @@ from bot.domain.people import Person
 from bot.domain.policy import Role, RollbackType
 from bot.domain.request import RequestState, TargetRef
 from bot.domain.severity import Severity
+from bot.domain.targets import target_from
 from bot.domain.transitions import apply
-from bot.usecases.commands import target_from
 from handlers.blockkit import cards as blocks
 from handlers.blockkit import forms, notices
 from handlers.slack.ids import ActionId, CallbackId, CardAction, FormOrigin
@@ -56,7 +56,7 @@ async def test_rollback_alone_opens_the_form_and_submitting_it_opens_a_request(
     again = await driver.submit_view("U0ALICE", view_id, _form())  # Slack retrying the submission
     assert again.status == 200
     await runtime.settle()
-    [request] = await runtime.service.list_open(channel)
+    [request] = await runtime.queries.list_open(channel)
     assert (await stored(runtime)).requests == 1
     # 12 % of requests failing is above the 5 % trigger: P2, computed from the answers
     assert request.assessment.severity is Severity.P2
@@ -86,7 +86,7 @@ async def test_override_in_the_form_needs_the_incident_commander(
     )
     assert accepted.status == 200
     await runtime.settle()
-    [request] = await runtime.service.history(request_target())
+    [request] = await runtime.queries.history(request_target())
     assert request.state is RequestState.COMPLETED
     assert request.override is not None
     assert request.override.by.id == "U0DAVE"
@@ -111,7 +111,7 @@ async def test_cancel_by_the_requester(
     await driver.submit_view("U0ALICE", view_id, {"reason": _text("false alarm")})
     await runtime.settle()
     assert thread(slack, channel)[-1].endswith("<@U0ALICE> cancelled the request: false alarm")
-    assert (await runtime.service.list_open(channel)) == []
+    assert (await runtime.queries.list_open(channel)) == []
 
 
 def _every_state() -> list[Any]:

@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.policy import ApprovalPolicy, HttpCheck, ServicePolicy, VerificationPolicy
 from bot.domain.request import RequestState
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.health.checks import HttpVerifier
 from rollbot.bootstrap.runtime import Runtime
@@ -51,7 +51,7 @@ async def test_red_health_checks_fail_the_rollback_and_escalate(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
-    [request] = await runtime.service.history(target_from("deployment/api", "prod"))
+    [request] = await runtime.queries.history(target_from("deployment/api", "prod"))
     assert request.state is RequestState.FAILED
     assert request.verification["health_check"] == "failed 0/1: api: HTTP 503, expected 200"
     timeline = thread(slack, channel)

@@ -4,7 +4,7 @@ fails the rollback and escalates. Time is moved, never waited for."""
 from __future__ import annotations
 
 from bot.domain.request import RequestState
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
@@ -23,7 +23,7 @@ async def _completed(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "slow"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.COMPLETED
 
 
@@ -59,7 +59,7 @@ async def test_recovery_is_rechecked_every_five_minutes_for_thirty(
     actions = await _actions(runtime)
     assert actions.count("verification.recheck") == 6
     assert actions.count("verification.watch_closed") == 1
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.COMPLETED
     assert "Recovery watched until 09:30 UTC, re-checked every 5 min" in str(
         card(slack, channel)["blocks"]
@@ -85,7 +85,7 @@ async def test_a_drift_in_the_window_fails_the_rollback_and_escalates(
     assert await runtime.watch.tick() == 0  # a failed rollback is not watched any longer
     await runtime.settle()
 
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.FAILED
     assert request.outcome == (
         "failed to recover: recovery drifted within the watch window: error rate 9.0% > 5%"
@@ -113,7 +113,7 @@ async def test_a_person_confirms_recovery_once(
 ) -> None:
     await _completed(runtime, driver, slack, channel)
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.CONFIRM_RECOVERY)
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.verification["user_validation"].startswith("confirmed by bob at")
     assert "Recovery confirmed" not in buttons(card(slack, channel))
     assert (await _actions(runtime)).count("recovery.confirmed") == 1
@@ -132,7 +132,7 @@ async def test_a_late_failed_recheck_after_the_window_is_still_told(
     clock.advance(hours=2)  # rollbot was down; the first beat runs long after the window
     assert await runtime.watch.tick() == 0  # too late to count as drift
     await runtime.settle()
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     assert request.state is RequestState.COMPLETED
     assert thread(slack, channel)[-1].endswith(
         ":warning: recovery re-check 1 FAILED after the watch window: error rate 7.5% &gt; 5%. "

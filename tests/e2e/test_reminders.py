@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain.policy import ApprovalPolicy
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
@@ -35,7 +35,7 @@ async def _completed_rollback(
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     return request.id
 
 
@@ -69,7 +69,7 @@ async def test_a_post_mortem_is_chased_once_per_step_until_it_is_met(
     assert reply == f"Recorded post mortem for {request_id}."
     clock.advance(hours=5)
     assert await runtime.reminders.tick() == 0  # met: never again
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     pm = request.obligation(
         __import__("bot.domain.events", fromlist=["ObligationKind"]).ObligationKind.POST_MORTEM
     )
@@ -88,7 +88,7 @@ async def test_retroactive_approval_is_role_checked(
         "U0DAVE", view_id, {"reason": {"value": {"type": "plain_text_input", "value": "no lead"}}}
     )
     await runtime.settle()
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
 
     refused = await command(runtime, driver, channel, "U0CAROL", f"approve-retro {request.id}")
     assert "approval needs engineering lead" in refused
@@ -137,7 +137,7 @@ async def test_customers_must_hear_of_a_p1_within_30_minutes(
     await command(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
-    [request] = await runtime.service.history(API)
+    [request] = await runtime.queries.history(API)
     clock.advance(minutes=29)
     assert await runtime.reminders.tick() == 0
     clock.advance(minutes=1)

@@ -26,7 +26,7 @@ async def test_signed_command_stores_request_and_posts_card(
     assert body["response_type"] == "ephemeral"
     assert "opened for `deployment/api -n prod`" in body["text"]
     assert await stored(runtime) == Stored(requests=1, audit=2, outbox=4)
-    request = (await runtime.service.list_open(channel))[0]
+    request = (await runtime.queries.list_open(channel))[0]
     assert request.state is RequestState.AWAITING_DECISION
     assert request.requester.id == "U0ALICE"
     assert request.target.namespace == "prod"
@@ -137,7 +137,7 @@ async def test_help_status_and_list(runtime: Runtime, driver: SlackDriver, chann
     )
 
     await driver.command("U0ALICE", channel, OPEN)
-    [request] = await runtime.service.list_open(channel)
+    [request] = await runtime.queries.list_open(channel)
 
     status = (await driver.command("U0BOB", channel, f"status {request.id}")).json()["text"]
     assert request.id in status

@@ -6,7 +6,7 @@ import asyncio
 import copy
 
 from bot.domain.request import RequestState, TargetRef
-from bot.usecases.commands import target_from
+from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
@@ -25,7 +25,7 @@ async def _audit_actions(runtime: Runtime) -> list[str]:
 
 
 async def _only_request(runtime: Runtime, channel: str) -> RequestState:
-    requests = await runtime.service.history(card_target())
+    requests = await runtime.queries.history(card_target())
     assert len(requests) == 1
     return requests[0].state
 
@@ -285,7 +285,7 @@ async def test_emergency_override_by_incident_commander(
     blocks = str(card(slack, channel)["blocks"])
     assert "Emergency override* by <@U0DAVE>" in blocks
     assert "Retroactive approval due 13:00 UTC" in blocks
-    [request] = await runtime.service.history(card_target())
+    [request] = await runtime.queries.history(card_target())
     assert [o.kind.value for o in request.obligations] == [
         "decision_sla",
         "customer_notification",
@@ -391,7 +391,7 @@ async def test_roles_from_a_slack_user_group(
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
     assert "approval needs devops lead" in ephemerals(slack, "U0BOB")[-1]
     await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
-    [request] = await runtime.service.history(target_from("configmap/api-config", "prod"))
+    [request] = await runtime.queries.history(target_from("configmap/api-config", "prod"))
     assert request.state is RequestState.COMPLETED
     assert slack.state.calls_of("usergroups.users.list")
 
@@ -414,7 +414,7 @@ async def test_request_outside_an_incident_channel_opens_one(
         runtime, driver, general, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "again"'
     )
     assert len([c for c in slack.state.channels.values() if c.name.startswith("inc-")]) == 1
-    requests = await runtime.service.history(card_target())
+    requests = await runtime.queries.history(card_target())
     assert len({r.incident_id for r in requests}) == 1
 
 

@@ -19,7 +19,7 @@ from bot.domain.severity import Severity, declared
 from bot.domain.transitions import apply
 from bot.store import migrate
 from bot.store.engine import create_engine
-from bot.store.repositories import RequestMovedOnError, UnknownRequestError
+from bot.store.requests import RequestMovedOnError, UnknownRequestError
 from bot.store.uow import UnitOfWorkFactory
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -8,14 +8,13 @@ from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
 from bot.domain.severity import Severity
 from bot.usecases.commands import (
-    CommandError,
     ListOpen,
     OpenForm,
     OpenRollback,
     ShowHelp,
     ShowStatus,
-    parse_command,
 )
+from handlers.slack.grammar import CommandError, parse_command
 
 
 @pytest.mark.parametrize(

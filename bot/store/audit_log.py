@@ -1,0 +1,130 @@
+"""The audit log repository: hash-chained entries appended in the transaction they record, and
+signed checkpoints of the chain's head."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.audit.chain import entry_body, entry_hash
+from bot.audit.keys import AuditSigner
+from bot.domain.people import Person
+from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
+
+
+class AuditLog:
+    """Appends to the hash chain inside the caller's transaction, so each entry commits or rolls
+    back with the state change it records; signs a checkpoint every `signer.every` entries."""
+
+    def __init__(self, session: AsyncSession, signer: AuditSigner) -> None:
+        self._session = session
+        self._signer = signer
+        # The head as this transaction moved it: taken (and locked) by the first append, written
+        # back once by settle() before commit, so a transition's entries cost one round trip each.
+        self._head: tuple[int, str] | None = None
+        self._unsettled = False
+
+    async def append(
+        self,
+        *,
+        at: datetime,
+        actor: Person,
+        action: str,
+        request_id: str | None,
+        incident_id: str | None,
+        payload: dict[str, Any],
+    ) -> int:
+        if self._head is None:
+            # Taking the head row first serializes appenders: the chain cannot fork.
+            head = await self._session.execute(
+                update(AuditHeadRow)
+                .where(col(AuditHeadRow.id) == 1)
+                .values(seq=col(AuditHeadRow.seq) + 1)
+                .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
+            )
+            seq, prev = head.one()
+        else:
+            seq, prev = self._head[0] + 1, self._head[1]
+        body = entry_body(
+            seq=seq,
+            at=at,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            action=action,
+            incident_id=incident_id,
+            request_id=request_id,
+            payload=payload,
+        )
+        digest = entry_hash(prev, body)
+        self._head, self._unsettled = (seq, digest), True
+        self._session.add(
+            AuditEntryRow(
+                seq=seq,
+                at=at,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                action=action,
+                request_id=request_id,
+                incident_id=incident_id,
+                prev_hash=prev,
+                hash=digest,
+                body=body.decode("utf-8"),
+            )
+        )
+        if seq % self._signer.every == 0:
+            await self._sign(seq, digest, at)
+        return int(seq)
+
+    async def settle(self) -> None:
+        """Write the moved head back; the unit of work calls this before it commits."""
+        if self._head is not None and self._unsettled:
+            seq, digest = self._head
+            await self._session.execute(
+                update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(seq=seq, hash=digest)
+            )
+            self._unsettled = False
+
+    async def _sign(self, seq: int, digest: str, at: datetime) -> None:
+        self._session.add(
+            AuditCheckpointRow(
+                seq=seq,
+                hash=digest,
+                signature=self._signer.sign(seq, digest),
+                key_id=self._signer.key_id,
+                signed_at=at,
+            )
+        )
+        await self._session.flush()
+
+    async def checkpoint(self, at: datetime) -> int:
+        """Sign the current head (on each completed rollback); a no-op if it is signed already."""
+        await self.settle()
+        await self._session.flush()
+        head = await self._session.get(AuditHeadRow, 1, populate_existing=True)
+        assert head is not None
+        if head.seq and await self._session.get(AuditCheckpointRow, head.seq) is None:
+            await self._sign(head.seq, head.hash, at)
+        return head.seq
+
+    async def entries(self) -> Sequence[AuditEntryRow]:
+        rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
+        return list(rows)
+
+    async def for_request(self, request_id: str) -> Sequence[AuditEntryRow]:
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(col(AuditEntryRow.request_id) == request_id)
+            .order_by(col(AuditEntryRow.seq))
+        )
+        return list(rows)
+
+    async def checkpoints(self) -> Sequence[AuditCheckpointRow]:
+        rows = await self._session.scalars(
+            select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
+        )
+        return list(rows)

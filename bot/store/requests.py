@@ -1,0 +1,160 @@
+"""The request repository: rollback requests in and out, saved only on the version they were read at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CursorResult, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from bot.domain.errors import DomainError
+from bot.domain.request import TERMINAL, RollbackRequest, TargetRef
+from bot.store.tables import RollbackRequestRow
+
+
+class RequestMovedOnError(DomainError):
+    """Someone else moved the request between our read and our write."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request {request_id} has moved on; look at the card for where it stands")
+
+
+class UnknownRequestError(DomainError):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"there is no rollback request {request_id}")
+
+
+class RequestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, request: RollbackRequest, idempotency_key: str) -> None:
+        self._session.add(
+            RollbackRequestRow(
+                id=request.id,
+                incident_id=request.incident_id,
+                channel_id=request.channel,
+                state=request.state.value,
+                version=request.version,
+                target_kind=request.target.kind,
+                target_name=request.target.name,
+                target_namespace=request.target.namespace,
+                requester_id=request.requester.id,
+                severity=request.assessment.severity.value,
+                created_at=request.created_at,
+                updated_at=request.updated_at,
+                idempotency_key=idempotency_key,
+                data=request.model_dump_json(),
+            )
+        )
+        await self._session.flush()
+
+    async def get(self, request_id: str) -> RollbackRequest:
+        row = await self._session.get(RollbackRequestRow, request_id)
+        if row is None:
+            raise UnknownRequestError(request_id)
+        return RollbackRequest.model_validate_json(row.data)
+
+    async def by_idempotency_key(self, key: str) -> RollbackRequest | None:
+        row = (
+            await self._session.scalars(
+                select(RollbackRequestRow).where(col(RollbackRequestRow.idempotency_key) == key)
+            )
+        ).first()
+        return None if row is None else RollbackRequest.model_validate_json(row.data)
+
+    async def save(self, request: RollbackRequest, expected_version: int) -> None:
+        """Conditional update: exactly one writer wins a given version, across every replica."""
+        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request.id)
+            .where(col(RollbackRequestRow.version) == expected_version)
+            .values(
+                state=request.state.value,
+                version=request.version,
+                severity=request.assessment.severity.value,
+                updated_at=request.updated_at,
+                data=request.model_dump_json(),
+            )
+        )
+        if result.rowcount != 1:
+            raise RequestMovedOnError(request.id)
+
+    async def open_in_channel(self, channel: str) -> list[RollbackRequest]:
+        rows = await self._session.scalars(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.channel_id) == channel)
+            .where(col(RollbackRequestRow.state).not_in([s.value for s in TERMINAL]))
+            .order_by(col(RollbackRequestRow.created_at))
+        )
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
+    async def latest_in_channel(self, channel: str) -> RollbackRequest | None:
+        row = (
+            await self._session.scalars(
+                select(RollbackRequestRow)
+                .where(col(RollbackRequestRow.channel_id) == channel)
+                .order_by(col(RollbackRequestRow.created_at).desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else RollbackRequest.model_validate_json(row.data)
+
+    async def for_target(self, target: TargetRef, limit: int = 10) -> list[RollbackRequest]:
+        query = (
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.target_kind) == target.kind)
+            .where(col(RollbackRequestRow.target_name) == target.name)
+            .order_by(col(RollbackRequestRow.created_at).desc())
+            .limit(limit)
+        )
+        if target.namespace is not None:
+            query = query.where(col(RollbackRequestRow.target_namespace) == target.namespace)
+        rows = await self._session.scalars(query)
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
+    async def in_state(self, state: str, limit: int = 500) -> list[RollbackRequest]:
+        rows = await self._session.scalars(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.state) == state)
+            .order_by(col(RollbackRequestRow.updated_at))
+            .limit(limit)
+        )
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
+    async def set_evidence(self, request_id: str, sha256: str) -> None:
+        await self._session.execute(
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request_id)
+            .values(evidence_sha256=sha256)
+        )
+
+    async def evidence_of(self, request_id: str) -> str | None:
+        """The sha256 of the request's stored evidence pack, if one is stored."""
+        found: str | None = await self._session.scalar(
+            select(RollbackRequestRow.evidence_sha256).where(
+                col(RollbackRequestRow.id) == request_id
+            )
+        )
+        return found
+
+    async def set_card(self, request_id: str, channel: str, ts: str) -> None:
+        await self._session.execute(
+            update(RollbackRequestRow)
+            .where(col(RollbackRequestRow.id) == request_id)
+            .values(card_channel=channel, card_ts=ts)
+        )
+
+    async def card(self, request_id: str) -> tuple[str, str] | None:
+        row = await self._session.get(RollbackRequestRow, request_id)
+        if row is None or row.card_ts is None or row.card_channel is None:
+            return None
+        return row.card_channel, row.card_ts
+
+    async def count(self) -> int:
+        return int(
+            (
+                await self._session.execute(select(func.count()).select_from(RollbackRequestRow))
+            ).scalar_one()
+        )

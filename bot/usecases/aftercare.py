@@ -1,0 +1,30 @@
+"""What is owed after a rollback or an emergency change: obligations met, retroactive approval,
+recovery confirmed by a person."""
+
+from __future__ import annotations
+
+from bot.domain import events as ev
+from bot.domain.people import Person
+from bot.domain.request import RollbackRequest
+from bot.ports import RoleDirectory
+from bot.usecases.transition import Transitions
+
+
+class Aftercare:
+    def __init__(self, transitions: Transitions, roles: RoleDirectory) -> None:
+        self._t = transitions
+        self._roles = roles
+
+    async def meet_obligation(
+        self, request_id: str, kind: ev.ObligationKind, by: Person, evidence: str
+    ) -> RollbackRequest:
+        return await self._t.apply(
+            request_id, ev.MeetObligation(kind=kind, by=by, evidence=evidence)
+        )
+
+    async def approve_retroactively(self, request_id: str, by: Person) -> RollbackRequest:
+        event = ev.RetroApprove(by=by, roles=await self._roles.roles_of(by.id))
+        return await self._t.apply(request_id, event)
+
+    async def confirm_recovery(self, request_id: str, by: Person) -> RollbackRequest:
+        return await self._t.apply(request_id, ev.ConfirmRecovery(by=by))
