@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.domain.errors import DomainError
 from bot.domain.policy import Role
 from bot.domain.request import RollbackRequest, TargetRef
 
@@ -33,15 +32,21 @@ class ChannelDirectory(Protocol):
     async def open_incident_channel(self, name: str, invite: str | None) -> str: ...
 
 
-class ChannelError(DomainError):
+class AdapterError(Exception):
+    """Something outside rollbot refused or failed (Slack, a cluster, a cloud API). Not a rule
+    of rollbot's: `str(err)` says what the outside world answered, for the person who acted, and
+    nothing was stored."""
+
+
+class ChannelError(AdapterError):
     """The incident channel could not be opened; nothing was stored."""
 
 
-class UnknownTargetError(DomainError):
+class UnknownTargetError(AdapterError):
     """The target does not exist, or has no such revision; nothing was stored."""
 
 
-class TargetUnavailableError(DomainError):
+class TargetUnavailableError(AdapterError):
     """The platform behind the target could not be asked (throttled, down, access denied);
     nothing was stored, and the message says what it answered."""
 

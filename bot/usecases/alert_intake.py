@@ -19,7 +19,7 @@ from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.targets import rollback_type_for, target_from
-from bot.ports import Clock
+from bot.ports import AdapterError, Clock
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
 from bot.usecases.commands import OpenRollback, Origin
@@ -141,7 +141,7 @@ class AlertIntake:
                 origin=Origin(channel_id="", channel_name="alertmanager", automated=True),
                 idempotency_key=f"alert:{alert.identity}:{alert.startsAt}",
             )
-        except DomainError as exc:
+        except (DomainError, AdapterError) as exc:
             return {"alert": alert.name, "outcome": f"refused: {exc}"}
         return {
             "alert": alert.name,

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import DomainError
+from bot.ports import AdapterError
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.grammar import CommandError
 
@@ -24,7 +25,7 @@ def message_for(error: Exception) -> tuple[str, str]:
     """(outcome label, text for the person) for an exception raised by a listener."""
     if isinstance(error, CommandError):
         return "usage_error", f":warning: {error}"
-    if isinstance(error, DomainError):
+    if isinstance(error, DomainError | AdapterError):
         return "refused", f":no_entry_sign: {error}"
     correlation = uuid.uuid4().hex[:12]
     log.error("listener_failed", correlation_id=correlation, error=repr(error), exc_info=error)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.errors import DomainError, OverrideRefusedError
-from bot.ports import UnknownTargetError
+from bot.ports import AdapterError, UnknownTargetError
 from handlers.blockkit.forms import FormError, read_open_form
 from handlers.slack.context import actor_from_interaction, origin_of_form
 from handlers.slack.deps import HandlerDeps
@@ -18,7 +18,7 @@ def _reason(view: dict[str, Any]) -> str:
     return str(view["state"]["values"][BlockId.REASON.value]["value"].get("value") or "")
 
 
-def _field_for(error: DomainError) -> BlockId:
+def _field_for(error: DomainError | AdapterError) -> BlockId:
     if isinstance(error, FormError):
         return error.block
     if isinstance(error, UnknownTargetError):
@@ -42,7 +42,7 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
                 origin=origin_of_form(origin),
                 idempotency_key=f"view:{view['id']}",
             )
-        except DomainError as exc:
+        except (DomainError, AdapterError) as exc:
             await ack(response_action="errors", errors={_field_for(exc).value: str(exc)[:3000]})
             return
         if result.created:
@@ -64,7 +64,7 @@ def register(app: AsyncApp, deps: HandlerDeps) -> None:
                 )
             else:
                 await deps.approvals.cancel(card.request_id, card.version, actor, _reason(view))
-        except DomainError as exc:
+        except (DomainError, AdapterError) as exc:
             await ack(response_action="errors", errors={BlockId.REASON.value: str(exc)[:3000]})
             return
         await ack()

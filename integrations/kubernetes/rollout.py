@@ -14,9 +14,8 @@ from typing import Any, TypeVar
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from bot.domain.errors import DomainError
 from bot.domain.request import TargetRef
-from bot.ports import ExecutionError, UnknownTargetError
+from bot.ports import ExecutionError, TargetUnavailableError, UnknownTargetError
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
@@ -34,11 +33,11 @@ CREDENTIAL = re.compile(r"(passw|secret|token|api[_-]?key|credential|private)", 
 T = TypeVar("T")
 
 
-class AccessDeniedError(DomainError):
-    pass
+class AccessDeniedError(TargetUnavailableError):
+    """The cluster refused rollbot's credentials the permission it needs (RBAC)."""
 
 
-class ClusterError(DomainError):
+class ClusterError(TargetUnavailableError):
     """The API server failed (5xx, unreachable) and retries did not help; nothing was changed."""
 
 

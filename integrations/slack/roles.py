@@ -8,9 +8,8 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.errors import DomainError
 from bot.domain.policy import ApprovalPolicy, Role
-from bot.ports import Clock
+from bot.ports import AdapterError, Clock
 from integrations.slack.policy_roles import PolicyRoleDirectory
 
 log = structlog.get_logger("rollbot.roles")
@@ -19,8 +18,8 @@ log = structlog.get_logger("rollbot.roles")
 GROUP_TTL = timedelta(seconds=60)
 
 
-class RoleLookupError(DomainError):
-    pass
+class RoleLookupError(AdapterError):
+    """Slack would not say who is in a user group; nothing was decided."""
 
 
 class SlackRoleDirectory:
