@@ -81,6 +81,32 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class AuditRecord:
+    """One stored entry as the log reads it back: the chain fields and the columns copied out of
+    its body for querying."""
+
+    seq: int
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    incident_id: str | None
+    request_id: str | None
+    prev_hash: str
+    hash: str
+    body: str
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    seq: int
+    hash: str
+    signature: str
+    key_id: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
 class Verdict:
     ok: bool
     count: int

@@ -86,7 +86,6 @@ class Reminders:
         sent = 0
         async with self._uow() as uow:
             for item in await uow.due.claim(now, limit=100, kinds=OBLIGATION_KINDS):
-                assert item.id is not None
                 stage = item.stage  # read before advance(): the update refreshes the object
                 request = await uow.requests.get(item.request_id)
                 kind = ObligationKind(item.kind)

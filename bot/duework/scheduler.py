@@ -10,13 +10,11 @@ from collections.abc import Callable
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain import events as ev
-from bot.domain.errors import DomainError
-from bot.domain.request import RequestState
+from bot.duework.decision_timeout import DecisionTimeouts
+from bot.duework.leases import RollbackLeases
 from bot.duework.reminders import Reminders
 from bot.duework.watch import RecoveryWatch
 from bot.ports import Clock
-from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWork
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
@@ -38,61 +36,18 @@ class DueWork:
         executions: ExecutionRunner,
         tick_seconds: float = TICK_SECONDS,
     ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._transitions = transitions
+        self.timeouts = DecisionTimeouts(uow, clock, transitions)
+        self.leases = RollbackLeases(uow, clock, executions)
         self._evidence = evidence
         self._reminders = reminders
         self._watch = watch
-        self._executions = executions
         self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
 
-    async def tick(self) -> int:
-        """Fire every decision timeout that is due; return how many requests it moved.
-
-        Each is a conditional transition, so replicas ticking at once fire it exactly once; the
-        due item is closed after the attempt, so a crash in between only repeats a refused try."""
-        now = self._clock.now()
-        async with self._uow() as uow:
-            claimed = await uow.due.claim(now, limit=100, kinds=(DueKind.DECISION_TIMEOUT,))
-            due = [(item.id, item.request_id, item.stage) for item in claimed]
-        fired = 0
-        for item_id, request_id, stage in due:
-            try:
-                request = await self._transitions.load(request_id)
-                if request.state is RequestState.AWAITING_DECISION:
-                    await self._transitions.apply(request_id, ev.DecisionTimedOut())
-                    fired += 1
-            except DomainError as exc:  # someone decided, or another replica fired it first
-                log.info("decision_timeout_skipped", request=request_id, reason=str(exc))
-            assert item_id is not None
-            async with self._uow() as uow:
-                await uow.due.advance(item_id, stage, next_due=None, done=now)
-        return fired
-
-    async def reclaim_rollbacks(self) -> int:
-        """Rollbacks whose process stopped renewing its lease (it died): follow them up here.
-
-        The lease is pushed on as it is claimed, so one process takes each; resuming only
-        follows what was started and never changes the target again."""
-        now = self._clock.now()
-        taken: list[str] = []
-        async with self._uow() as uow:
-            for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EXECUTION_LEASE,)):
-                assert item.id is not None
-                renewed = now + self._executions.lease
-                if await uow.due.advance(item.id, item.stage, next_due=renewed, done=None):
-                    taken.append(item.request_id)
-        for request_id in taken:
-            log.warning("rollback_reclaimed", request=request_id)
-            self._executions.resume_in_background(request_id)
-        return len(taken)
-
     async def run_once(self) -> None:
         """Everything that is due now, in the order an incident needs it."""
-        await self.reclaim_rollbacks()
-        await self.tick()
+        await self.leases.reclaim()
+        await self.timeouts.tick()
         await self._watch.tick()
         await self._evidence.retry_pending()
         await self._reminders.tick()

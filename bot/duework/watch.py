@@ -52,7 +52,6 @@ class RecoveryWatch:
         rechecks: list[_Recheck] = []
         async with self._uow() as uow:
             for item in await uow.due.claim(now, limit=50, kinds=(DueKind.RECOVERY_WATCH,)):
-                assert item.id is not None
                 stage = item.stage
                 request = await uow.requests.get(item.request_id)
                 until = request.watch_until

@@ -3,15 +3,17 @@ signed checkpoints of the chain's head."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as select_columns
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
-from bot.audit.chain import entry_body, entry_hash
+from bot.audit.chain import AuditRecord, SignedCheckpoint, entry_body, entry_hash
 from bot.audit.keys import AuditSigner
 from bot.domain.people import Person
 from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
@@ -111,20 +113,123 @@ class AuditLog:
             await self._sign(head.seq, head.hash, at)
         return head.seq
 
-    async def entries(self) -> Sequence[AuditEntryRow]:
+    async def entries(self) -> list[AuditRecord]:
         rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))
-        return list(rows)
+        return [_record(row) for row in rows]
 
-    async def for_request(self, request_id: str) -> Sequence[AuditEntryRow]:
+    async def for_request(self, request_id: str) -> list[AuditRecord]:
         rows = await self._session.scalars(
             select(AuditEntryRow)
             .where(col(AuditEntryRow.request_id) == request_id)
             .order_by(col(AuditEntryRow.seq))
         )
-        return list(rows)
+        return [_record(row) for row in rows]
 
-    async def checkpoints(self) -> Sequence[AuditCheckpointRow]:
+    async def for_requests(self, request_ids: list[str]) -> list[AuditRecord]:
+        if not request_ids:
+            return []
+        rows = await self._session.scalars(
+            select(AuditEntryRow)
+            .where(col(AuditEntryRow.request_id).in_(request_ids))
+            .order_by(col(AuditEntryRow.seq))
+        )
+        return [_record(row) for row in rows]
+
+    async def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the chain's newest entry."""
+        head = await self._session.get(AuditHeadRow, 1)
+        return (head.seq, head.hash) if head else None
+
+    async def last_checkpoint(self) -> int | None:
+        return await self._session.scalar(
+            select(col(AuditCheckpointRow.seq)).order_by(col(AuditCheckpointRow.seq).desc())
+        )
+
+    async def checkpoints(self) -> list[SignedCheckpoint]:
         rows = await self._session.scalars(
             select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
         )
-        return list(rows)
+        return [
+            SignedCheckpoint(
+                seq=row.seq,
+                hash=row.hash,
+                signature=row.signature,
+                key_id=row.key_id,
+                signed_at=row.signed_at,
+            )
+            for row in rows
+        ]
+
+
+def _record(row: AuditEntryRow) -> AuditRecord:
+    assert row.seq is not None
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor_id=row.actor_id,
+        actor_name=row.actor_name,
+        action=row.action,
+        incident_id=row.incident_id,
+        request_id=row.request_id,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        body=row.body,
+    )
+
+
+class ChainReader:
+    """The whole chain read straight off one connection, for verification and export: raw rows
+    streamed a page at a time, so a million entries never sit in memory as objects."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def checkpoints(self) -> list[SignedCheckpoint]:
+        rows = await self._conn.execute(
+            select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
+        )
+        return [
+            SignedCheckpoint(
+                seq=r.seq,
+                hash=r.hash,
+                signature=r.signature,
+                key_id=r.key_id,
+                signed_at=r.signed_at,
+            )
+            for r in rows
+        ]
+
+    async def pages(self, page: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """(seq, prev_hash, hash, body, at, actor_id, actor_name, action, incident_id,
+        request_id) tuples in chain order."""
+        t = AuditEntryRow.__table__  # type: ignore[attr-defined]
+        query = select_columns(
+            t.c.seq,
+            t.c.prev_hash,
+            t.c.hash,
+            t.c.body,
+            t.c.at,
+            t.c.actor_id,
+            t.c.actor_name,
+            t.c.action,
+            t.c.incident_id,
+            t.c.request_id,
+        ).order_by(t.c.seq)
+        result = await self._conn.stream(query.execution_options(yield_per=page))
+        async for rows in result.partitions():
+            yield rows
+
+    async def records(self, since: datetime | None, until: datetime | None) -> list[AuditRecord]:
+        query = select(AuditEntryRow).order_by(col(AuditEntryRow.seq))
+        if since is not None:
+            query = query.where(col(AuditEntryRow.at) >= since)
+        if until is not None:
+            query = query.where(col(AuditEntryRow.at) < until)
+        rows = await self._conn.execute(query)
+        return [_record(AuditEntryRow.model_validate(r._mapping)) for r in rows]
+
+
+@contextlib.asynccontextmanager
+async def chain_reader(engine: AsyncEngine) -> AsyncIterator[ChainReader]:
+    async with engine.connect() as conn:
+        yield ChainReader(conn)

@@ -4,6 +4,7 @@ timeout, re-check recovery), claimed so that any number of replicas do each once
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +23,23 @@ class DueKind(StrEnum):
     RECOVERY_WATCH = "recovery_watch"
     EVIDENCE_UPLOAD = "evidence_upload"
     EXECUTION_LEASE = "execution_lease"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """Something the clock must do for a request; `stage` counts how often it was moved on."""
+
+    id: int
+    kind: str
+    request_id: str
+    due_at: datetime
+    stage: int
+    done_at: datetime | None
+
+
+def _item(row: DueItemRow) -> DueItem:
+    assert row.id is not None
+    return DueItem(row.id, row.kind, row.request_id, row.due_at, row.stage, row.done_at)
 
 
 class DueItems:
@@ -62,7 +80,7 @@ class DueItems:
         )
         return result.rowcount == 1
 
-    async def claim(self, now: datetime, limit: int, kinds: Collection[str]) -> list[DueItemRow]:
+    async def claim(self, now: datetime, limit: int, kinds: Collection[str]) -> list[DueItem]:
         """Due, unfinished items of these kinds, locked for this transaction; other replicas
         skip them."""
         query = (
@@ -75,7 +93,7 @@ class DueItems:
         )
         if self._session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return list(await self._session.scalars(query))
+        return [_item(row) for row in await self._session.scalars(query)]
 
     async def advance(
         self, item_id: int, stage: int, *, next_due: datetime | None, done: datetime | None
@@ -94,10 +112,10 @@ class DueItems:
         )
         return result.rowcount == 1
 
-    async def pending(self, request_id: str) -> list[DueItemRow]:
+    async def pending(self, request_id: str) -> list[DueItem]:
         rows = await self._session.scalars(
             select(DueItemRow)
             .where(col(DueItemRow.request_id) == request_id)
             .order_by(col(DueItemRow.due_at))
         )
-        return list(rows)
+        return [_item(row) for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, func, update
@@ -158,3 +159,15 @@ class RequestRepository:
                 await self._session.execute(select(func.count()).select_from(RollbackRequestRow))
             ).scalar_one()
         )
+
+    async def created_between(
+        self, since: datetime, until: datetime
+    ) -> list[tuple[RollbackRequest, str | None]]:
+        """Requests opened in [since, until), oldest first, with their evidence pack's hash."""
+        rows = await self._session.scalars(
+            select(RollbackRequestRow)
+            .where(col(RollbackRequestRow.created_at) >= since)
+            .where(col(RollbackRequestRow.created_at) < until)
+            .order_by(col(RollbackRequestRow.created_at))
+        )
+        return [(RollbackRequest.model_validate_json(r.data), r.evidence_sha256) for r in rows]

@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
 
 from bot.audit.chain import GENESIS, ChainEntry, ChainVerifier, Checkpoint, Verdict, verify_chain
 from bot.audit.keys import load_public_key, public_pem
-from bot.store.tables import AuditCheckpointRow, AuditEntryRow
+from bot.store.audit_log import chain_reader
 
 PAGE = 10_000
 _COLUMNS = ("action", "incident_id", "request_id")
@@ -60,30 +58,14 @@ def _column_problem(body: dict[str, Any], columns: tuple[Any, ...]) -> str | Non
 
 
 async def verify_database(engine: AsyncEngine, public_key: Ed25519PublicKey | None) -> Verdict:
-    t = AuditEntryRow.__table__  # type: ignore[attr-defined]
-    query = select(
-        t.c.seq,
-        t.c.prev_hash,
-        t.c.hash,
-        t.c.body,
-        t.c.at,
-        t.c.actor_id,
-        t.c.actor_name,
-        t.c.action,
-        t.c.incident_id,
-        t.c.request_id,
-    ).order_by(t.c.seq)
-    async with engine.connect() as conn:
+    async with chain_reader(engine) as reader:
         checkpoints = [
-            Checkpoint(seq=r.seq, hash=r.hash, signature=r.signature)
-            for r in (
-                await conn.execute(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq)))
-            )
+            Checkpoint(seq=c.seq, hash=c.hash, signature=c.signature)
+            for c in await reader.checkpoints()
         ]
         verifier = ChainVerifier(watch=(c.seq for c in checkpoints))
         feed = verifier.feed_body
-        result = await conn.stream(query.execution_options(yield_per=PAGE))
-        async for page in result.partitions():
+        async for page in reader.pages(PAGE):
             for row in page:
                 seq, prev_hash, digest, body, *columns = row
                 parsed = feed(seq, prev_hash, digest, body)
@@ -119,17 +101,9 @@ async def export_bundle(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> ExportSummary:
-    query = select(AuditEntryRow).order_by(col(AuditEntryRow.seq))
-    if since is not None:
-        query = query.where(col(AuditEntryRow.at) >= since)
-    if until is not None:
-        query = query.where(col(AuditEntryRow.at) < until)
-    async with engine.connect() as conn:
-        rows = [AuditEntryRow.model_validate(r._mapping) for r in await conn.execute(query)]
-        cps = [
-            AuditCheckpointRow.model_validate(r._mapping)
-            for r in await conn.execute(select(AuditCheckpointRow))
-        ]
+    async with chain_reader(engine) as reader:
+        rows = await reader.records(since, until)
+        cps = await reader.checkpoints()
     first = rows[0].seq if rows else None
     last = rows[-1].seq if rows else None
     inside = [c for c in cps if first is not None and last is not None and first <= c.seq <= last]

@@ -122,7 +122,6 @@ class EvidenceRecorder:
         claimed: list[str] = []
         async with self._uow() as uow:
             for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EVIDENCE_UPLOAD,)):
-                assert item.id is not None
                 backoff = min(timedelta(minutes=2 ** (item.stage + 1)), MAX_BACKOFF)
                 stage = item.stage
                 if await uow.due.advance(item.id, stage, next_due=now + backoff, done=None):

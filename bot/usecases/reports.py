@@ -8,13 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock
-from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow, RollbackRequestRow
 from bot.store.uow import UnitOfWork
 
 
@@ -70,29 +66,13 @@ class ReportService:
         # The trend reaches two months back; an incident is counted in the month it was declared.
         since = month.before.before.start
         async with self._uow() as uow:
-            session = uow.session
-            rows = await session.scalars(
-                select(RollbackRequestRow)
-                .where(col(RollbackRequestRow.created_at) >= since)
-                .where(col(RollbackRequestRow.created_at) < month.end)
-                .order_by(col(RollbackRequestRow.created_at))
-            )
-            found = [(RollbackRequest.model_validate_json(r.data), r.evidence_sha256) for r in rows]
+            found = await uow.requests.created_between(since, month.end)
             ids = [request.id for request, _ in found]
             entries: dict[str, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
-            if ids:
-                for entry in await session.scalars(
-                    select(AuditEntryRow)
-                    .where(col(AuditEntryRow.request_id).in_(ids))
-                    .order_by(col(AuditEntryRow.seq))
-                ):
-                    entries[str(entry.request_id)].append(
-                        (entry.at, entry.actor_name, entry.action)
-                    )
-            head = await session.get(AuditHeadRow, 1)
-            last = await session.scalar(
-                select(col(AuditCheckpointRow.seq)).order_by(col(AuditCheckpointRow.seq).desc())
-            )
+            for entry in await uow.audit.for_requests(ids):
+                entries[str(entry.request_id)].append((entry.at, entry.actor_name, entry.action))
+            head = await uow.audit.head()
+            last = await uow.audit.last_checkpoint()
         details = [
             IncidentDetail(
                 request, facts_of(request, entries[request.id]), entries[request.id], sha
@@ -104,8 +84,8 @@ class ReportService:
         return AuditorReport(
             report=report,
             incidents=[d for d in details if month.start <= d.request.created_at < month.end],
-            audit_head=head.hash if head else "",
-            audit_seq=head.seq if head else 0,
+            audit_head=head[1] if head else "",
+            audit_seq=head[0] if head else 0,
             last_checkpoint=last,
             made_at=now,
             deployments=deployments,

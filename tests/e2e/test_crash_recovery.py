@@ -66,10 +66,10 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
 
     other = await another_replica(runtime, clock, policy, executor)
     try:
-        assert await other.due.reclaim_rollbacks() == 0  # the lease has not run out yet
+        assert await other.due.leases.reclaim() == 0  # the lease has not run out yet
         clock.advance(minutes=2)
-        assert await other.due.reclaim_rollbacks() == 1
-        assert await other.due.reclaim_rollbacks() == 0  # taken once
+        assert await other.due.leases.reclaim() == 1
+        assert await other.due.leases.reclaim() == 0  # taken once
         await other.settle()
         [request] = await other.queries.history(API)
         assert request.state is RequestState.COMPLETED
@@ -141,11 +141,11 @@ async def test_a_live_process_renews_its_lease(
         clock.advance(seconds=0.2)
         await asyncio.sleep(0.2)  # a renewal (every 0.1 s) pushes the lease to now + 0.3 s
         clock.advance(seconds=0.2)  # past the first lease, within the renewed one
-        assert await busy.due.reclaim_rollbacks() == 0
+        assert await busy.due.leases.reclaim() == 0
         target.hold.set()
         await busy.settle()
         clock.advance(minutes=10)
-        assert await busy.due.reclaim_rollbacks() == 0  # finished: the lease was closed
+        assert await busy.due.leases.reclaim() == 0  # finished: the lease was closed
         [request] = await busy.queries.history(API)
         assert request.state is RequestState.COMPLETED
     finally:

@@ -33,10 +33,10 @@ async def test_nobody_decides_and_rollbot_rolls_back(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     clock.advance(minutes=29)
-    assert await runtime.due.tick() == 0
+    assert await runtime.due.timeouts.tick() == 0
     clock.advance(minutes=1)
-    assert await runtime.due.tick() == 1
-    assert await runtime.due.tick() == 0  # a second tick (or replica) finds nothing to do
+    assert await runtime.due.timeouts.tick() == 1
+    assert await runtime.due.timeouts.tick() == 0  # a second tick (or replica) finds nothing to do
     await runtime.settle()
 
     [request] = await runtime.queries.list_open(channel) or [None]
@@ -62,7 +62,7 @@ async def test_a_decision_in_time_stops_the_timeout(
     [request] = await runtime.queries.list_open(channel)
     await runtime.decisions.choose_forward_fix(request.id, request.version, request.requester)
     clock.advance(hours=2)
-    assert await runtime.due.tick() == 0
+    assert await runtime.due.timeouts.tick() == 0
     assert (
         await runtime.queries.status(channel, request.id)
     ).state is RequestState.FORWARD_FIX_CHOSEN
@@ -85,7 +85,7 @@ async def test_the_timeout_survives_a_restart_and_fires_once_across_replicas(
     replicas = [await another_replica(runtime, clock, policy, executor, verifier) for _ in range(2)]
     try:
         clock.advance(minutes=30)
-        fired = await asyncio.gather(*(r.due.tick() for r in replicas + replicas))
+        fired = await asyncio.gather(*(r.due.timeouts.tick() for r in replicas + replicas))
         assert sum(fired) == 1
         for replica in replicas:
             await replica.settle()

@@ -30,7 +30,7 @@ async def test_policy_can_turn_the_timeout_off(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     clock.advance(hours=3)
-    assert await runtime.due.tick() == 0
+    assert await runtime.due.timeouts.tick() == 0
     [request] = await runtime.queries.list_open(channel)
     assert request.state is RequestState.AWAITING_DECISION
     assert request.decision_deadline is None
