@@ -104,44 +104,12 @@ async def _profile(url: str, fields: Path) -> dict[int, tuple[float, float]]:
     return found
 
 
-async def measure(total_requests: int = 10_000) -> list[Figure]:
-    slack = SandboxSlack()
-    api = await slack.start()
-    ws = slack.state
-    ws.add_user("U0ALICE", "alice")
-    channel = ws.add_channel("inc-20261127-api", ("U0ALICE",))
-    folder = Path(tempfile.mkdtemp(prefix="rollbot-bench-ack-"))
-    fields = folder / "commands.jsonl"
-    _write_commands(fields, ws, channel, int(max(RATES) * SECONDS) + 50)
+Profile = dict[int, tuple[float, float]]
+
+
+def _figures(ours: Profile, default: Profile, inline: Profile) -> list[Figure]:
+    """p50 and p99 at each rate, against both bare Bolt runners."""
     figures: list[Figure] = []
-    try:
-        async with _bare(api, ws.token, inline=False) as url:
-            default = await _profile(url, fields)
-        async with _bare(api, ws.token, inline=True) as url:
-            inline = await _profile(url, fields)
-        async with _database() as database_url:
-            env = clean_env(
-                ROLLBOT_DATABASE_URL=database_url,
-                SLACK_BOT_TOKEN=ws.token,
-                SLACK_SIGNING_SECRET=SECRET,
-                ROLLBOT_SLACK_API_URL=api,
-                ROLLBOT_EXECUTOR="sandbox",
-                ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
-                ROLLBOT_LOG_LEVEL="warning",
-            )
-            async with rollbot_serve(env) as served:
-                await asyncio.sleep(1)
-                idle = served.rss_mib()
-                ours = await _profile(served.url, fields)
-                sent = 20 + sum(int(r * SECONDS) for r in RATES)
-                more = folder / "more.jsonl"
-                _write_commands(more, ws, channel, max(0, total_requests - sent))
-                if total_requests > sent:
-                    await _load(served.url, more, 0, total_requests - sent)
-                await asyncio.sleep(2)  # let the outbox drain what the load queued
-                loaded = served.rss_mib()
-    finally:
-        await slack.stop()
     for rate in RATES:
         p50, p99 = ours[rate]
         d50, d99 = default[rate]
@@ -180,7 +148,11 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
                 p99 <= 3 * i99,
             ),
         ]
-    figures += [
+    return figures
+
+
+def _memory(idle: float, loaded: float, total_requests: int) -> list[Figure]:
+    return [
         Figure("rollbot serve resident memory, idle", idle, None, "MiB"),
         Figure(
             f"rollbot serve resident memory after {total_requests:,} commands",
@@ -190,4 +162,43 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
             "idle",
         ),
     ]
-    return figures
+
+
+async def measure(total_requests: int = 10_000) -> list[Figure]:
+    slack = SandboxSlack()
+    api = await slack.start()
+    ws = slack.state
+    ws.add_user("U0ALICE", "alice")
+    channel = ws.add_channel("inc-20261127-api", ("U0ALICE",))
+    folder = Path(tempfile.mkdtemp(prefix="rollbot-bench-ack-"))
+    fields = folder / "commands.jsonl"
+    _write_commands(fields, ws, channel, int(max(RATES) * SECONDS) + 50)
+    try:
+        async with _bare(api, ws.token, inline=False) as url:
+            default = await _profile(url, fields)
+        async with _bare(api, ws.token, inline=True) as url:
+            inline = await _profile(url, fields)
+        async with _database() as database_url:
+            env = clean_env(
+                ROLLBOT_DATABASE_URL=database_url,
+                SLACK_BOT_TOKEN=ws.token,
+                SLACK_SIGNING_SECRET=SECRET,
+                ROLLBOT_SLACK_API_URL=api,
+                ROLLBOT_EXECUTOR="sandbox",
+                ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
+                ROLLBOT_LOG_LEVEL="warning",
+            )
+            async with rollbot_serve(env) as served:
+                await asyncio.sleep(1)
+                idle = served.rss_mib()
+                ours = await _profile(served.url, fields)
+                sent = 20 + sum(int(r * SECONDS) for r in RATES)
+                more = folder / "more.jsonl"
+                _write_commands(more, ws, channel, max(0, total_requests - sent))
+                if total_requests > sent:
+                    await _load(served.url, more, 0, total_requests - sent)
+                await asyncio.sleep(2)  # let the outbox drain what the load queued
+                loaded = served.rss_mib()
+    finally:
+        await slack.stop()
+    return _figures(ours, default, inline) + _memory(idle, loaded, total_requests)

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Figure
-from bot.config.settings import load_settings
+from bot.config.settings import Settings, load_settings
+from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.kubernetes.deployment import KubernetesExecutor
-from rollbot.bootstrap.runtime import build_runtime
-from rollbot.demo.incident import release_app
+from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
@@ -50,6 +51,63 @@ async def _bad_release(kube: SandboxKube, n: int) -> None:
     await kube.controller.idle()
 
 
+async def _kubectl_round(kubeconfig: Path) -> float:
+    """The baseline: what an SRE types, timed from undo to the rollout's end."""
+    started = time.perf_counter()
+    await _kubectl(kubeconfig, "rollout", "undo", "deployment/api", "-n", "prod")
+    await _kubectl(kubeconfig, "rollout", "status", "deployment/api", "-n", "prod")
+    return time.perf_counter() - started
+
+
+def _card(driver: SlackDriver, channel: str) -> dict[str, Any]:
+    history = driver.slack.history(channel)
+    return [m for m in history if m["text"].startswith("Rollback RB-")][-1]
+
+
+async def _rollbot_round(
+    runtime: Runtime, driver: SlackDriver, channel: str, executor: Any
+) -> float:
+    """The same rollback through rollbot, timed from the approving click to the rollout's end."""
+    live = await executor.live_revision(API)
+    text = f'deployment/api -n prod --to-revision {int(live) - 1} --reason "bench"'
+    await driver.command("U0ALICE", channel, text)
+    await runtime.settle()
+    await driver.click("U0ALICE", channel, _card(driver, channel), ActionId.CHOOSE_ROLLBACK)
+    await runtime.settle()
+    card = _card(driver, channel)
+    started = time.perf_counter()
+    await driver.click("U0BOB", channel, card, ActionId.APPROVE)
+    while True:
+        request = (await runtime.queries.history(API))[0]
+        if request.state not in (RequestState.APPROVED, RequestState.EXECUTING):
+            break
+        await asyncio.sleep(0.002)
+    took = time.perf_counter() - started
+    assert request.state in (RequestState.VERIFYING, RequestState.COMPLETED), request.state
+    await runtime.settle()
+    return took
+
+
+def _configuration(folder: Path, token: str, api: str) -> tuple[Settings, ApprovalPolicy]:
+    """rollbot on SQLite in `folder`; alice on call, bob the engineering lead."""
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{folder / 'rollbot.db'}",
+        slack_bot_token=token,
+        slack_signing_secret=SECRET,
+        slack_api_url=api,
+        audit_key_file=folder / "audit.key",
+        evidence_dir=folder / "evidence",
+        log_level="warning",
+    )
+    policy = ApprovalPolicy(
+        roles={
+            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
+        }
+    )
+    return settings, policy
+
+
 async def measure() -> list[Figure]:
     kube = SandboxKube(rollout_seconds=ROLLOUT_SECONDS)
     await kube.start()
@@ -62,23 +120,7 @@ async def measure() -> list[Figure]:
     for user in ("U0ALICE", "U0BOB"):
         ws.add_user(user, user[3:].lower())
     channel = ws.add_channel("inc-20261127-api", ("U0ALICE", "U0BOB"))
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{folder / 'rollbot.db'}",
-        slack_bot_token=ws.token,
-        slack_signing_secret=SECRET,
-        slack_api_url=api,
-        audit_key_file=folder / "audit.key",
-        evidence_dir=folder / "evidence",
-        log_level="warning",
-    )
-    from bot.domain.policy import ApprovalPolicy, Role, RoleSource
-
-    policy = ApprovalPolicy(
-        roles={
-            Role.ON_CALL: RoleSource(users=("U0ALICE",)),
-            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",)),
-        }
-    )
+    settings, policy = _configuration(folder, ws.token, api)
     scripted = ScriptedExecutor()
     executors: dict[str, Any] = dict.fromkeys(("configmap", "codedeploy", "flag"), scripted)
     executors["deployment"] = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=60)
@@ -92,32 +134,9 @@ async def measure() -> list[Figure]:
         async with SlackDriver(url, SECRET, ws) as driver:
             for n in range(ROUNDS):
                 await _bad_release(kube, 2 * n)
-                started = time.perf_counter()
-                await _kubectl(kubeconfig, "rollout", "undo", "deployment/api", "-n", "prod")
-                await _kubectl(kubeconfig, "rollout", "status", "deployment/api", "-n", "prod")
-                bare.append(time.perf_counter() - started)
-
+                bare.append(await _kubectl_round(kubeconfig))
                 await _bad_release(kube, 2 * n + 1)
-                live = await executors["deployment"].live_revision(API)
-                text = f'deployment/api -n prod --to-revision {int(live) - 1} --reason "bench"'
-                await driver.command("U0ALICE", channel, text)
-                await runtime.settle()
-                card = [m for m in ws.history(channel) if m["text"].startswith("Rollback RB-")][-1]
-                await driver.click("U0ALICE", channel, card, ActionId.CHOOSE_ROLLBACK)
-                await runtime.settle()
-                card = [m for m in ws.history(channel) if m["text"].startswith("Rollback RB-")][-1]
-                started = time.perf_counter()
-                await driver.click("U0BOB", channel, card, ActionId.APPROVE)
-                while True:
-                    request = (await runtime.queries.history(API))[0]
-                    if request.state not in (RequestState.APPROVED, RequestState.EXECUTING):
-                        break
-                    await asyncio.sleep(0.002)
-                ours.append(time.perf_counter() - started)
-                assert request.state in (RequestState.VERIFYING, RequestState.COMPLETED), (
-                    request.state
-                )
-                await runtime.settle()
+                ours.append(await _rollbot_round(runtime, driver, channel, executors["deployment"]))
     finally:
         await runtime.close()
         await slack.stop()

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.report import Figure
 from bot.audit.keys import AuditSigner
@@ -57,6 +58,92 @@ def _template() -> Any:
     return prompted
 
 
+async def _seed(engine: AsyncEngine) -> None:
+    """ITEMS due items over ITEMS / 2 requests awaiting a decision, inserted in bulk."""
+    template = _template()
+    requests = ITEMS // 2
+    async with engine.begin() as conn:
+        for start in range(0, requests, 5000):
+            rows, items = [], []
+            for i in range(start, min(requests, start + 5000)):
+                rid = f"RB-{i:06d}"
+                data = template.model_copy(update={"id": rid}).model_dump_json()
+                rows.append(
+                    {
+                        "id": rid,
+                        "channel_id": "C1",
+                        "state": "awaiting_decision",
+                        "version": 1,
+                        "target_kind": "deployment",
+                        "target_name": "api",
+                        "target_namespace": "prod",
+                        "requester_id": "U0ALICE",
+                        "severity": "P2",
+                        "created_at": T0,
+                        "updated_at": T0,
+                        "idempotency_key": rid,
+                        "data": data,
+                    }
+                )
+                for kind in ("decision_sla", "customer_notification"):
+                    items.append(
+                        {
+                            "kind": kind,
+                            "request_id": rid,
+                            "due_at": T0 + timedelta(seconds=i),
+                            "stage": 0,
+                        }
+                    )
+            await conn.execute(insert(RollbackRequestRow.__table__), rows)  # type: ignore[attr-defined]
+            await conn.execute(insert(DueItemRow.__table__), items)  # type: ignore[attr-defined]
+
+
+async def _rollbot_ticks(engine: AsyncEngine) -> list[float]:
+    uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=100))
+    reminders = Reminders(
+        uow,
+        _Later(),
+        ApprovalPolicy(),
+    )
+    ours: list[float] = []
+    for _ in range(TICKS):
+        started = time.perf_counter()
+        sent = await reminders.tick()
+        ours.append(time.perf_counter() - started)
+        assert sent == 100, sent
+    return ours
+
+
+async def _bare_ticks(name: str) -> list[float]:
+    """The same claim with no rollbot: SKIP LOCKED, then one UPDATE."""
+    bare: list[float] = []
+    conn2 = await asyncpg.connect(host="127.0.0.1", user="postgres", database=name)
+    try:
+        for _ in range(TICKS):
+            started = time.perf_counter()
+            async with conn2.transaction():
+                ids = [
+                    r["id"]
+                    for r in await conn2.fetch(
+                        "SELECT id FROM due_items WHERE done_at IS NULL AND due_at <= $1 "
+                        "AND kind = ANY($2::text[]) ORDER BY due_at LIMIT 100 "
+                        "FOR UPDATE SKIP LOCKED",
+                        _Later().now(),
+                        list(OBLIGATION_KINDS),
+                    )
+                ]
+                await conn2.execute(
+                    "UPDATE due_items SET stage = stage + 1, due_at = $1 WHERE id = ANY($2::int[])",
+                    _Later().now() + timedelta(days=1),
+                    ids,
+                )
+            bare.append(time.perf_counter() - started)
+            assert len(ids) == 100
+    finally:
+        await conn2.close()
+    return bare
+
+
 async def measure() -> list[Figure]:
     name = f"rollbot_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
@@ -65,75 +152,9 @@ async def measure() -> list[Figure]:
     engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
     try:
         await migrate.ensure_schema(engine)
-        template = _template()
-        requests = ITEMS // 2
-        async with engine.begin() as conn:
-            for start in range(0, requests, 5000):
-                rows, items = [], []
-                for i in range(start, min(requests, start + 5000)):
-                    rid = f"RB-{i:06d}"
-                    data = template.model_copy(update={"id": rid}).model_dump_json()
-                    rows.append(
-                        {
-                            "id": rid,
-                            "channel_id": "C1",
-                            "state": "awaiting_decision",
-                            "version": 1,
-                            "target_kind": "deployment",
-                            "target_name": "api",
-                            "target_namespace": "prod",
-                            "requester_id": "U0ALICE",
-                            "severity": "P2",
-                            "created_at": T0,
-                            "updated_at": T0,
-                            "idempotency_key": rid,
-                            "data": data,
-                        }
-                    )
-                    for kind in ("decision_sla", "customer_notification"):
-                        items.append(
-                            {
-                                "kind": kind,
-                                "request_id": rid,
-                                "due_at": T0 + timedelta(seconds=i),
-                                "stage": 0,
-                            }
-                        )
-                await conn.execute(insert(RollbackRequestRow.__table__), rows)  # type: ignore[attr-defined]
-                await conn.execute(insert(DueItemRow.__table__), items)  # type: ignore[attr-defined]
-        uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=100))
-        reminders = Reminders(uow, _Later(), ApprovalPolicy(), lambda: None)
-        ours: list[float] = []
-        for _ in range(TICKS):
-            started = time.perf_counter()
-            sent = await reminders.tick()
-            ours.append(time.perf_counter() - started)
-            assert sent == 100, sent
-        bare: list[float] = []
-        conn2 = await asyncpg.connect(host="127.0.0.1", user="postgres", database=name)
-        try:
-            for _ in range(TICKS):
-                started = time.perf_counter()
-                async with conn2.transaction():
-                    ids = [
-                        r["id"]
-                        for r in await conn2.fetch(
-                            "SELECT id FROM due_items WHERE done_at IS NULL AND due_at <= $1 "
-                            "AND kind = ANY($2::text[]) ORDER BY due_at LIMIT 100 "
-                            "FOR UPDATE SKIP LOCKED",
-                            _Later().now(),
-                            list(OBLIGATION_KINDS),
-                        )
-                    ]
-                    await conn2.execute(
-                        "UPDATE due_items SET stage = stage + 1, due_at = $1 WHERE id = ANY($2::int[])",
-                        _Later().now() + timedelta(days=1),
-                        ids,
-                    )
-                bare.append(time.perf_counter() - started)
-                assert len(ids) == 100
-        finally:
-            await conn2.close()
+        await _seed(engine)
+        ours = await _rollbot_ticks(engine)
+        bare = await _bare_ticks(name)
     finally:
         await engine.dispose()
         admin = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")

@@ -39,7 +39,7 @@ def manifest(
     recovered = request.state is RequestState.COMPLETED
     a = request.assessment
     return {
-        # seed 004 "Create rollback manifest"
+        # the runbook's "Create rollback manifest" fields
         "rollback_id": request.id,
         "timestamp": request.updated_at.isoformat(),
         "component": request.target.label,
@@ -69,16 +69,7 @@ def manifest(
             {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
             for x in request.retro_approvals
         ],
-        "decision": {
-            "chosen": request.decision.value if request.decision else None,
-            "by": request.decided_by.model_dump() if request.decided_by else None,
-            "recommendation": request.recommendation.action.value
-            if request.recommendation
-            else None,
-            "tree_path": [s.model_dump() for s in request.recommendation.path]
-            if request.recommendation
-            else [],
-        },
+        "decision": _decision(request),
         "severity": {
             "class": a.severity.value,
             "computed": a.computed.value,
@@ -93,6 +84,17 @@ def manifest(
         "links": {"ticket": request.ticket},
         "rollback_type": request.rollback_type.value,
         "timeline": timeline,
+    }
+
+
+def _decision(request: RollbackRequest) -> dict[str, Any]:
+    """Who chose rollback or forward fix, and the branch of the decision tree that recommended."""
+    recommendation = request.recommendation
+    return {
+        "chosen": request.decision.value if request.decision else None,
+        "by": request.decided_by.model_dump() if request.decided_by else None,
+        "recommendation": recommendation.action.value if recommendation else None,
+        "tree_path": [s.model_dump() for s in recommendation.path] if recommendation else [],
     }
 
 

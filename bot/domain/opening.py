@@ -59,17 +59,21 @@ def open_rollback_request(
         preflight=preflight,
         detected_at=detected_at,
     )
-    audit = AuditEffect(
+    return request, _opened(request)
+
+
+def _opened(request: RollbackRequest) -> AuditEffect:
+    security = request.security_implications
+    return AuditEffect(
         action="request.opened",
-        actor=requester,
+        actor=request.requester,
         from_state="",
         to_state=RequestState.PROPOSED.value,
         details={
-            "target": target.label,
-            "rollback_type": rollback_type.value,
-            "severity": assessment.severity.value,
-            "reason": reason,
-            **({"security": "; ".join(security_implications)} if security_implications else {}),
+            "target": request.target.label,
+            "rollback_type": request.rollback_type.value,
+            "severity": request.assessment.severity.value,
+            "reason": request.reason,
+            **({"security": "; ".join(security)} if security else {}),
         },
     )
-    return request, audit

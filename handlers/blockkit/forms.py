@@ -79,14 +79,84 @@ TREE = [
 ]
 
 
-def open_form(origin: FormOrigin) -> dict[str, Any]:
-    kinds = [
-        ("deployment", "Kubernetes deployment"),
-        ("configmap", "ConfigMap"),
-        ("codedeploy", "CodeDeploy group (app/group)"),
-        ("flag", "Feature flag"),
+KINDS = [
+    ("deployment", "Kubernetes deployment"),
+    ("configmap", "ConfigMap"),
+    ("codedeploy", "CodeDeploy group (app/group)"),
+    ("flag", "Feature flag"),
+]
+SEVERITIES = [("P1", "P1 critical"), ("P2", "P2 high"), ("P3", "P3 medium"), ("P4", "P4 low")]
+
+
+def _target_blocks() -> list[dict[str, Any]]:
+    """What to roll back, to where, and how bad it is."""
+    kinds, severities = KINDS, SEVERITIES
+    return [
+        _input(
+            B.TARGET_KIND,
+            "Target kind",
+            {
+                "type": "static_select",
+                "options": [_option(v, t) for v, t in kinds],
+                "initial_option": _option(*kinds[0]),
+            },
+        ),
+        _input(B.TARGET_NAME, "Target name", _text("api")),
+        _input(
+            B.NAMESPACE,
+            "Namespace (Kubernetes) or environment (flag)",
+            _text("prod"),
+            optional=True,
+        ),
+        _input(
+            B.TO_REVISION,
+            "Target revision",
+            _text("previous"),
+            optional=True,
+            hint="Leave empty for the previous revision",
+        ),
+        _input(
+            B.SEVERITY,
+            "Severity",
+            {"type": "static_select", "options": [_option(v, t) for v, t in severities]},
+            optional=True,
+            hint="Leave empty to classify from the answers below",
+        ),
     ]
-    severities = [("P1", "P1 critical"), ("P2", "P2 high"), ("P3", "P3 medium"), ("P4", "P4 low")]
+
+
+def _answer_blocks() -> list[dict[str, Any]]:
+    """What is happening, the decision tree's questions, the reason and an optional override."""
+    return [
+        _input(B.SIGNALS, "What is happening?", _checkboxes(SIGNALS), optional=True),
+        _input(B.ERROR_RATE, "Requests failing (%)", _text("38"), optional=True),
+        _input(B.LATENCY_RATIO, "Latency against baseline (×)", _text("2.5"), optional=True),
+        _input(
+            B.TREE,
+            "Rollback or forward fix?",
+            _checkboxes(TREE, ("issue_in_deployment", "simple_to_revert")),
+            optional=True,
+        ),
+        _input(
+            B.RESTORE_MINUTES,
+            "Minutes to restore the pre-migration backup",
+            _text(),
+            optional=True,
+        ),
+        _input(B.FIX_MINUTES, "Minutes until a fix could be live", _text(), optional=True),
+        _input(B.REASON, "Reason", _text("5xx at 38% since v1.3.0", multiline=True)),
+        _input(B.TICKET, "Ticket link", _text("https://…"), optional=True),
+        _input(
+            B.OVERRIDE,
+            "Emergency override (incident commander, P1 only)",
+            _text("why it cannot wait"),
+            optional=True,
+            hint="Filling this declares the override; retroactive approval is due in 4 h",
+        ),
+    ]
+
+
+def open_form(origin: FormOrigin) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CallbackId.OPEN_FORM.value,
@@ -94,63 +164,7 @@ def open_form(origin: FormOrigin) -> dict[str, Any]:
         "title": {"type": "plain_text", "text": "Request a rollback"},
         "submit": {"type": "plain_text", "text": "Open request"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            _input(
-                B.TARGET_KIND,
-                "Target kind",
-                {
-                    "type": "static_select",
-                    "options": [_option(v, t) for v, t in kinds],
-                    "initial_option": _option(*kinds[0]),
-                },
-            ),
-            _input(B.TARGET_NAME, "Target name", _text("api")),
-            _input(
-                B.NAMESPACE,
-                "Namespace (Kubernetes) or environment (flag)",
-                _text("prod"),
-                optional=True,
-            ),
-            _input(
-                B.TO_REVISION,
-                "Target revision",
-                _text("previous"),
-                optional=True,
-                hint="Leave empty for the previous revision",
-            ),
-            _input(
-                B.SEVERITY,
-                "Severity",
-                {"type": "static_select", "options": [_option(v, t) for v, t in severities]},
-                optional=True,
-                hint="Leave empty to classify from the answers below",
-            ),
-            _input(B.SIGNALS, "What is happening?", _checkboxes(SIGNALS), optional=True),
-            _input(B.ERROR_RATE, "Requests failing (%)", _text("38"), optional=True),
-            _input(B.LATENCY_RATIO, "Latency against baseline (×)", _text("2.5"), optional=True),
-            _input(
-                B.TREE,
-                "Rollback or forward fix?",
-                _checkboxes(TREE, ("issue_in_deployment", "simple_to_revert")),
-                optional=True,
-            ),
-            _input(
-                B.RESTORE_MINUTES,
-                "Minutes to restore the pre-migration backup",
-                _text(),
-                optional=True,
-            ),
-            _input(B.FIX_MINUTES, "Minutes until a fix could be live", _text(), optional=True),
-            _input(B.REASON, "Reason", _text("5xx at 38% since v1.3.0", multiline=True)),
-            _input(B.TICKET, "Ticket link", _text("https://…"), optional=True),
-            _input(
-                B.OVERRIDE,
-                "Emergency override (incident commander, P1 only)",
-                _text("why it cannot wait"),
-                optional=True,
-                hint="Filling this declares the override; retroactive approval is due in 4 h",
-            ),
-        ],
+        "blocks": _target_blocks() + _answer_blocks(),
     }
 
 

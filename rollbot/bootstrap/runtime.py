@@ -201,6 +201,20 @@ def _http(
     )
 
 
+def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
+    return HandlerDeps(
+        opening=core.opening,
+        queries=core.queries,
+        decisions=core.decisions,
+        approvals=core.approvals,
+        aftercare=core.aftercare,
+        metrics=metrics,
+        reports=core.reports,
+        charts=report_charts,
+        clock=clock,
+    )
+
+
 async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
     engine = create_engine(settings.database_url)
     if check_schema:
@@ -245,17 +259,7 @@ async def build_runtime(
     # The commit is the event bus: what a committed unit of work changed reaches these.
     uow.on_commit(delivery.on_commit)
     uow.on_commit(core.executions.on_commit)
-    deps = HandlerDeps(
-        opening=core.opening,
-        queries=core.queries,
-        decisions=core.decisions,
-        approvals=core.approvals,
-        aftercare=core.aftercare,
-        metrics=metrics,
-        reports=core.reports,
-        charts=report_charts,
-        clock=clock,
-    )
+    deps = _handler_deps(core, metrics, clock)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
     alerts = AlertIntake(core.opening, core.queries, uow, clock, policy)
     return Runtime(

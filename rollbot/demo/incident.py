@@ -20,6 +20,7 @@ from bot.domain.policy import (
     VerificationPolicy,
 )
 from integrations.kubernetes.deployment import KubernetesExecutor
+from rollbot.bootstrap.runtime import Runtime
 from rollbot.demo.later import ALERT_TOKEN, ShiftedClock, let_time_pass, post_alert, web_alert
 from rollbot.demo.transcript import channel_transcript
 from rollbot.demo.world import (
@@ -34,10 +35,12 @@ from rollbot.demo.world import (
     say,
 )
 from sandbox.executor import ScriptedExecutor
+from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.service import SandboxService
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
+from sandbox.slack.state import Channel, SlackState
 
 ERRORS = 'sum(rate(http_requests_total{service="api",code=~"5.."}[5m])) / sum(rate(http_requests_total{service="api"}[5m]))'
 LATENCY = 'histogram_quantile(0.95, rate(http_request_duration_seconds_bucket{service="api"}[5m]))'
@@ -75,39 +78,6 @@ def _policy(service_url: str) -> ApprovalPolicy:
             ),
         ),
     )
-
-
-async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
-    """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
-    if kube.store.get("namespaces", "", "prod") is None:
-        kube.store.create(
-            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
-        )
-    for i, image in enumerate(images):
-        container = {"name": app, "image": image}
-        if i == 0:
-            kube.store.create(
-                "deployments",
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": app, "namespace": "prod"},
-                    "spec": {
-                        "replicas": 3,
-                        "selector": {"matchLabels": {"app": app}},
-                        "template": {
-                            "metadata": {"labels": {"app": app}},
-                            "spec": {"containers": [container]},
-                        },
-                    },
-                },
-            )
-        else:
-            live = kube.store.get("deployments", "prod", app)
-            assert live is not None
-            live["spec"]["template"]["spec"]["containers"] = [container]
-            kube.store.replace("deployments", live)
-        await kube.controller.idle()
 
 
 def _cluster_line(kube: SandboxKube) -> str:
@@ -190,54 +160,9 @@ async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
         say()
         async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
             scene = Scene(runtime, driver, ws)
-            say("— in #general —")
-            await scene.types("U0ALICE", general, "help")
-            await scene.types("U0ALICE", general, "deployment/api -n prod --severity P1")
-            await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
-            await scene.types(
-                "U0ALICE",
-                general,
-                'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0 <!channel>" '
-                "--ticket https://tickets.example/INC-42",
-            )
-            incident = ws.channel_by_name("inc-20261127-api") or next(
-                c for c in ws.channels.values() if c.name.startswith("inc-")
-            )
-            incident.members.update({"U0BOB", "U0DAVE"})
-            say(f"— bob and dave join #{incident.name} —")
-            scene.shows_card(incident.id, "at the decision prompt")
-            await scene.clicks("U0ALICE", incident.id, "Roll back")
-            scene.shows_card(incident.id, "waiting for approval")
-            await scene.clicks("U0ALICE", incident.id, "Approve")
-            await scene.clicks("U0DAVE", incident.id, "Approve")
-            await scene.clicks("U0BOB", incident.id, "Approve")
-            await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
-
-            say("— Alertmanager posts HighLatency firing for web in prod —")
-            await post_alert(events, web_alert("firing"))
-            await runtime.settle()
-            web = next(c for c in ws.channels.values() if c.name.endswith("-web"))
-            web.members.update({"U0DAVE"})
-            scene.shows_card(web.id, "opened by the alert")
-            say("— Alertmanager posts HighLatency resolved —")
-            await post_alert(events, web_alert("resolved"))
-            await runtime.settle()
-            await scene.clicks("U0DAVE", web.id, "Forward fix")
-
-            say("— 5 minutes pass (the demo moves rollbot's clock; the scheduler ticks) —")
-            await let_time_pass(runtime, clock, minutes=5)
-            say("— 25 more minutes pass —")
-            await let_time_pass(runtime, clock, minutes=25)
-            await scene.clicks("U0DAVE", incident.id, "Customers notified")
-            await scene.clicks("U0ALICE", incident.id, "Recovery confirmed")
-            say("— 48 hours pass —")
-            await let_time_pass(runtime, clock, hours=48)
-            request_id = (await runtime.queries.status(incident.id, None)).id
-            await scene.types(
-                "U0BOB",
-                incident.id,
-                f"postmortem {request_id} https://wiki.example/pm/{request_id}",
-            )
+            incident = await _act_rollback(scene, ws, general)
+            web = await _act_alert(scene, runtime, events, ws)
+            await _act_hours_later(scene, runtime, clock, incident.id)
         say()
         say(channel_transcript(ws, incident.id))
         say()
@@ -249,3 +174,67 @@ async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
     finally:
         await runtime.close()
         await kube.stop()
+
+
+async def _act_rollback(scene: Scene, ws: SlackState, general: str) -> Channel:
+    """Mistakes first, then a P1 rollback of api to revision 2, approved by two people."""
+    say("— in #general —")
+    await scene.types("U0ALICE", general, "help")
+    await scene.types("U0ALICE", general, "deployment/api -n prod --severity P1")
+    await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
+    await scene.types(
+        "U0ALICE",
+        general,
+        'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0 <!channel>" '
+        "--ticket https://tickets.example/INC-42",
+    )
+    incident = ws.channel_by_name("inc-20261127-api") or next(
+        c for c in ws.channels.values() if c.name.startswith("inc-")
+    )
+    incident.members.update({"U0BOB", "U0DAVE"})
+    say(f"— bob and dave join #{incident.name} —")
+    scene.shows_card(incident.id, "at the decision prompt")
+    await scene.clicks("U0ALICE", incident.id, "Roll back")
+    scene.shows_card(incident.id, "waiting for approval")
+    await scene.clicks("U0ALICE", incident.id, "Approve")
+    await scene.clicks("U0DAVE", incident.id, "Approve")
+    await scene.clicks("U0BOB", incident.id, "Approve")
+    await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
+
+    return incident
+
+
+async def _act_alert(scene: Scene, runtime: Runtime, events: str, ws: SlackState) -> Channel:
+    """An alert opens an incident for web; dave chooses a forward fix."""
+    say("— Alertmanager posts HighLatency firing for web in prod —")
+    await post_alert(events, web_alert("firing"))
+    await runtime.settle()
+    web = next(c for c in ws.channels.values() if c.name.endswith("-web"))
+    web.members.update({"U0DAVE"})
+    scene.shows_card(web.id, "opened by the alert")
+    say("— Alertmanager posts HighLatency resolved —")
+    await post_alert(events, web_alert("resolved"))
+    await runtime.settle()
+    await scene.clicks("U0DAVE", web.id, "Forward fix")
+
+    return web
+
+
+async def _act_hours_later(
+    scene: Scene, runtime: Runtime, clock: ShiftedClock, incident: str
+) -> None:
+    """The decision timeout, the watch and the reminders, by moving rollbot's clock."""
+    say("— 5 minutes pass (the demo moves rollbot's clock; the scheduler ticks) —")
+    await let_time_pass(runtime, clock, minutes=5)
+    say("— 25 more minutes pass —")
+    await let_time_pass(runtime, clock, minutes=25)
+    await scene.clicks("U0DAVE", incident, "Customers notified")
+    await scene.clicks("U0ALICE", incident, "Recovery confirmed")
+    say("— 48 hours pass —")
+    await let_time_pass(runtime, clock, hours=48)
+    request_id = (await runtime.queries.status(incident, None)).id
+    await scene.types(
+        "U0BOB",
+        incident,
+        f"postmortem {request_id} https://wiki.example/pm/{request_id}",
+    )

@@ -86,3 +86,63 @@ def static_json(payload: dict[str, Any]) -> Any:
         return web.json_response(payload)
 
     return handler
+
+
+def _discovery() -> dict[str, Any]:
+    """What kubectl reads before anything else: version, API groups, resource lists, OpenAPI."""
+    return {
+        "/version": {
+            "major": "1",
+            "minor": "32",
+            "gitVersion": "v1.32.0-rollbot-sandbox",
+            "platform": "linux/amd64",
+        },
+        "/api": {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}
+            ],
+        },
+        "/apis": {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {
+                    "name": g,
+                    "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                    "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
+                }
+                for g in ("apps", "authorization.k8s.io")
+            ],
+        },
+        "/api/v1": resource_list(""),
+        "/apis/apps/v1": resource_list("apps"),
+        "/apis/authorization.k8s.io/v1": {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": "authorization.k8s.io/v1",
+            "resources": [
+                {
+                    "name": "selfsubjectaccessreviews",
+                    "singularName": "",
+                    "namespaced": False,
+                    "kind": "SelfSubjectAccessReview",
+                    "verbs": ["create"],
+                }
+            ],
+        },
+        "/openapi/v3": {
+            "paths": {
+                "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"},
+                "apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=sandbox"},
+            }
+        },
+        "/openapi/v3/api/v1": openapi(""),
+        "/openapi/v3/apis/apps/v1": openapi("apps"),
+    }
+
+
+def add_discovery(r: web.UrlDispatcher) -> None:
+    for path, document in _discovery().items():
+        r.add_get(path, static_json(document))

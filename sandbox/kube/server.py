@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.kube.controller import DeploymentController, default_deployment
-from sandbox.kube.discovery import openapi, resource_list, static_json
+from sandbox.kube.discovery import add_discovery
 from sandbox.kube.patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.kube.store import RESOURCES, ApiError, ObjectStore, Resource, not_found
 from sandbox.kube.tables import table
@@ -262,80 +262,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
 
     app = web.Application(middlewares=[errors])
     r = app.router
-    r.add_get(
-        "/version",
-        static_json(
-            {
-                "major": "1",
-                "minor": "32",
-                "gitVersion": "v1.32.0-rollbot-sandbox",
-                "platform": "linux/amd64",
-            }
-        ),
-    )
-    r.add_get(
-        "/api",
-        static_json(
-            {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [
-                    {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}
-                ],
-            }
-        ),
-    )
-    r.add_get(
-        "/apis",
-        static_json(
-            {
-                "kind": "APIGroupList",
-                "apiVersion": "v1",
-                "groups": [
-                    {
-                        "name": g,
-                        "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-                        "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
-                    }
-                    for g in ("apps", "authorization.k8s.io")
-                ],
-            }
-        ),
-    )
-    r.add_get("/api/v1", static_json(resource_list("")))
-    r.add_get("/apis/apps/v1", static_json(resource_list("apps")))
-    r.add_get(
-        "/apis/authorization.k8s.io/v1",
-        static_json(
-            {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": "authorization.k8s.io/v1",
-                "resources": [
-                    {
-                        "name": "selfsubjectaccessreviews",
-                        "singularName": "",
-                        "namespaced": False,
-                        "kind": "SelfSubjectAccessReview",
-                        "verbs": ["create"],
-                    }
-                ],
-            }
-        ),
-    )
-    r.add_get(
-        "/openapi/v3",
-        static_json(
-            {
-                "paths": {
-                    "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"},
-                    "apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=sandbox"},
-                }
-            }
-        ),
-    )
-    r.add_get("/openapi/v3/api/v1", static_json(openapi("")))
-    r.add_get("/openapi/v3/apis/apps/v1", static_json(openapi("apps")))
+    add_discovery(r)
     r.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", api.access_review)
     for prefix in ("/api/v1", "/apis/{group}/v1"):
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}", api.collection)

@@ -16,7 +16,7 @@ from bot.store.engine import create_engine
 from bot.store.tables import AuditEntryRow, OutboxRow
 from bot.usecases.audit_export import verify_database
 from handlers.slack.ids import ActionId
-from rollbot.demo.incident import release_app
+from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.processes import rollbot_serve
 from sandbox.slack.driver import SlackDriver

@@ -15,8 +15,8 @@ from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.kubernetes.deployment import KubernetesExecutor
 from rollbot.bootstrap.runtime import Runtime
-from rollbot.demo.incident import release_app
 from sandbox.executor import ScriptedExecutor
+from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack

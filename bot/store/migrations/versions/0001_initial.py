@@ -25,6 +25,13 @@ $$ LANGUAGE plpgsql
 
 
 def upgrade() -> None:
+    _incidents_and_requests()
+    _audit_log()
+    _due_items_and_outbox()
+    _guard_audit()
+
+
+def _incidents_and_requests() -> None:
     op.create_table(
         "incidents",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -60,6 +67,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_rollback_requests_channel_state", "rollback_requests", ["channel_id", "state"]
     )
+
+
+def _audit_log() -> None:
     op.create_table(
         "audit_entries",
         sa.Column(
@@ -95,6 +105,9 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(16), nullable=False),
         sa.Column("signed_at", UTC, nullable=False),
     )
+
+
+def _due_items_and_outbox() -> None:
     op.create_table(
         "due_items",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -130,7 +143,6 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(500), nullable=True),
     )
     op.create_index("ix_outbox_pending", "outbox", ["delivered_at", "channel_id", "id"])
-    _guard_audit()
 
 
 APPEND_ONLY = ("audit_entries", "audit_checkpoints")

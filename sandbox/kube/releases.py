@@ -1,0 +1,39 @@
+"""Releases in the sandbox cluster: a Deployment created, then new images rolled out one by one,
+so a test or the demo starts from a history kubectl can roll back through."""
+
+from __future__ import annotations
+
+from sandbox.kube.server import SandboxKube
+
+
+async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
+    """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
+    if kube.store.get("namespaces", "", "prod") is None:
+        kube.store.create(
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+        )
+    for i, image in enumerate(images):
+        container = {"name": app, "image": image}
+        if i == 0:
+            kube.store.create(
+                "deployments",
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": app, "namespace": "prod"},
+                    "spec": {
+                        "replicas": 3,
+                        "selector": {"matchLabels": {"app": app}},
+                        "template": {
+                            "metadata": {"labels": {"app": app}},
+                            "spec": {"containers": [container]},
+                        },
+                    },
+                },
+            )
+        else:
+            live = kube.store.get("deployments", "prod", app)
+            assert live is not None
+            live["spec"]["template"]["spec"]["containers"] = [container]
+            kube.store.replace("deployments", live)
+        await kube.controller.idle()
