@@ -45,7 +45,7 @@ drills: $(STAMP) postgres
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot/
+	$(BIN)/mypy bot rollbot handlers integrations sandbox
 	$(BIN)/lint-imports
 
 # Figures against baselines measured in the same run; BENCH_ARGS=--quick to try the harness.

@@ -1,1 +1,1 @@
-"""Thin Bolt listeners: parse, call one bot service function, render with handlers.blockkit.cards."""
+"""Inbound adapters: everything that receives (Bolt listeners, Block Kit views, the Alertmanager and HTTP routes)."""

@@ -1,1 +1,1 @@
-"""Adapters behind the Protocols declared in bot.ports: Kubernetes, CodeDeploy, flags, Slack roles."""
+"""Outbound adapters, one folder per service, behind the Protocols declared in bot.ports."""

@@ -1,0 +1,1 @@
+"""The entry points: the rollbot command, the composition root, and the demo."""

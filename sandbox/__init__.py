@@ -1,1 +1,1 @@
-"""Faithful in-repo fakes of Slack and Kubernetes, reached over real HTTP by base URL."""
+"""Faithful fakes of the services rollbot talks to, reached over real HTTP, failing as the real ones fail."""

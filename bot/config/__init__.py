@@ -1,0 +1,1 @@
+"""Configuration: settings from the environment, the YAML policy file, logging and metrics."""

@@ -1,0 +1,1 @@
+"""Block Kit: the request card, private replies, modals and forms, and how each notice renders."""

@@ -1,0 +1,1 @@
+"""HTTP routes beside Slack's: Alertmanager webhooks, health, readiness and metrics."""

@@ -34,53 +34,51 @@ from handlers.slack.reports import post_report
 
 
 class Invocation:
-    """One typed /rollback: the command, the raw body it came in, and Slack's client."""
+    """Where a typed /rollback came from: the raw body, where it was typed, Slack's client."""
 
-    def __init__(self, command: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        self.command = command
+    def __init__(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         self.body = body
         self.client = client
         self.origin = origin_of_command(body)
 
 
-Step = Callable[[Invocation, HandlerDeps, AsyncAck], Awaitable[None]]
+# Each step takes the command type it is registered for.
+Step = Callable[[Any, Invocation, HandlerDeps, AsyncAck], Awaitable[None]]
 
 
-async def _help(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+async def _help(command: ShowHelp, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(cards.ephemeral(USAGE))
 
 
-async def _report(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+async def _report(command: ShowReport, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(cards.ephemeral("Preparing the rollback report; it will appear here."))
-    command: ShowReport = inv.command
     await post_report(inv.client, deps, inv.origin.channel_id, command.month, deps.clock.now())
 
 
-async def _form(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+async def _form(command: OpenForm, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     origin = FormOrigin(channel_id=inv.origin.channel_id, channel_name=inv.origin.channel_name)
     await inv.client.views_open(trigger_id=inv.body["trigger_id"], view=forms.open_form(origin))
     await ack()
 
 
-async def _status(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    command: ShowStatus = inv.command
+async def _status(command: ShowStatus, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(
         cards.status_reply(await deps.queries.status(inv.origin.channel_id, command.request_id))
     )
 
 
-async def _list(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+async def _list(command: ListOpen, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(cards.list_reply(await deps.queries.list_open(inv.origin.channel_id)))
 
 
-async def _history(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    command: ShowHistory = inv.command
+async def _history(command: ShowHistory, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     found = await deps.queries.history(command.target)
     await ack(cards.history_reply(command.target.label, found))
 
 
-async def _meet(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    command: MeetObligationCommand = inv.command
+async def _meet(
+    command: MeetObligationCommand, inv: Invocation, deps: HandlerDeps, ack: AsyncAck
+) -> None:
     actor = actor_from_command(inv.body)
     request = await deps.aftercare.meet_obligation(
         command.request_id, command.kind, actor, command.evidence
@@ -89,16 +87,17 @@ async def _meet(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(cards.ephemeral(f"Recorded {what} for {request.id}."))
 
 
-async def _retro(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    command: ApproveRetroactively = inv.command
+async def _retro(
+    command: ApproveRetroactively, inv: Invocation, deps: HandlerDeps, ack: AsyncAck
+) -> None:
     actor = actor_from_command(inv.body)
     request = await deps.aftercare.approve_retroactively(command.request_id, actor)
     await ack(cards.ephemeral(f"Retroactive approval recorded for {request.id}."))
 
 
-async def _open(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+async def _open(command: OpenRollback, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     result = await deps.opening.open_request(
-        inv.command,
+        command,
         actor=actor_from_command(inv.body),
         origin=inv.origin,
         idempotency_key=idempotency_key(inv.body),
@@ -109,7 +108,7 @@ async def _open(inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
     await ack(answer)
 
 
-STEPS: dict[type[Command], Step] = {
+STEPS: dict[type[Any], Step] = {
     ShowHelp: _help,
     ShowReport: _report,
     OpenForm: _form,
@@ -125,6 +124,6 @@ STEPS: dict[type[Command], Step] = {
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
     @app.command("/rollback")
     async def rollback_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        command = parse_command(str(body.get("text", "")))
-        await STEPS[type(command)](Invocation(command, body, client), deps, ack)
+        command: Command = parse_command(str(body.get("text", "")))
+        await STEPS[type(command)](command, Invocation(body, client), deps, ack)
         deps.metrics.commands.labels(outcome="ok").inc()

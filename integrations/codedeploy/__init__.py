@@ -1,0 +1,1 @@
+"""AWS CodeDeploy through boto3: stop with automatic rollback, or redeploy the last good revision."""

@@ -1,0 +1,1 @@
+"""Where evidence packs are kept: a directory, or S3 with Object Lock."""

@@ -1,0 +1,1 @@
+"""Feature flags as rollback targets: LaunchDarkly and Unleash over their HTTP APIs."""

@@ -1,0 +1,1 @@
+"""Verifying recovery: HTTP health checks, smoke tests and Prometheus queries."""

@@ -1,0 +1,1 @@
+"""Kubernetes through the official client: Deployments the way kubectl rolls them back, and ConfigMaps."""

@@ -1,0 +1,1 @@
+"""The auditor's HTML report and its charts."""

@@ -1,0 +1,1 @@
+"""make demo: an incident played end to end against the sandbox fakes."""

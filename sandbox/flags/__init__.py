@@ -1,0 +1,1 @@
+"""Fakes of LaunchDarkly and Unleash: their HTTP APIs, their auth headers, their failures."""

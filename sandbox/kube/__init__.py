@@ -1,0 +1,1 @@
+"""A Kubernetes API server the real kubectl accepts, with a deployment controller."""

@@ -1,0 +1,1 @@
+"""A stateful fake of Slack's Web API and Socket Mode, and a driver that acts as a person."""
