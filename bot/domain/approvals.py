@@ -41,9 +41,18 @@ def is_auto_approved(row: MatrixRow, requester_roles: frozenset[Role]) -> bool:
 
 
 def roles_needed_now(
-    row: MatrixRow, requester_roles: frozenset[Role], override: EmergencyOverride | None
+    row: MatrixRow,
+    requester_roles: frozenset[Role],
+    override: EmergencyOverride | None,
+    *,
+    recheck: bool = False,
 ) -> tuple[Role, ...]:
-    """What must still be given before execution; an override swaps the matrix for its extra roles."""
+    """What must still be given before execution; an override swaps the matrix for its extra roles.
+
+    `recheck`: the plan changed after approval. Then the matrix's own roles must approve it,
+    whatever auto-approval or override applied before: no automatic path runs a changed plan."""
+    if recheck:
+        return matrix_roles(row)
     if override is not None:
         return row.emergency_override.extra_roles
     if is_auto_approved(row, requester_roles):

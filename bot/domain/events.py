@@ -60,6 +60,16 @@ class TargetMoved(_Frozen):
     live_revision: str
 
 
+class PlanChanged(_Frozen):
+    """Checked right before execution, the target is not what the approvals were given for (or
+    could not be read). `live_revision` and `to_revision` are None when it could not be read."""
+
+    live_revision: str | None
+    to_revision: str | None
+    preflight: str | None
+    reason: str
+
+
 class StartExecution(_Frozen):
     pass
 
@@ -132,6 +142,7 @@ Event = (
     | Deny
     | DeclareEmergencyOverride
     | TargetMoved
+    | PlanChanged
     | StartExecution
     | ExecutionSucceeded
     | ExecutionFailed

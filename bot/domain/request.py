@@ -94,6 +94,9 @@ class RollbackRequest(BaseModel):
     ticket: str | None = None
     baseline_revision: str | None = None
     to_revision: str | None = None
+    # What the requester asked to roll back to; None: "the previous one", worked out from what
+    # is live whenever the plan is made (at opening, and again right before execution).
+    requested_revision: str | None = None
     state: RequestState = RequestState.PROPOSED
     version: int = 0
     recommendation: Recommendation | None = None
@@ -115,10 +118,18 @@ class RollbackRequest(BaseModel):
     detected_at: datetime | None = None
     # Until when recovery is re-checked after it was verified (None: not watched).
     watch_until: datetime | None = None
+    # Why people must approve again: the plan changed after it was approved (the target moved,
+    # or could not be read before execution). While set, nothing is approved automatically.
+    plan_changed: str | None = None
 
     @property
     def needed_roles(self) -> tuple[Role, ...]:
-        return ap.roles_needed_now(self.rules.row, self.requester_roles, self.override)
+        return ap.roles_needed_now(
+            self.rules.row,
+            self.requester_roles,
+            self.override,
+            recheck=self.plan_changed is not None,
+        )
 
     @property
     def open_roles(self) -> tuple[Role, ...]:
@@ -130,7 +141,11 @@ class RollbackRequest(BaseModel):
 
     @property
     def auto_approved(self) -> bool:
-        return self.override is None and ap.is_auto_approved(self.rules.row, self.requester_roles)
+        return (
+            self.override is None
+            and self.plan_changed is None
+            and ap.is_auto_approved(self.rules.row, self.requester_roles)
+        )
 
     def obligation(self, kind: ObligationKind) -> Obligation | None:
         return next((o for o in self.obligations if o.kind is kind), None)

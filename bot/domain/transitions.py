@@ -179,10 +179,36 @@ def _override(r: RollbackRequest, e: ev.DeclareEmergencyOverride, now: datetime)
     )
 
 
+def _plan_changed(r: RollbackRequest, e: ev.PlanChanged, now: datetime) -> Outcome:
+    """Nothing runs: the approvals lapse, the card shows the new plan, and people are asked."""
+    updates: dict[str, Any] = {
+        "approvals": (),
+        "plan_changed": e.reason,
+        "baseline_revision": e.live_revision or r.baseline_revision,
+        "to_revision": e.to_revision or r.to_revision,
+        "preflight": e.preflight or r.preflight,
+    }
+    return Outcome(
+        state=S.AWAITING_APPROVAL,
+        action="plan.changed",
+        actor=SYSTEM,
+        updates=updates,
+        details={"reason": e.reason, "lapsed": str(len(r.approvals))},
+        effects=(ev.Escalate(reason=f"nothing was rolled back: {e.reason}"),),
+    )
+
+
 def _target_moved(r: RollbackRequest, e: ev.TargetMoved, now: datetime) -> Outcome:
     if e.live_revision == r.baseline_revision:
         raise DomainError("the target has not moved; approvals stand")
-    updates: dict[str, Any] = {"approvals": (), "baseline_revision": e.live_revision}
+    moved = (
+        f"the target moved from revision {r.baseline_revision or 'unknown'} to {e.live_revision}"
+    )
+    updates: dict[str, Any] = {
+        "approvals": (),
+        "baseline_revision": e.live_revision,
+        "plan_changed": moved,
+    }
     probe = r.model_copy(update=updates)
     state = S.APPROVED if probe.approvals_satisfied else S.AWAITING_APPROVAL
     return Outcome(
@@ -288,6 +314,7 @@ RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
     ev.Deny: (frozenset({S.AWAITING_APPROVAL, S.APPROVED}), _deny),
     ev.DeclareEmergencyOverride: (_PRE_EXECUTION - {S.APPROVED}, _override),
     ev.TargetMoved: (frozenset({S.AWAITING_APPROVAL, S.APPROVED}), _target_moved),
+    ev.PlanChanged: (frozenset({S.APPROVED}), _plan_changed),
     ev.StartExecution: (frozenset({S.APPROVED}), _start),
     ev.ExecutionSucceeded: (frozenset({S.EXECUTING}), _succeeded),
     ev.ExecutionFailed: (frozenset({S.EXECUTING}), _failed),

@@ -149,16 +149,18 @@ class AuditLog:
         rows = await self._session.scalars(
             select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
         )
-        return [
-            SignedCheckpoint(
-                seq=row.seq,
-                hash=row.hash,
-                signature=row.signature,
-                key_id=row.key_id,
-                signed_at=row.signed_at,
-            )
-            for row in rows
-        ]
+        return [_checkpoint(row) for row in rows]
+
+
+def _checkpoint(row: Any) -> SignedCheckpoint:
+    """From a table row, or a raw result row with the same columns."""
+    return SignedCheckpoint(
+        seq=row.seq,
+        hash=row.hash,
+        signature=row.signature,
+        key_id=row.key_id,
+        signed_at=row.signed_at,
+    )
 
 
 def _record(row: AuditEntryRow) -> AuditRecord:
@@ -188,16 +190,7 @@ class ChainReader:
         rows = await self._conn.execute(
             select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
         )
-        return [
-            SignedCheckpoint(
-                seq=r.seq,
-                hash=r.hash,
-                signature=r.signature,
-                key_id=r.key_id,
-                signed_at=r.signed_at,
-            )
-            for r in rows
-        ]
+        return [_checkpoint(row) for row in rows]
 
     async def pages(self, page: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
         """(seq, prev_hash, hash, body, at, actor_id, actor_name, action, incident_id,

@@ -65,15 +65,55 @@ class ExecutionRunner:
             await uow.outbox.notify(request, line_notice, self._clock.now())
 
     async def run(self, request_id: str) -> None:
+        """Re-read the target, and roll back only if it is still what the approvals were for."""
         transitions = self._transitions
+        planned = await transitions.load(request_id)
+        executor = self._executors[planned.target.kind]
         try:
-            request = await transitions.apply(request_id, ev.StartExecution())
-        except DomainError as exc:
+            changed = await self._plan_change(planned, executor)
+            event: ev.Event = changed or ev.StartExecution()
+            request = await transitions.apply(request_id, event, seen_version=planned.version)
+        except DomainError as exc:  # decided, cancelled or started elsewhere meanwhile
             log.info("execution_not_started", request=request_id, reason=str(exc))
             return
-        executor = self._executors[request.target.kind]
+        if changed is not None:
+            log.warning("plan_changed", request=request_id, reason=changed.reason)
+            return
         await self._evidence.before(request)
         await self._carry_out(request, executor.execute)
+
+    async def _plan_change(
+        self, request: RollbackRequest, executor: Executor
+    ) -> ev.PlanChanged | None:
+        """The preflight again, right before execution: None when the plan still stands."""
+        if request.state is not RequestState.APPROVED:
+            return None  # StartExecution refuses it, with the reason
+        try:
+            fresh = await executor.preflight(request.target, request.requested_revision)
+        except Exception as exc:  # unreadable is not unchanged: never act on a plan unchecked
+            log.warning("plan_unreadable", request=request.id, error=repr(exc))
+            return ev.PlanChanged(
+                live_revision=None,
+                to_revision=None,
+                preflight=None,
+                reason=f"rollbot could not read {request.target.label} before rolling back ({exc})",
+            )
+        if (fresh.live_revision, fresh.to_revision) == (
+            request.baseline_revision,
+            request.to_revision,
+        ):
+            return None
+        return ev.PlanChanged(
+            live_revision=fresh.live_revision,
+            to_revision=fresh.to_revision,
+            preflight=fresh.summary,
+            reason=(
+                f"{request.target.label} now runs revision {fresh.live_revision or 'unknown'}, "
+                f"not revision {request.baseline_revision or 'unknown'} the approvals were given "
+                f"for; the plan is now revision {fresh.live_revision or '?'} → "
+                f"{fresh.to_revision or '?'}"
+            ),
+        )
 
     async def resume(self, request_id: str) -> None:
         """Finish a rollback whose process died (its lease fell due): follow it, never redo it."""

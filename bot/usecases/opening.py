@@ -171,6 +171,7 @@ class RollbackService:
             now=now,
             ticket=command.ticket,
             to_revision=checked.preflight.to_revision,
+            requested_revision=command.to_revision,
             incident_id=incident_id,
             origin_channel=None if origin.is_incident_channel else origin.channel_id,
             baseline_revision=checked.preflight.live_revision,

@@ -160,6 +160,13 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
     if r.state not in (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED):
         return []
     blocks = [_security_section(r)] if r.security_implications else []
+    if r.plan_changed and r.state is S.AWAITING_APPROVAL:
+        blocks.append(
+            section(
+                f":warning: *The plan changed after it was approved*: {escape(r.plan_changed)}. "
+                "Nothing was rolled back. Approve the plan as it stands now, or deny it."
+            )
+        )
     blocks += [
         section(
             f"*Approvals* — needs {describe_roles(r.needed_roles)}\n{_approval_lines(r)}",

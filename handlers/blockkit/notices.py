@@ -32,6 +32,7 @@ _TIMELINE = {
     "approval.given": "approved as {role}",
     "approval.denied": "denied as {role}: {reason}",
     "approval.lapsed": "approvals lapsed: the target moved from revision {was} to {now}",
+    "plan.changed": "checked the target before rolling back: {reason}. Nothing was rolled back and the approvals lapsed; approve the updated plan on the card to go on.",
     "approval.retroactive": "approved retroactively as {role}",
     "override.declared": "declared an emergency override: {reason}",
     "execution.started": "started the rollback",

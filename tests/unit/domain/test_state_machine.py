@@ -207,15 +207,47 @@ def test_approvals_lapse_when_the_target_moves() -> None:
     assert audit.details == {"was": "7", "now": "8", "lapsed": "2"}
 
 
-def test_auto_approval_survives_a_moved_target_without_a_second_execute() -> None:
+def test_a_moved_target_takes_the_auto_approval_away() -> None:
+    """An auto-approved plan whose target moved is no longer the plan anyone approved: it waits
+    for the matrix's own role, and nothing executes by itself."""
     request = make_request(
         RollbackType.DEPLOYMENT_LAST_VERSION, requester_roles=roles(Role.ON_CALL), baseline=None
     )
     request, _ = step(request, ev.ChooseRollback(by=ALICE))
     request, effects = step(request, ev.TargetMoved(live_revision="9"))
-    assert request.state is S.APPROVED
+    assert request.state is S.AWAITING_APPROVAL
+    assert not request.auto_approved
+    assert request.needed_roles == (Role.ON_CALL,)
     assert kinds(effects) == ["AuditEffect"]
     assert effects[0].details["was"] == "unknown"  # type: ignore[union-attr]
+    with pytest.raises(ApprovalRefusedError):  # not by the requester herself
+        step(request, ev.Approve(by=ALICE, roles=roles(Role.ON_CALL)))
+    request, effects = step(request, ev.Approve(by=CAROL, roles=roles(Role.ON_CALL)))
+    assert request.state is S.APPROVED
+    assert "ExecuteRollback" in kinds(effects)
+
+
+def test_a_plan_that_changed_at_execution_runs_nothing_and_asks_again() -> None:
+    request = make_request(
+        RollbackType.DEPLOYMENT_LAST_VERSION, requester_roles=roles(Role.ON_CALL)
+    )
+    request, _ = step(request, ev.ChooseRollback(by=ALICE))
+    assert request.state is S.APPROVED
+    changed = ev.PlanChanged(
+        live_revision="3", to_revision="2", preflight="revision 3 → 2", reason="the target moved"
+    )
+    request, effects = step(request, changed)
+    assert request.state is S.AWAITING_APPROVAL
+    assert (request.baseline_revision, request.to_revision) == ("3", "2")
+    assert request.plan_changed == "the target moved"
+    assert kinds(effects) == ["AuditEffect", "Escalate"]
+    assert "ExecuteRollback" not in kinds(effects)
+    with pytest.raises(IllegalTransitionError):  # it cannot start: it is not approved
+        step(request, ev.StartExecution())
+    unreadable = ev.PlanChanged(live_revision=None, to_revision=None, preflight=None, reason="x")
+    request, _ = step(request, ev.Approve(by=CAROL, roles=roles(Role.ON_CALL)))
+    request, _ = step(request, unreadable)
+    assert (request.baseline_revision, request.to_revision) == ("3", "2")  # kept when unknown
 
 
 def test_emergency_override_needs_only_the_extra_role_then_creates_obligations() -> None:
