@@ -28,6 +28,9 @@ class Faults:
 
     def __init__(self) -> None:
         self.error_rate = 0.0
+        # Which HTTP methods the injected 500s hit: reads only ({"GET"}) is what a flaky API
+        # server's reads look like; every method includes writes that may or may not have landed.
+        self.errors_on: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
         self.latency = 0.0
         self.conflicts_on_patch = 0
         self.drop_next_watch = False
@@ -252,6 +255,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
         if (
             request.query.get("watch") not in ("true", "1")
             and request.path.startswith(("/api/", "/apis/"))
+            and request.method in faults.errors_on
             and faults.roll()
         ):
             return _status(ApiError(500, "InternalError", "sandbox: injected server error"))

@@ -65,6 +65,7 @@ async def test_transient_faults_are_ridden_out(
 ) -> None:
     before = _revision(kube)
     kube.faults.error_rate = 0.2  # one read in five answers 500
+    kube.faults.errors_on = frozenset({"GET"})  # a 500 on the patch itself is a clean failure
     kube.faults.latency = 0.05
     kube.faults.conflicts_on_patch = 2  # someone else keeps writing between read and patch
     kube.faults.drop_next_watch = True
