@@ -26,6 +26,23 @@ class UnknownRequestError(DomainError):
         super().__init__(f"there is no rollback request {request_id}")
 
 
+class TargetBusyError(DomainError):
+    """The target already has an open request: one at a time per target, across channels."""
+
+    def __init__(self, open_request: RollbackRequest) -> None:
+        self.open_request = open_request
+        super().__init__(
+            f"{open_request.target.label} already has an open rollback request, "
+            f"{open_request.id} ({open_request.state.value.replace('_', ' ')}); follow it in its "
+            "incident channel. rollbot keeps one open request per target."
+        )
+
+
+def _holds(request: RollbackRequest) -> str | None:
+    """What an open request holds in the unique open_target column: its target, until it ends."""
+    return request.target.label if request.state.is_open else None
+
+
 class RequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -47,6 +64,7 @@ class RequestRepository:
                 updated_at=request.updated_at,
                 idempotency_key=idempotency_key,
                 data=request.model_dump_json(),
+                open_target=_holds(request),
             )
         )
         await self._session.flush()
@@ -77,10 +95,21 @@ class RequestRepository:
                 severity=request.assessment.severity.value,
                 updated_at=request.updated_at,
                 data=request.model_dump_json(),
+                open_target=_holds(request),
             )
         )
         if result.rowcount != 1:
             raise RequestMovedOnError(request.id)
+
+    async def open_for_target(self, target: TargetRef) -> RollbackRequest | None:
+        row = (
+            await self._session.scalars(
+                select(RollbackRequestRow).where(
+                    col(RollbackRequestRow.open_target) == target.label
+                )
+            )
+        ).first()
+        return None if row is None else RollbackRequest.model_validate_json(row.data)
 
     async def open_in_channel(self, channel: str) -> list[RollbackRequest]:
         rows = await self._session.scalars(

@@ -73,6 +73,9 @@ class RollbackRequestRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_utc())
     # Slack's trigger_id for commands: a retried delivery finds the request it already made.
     idempotency_key: str = Field(max_length=200)
+    # The target's label while the request is open, NULL once it ended; unique, so a target has
+    # one open request at a time across channels and replicas (migration 0002).
+    open_target: str | None = Field(default=None, max_length=420)
     card_channel: str | None = Field(default=None, max_length=32)
     card_ts: str | None = Field(default=None, max_length=32)
     evidence_sha256: str | None = Field(default=None, max_length=64)

@@ -33,6 +33,7 @@ from bot.ports import (
     UnknownTargetError,
 )
 from bot.store.effects import record_effects
+from bot.store.requests import TargetBusyError
 from bot.store.uow import UnitOfWork
 from bot.usecases.commands import OpenRollback, Origin
 
@@ -102,6 +103,7 @@ class RollbackService:
         existing = await self._existing(idempotency_key)
         if existing is not None:
             return OpenResult(existing, created=False)
+        await self._refuse_if_busy(command.target)  # before a channel is made for it
         checked = await self._check(command, actor)
         now = self._clock.now()
         channel = await self._incident_channel(command.target, actor, origin, now)
@@ -116,9 +118,16 @@ class RollbackService:
                 winner = await self._existing(idempotency_key)
                 if winner is not None:  # a concurrent delivery of the same command won
                     return OpenResult(winner, created=False)
+                await self._refuse_if_busy(command.target)  # another request for it won
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refuse_if_busy(self, target: TargetRef) -> None:
+        async with self._uow() as uow:
+            busy = await uow.requests.open_for_target(target)
+        if busy is not None:
+            raise TargetBusyError(busy)
 
     async def _existing(self, key: str) -> RollbackRequest | None:
         async with self._uow() as uow:

@@ -15,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import DomainError
 from bot.ports import AdapterError
+from bot.store.requests import TargetBusyError
+from handlers.blockkit.cards import escape
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.grammar import CommandError
 
@@ -23,6 +25,13 @@ log = structlog.get_logger("rollbot.handlers")
 
 def message_for(error: Exception) -> tuple[str, str]:
     """(outcome label, text for the person) for an exception raised by a listener."""
+    if isinstance(error, TargetBusyError):
+        busy = error.open_request
+        return "refused", (
+            f":information_source: `{escape(busy.target.label)}` already has an open rollback "
+            f"request: *{busy.id}* ({busy.state.value.replace('_', ' ')}) in <#{busy.channel}>. "
+            "Follow it there; rollbot keeps one open request per target."
+        )
     if isinstance(error, CommandError):
         return "usage_error", f":warning: {error}"
     if isinstance(error, DomainError | AdapterError):

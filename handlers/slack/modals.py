@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.domain.errors import DomainError, OverrideRefusedError
 from bot.ports import AdapterError, UnknownTargetError
+from bot.store.requests import TargetBusyError
 from handlers.blockkit.forms import FormError, read_open_form
 from handlers.slack.context import actor_from_interaction, origin_of_form
 from handlers.slack.deps import HandlerDeps
@@ -21,7 +22,7 @@ def _reason(view: dict[str, Any]) -> str:
 def _field_for(error: DomainError | AdapterError) -> BlockId:
     if isinstance(error, FormError):
         return error.block
-    if isinstance(error, UnknownTargetError):
+    if isinstance(error, UnknownTargetError | TargetBusyError):
         return BlockId.TARGET_NAME
     if isinstance(error, OverrideRefusedError):
         return BlockId.OVERRIDE

@@ -152,8 +152,8 @@ async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> N
         SLACK_BOT_TOKEN="xoxb-x",
         SLACK_SIGNING_SECRET="s",
     )
-    assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0001\n")
-    assert (await _run("db", "current", env=env))[1] == "current 0001 · head 0001\n"
+    assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0002\n")
+    assert (await _run("db", "current", env=env))[1] == "current 0002 · head 0002\n"
     assert (await _run("db", "downgrade", env=env))[:2] == (0, "schema at base\n")
     assert (await _run("db", "upgrade", env=env))[0] == 0
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from bot.store import migrate
 from bot.store.engine import create_engine
@@ -69,5 +72,58 @@ async def test_ensure_schema_refuses_a_newer_unknown_schema(database_url: str) -
             )
         with pytest.raises(migrate.SchemaError, match="does not know"):
             await migrate.ensure_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_gives_each_target_its_newest_open_request(database_url: str) -> None:
+    """Requests opened before the one-open-request rule: the newest open one per target holds
+    the target, older ones and ended ones hold nothing, and the rule holds from then on."""
+    engine = create_engine(database_url)
+    rows = [  # id, state, created (minute), namespace
+        ("RB-OLD", "awaiting_approval", 1, "prod"),
+        ("RB-NEW", "awaiting_decision", 2, "prod"),
+        ("RB-DONE", "completed", 3, "prod"),
+        ("RB-STG", "approved", 4, "staging"),
+    ]
+    try:
+        await migrate.upgrade(engine, "0001")
+        async with engine.begin() as conn:
+            for rid, state, minute, namespace in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO rollback_requests (id, channel_id, state, version, "
+                        "target_kind, target_name, target_namespace, requester_id, severity, "
+                        "created_at, updated_at, idempotency_key, data) VALUES (:id, 'C1', "
+                        ":state, 1, 'deployment', 'api', :ns, 'U1', 'P2', :at, :at, :id, '{}')"
+                    ),
+                    {
+                        "id": rid,
+                        "state": state,
+                        "ns": namespace,
+                        "at": datetime(2026, 11, 27, 9, minute, tzinfo=UTC),
+                    },
+                )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            held = dict(
+                (await conn.execute(text("SELECT id, open_target FROM rollback_requests"))).all()
+            )
+        assert held == {
+            "RB-OLD": None,
+            "RB-NEW": "deployment/api -n prod",
+            "RB-DONE": None,
+            "RB-STG": "deployment/api -n staging",
+        }
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE rollback_requests SET open_target = :t WHERE id = 'RB-OLD'"),
+                    {"t": "deployment/api -n prod"},
+                )
+        await migrate.downgrade(engine, "0001")  # and back: the column goes, the rows stay
+        async with engine.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM rollback_requests"))).scalar()
+        assert count == 4
     finally:
         await engine.dispose()
