@@ -64,6 +64,10 @@ class Preflight:
     summary: str
     # What the rollback changes: config keys, container images. Security review reads these.
     changes: tuple[str, ...] = ()
+    # What runs now and what would run after, as people know it (the images of a Deployment);
+    # None where the platform has no such name. A known-bad destination is recognised by it.
+    live_identity: str | None = None
+    to_identity: str | None = None
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class ScriptedExecutor:
             to_revision=to,
             summary=f"revision {state.live} → {to}: {image}",
             changes=changes,
+            live_identity=state.images.get(state.live),
+            to_identity=state.images.get(to),
         )
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:

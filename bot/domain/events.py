@@ -68,6 +68,8 @@ class PlanChanged(_Frozen):
     to_revision: str | None
     preflight: str | None
     reason: str
+    live_identity: str | None = None
+    to_identity: str | None = None
 
 
 class StartExecution(_Frozen):

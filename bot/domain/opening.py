@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.domain.events import AuditEffect
+from bot.domain.events import AuditEffect, ObligationKind
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy, Role, RollbackType
 from bot.domain.request import RequestRules, RequestState, RollbackRequest, TargetRef
@@ -26,6 +26,8 @@ def open_rollback_request(
     ticket: str | None = None,
     to_revision: str | None = None,
     requested_revision: str | None = None,
+    identities: tuple[str | None, str | None] = (None, None),
+    known_bad: str | None = None,
     incident_id: str | None = None,
     origin_channel: str | None = None,
     baseline_revision: str | None = None,
@@ -37,7 +39,8 @@ def open_rollback_request(
     rules = RequestRules(
         row=policy.row(rollback_type),
         deadlines=policy.deadlines,
-        auto_rollback_on_timeout=service.auto_rollback_on_timeout,
+        # a plan back into a version rolled back from never runs by itself
+        auto_rollback_on_timeout=service.auto_rollback_on_timeout and known_bad is None,
     )
     request = RollbackRequest(
         id=request_id,
@@ -54,6 +57,9 @@ def open_rollback_request(
         ticket=ticket,
         to_revision=to_revision,
         requested_revision=requested_revision,
+        baseline_identity=identities[0],
+        to_identity=identities[1],
+        known_bad=known_bad,
         incident_id=incident_id,
         origin_channel=origin_channel,
         baseline_revision=baseline_revision,
@@ -79,3 +85,21 @@ def _opened(request: RollbackRequest) -> AuditEffect:
             **({"security": "; ".join(security)} if security else {}),
         },
     )
+
+
+def rolled_back_from(
+    earlier: list[RollbackRequest], to_identity: str | None, now: datetime, window: timedelta
+) -> str | None:
+    """Why a plan needs a second look: it would re-deploy what an executed rollback of the same
+    target rolled back from, within `window`. None when it would not (or rollbot cannot tell)."""
+    if to_identity is None:
+        return None
+    for before in earlier:
+        executed = before.obligation(ObligationKind.POST_MORTEM) is not None
+        recent = now - before.updated_at <= window
+        if executed and recent and before.baseline_identity == to_identity:
+            return (
+                f"this re-deploys {to_identity}, which {before.id} rolled back from on "
+                f"{before.updated_at:%Y-%m-%d} at {before.updated_at:%H:%M} UTC"
+            )
+    return None

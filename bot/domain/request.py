@@ -97,6 +97,12 @@ class RollbackRequest(BaseModel):
     # What the requester asked to roll back to; None: "the previous one", worked out from what
     # is live whenever the plan is made (at opening, and again right before execution).
     requested_revision: str | None = None
+    # What runs before and after the rollback, as people know it (images); see Preflight.
+    baseline_identity: str | None = None
+    to_identity: str | None = None
+    # Set when the plan would re-deploy what a recent rollback rolled back from: it needs the
+    # older-version approval and never runs by an automatic path.
+    known_bad: str | None = None
     state: RequestState = RequestState.PROPOSED
     version: int = 0
     recommendation: Recommendation | None = None

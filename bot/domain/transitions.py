@@ -187,6 +187,8 @@ def _plan_changed(r: RollbackRequest, e: ev.PlanChanged, now: datetime) -> Outco
         "baseline_revision": e.live_revision or r.baseline_revision,
         "to_revision": e.to_revision or r.to_revision,
         "preflight": e.preflight or r.preflight,
+        "baseline_identity": e.live_identity or r.baseline_identity,
+        "to_identity": e.to_identity or r.to_identity,
     }
     return Outcome(
         state=S.AWAITING_APPROVAL,

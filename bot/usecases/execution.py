@@ -107,6 +107,8 @@ class ExecutionRunner:
             live_revision=fresh.live_revision,
             to_revision=fresh.to_revision,
             preflight=fresh.summary,
+            live_identity=fresh.live_identity,
+            to_identity=fresh.to_identity,
             reason=(
                 f"{request.target.label} now runs revision {fresh.live_revision or 'unknown'}, "
                 f"not revision {request.baseline_revision or 'unknown'} the approvals were given "

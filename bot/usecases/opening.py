@@ -17,9 +17,9 @@ from bot.domain import events as ev
 from bot.domain.decision import decide_rollback_or_fix
 from bot.domain.incident import Incident, incident_channel_name
 from bot.domain.notices import RequestOpened, page_for
-from bot.domain.opening import open_rollback_request
+from bot.domain.opening import open_rollback_request, rolled_back_from
 from bot.domain.people import Person
-from bot.domain.policy import ApprovalPolicy, Role
+from bot.domain.policy import ApprovalPolicy, Role, RollbackType
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.security import security_implications
 from bot.domain.severity import SeverityAssessment, classify, declared, override_severity
@@ -58,6 +58,7 @@ class _Checked:
     preflight: Preflight
     roles: frozenset[Role]
     security: tuple[str, ...]
+    known_bad: str | None  # the plan re-deploys what a recent rollback rolled back from
 
 
 def _assessment(command: OpenRollback, actor: Person) -> SeverityAssessment:
@@ -143,7 +144,15 @@ class RollbackService:
             changes=preflight.changes,
             service=self._policy.service(command.target.name),
         )
-        return _Checked(preflight, await self._roles.roles_of(actor.id), security)
+        async with self._uow() as uow:
+            earlier = await uow.requests.for_target(command.target)
+        known_bad = rolled_back_from(
+            earlier,
+            preflight.to_identity,
+            self._clock.now(),
+            self._policy.deadlines.rolled_back_from_window,
+        )
+        return _Checked(preflight, await self._roles.roles_of(actor.id), security, known_bad)
 
     async def _incident_channel(
         self, target: TargetRef, actor: Person, origin: Origin, now: datetime
@@ -167,13 +176,16 @@ class RollbackService:
         """The request opened, the decision prompted, an override declared: each step keeps the
         snapshot its effects describe, so audit versions stay exact."""
         request_id, incident_id, channel = ids
+        rollback_type = command.rollback_type
+        if checked.known_bad and rollback_type is RollbackType.DEPLOYMENT_LAST_VERSION:
+            rollback_type = RollbackType.DEPLOYMENT_OLDER_VERSION  # it needs that approval
         request, opened = open_rollback_request(
             request_id=request_id,
             channel=channel,
             requester=actor,
             requester_roles=checked.roles,
             target=command.target,
-            rollback_type=command.rollback_type,
+            rollback_type=rollback_type,
             assessment=_assessment(command, actor),
             policy=self._policy,
             reason=command.reason,
@@ -181,6 +193,8 @@ class RollbackService:
             ticket=command.ticket,
             to_revision=checked.preflight.to_revision,
             requested_revision=command.to_revision,
+            identities=(checked.preflight.live_identity, checked.preflight.to_identity),
+            known_bad=checked.known_bad,
             incident_id=incident_id,
             origin_channel=None if origin.is_incident_channel else origin.channel_id,
             baseline_revision=checked.preflight.live_revision,

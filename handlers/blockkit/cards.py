@@ -230,6 +230,14 @@ def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, An
     return blocks
 
 
+def _known_bad_section(why: str) -> dict[str, Any]:
+    return section(
+        f":warning: *Back into a version rolled back from*: {escape(why)}. It needs the "
+        "older-version approval, and rollbot never rolls it back by itself (no automatic "
+        "rollback when nobody decides)."
+    )
+
+
 def request_card(r: RollbackRequest) -> Message:
     card = CardAction(request_id=r.id, version=r.version)
     blocks: list[dict[str, Any]] = [
@@ -240,6 +248,7 @@ def request_card(r: RollbackRequest) -> Message:
         {"type": "section", "block_id": BlockId.SUMMARY, "fields": _summary_fields(r)},
         section(f"*Reason*\n{escape(r.reason)}"),
         *([section(f"*What changes*\n{escape(r.preflight)}")] if r.preflight else []),
+        *([_known_bad_section(r.known_bad)] if r.known_bad and r.state.is_open else []),
         *_decision_blocks(r, card),
         *_approval_blocks(r, card),
     ]

@@ -143,6 +143,8 @@ class KubernetesExecutor:
             to_revision=str(revision_of(chosen)),
             summary=f"revision {revision_of(deployment)} → {revision_of(chosen)}: {', '.join(changes) or 'template change'}",
             changes=changes,
+            live_identity=", ".join(before) or None,
+            to_identity=", ".join(after) or None,
         )
 
     def _check_access(self, target: TargetRef) -> None:
