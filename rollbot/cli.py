@@ -78,7 +78,10 @@ def _executors(settings: Settings) -> tuple[Any, Any]:
             name: svc.kube_context for name, svc in policy.services.items() if svc.kube_context
         }
         kube = KubernetesExecutor(
-            kubeconfig=settings.kubeconfig, context=settings.kube_context, contexts=contexts
+            kubeconfig=settings.kubeconfig,
+            context=settings.kube_context,
+            contexts=contexts,
+            request_timeout=settings.kube_request_timeout_seconds,
         )
 
         def executors(versions: Any) -> dict[str, Any]:

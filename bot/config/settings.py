@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     unleash_project: str = "default"
     # How long a rollback's process may go silent before another takes over following it, and
     # how often the scheduler ticks (decision timeouts, reminders, the watch, evidence retries).
+    # Every outbound call gives up after its timeout, so a hung dependency fails a step cleanly.
+    kube_request_timeout_seconds: float = Field(default=10, gt=0)
+    codedeploy_timeout_seconds: float = Field(default=15, gt=0)
+    flags_timeout_seconds: float = Field(default=10, gt=0)
+    health_timeout_seconds: float = Field(default=10, gt=0)
+    s3_timeout_seconds: float = Field(default=15, gt=0)
+    slack_timeout_seconds: float = Field(default=10, gt=0)
     execution_lease_seconds: float = Field(default=120, gt=0)
     tick_seconds: float = Field(default=15, gt=0)
     log_format: str = "json"

@@ -13,8 +13,6 @@ from bot.domain.recovery import CheckResult, judge_error_rate, judge_latency, su
 from bot.domain.request import RollbackRequest
 from bot.ports import VerificationResult
 
-TIMEOUT = aiohttp.ClientTimeout(total=10)
-
 
 async def _http(session: aiohttp.ClientSession, kind: str, check: HttpCheck) -> CheckResult:
     try:
@@ -74,8 +72,10 @@ async def _metrics(session: aiohttp.ClientSession, check: MetricsCheck) -> list[
 
 
 class HttpVerifier:
-    def __init__(self, policy: ApprovalPolicy) -> None:
+    def __init__(self, policy: ApprovalPolicy, *, timeout: float = 10.0) -> None:
         self._policy = policy
+        # health checks, smoke tests and Prometheus queries each give up after this long
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def verify(self, request: RollbackRequest) -> VerificationResult:
         plan = self._policy.service(request.target.name).verification
@@ -83,7 +83,7 @@ class HttpVerifier:
             return VerificationResult(
                 passed=True, summary="rollout finished; no health checks configured"
             )
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        async with aiohttp.ClientSession(timeout=self._timeout) as session:
             checks = await asyncio.gather(
                 *(_http(session, "health_check", c) for c in plan.health),
                 *(_http(session, "smoke_tests", c) for c in plan.smoke),

@@ -40,7 +40,7 @@ class KubernetesConfigMapExecutor:
 
     def _read(self, target: TargetRef) -> dict[str, Any]:
         core = client.CoreV1Api(self._cluster.api_for(target))
-        return read_named(core.read_namespaced_config_map, target)
+        return read_named(core.read_namespaced_config_map, target, self._cluster.request_timeout)
 
     async def _current(self, target: TargetRef) -> tuple[dict[str, Any], int]:
         live = await asyncio.to_thread(self._read, target)
@@ -95,6 +95,7 @@ class KubernetesConfigMapExecutor:
                         target.namespace or "default",
                         body,  # type: ignore[arg-type]  # the client takes plain dicts too
                         _preload_content=False,
+                        _request_timeout=self._cluster.request_timeout,
                     )
                 )
             except ApiException as exc:

@@ -11,9 +11,11 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -33,6 +35,7 @@ from integrations.kubernetes.rollout import (
     redact,
     revision_of,
     rollout_state,
+    unanswered_patch,
 )
 
 T = TypeVar("T")
@@ -45,12 +48,16 @@ class KubernetesExecutor:
         kubeconfig: Path | None = None,
         context: str | None = None,
         rollout_timeout: float = 600.0,
+        request_timeout: float = 10.0,
         api_client_factory: Callable[[], Any] | None = None,
         contexts: Mapping[str, str] | None = None,
     ) -> None:
         self._kubeconfig = kubeconfig
         self._context = context
         self.rollout_timeout = rollout_timeout
+        # Every API call gives up after this long: a hung API server fails the step, it does
+        # not hold the request in "executing" forever.
+        self.request_timeout = request_timeout
         self._factory = api_client_factory
         self._contexts = dict(contexts or {})
         self._apis: dict[str, Any] = {}
@@ -76,7 +83,7 @@ class KubernetesExecutor:
 
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
         apps = client.AppsV1Api(self.api_for(target))
-        return read_named(apps.read_namespaced_deployment, target)
+        return read_named(apps.read_namespaced_deployment, target, self.request_timeout)
 
     def _replicasets(self, deployment: dict[str, Any], target: TargetRef) -> list[dict[str, Any]]:
         """kubectl's selection: by the deployment's selector, then by controller ownership."""
@@ -90,6 +97,7 @@ class KubernetesExecutor:
                     deployment["metadata"]["namespace"],
                     label_selector=labels,
                     _preload_content=False,
+                    _request_timeout=self.request_timeout,
                 )
             ),
             "the deployment's ReplicaSets",
@@ -164,7 +172,11 @@ class KubernetesExecutor:
         auth = client.AuthorizationV1Api(self.api_for(target))
         answer = read_with_retries(
             lambda: json_body(
-                auth.create_self_subject_access_review(review, _preload_content=False)  # type: ignore[arg-type]
+                auth.create_self_subject_access_review(
+                    review,  # type: ignore[arg-type]  # the client takes plain dicts too
+                    _preload_content=False,
+                    _request_timeout=self.request_timeout,
+                )
             ),
             "access review",
         )
@@ -210,6 +222,7 @@ class KubernetesExecutor:
                     f"`{target.label}` is paused; it must be resumed before a rollback"
                 )
             chosen = self._choose(deployment, to_revision, target)
+            sent = datetime.now(UTC)
             try:
                 patched = json_body(
                     apps.patch_namespaced_deployment(
@@ -218,6 +231,7 @@ class KubernetesExecutor:
                         self._undo_patch(deployment, chosen),
                         _content_type="application/json-patch+json",
                         _preload_content=False,
+                        _request_timeout=self.request_timeout,
                     )
                 )
                 return deployment, patched
@@ -226,6 +240,10 @@ class KubernetesExecutor:
                     continue  # someone changed it between our read and our patch: read again
                 raise ExecutionError(
                     f"the API server refused the rollback patch: {exc.status} {exc.reason}"
+                ) from None
+            except urllib3.exceptions.HTTPError as exc:  # no answer: it may or may not have landed
+                raise ExecutionError(
+                    unanswered_patch(target, sent, self.request_timeout, exc)
                 ) from None
         raise ExecutionError("the deployment kept changing under the rollback")  # pragma: no cover
 
@@ -241,7 +259,9 @@ class KubernetesExecutor:
                 namespace,
                 field_selector=f"metadata.name={target.name}",
                 resource_version=resource_version,
-                timeout_seconds=max(1, int(deadline - time.monotonic())),
+                timeout_seconds=(wait := max(1, int(deadline - time.monotonic()))),
+                # the server ends the watch after timeout_seconds; past that it has hung
+                _request_timeout=(self.request_timeout, wait + self.request_timeout),
             )
             try:
                 for event in stream:
@@ -336,13 +356,19 @@ class KubernetesExecutor:
             f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
         )
         pods = json_body(
-            core.list_namespaced_pod(namespace, label_selector=labels, _preload_content=False)
+            core.list_namespaced_pod(
+                namespace,
+                label_selector=labels,
+                _preload_content=False,
+                _request_timeout=self.request_timeout,
+            )
         )["items"]
         events = json_body(
             core.list_namespaced_event(
                 namespace,
                 field_selector=f"involvedObject.name={target.name}",
                 _preload_content=False,
+                _request_timeout=self.request_timeout,
             )
         )["items"]
         captured: dict[str, Any] = redact(

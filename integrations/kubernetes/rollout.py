@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import urllib3
@@ -71,13 +72,20 @@ def read_with_retries(fn: Callable[[], T], what: str) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def read_named(read: Callable[..., Any], target: TargetRef) -> dict[str, Any]:
+def read_named(
+    read: Callable[..., Any], target: TargetRef, timeout: float | None = None
+) -> dict[str, Any]:
     """One namespaced object by the target's name (e.g. `read_namespaced_deployment`), with the
     read retries; a 404 says the target does not exist."""
     try:
         return read_with_retries(
             lambda: json_body(
-                read(target.name, target.namespace or "default", _preload_content=False)
+                read(
+                    target.name,
+                    target.namespace or "default",
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                )
             ),
             target.label,
         )
@@ -143,3 +151,14 @@ def json_body(response: Any) -> dict[str, Any]:
     """The body of a `_preload_content=False` response: the JSON kubectl would see."""
     data: dict[str, Any] = json.loads(response.data)
     return data
+
+
+def unanswered_patch(target: TargetRef, sent: datetime, timeout: float, exc: Exception) -> str:
+    """What is known when a patch got no answer: it may or may not have been applied."""
+    ns = target.namespace or "default"
+    return (
+        f"the rollback patch was sent at {sent:%H:%M:%S} UTC and the API server did not answer "
+        f"within {timeout:g} s ({type(exc).__name__}); the state of `{target.label}` is unknown. "
+        f"Check it with `kubectl rollout status deployment/{target.name} -n {ns}` and "
+        f"`kubectl rollout history deployment/{target.name} -n {ns}`"
+    )

@@ -171,8 +171,9 @@ class SlackDelivery:
             self._task = None
 
 
-def client_for(token: str, base_url: str | None) -> AsyncWebClient:
-    kwargs: dict[str, Any] = {"token": token}
+def client_for(token: str, base_url: str | None, timeout: float = 10.0) -> AsyncWebClient:
+    """Slack's client; every Web API call gives up after `timeout` seconds."""
+    kwargs: dict[str, Any] = {"token": token, "timeout": int(max(1, timeout))}
     if base_url:
         kwargs["base_url"] = base_url if base_url.endswith("/") else base_url + "/"
     return AsyncWebClient(**kwargs)

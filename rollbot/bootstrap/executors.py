@@ -32,7 +32,7 @@ def codedeploy_client(
         config=Config(
             retries={"max_attempts": attempts, "mode": "standard"},
             connect_timeout=5,
-            read_timeout=15,
+            read_timeout=settings.codedeploy_timeout_seconds,
         ),
     )
 
@@ -46,9 +46,19 @@ def flag_executor(
 ) -> LaunchDarklyExecutor | UnleashExecutor | None:
     # Settings refuse a provider without its token and URL, so both are set here.
     if settings.flag_provider == "launchdarkly" and settings.launchdarkly_token:
-        api = JsonApi(settings.launchdarkly_url, settings.launchdarkly_token, "LaunchDarkly")
+        api = JsonApi(
+            settings.launchdarkly_url,
+            settings.launchdarkly_token,
+            "LaunchDarkly",
+            timeout=settings.flags_timeout_seconds,
+        )
         return LaunchDarklyExecutor(api, settings.launchdarkly_project, versions)
     if settings.flag_provider == "unleash" and settings.unleash_url and settings.unleash_token:
-        api = JsonApi(settings.unleash_url, settings.unleash_token, "Unleash")
+        api = JsonApi(
+            settings.unleash_url,
+            settings.unleash_token,
+            "Unleash",
+            timeout=settings.flags_timeout_seconds,
+        )
         return UnleashExecutor(api, settings.unleash_project)
     return None

@@ -59,8 +59,14 @@ from integrations.slack.roles import SlackRoleDirectory
 def _evidence_store(settings: Settings, policy: ApprovalPolicy, clock: Clock) -> EvidenceStore:
     if settings.evidence_s3_bucket:
         import boto3
+        from botocore.config import Config
 
-        client = boto3.client("s3", endpoint_url=settings.evidence_s3_endpoint)
+        timeout = settings.s3_timeout_seconds
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.evidence_s3_endpoint,
+            config=Config(connect_timeout=min(5.0, timeout), read_timeout=timeout),
+        )
         return S3EvidenceStore(
             client, settings.evidence_s3_bucket, policy.evidence.retention, clock
         )
@@ -249,10 +255,21 @@ async def build_runtime(
         executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}
     metrics = Metrics()
-    client = client_for(settings.slack_bot_token, settings.slack_api_url)
+    client = client_for(
+        settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds
+    )
     store = evidence_store or _evidence_store(settings, policy, clock)
     core = _core(
-        settings, uow, clock, policy, (executors, verifier or HttpVerifier(policy), store, client)
+        settings,
+        uow,
+        clock,
+        policy,
+        (
+            executors,
+            verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds),
+            store,
+            client,
+        ),
     )
     outbox = OutboxService(uow, clock)
     delivery = SlackDelivery(outbox, client, metrics, clock, render_notice)

@@ -33,6 +33,11 @@ class Faults:
         self.errors_on: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
         self.latency = 0.0
         self.conflicts_on_patch = 0
+        # A hung API server: requests of these methods get their answer only after
+        # `hang_seconds` (the work is done then, as a slow server's would be), long after a
+        # client with a timeout has given up.
+        self.hang_on: frozenset[str] = frozenset()
+        self.hang_seconds = 0.0
         self.drop_next_watch = False
         self.deny_access = False
         self._random = random.Random(7)
@@ -252,6 +257,8 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if faults.latency:
             await asyncio.sleep(faults.latency)
+        if request.method in faults.hang_on:
+            await asyncio.sleep(faults.hang_seconds)
         if (
             request.query.get("watch") not in ("true", "1")
             and request.path.startswith(("/api/", "/apis/"))

@@ -20,7 +20,7 @@ from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.e2e.workflow import click, command, thread
+from tests.e2e.workflow import click, command, ephemerals, thread
 from tests.helpers import audit_actions
 
 API = target_from("deployment/api", "prod")
@@ -38,7 +38,9 @@ async def kube() -> AsyncIterator[SandboxKube]:
 
 @pytest.fixture
 def executors(executor: ScriptedExecutor, kube: SandboxKube, tmp_path: Path) -> dict[str, Any]:
-    real = KubernetesExecutor(kubeconfig=kube.write_kubeconfig(tmp_path / "kc"), rollout_timeout=30)
+    real = KubernetesExecutor(
+        kubeconfig=kube.write_kubeconfig(tmp_path / "kc"), rollout_timeout=30, request_timeout=1.0
+    )
     return dict.fromkeys(("configmap", "codedeploy", "flag"), executor) | {"deployment": real}
 
 
@@ -89,3 +91,45 @@ async def test_a_patch_that_keeps_conflicting_fails_cleanly_and_escalates(
     assert any("Escalation" in line for line in lines)
     assert any("no automatic second try" in line for line in lines)
     assert (await audit_actions(runtime)).count("execution.started") == 1
+
+
+async def test_a_hung_api_server_fails_the_rollback_within_its_timeout(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, kube: SandboxKube
+) -> None:
+    """The API server stops answering after the preflight: the patch gets no answer. The
+    request ends failed within the client's timeout, says what is known, and escalates."""
+    kube.faults.hang_on = frozenset({"PATCH"})
+    kube.faults.hang_seconds = 3.0
+    request = await _roll_back(runtime, driver, slack, channel)
+    assert request.state is RequestState.FAILED
+    outcome = request.outcome or ""
+    assert "did not answer within 1 s" in outcome
+    assert "the state of `deployment/api -n prod` is unknown" in outcome
+    assert "kubectl rollout status deployment/api -n prod" in outcome
+    lines = thread(slack, channel)
+    assert any("Escalation" in line for line in lines)
+    assert "execution.failed" in await audit_actions(runtime)
+
+
+async def test_an_api_server_that_stops_answering_reads_refuses_the_approval(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, kube: SandboxKube
+) -> None:
+    """Before anything runs, the approval re-reads the target; a hung API server makes that
+    read give up after its timeout: the approver is told, and nothing is rolled back."""
+    before = _revision(kube)
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --to-revision 1 --reason "5xx"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    kube.faults.hang_on = frozenset({"GET"})  # reads hang from here on
+    kube.faults.hang_seconds = 2.0
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    kube.faults.hang_on = frozenset()
+    [request] = await runtime.queries.history(API)
+    assert request.state is RequestState.AWAITING_APPROVAL
+    assert request.approvals == ()
+    told = " ".join(ephemerals(slack, "U0BOB"))
+    assert "the Kubernetes API failed while reading" in told
+    assert "nothing was changed" in told
+    assert _revision(kube) == before
+    assert "execution.started" not in await audit_actions(runtime)
