@@ -120,5 +120,5 @@ def recovery_drifted(r: RollbackRequest, e: ev.RecoveryDrifted, now: datetime) -
             "watch_until": None,
         },
         details={"reason": e.reason},
-        effects=(ev.Escalate(reason=reason),),
+        effects=(ev.Escalate(reason=reason, page=ev.FAILURE_PAGES),),
     )

@@ -200,8 +200,15 @@ class AnnounceAutomaticRollback(_Frozen):
     reason: str
 
 
+# Who a failed rollback pages by name (the runbook's escalation: engineering lead, on-call SRE).
+FAILURE_PAGES = (Role.ENGINEERING_LEAD, Role.ON_CALL)
+
+
 class Escalate(_Frozen):
     reason: str
+    # Roles paged by name, in the channel and directly (a failed rollback: the engineering lead
+    # and the on-call engineer, as the runbook names them). Empty: the timeline line only.
+    page: tuple[Role, ...] = ()
 
 
 class PreserveState(_Frozen):

@@ -27,6 +27,7 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"  # an overdue obligation, posted until it is met
     PAGE = "page"  # who the severity pages, as soon as the request opens
     POSTMORTEM_DRAFT = "postmortem_draft"  # after an executed rollback: a draft to complete
+    ESCALATION = "escalation"  # a failed rollback: the roles that must take over, by name
 
 
 class Placement(StrEnum):
@@ -110,6 +111,15 @@ class PostmortemDraft(NoticePayload):
     timeline: tuple[str, ...] = ()
 
 
+class Escalation(NoticePayload):
+    """A person must take over: why, and who is paged (their roles, in words)."""
+
+    kind: ClassVar[NoticeKind] = NoticeKind.ESCALATION
+    reason: str
+    roles: str
+    mentions: Mentions = Mentions()
+
+
 PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.REQUEST_OPENED: RequestOpened,
     NoticeKind.CARD_UPDATE: CardUpdate,
@@ -118,6 +128,7 @@ PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.REMINDER: Reminder,
     NoticeKind.PAGE: Page,
     NoticeKind.POSTMORTEM_DRAFT: PostmortemDraft,
+    NoticeKind.ESCALATION: Escalation,
 }
 
 PLACEMENT: dict[NoticeKind, Placement] = {
@@ -128,7 +139,30 @@ PLACEMENT: dict[NoticeKind, Placement] = {
     NoticeKind.CARD_UPDATE: Placement.CARD,
     NoticeKind.TIMELINE: Placement.THREAD,
     NoticeKind.POSTMORTEM_DRAFT: Placement.THREAD,
+    NoticeKind.ESCALATION: Placement.MESSAGE,
 }
+
+
+def mentions_for(policy: ApprovalPolicy, roles: tuple[Role, ...]) -> Mentions:
+    """The people and user groups the policy gives these roles, in the roles' order."""
+    users: list[str] = []
+    groups: list[str] = []
+    for role in roles:
+        source = policy.roles.get(role)
+        if source is None:
+            continue
+        users += [u for u in source.users if u not in users]
+        groups += [source.usergroup] if source.usergroup and source.usergroup not in groups else []
+    return Mentions(users=tuple(users), groups=tuple(groups))
+
+
+def escalation_for(
+    reason: str, roles: tuple[Role, ...], policy: ApprovalPolicy
+) -> tuple[Escalation, tuple[str, ...]]:
+    """The escalation posted in the request's channel, and whom it also reaches directly."""
+    mentions = mentions_for(policy, roles)
+    words = " and ".join(r.value.replace("_", " ") for r in roles)
+    return Escalation(reason=reason, roles=words, mentions=mentions), mentions.users
 
 
 def page_for(

@@ -262,7 +262,11 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
         actor=SYSTEM,
         updates=updates,
         details={"reason": e.reason},
-        effects=(*effects, ev.Escalate(reason=e.reason), ev.PreserveState(reason=e.reason)),
+        effects=(
+            *effects,
+            ev.Escalate(reason=e.reason, page=ev.FAILURE_PAGES),
+            ev.PreserveState(reason=e.reason),
+        ),
     )
 
 
@@ -289,7 +293,7 @@ def _not_recovered(r: RollbackRequest, e: ev.VerificationFailed, now: datetime) 
         actor=SYSTEM,
         updates={"outcome": f"failed to recover: {e.reason}", "verification": e.checks},
         details={"reason": e.reason},
-        effects=(ev.Escalate(reason=f"failed to recover: {e.reason}"),),
+        effects=(ev.Escalate(reason=f"failed to recover: {e.reason}", page=ev.FAILURE_PAGES),),
     )
 
 

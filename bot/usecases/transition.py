@@ -9,10 +9,12 @@ lead to exactly one transition; everyone else is told the request has moved on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
+from bot.domain.notices import escalation_for
+from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest
 from bot.domain.transitions import apply
 from bot.ports import Clock
@@ -37,10 +39,21 @@ class Transitions:
         uow: Callable[[], UnitOfWork],
         clock: Clock,
         lease: timedelta = EXECUTION_LEASE,
+        policy: ApprovalPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self._policy = policy or ApprovalPolicy()
         self.lease = lease
+
+    async def _page(
+        self, uow: UnitOfWork, request: RollbackRequest, effect: ev.Escalate, now: datetime
+    ) -> None:
+        """A person must take over: the roles by name in the channel, and each directly."""
+        escalation, directly = escalation_for(effect.reason, effect.page, self._policy)
+        await uow.outbox.notify(request, escalation, now)
+        for person in directly:
+            await uow.outbox.notify(request, escalation, now, to=person)
 
     async def load(self, request_id: str) -> RollbackRequest:
         async with self._uow() as uow:
@@ -57,4 +70,7 @@ class Transitions:
             moved, effects = apply(request, event, now)
             await uow.requests.save(moved, expected_version=request.version)
             await record_transition(uow, moved, effects, now, self.lease)
+            for effect in effects:
+                if isinstance(effect, ev.Escalate) and effect.page:
+                    await self._page(uow, moved, effect, now)
         return moved

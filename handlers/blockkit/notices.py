@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from bot.domain.notices import (
+    Escalation,
     Mentions,
     Notice,
     NoticeKind,
@@ -142,6 +143,17 @@ def page_message(r: RollbackRequest, page: Page) -> Message:
     return {"text": f"{severity} {r.id}: {pages}", "blocks": [section(text)]}
 
 
+def escalation_message(r: RollbackRequest, escalation: Escalation) -> Message:
+    """A failed rollback, to the people who must take over, by name."""
+    who = mentions_text(escalation.mentions) or f"(no {escalation.roles} in the policy's roles)"
+    text = (
+        f":rotating_light: *{r.id} needs a person now* · `{escape(r.target.label)}` in "
+        f"<#{r.channel}>: {escape(escalation.reason)}. Paging {escalation.roles}: {who}. "
+        "rollbot stopped and will not try again by itself."
+    )
+    return {"text": f"{r.id} needs a person: {escalation.reason}"[:300], "blocks": [section(text)]}
+
+
 def postmortem_draft(r: RollbackRequest, draft: PostmortemDraft) -> Message:
     """The post-mortem, started: what rollbot recorded, and what people must add."""
     timeline = "\n".join(escape(line) for line in draft.timeline)
@@ -189,6 +201,7 @@ RENDER: dict[NoticeKind, Render] = {
     NoticeKind.POSTMORTEM_DRAFT: lambda n, _: postmortem_draft(
         n.request, _payload(n, PostmortemDraft)
     ),
+    NoticeKind.ESCALATION: lambda n, _: escalation_message(n.request, _payload(n, Escalation)),
 }
 
 

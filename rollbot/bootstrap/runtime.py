@@ -147,7 +147,7 @@ def _core(
     executors, verifier, store, client = adapters
     roles = SlackRoleDirectory(policy, client, clock)
     lease = timedelta(seconds=settings.execution_lease_seconds)
-    transitions = Transitions(uow, clock, lease=lease)
+    transitions = Transitions(uow, clock, lease=lease, policy=policy)
     evidence = EvidenceRecorder(uow, clock, store, executors)
     executions = ExecutionRunner(
         transitions=transitions,

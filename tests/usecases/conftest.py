@@ -111,7 +111,7 @@ async def world(
     client = client_for(slack.state.token, slack.api_url)
     roles = SlackRoleDirectory(policy, client, clock)
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    transitions = Transitions(uow, clock)
+    transitions = Transitions(uow, clock, policy=policy)
     evidence = EvidenceRecorder(uow, clock, LocalEvidenceStore(tmp_path / "evidence"), executors)
     executions = ExecutionRunner(
         transitions=transitions,

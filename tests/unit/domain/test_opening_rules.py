@@ -40,3 +40,21 @@ def test_nothing_is_named_when_it_cannot_be_told_or_does_not_apply() -> None:
     assert rolled_back_from([_executed_from("api:1.3.0")], "api:1.4.0", T0, WEEK) is None
     assert rolled_back_from([_executed_from("api:1.4.0", 24 * 8)], "api:1.4.0", T0, WEEK) is None
     assert rolled_back_from([never_ran], "api:1.4.0", T0, WEEK) is None
+
+
+def test_escalations_name_the_roles_people_once() -> None:
+    from bot.domain.notices import Mentions, escalation_for, mentions_for
+    from bot.domain.policy import ApprovalPolicy, Role, RoleSource
+
+    policy = ApprovalPolicy(
+        roles={
+            Role.ENGINEERING_LEAD: RoleSource(users=("U0BOB",), usergroup="S0LEADS"),
+            Role.ON_CALL: RoleSource(users=("U0ALICE", "U0BOB")),
+        }
+    )
+    roles = (Role.ENGINEERING_LEAD, Role.ON_CALL, Role.CTO)  # nobody holds CTO here
+    assert mentions_for(policy, roles) == Mentions(users=("U0BOB", "U0ALICE"), groups=("S0LEADS",))
+    escalation, directly = escalation_for("rollout stuck", roles[:2], policy)
+    assert escalation.roles == "engineering lead and on call"
+    assert directly == ("U0BOB", "U0ALICE")
+    assert mentions_for(ApprovalPolicy(roles={}), roles).empty
