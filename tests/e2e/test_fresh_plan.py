@@ -13,14 +13,13 @@ import pytest
 
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
-from integrations.kubernetes.deployment import KubernetesExecutor
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
+from tests.e2e.cluster import cluster_with, image_of, with_kubernetes
 from tests.e2e.workflow import card, command, thread
 from tests.helpers import audit_actions
 
@@ -29,23 +28,17 @@ WEB = target_from("deployment/web", "prod")
 
 @pytest.fixture
 async def kube() -> AsyncIterator[SandboxKube]:
-    cluster = SandboxKube(rollout_seconds=0.3)
-    await cluster.start()
-    await release_app(cluster, "web", ("web:1", "web:2"))
-    yield cluster
-    await cluster.stop()
+    async with cluster_with("web", ("web:1", "web:2")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
 def executors(executor: ScriptedExecutor, kube: SandboxKube, tmp_path: Path) -> dict[str, Any]:
-    real = KubernetesExecutor(kubeconfig=kube.write_kubeconfig(tmp_path / "kc"), rollout_timeout=30)
-    return dict.fromkeys(("configmap", "codedeploy", "flag"), executor) | {"deployment": real}
+    return with_kubernetes(executor, kube, tmp_path)
 
 
 def _image(kube: SandboxKube) -> str:
-    live = kube.store.get("deployments", "prod", "web")
-    assert live is not None
-    return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+    return image_of(kube, "web")
 
 
 async def _ship(kube: SandboxKube, image: str) -> None:

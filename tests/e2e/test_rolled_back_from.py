@@ -14,14 +14,13 @@ from bot.domain.policy import RollbackType
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
-from integrations.kubernetes.deployment import KubernetesExecutor
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
+from tests.e2e.cluster import cluster_with, image_of, with_kubernetes
 from tests.e2e.workflow import card, click, command
 
 API = target_from("deployment/api", "prod")
@@ -29,23 +28,17 @@ API = target_from("deployment/api", "prod")
 
 @pytest.fixture
 async def kube() -> AsyncIterator[SandboxKube]:
-    cluster = SandboxKube(rollout_seconds=0.3)
-    await cluster.start()
-    await release_app(cluster, "api", ("api:1.2.2", "api:1.3.0", "api:1.4.0"))
-    yield cluster
-    await cluster.stop()
+    async with cluster_with("api", ("api:1.2.2", "api:1.3.0", "api:1.4.0")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
 def executors(executor: ScriptedExecutor, kube: SandboxKube, tmp_path: Path) -> dict[str, Any]:
-    real = KubernetesExecutor(kubeconfig=kube.write_kubeconfig(tmp_path / "kc"), rollout_timeout=30)
-    return dict.fromkeys(("configmap", "codedeploy", "flag"), executor) | {"deployment": real}
+    return with_kubernetes(executor, kube, tmp_path)
 
 
 def _image(kube: SandboxKube) -> str:
-    live = kube.store.get("deployments", "prod", "api")
-    assert live is not None
-    return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+    return image_of(kube, "api")
 
 
 def _card_text(slack: SandboxSlack, channel: str) -> str:
