@@ -82,6 +82,8 @@ class VerificationResult:
     passed: bool
     summary: str
     checks: dict[str, str] = field(default_factory=dict)
+    # False: no check ran (none configured); `passed` then means nothing.
+    ran: bool = True
 
 
 Progress = Callable[[str], Awaitable[None]]

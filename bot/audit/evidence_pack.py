@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.request import RequestState, RollbackRequest
+from bot.domain.request import RollbackRequest
 
 _EPOCH = 0  # fixed mtimes keep the pack reproducible
 
@@ -36,7 +36,6 @@ def manifest(
     request: RollbackRequest, *, timeline: list[dict[str, Any]], from_version: str | None
 ) -> dict[str, Any]:
     """The runbook's fields first, then what rollbot adds for the auditor."""
-    recovered = request.state is RequestState.COMPLETED
     a = request.assessment
     return {
         # the runbook's "Create rollback manifest" fields
@@ -50,12 +49,10 @@ def manifest(
         or (["auto-approved:on_call"] if request.auto_approved else []),
         "incident_id": request.incident_id,
         "verification": {
-            "health_check": request.verification.get(
-                "health_check", "passed" if recovered else "failed"
-            ),
+            "health_check": request.verification.get("health_check", "not configured"),
             "smoke_tests": request.verification.get("smoke_tests", "not configured"),
             "metrics": request.verification.get("metrics", "not configured"),
-            "user_validation": "pending",
+            "user_validation": request.verification.get("user_validation", "pending"),
             "result": request.outcome,
         },
         # rollbot's own

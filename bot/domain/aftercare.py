@@ -54,16 +54,16 @@ def retro_approve(r: RollbackRequest, e: ev.RetroApprove, now: datetime) -> Outc
 
 
 # Met by something rollbot sees happen, never by a person saying so.
-_MET_BY_EVENTS = frozenset({K.RETRO_APPROVAL, K.DECISION_SLA})
+_MET_BY_EVENTS = {
+    K.RETRO_APPROVAL: "a retroactive approval is met by approvals from the required roles",
+    K.DECISION_SLA: "the decision SLA is met by deciding on the card",
+    K.RECOVERY_CONFIRMATION: "recovery is confirmed with Recovery confirmed on the card",
+}
 
 
 def meet_obligation(r: RollbackRequest, e: ev.MeetObligation, now: datetime) -> Outcome:
     if e.kind in _MET_BY_EVENTS:
-        raise DomainError(
-            "a retroactive approval is met by approvals from the required roles"
-            if e.kind is K.RETRO_APPROVAL
-            else "the decision SLA is met by deciding on the card"
-        )
+        raise DomainError(_MET_BY_EVENTS[e.kind])
     pending = r.obligation(e.kind)
     if pending is None or pending.met_at is not None:
         raise DomainError(f"this request has no {e.kind.value.replace('_', ' ')} outstanding")
@@ -96,12 +96,16 @@ def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -
     if "user_validation" in r.verification:
         raise DomainError(f"recovery was already confirmed: {r.verification['user_validation']}")
     said = f"confirmed by {e.by.label} at {now:%H:%M} UTC"
-    return Outcome(
-        state=r.state,
-        action="recovery.confirmed",
-        actor=e.by,
-        updates={"verification": {**r.verification, "user_validation": said}},
-    )
+    updates: dict[str, Any] = {"verification": {**r.verification, "user_validation": said}}
+    state = r.state
+    if r.state is RequestState.RECOVERY_UNVERIFIED:  # a person's word is the verification
+        state = RequestState.COMPLETED
+        updates["outcome"] = f"recovered: {said} (no automatic checks are configured)"
+        pending = r.obligation(K.RECOVERY_CONFIRMATION)
+        assert pending is not None  # every unverified rollback is given one
+        met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": said})
+        updates["obligations"] = _met(r, pending, met)
+    return Outcome(state=state, action="recovery.confirmed", actor=e.by, updates=updates)
 
 
 def recovery_drifted(r: RollbackRequest, e: ev.RecoveryDrifted, now: datetime) -> Outcome:

@@ -94,6 +94,13 @@ class VerificationFailed(_Frozen):
     checks: dict[str, str] = {}
 
 
+class VerificationSkipped(_Frozen):
+    """No check ran (none are configured): recovery is neither proved nor disproved."""
+
+    summary: str
+    checks: dict[str, str] = {}
+
+
 class Cancel(_Frozen):
     by: Person
     roles: frozenset[Role]
@@ -127,6 +134,8 @@ class ObligationKind(StrEnum):
     DECISION_SLA = "decision_sla"
     # Seed 001 §1: customers hear of a P1 within 30 min, a P2 within 2 h, a P3 within 4 h.
     CUSTOMER_NOTIFICATION = "customer_notification"
+    # A rollback whose recovery no check verified: a person confirms the service works.
+    RECOVERY_CONFIRMATION = "recovery_confirmation"
 
 
 class MeetObligation(_Frozen):
@@ -150,6 +159,7 @@ Event = (
     | ExecutionFailed
     | VerificationPassed
     | VerificationFailed
+    | VerificationSkipped
     | Cancel
     | RetroApprove
     | MeetObligation

@@ -83,6 +83,8 @@ class Deadlines(BaseModel):
     # Seed 003 §7.2 "monitor for 30 minutes": recovery is re-checked this often, this long.
     watch_window: timedelta = timedelta(minutes=30)
     watch_interval: timedelta = timedelta(minutes=5)
+    # A rollback no check verified: a person is asked to confirm recovery within this long.
+    recovery_confirmation: timedelta = timedelta(hours=1)
     # A version rolled back from within this long is flagged when a plan would re-deploy it.
     rolled_back_from_window: timedelta = timedelta(days=7)
 

@@ -31,6 +31,9 @@ class RequestState(StrEnum):
     EXECUTING = "executing"
     VERIFYING = "verifying"
     COMPLETED = "completed"
+    # Rolled back, but nothing proved recovery (no checks are configured for the service):
+    # it ended, and a person is asked to confirm the service works.
+    RECOVERY_UNVERIFIED = "recovery_unverified"
     FAILED = "failed"
     DENIED = "denied"
     CANCELLED = "cancelled"
@@ -44,6 +47,7 @@ TERMINAL = frozenset(
     {
         RequestState.FORWARD_FIX_CHOSEN,
         RequestState.COMPLETED,
+        RequestState.RECOVERY_UNVERIFIED,
         RequestState.FAILED,
         RequestState.DENIED,
         RequestState.CANCELLED,

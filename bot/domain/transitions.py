@@ -286,6 +286,23 @@ def _verified(r: RollbackRequest, e: ev.VerificationPassed, now: datetime) -> Ou
     )
 
 
+def _unverified(r: RollbackRequest, e: ev.VerificationSkipped, now: datetime) -> Outcome:
+    """Rolled back, nothing checked: never "recovered"; a person is asked to confirm it."""
+    obligations, scheduled = add_obligation(r, ev.ObligationKind.RECOVERY_CONFIRMATION, now)
+    return Outcome(
+        state=S.RECOVERY_UNVERIFIED,
+        action="verification.skipped",
+        actor=SYSTEM,
+        updates={
+            "outcome": f"rolled back; recovery not verified: {e.summary}",
+            "verification": e.checks,
+            "obligations": obligations,
+        },
+        details={"summary": e.summary},
+        effects=(scheduled,) if scheduled else (),
+    )
+
+
 def _not_recovered(r: RollbackRequest, e: ev.VerificationFailed, now: datetime) -> Outcome:
     return Outcome(
         state=S.FAILED,
@@ -326,10 +343,14 @@ RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
     ev.ExecutionFailed: (frozenset({S.EXECUTING}), _failed),
     ev.VerificationPassed: (frozenset({S.VERIFYING}), _verified),
     ev.VerificationFailed: (frozenset({S.VERIFYING}), _not_recovered),
+    ev.VerificationSkipped: (frozenset({S.VERIFYING}), _unverified),
     ev.Cancel: (_PRE_EXECUTION, _cancel),
     ev.RetroApprove: (ALL_STATES, aftercare.retro_approve),
     ev.MeetObligation: (ALL_STATES, aftercare.meet_obligation),
-    ev.ConfirmRecovery: (frozenset({S.COMPLETED}), aftercare.confirm_recovery),
+    ev.ConfirmRecovery: (
+        frozenset({S.COMPLETED, S.RECOVERY_UNVERIFIED}),
+        aftercare.confirm_recovery,
+    ),
     ev.RecoveryDrifted: (frozenset({S.COMPLETED}), aftercare.recovery_drifted),
 }
 

@@ -30,6 +30,7 @@ HOW_TO_MEET = {
     K.POST_EMERGENCY_REVIEW: "/rollback review {id} <link>",
     K.DECISION_SLA: "Roll back or Forward fix on the card of {id}",
     K.CUSTOMER_NOTIFICATION: "Customers notified on the card, or /rollback customers-notified {id} <note>",
+    K.RECOVERY_CONFIRMATION: "Recovery confirmed on the card of {id}, once you have seen the service work",
 }
 RESPONSIBLE = {
     K.POST_MORTEM: Role.ENGINEERING_LEAD,
@@ -37,6 +38,7 @@ RESPONSIBLE = {
     K.POST_EMERGENCY_REVIEW: Role.ENGINEERING_LEAD,
     K.DECISION_SLA: Role.ENGINEERING_LEAD,
     K.CUSTOMER_NOTIFICATION: Role.INCIDENT_COMMANDER,
+    K.RECOVERY_CONFIRMATION: Role.ON_CALL,
 }
 OBLIGATION_KINDS = tuple(k.value for k in K)
 # Where to start: the post-mortem draft rollbot posted when the rollback ended.

@@ -187,11 +187,13 @@ class ExecutionRunner:
         if request.state is not RequestState.VERIFYING:
             return
         outcome = await self._verifier.verify(request)
-        event: ev.Event = (
-            ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
-            if outcome.passed
-            else ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
-        )
+        event: ev.Event
+        if not outcome.ran:  # nothing proved or disproved recovery: say so, never "passed"
+            event = ev.VerificationSkipped(summary=outcome.summary, checks=outcome.checks)
+        elif outcome.passed:
+            event = ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
+        else:
+            event = ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
         await self._transitions.apply(request.id, event)
 
     @property

@@ -41,6 +41,10 @@ def facts_of(request: RollbackRequest, entries: list[tuple[datetime, str, str]])
     for at, _, action in entries:
         first.setdefault(action, at)
     finished = first.get("execution.succeeded") or first.get("execution.failed")
+    # Recovered when a check proved it, or, where no check was configured, when a person did.
+    recovered = first.get("verification.passed")
+    if recovered is None and "verification.skipped" in first:
+        recovered = first.get("recovery.confirmed")
     return RollbackFacts(
         request_id=request.id,
         incident_id=request.incident_id,
@@ -51,7 +55,7 @@ def facts_of(request: RollbackRequest, entries: list[tuple[datetime, str, str]])
         state=request.state.value,
         executed_at=first.get("execution.started"),
         executed_until=finished,
-        recovered_at=first.get("verification.passed"),
+        recovered_at=recovered,
         emergency=request.override is not None,
         obligations=request.obligations,
     )

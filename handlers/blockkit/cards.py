@@ -22,6 +22,7 @@ _STATE_LABEL = {
     S.EXECUTING: ":arrows_counterclockwise: executing",
     S.VERIFYING: ":mag: verifying",
     S.COMPLETED: ":large_green_circle: completed",
+    S.RECOVERY_UNVERIFIED: ":large_orange_circle: rolled back, recovery NOT verified",
     S.FAILED: ":red_circle: failed",
     S.DENIED: ":no_entry: denied",
     S.CANCELLED: ":heavy_multiplication_x: cancelled",
@@ -157,7 +158,8 @@ def _security_section(r: RollbackRequest) -> dict[str, Any]:
 
 
 def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
-    if r.state not in (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED):
+    shown = (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED)
+    if r.state not in (*shown, S.RECOVERY_UNVERIFIED):
         return []
     blocks = [_security_section(r)] if r.security_implications else []
     if r.plan_changed and r.state is S.AWAITING_APPROVAL:
@@ -222,7 +224,12 @@ def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, An
         lines.append(
             f":eyes: Recovery watched until {hm(r.watch_until)}, re-checked every {every} min"
         )
-    if r.state is S.COMPLETED and "user_validation" not in r.verification:
+    if r.state is S.RECOVERY_UNVERIFIED:
+        lines.append(
+            ":warning: *Recovery is not verified*: no health checks, smoke tests or metrics are "
+            "configured for this service. Look at the service, then press Recovery confirmed."
+        )
+    if r.state in (S.COMPLETED, S.RECOVERY_UNVERIFIED) and "user_validation" not in r.verification:
         buttons.append(_button("Recovery confirmed", ActionId.CONFIRM_RECOVERY, card, "primary"))
     blocks: list[dict[str, Any]] = [section("\n".join(lines))] if lines else []
     if buttons:

@@ -41,6 +41,7 @@ _TIMELINE = {
     "execution.failed": "rollback failed: {reason}",
     "verification.passed": "recovery verified: {summary}",
     "verification.failed": "recovery NOT verified: {reason}",
+    "verification.skipped": "rolled back; recovery NOT verified: {summary}. Press Recovery confirmed on the card once you have seen the service work.",
     "request.cancelled": "cancelled the request: {reason}",
     "obligation.met": "met {kind}: {evidence}",
     "recovery.confirmed": "confirmed the service works again (user validation)",

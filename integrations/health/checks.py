@@ -81,7 +81,10 @@ class HttpVerifier:
         plan = self._policy.service(request.target.name).verification
         if not plan.configured:
             return VerificationResult(
-                passed=True, summary="rollout finished; no health checks configured"
+                passed=False,
+                ran=False,
+                summary="the rollout finished, and no recovery checks are configured for this service",
+                checks=dict.fromkeys(("health_check", "smoke_tests", "metrics"), "not configured"),
             )
         async with aiohttp.ClientSession(timeout=self._timeout) as session:
             checks = await asyncio.gather(
