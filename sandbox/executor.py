@@ -125,9 +125,13 @@ class ScriptedVerifier:
     async def verify(self, request: RollbackRequest) -> VerificationResult:
         problem = self.failing.get(request.target.label)
         if problem:
-            return VerificationResult(passed=False, summary=problem)
+            return VerificationResult(
+                passed=False, summary=problem, checks={"health_check": "failed 1/1"}
+            )
         return VerificationResult(
-            passed=True, summary="health checks green, error rate back to baseline"
+            passed=True,
+            summary="health checks green, error rate back to baseline",
+            checks={"health_check": "passed 1/1"},
         )
 
 

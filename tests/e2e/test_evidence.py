@@ -57,7 +57,7 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
     assert manifest["approver"] == ["U0BOB"]
     assert manifest["reason"] == "5xx since v1.3.0"
     assert manifest["incident_id"].startswith("INC-")
-    assert manifest["verification"]["health_check"] == "passed"
+    assert manifest["verification"]["health_check"] == "passed 1/1"  # what the verifier ran
     assert set(manifest) >= {"rollback_id", "timestamp", "verification"}
     # rollbot's
     assert manifest["requester"]["id"] == "U0ALICE"

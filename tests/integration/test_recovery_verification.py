@@ -94,8 +94,12 @@ async def test_an_unreachable_service_fails_verification(service: SandboxService
 
 async def test_no_checks_configured_says_so() -> None:
     result = await HttpVerifier(ApprovalPolicy()).verify(_request())  # type: ignore[arg-type]
-    assert (result.passed, result.summary, result.checks) == (
-        True,
-        "rollout finished; no health checks configured",
-        {},
+    assert (result.ran, result.passed) == (False, False)  # nothing ran, so nothing passed
+    assert result.summary == (
+        "the rollout finished, and no recovery checks are configured for this service"
     )
+    assert result.checks == {
+        "health_check": "not configured",
+        "smoke_tests": "not configured",
+        "metrics": "not configured",
+    }
