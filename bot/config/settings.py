@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     health_timeout_seconds: float = Field(default=10, gt=0)
     s3_timeout_seconds: float = Field(default=15, gt=0)
     slack_timeout_seconds: float = Field(default=10, gt=0)
+    # SQLite: how long a write waits for a lock before the database answers "locked".
+    database_busy_timeout_seconds: float = Field(default=30, gt=0)
     execution_lease_seconds: float = Field(default=120, gt=0)
     tick_seconds: float = Field(default=15, gt=0)
     log_format: str = "json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from bot.domain.request import RequestState, RollbackRequest
 from bot.ports import Clock, ExecutionError, ExecutionResult, Executor, Progress, Verifier
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
+from bot.store.engine import is_transient
 from bot.store.uow import Committed, UnitOfWork
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.transition import Transitions
@@ -60,9 +62,16 @@ class ExecutionRunner:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _progress(self, request: RollbackRequest, line: str) -> None:
-        async with self._uow() as uow:
-            line_notice = TimelineEntry(action="progress", details={"line": line})
-            await uow.outbox.notify(request, line_notice, self._clock.now())
+        """A progress line on the timeline. Best effort: a database hiccup loses the line, never
+        the rollback."""
+        try:
+            async with self._uow() as uow:
+                line_notice = TimelineEntry(action="progress", details={"line": line})
+                await uow.outbox.notify(request, line_notice, self._clock.now())
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("progress_line_lost", request=request.id, line=line, error=repr(exc))
 
     async def run(self, request_id: str) -> None:
         """Re-read the target, and roll back only if it is still what the approvals were for."""
@@ -173,14 +182,25 @@ class ExecutionRunner:
             try:
                 result = await action(request, lambda line: self._progress(request, line))
             except ExecutionError as exc:
-                await transitions.apply(request_id, ev.ExecutionFailed(reason=str(exc)))
+                await transitions.record_outcome(request_id, ev.ExecutionFailed(reason=str(exc)))
             except Exception as exc:  # an executor bug must still end the request visibly
-                log.error("executor_crashed", request=request_id, error=repr(exc), exc_info=exc)
-                failed = ev.ExecutionFailed(reason=f"executor error: {exc!r}")
-                await transitions.apply(request_id, failed)
+                correlation = uuid.uuid4().hex[:12]
+                log.error(
+                    "executor_crashed",
+                    request=request_id,
+                    correlation_id=correlation,
+                    error=repr(exc),
+                    exc_info=exc,
+                )
+                # the details stay in the log; the channel gets what to quote
+                failed = ev.ExecutionFailed(
+                    reason=f"rollbot hit an internal error (correlation id {correlation}); "
+                    f"check `{request.target.label}` by hand before acting"
+                )
+                await transitions.record_outcome(request_id, failed)
             else:
                 succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
-                await self.verify(await transitions.apply(request_id, succeeded))
+                await self.verify(await transitions.record_outcome(request_id, succeeded))
         await self._evidence.finish(request_id)
 
     async def verify(self, request: RollbackRequest) -> None:
@@ -194,7 +214,7 @@ class ExecutionRunner:
             event = ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
         else:
             event = ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
-        await self._transitions.apply(request.id, event)
+        await self._transitions.record_outcome(request.id, event)
 
     @property
     def lease(self) -> timedelta:

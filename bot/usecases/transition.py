@@ -8,8 +8,11 @@ lead to exactly one transition; everyone else is told the request has moved on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+
+import structlog
 
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
@@ -19,8 +22,13 @@ from bot.domain.request import RollbackRequest
 from bot.domain.transitions import apply
 from bot.ports import Clock
 from bot.store.effects import EXECUTION_LEASE, record_transition
+from bot.store.engine import is_transient
 from bot.store.requests import RequestMovedOnError
 from bot.store.uow import UnitOfWork
+
+log = structlog.get_logger("rollbot.transitions")
+# Pauses between attempts to record an outcome: about 15 s in all before giving up.
+OUTCOME_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class TargetMovedError(DomainError):
@@ -54,6 +62,19 @@ class Transitions:
         await uow.outbox.notify(request, escalation, now)
         for person in directly:
             await uow.outbox.notify(request, escalation, now, to=person)
+
+    async def record_outcome(self, request_id: str, event: ev.Event) -> RollbackRequest:
+        """What a rollback did, recorded even through a database hiccup: a rollback that
+        happened must never read as failed because the database was locked for a while."""
+        for attempt, pause in enumerate(OUTCOME_RETRIES, start=1):
+            try:
+                return await self.apply(request_id, event)
+            except Exception as exc:
+                if not is_transient(exc) or attempt == len(OUTCOME_RETRIES):
+                    raise
+                log.warning("outcome_retried", request=request_id, attempt=attempt, error=repr(exc))
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def load(self, request_id: str) -> RollbackRequest:
         async with self._uow() as uow:

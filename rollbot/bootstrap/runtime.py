@@ -222,7 +222,7 @@ def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
 
 
 async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, settings.database_busy_timeout_seconds)
     if check_schema:
         try:
             await migrate.ensure_schema(engine)

@@ -1,0 +1,94 @@
+"""The database is locked while the rollout finishes: the rollback that happened is recorded as
+completed once the lock is gone, and no database error reaches Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config.settings import load_settings
+from bot.domain.policy import ApprovalPolicy
+from bot.domain.request import RequestState
+from bot.domain.targets import target_from
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime, build_runtime
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
+from tests.conftest import SIGNING_SECRET, FakeClock
+from tests.e2e.workflow import command, thread
+from tests.helpers import audit_actions
+
+API = target_from("deployment/api", "prod")
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def runtime(
+    database_url: str,
+    slack: SandboxSlack,
+    clock: FakeClock,
+    executors: Any,
+    verifier: ScriptedVerifier,
+    policy: ApprovalPolicy,
+    tmp_path: Path,
+) -> AsyncIterator[Runtime]:
+    """rollbot whose writes give up on a held lock after 0.2 s instead of 30 s, so the hiccup
+    plays quickly."""
+    settings = load_settings(
+        database_url=database_url,
+        slack_bot_token=slack.state.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        audit_key_file=tmp_path / "audit.key",
+        evidence_dir=tmp_path / "evidence",
+        database_busy_timeout_seconds=0.2,
+    )
+    rt = await build_runtime(
+        settings, clock=clock, policy=policy, executors=executors, verifier=verifier
+    )
+    yield rt
+    await rt.close()
+
+
+async def test_a_locked_database_does_not_turn_a_rollback_into_a_failure(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    executor: ScriptedExecutor,
+) -> None:
+    target = executor.targets["deployment/api -n prod"]
+    target.hold = asyncio.Event()
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "5xx"')
+    await driver.click(
+        "U0ALICE",
+        channel,
+        next(m for m in slack.state.history(channel) if m["text"].startswith("Rollback RB-")),
+        ActionId.CHOOSE_ROLLBACK,
+    )
+    for _ in range(500):  # until the rollout is under way (bounded)
+        if executor.executions:
+            break
+        await asyncio.sleep(0.01)
+    assert executor.executions
+    path = Path(runtime.settings.database_url.split("///", 1)[1])
+    lock = sqlite3.connect(path, timeout=5)
+    lock.execute("BEGIN EXCLUSIVE")  # someone holds the database for a while
+    target.hold.set()  # the rollout finishes while the database is locked
+    await asyncio.sleep(1.5)
+    lock.rollback()
+    lock.close()
+    await runtime.settle()
+
+    [request] = await runtime.queries.history(API)
+    assert request.state is RequestState.COMPLETED, request.outcome
+    assert "execution.succeeded" in await audit_actions(runtime)
+    said = " ".join(thread(slack, channel))
+    assert "OperationalError" not in said
+    assert "database is locked" not in said
