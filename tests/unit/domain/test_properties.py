@@ -146,3 +146,64 @@ def test_requester_is_refused_whatever_roles_they_hold(
         except DomainError:
             continue
     assert ALICE.id not in {a.by.id for a in request.approvals}
+
+
+def _plan_events() -> st.SearchStrategy[ev.Event]:
+    """The events that move a request around its execution, the plan changing among them."""
+    reco = decide_rollback_or_fix(DecisionInputs(severity=Severity.P2))
+    return st.one_of(
+        st.just(ev.PromptDecision(recommendation=reco)),
+        st.builds(ev.ChooseRollback, by=people),
+        st.just(ev.DecisionTimedOut()),
+        st.builds(ev.Approve, by=people, roles=role_sets),
+        st.builds(ev.DeclareEmergencyOverride, by=people, roles=role_sets, reason=reasons),
+        st.builds(ev.TargetMoved, live_revision=st.sampled_from(["7", "8", "9"])),
+        st.builds(
+            ev.PlanChanged,
+            live_revision=st.sampled_from(["8", "9", None]),
+            to_revision=st.sampled_from(["5", None]),
+            preflight=st.just(None),
+            reason=st.just("the target moved"),
+        ),
+        st.just(ev.StartExecution()),
+        st.builds(ev.ExecutionSucceeded, to_revision=st.just("6")),
+        st.just(ev.VerificationPassed()),
+        st.builds(ev.VerificationSkipped, summary=st.just("no checks")),
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(list(RollbackType)),
+    role_sets,
+    st.booleans(),
+    st.lists(st.tuples(_plan_events(), st.integers(min_value=0, max_value=60)), max_size=30),
+)
+def test_a_changed_plan_runs_only_after_a_person_approves_it_and_nothing_runs_twice(
+    kind: RollbackType,
+    requester_roles: frozenset[Role],
+    auto_rollback: bool,
+    steps: list[tuple[ev.Event, int]],
+) -> None:
+    request = make_request(
+        kind, severity=Severity.P1, requester_roles=requester_roles, auto_rollback=auto_rollback
+    )
+    now, changed, starts = request.created_at, False, 0
+    for event, minutes in steps:
+        now = now + timedelta(minutes=minutes)
+        try:
+            moved, effects = apply(request, event, now)
+        except DomainError:
+            continue
+        executes = any(isinstance(e, ev.ExecuteRollback) for e in effects)
+        if isinstance(event, ev.TargetMoved | ev.PlanChanged):
+            changed = True
+            assert moved.state is RequestState.AWAITING_APPROVAL, "a changed plan waits"
+            assert not moved.auto_approved
+            assert not executes
+        elif changed and executes:
+            assert isinstance(event, ev.Approve), "only a person's approval runs a changed plan"
+        if isinstance(event, ev.StartExecution):
+            starts += 1
+        assert starts <= 1, "a request executes once"
+        request = moved
