@@ -34,6 +34,9 @@ class ScriptedTarget:
     hold: asyncio.Event | None = None
     # Config keys the rollback changes (ConfigMaps), for the security review.
     changed_keys: tuple[str, ...] = ()
+    # Set: reading the target's state as evidence waits for it (a slow API server).
+    capture_hold: asyncio.Event | None = None
+    capturing: bool = False
 
 
 def _key(target: TargetRef) -> str:
@@ -81,6 +84,10 @@ class ScriptedExecutor:
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         state = self._get(target)
+        if state.capture_hold is not None:
+            state.capturing = True
+            await state.capture_hold.wait()
+            state.capturing = False
         return {
             "target": target.label,
             "revision": state.live,

@@ -69,14 +69,30 @@ class DueItems:
             .values(done_at=now)
         )
 
-    async def extend(self, kind: str, request_id: str, due_at: datetime) -> bool:
-        """Push an open item's due time on (a lease renewed); False if it is closed."""
-        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+    async def stage_of(self, kind: str, request_id: str) -> int | None:
+        """How often the open item was moved on: a lease's fencing token."""
+        return await self._session.scalar(
+            select(DueItemRow.stage)
+            .where(col(DueItemRow.request_id) == request_id)
+            .where(col(DueItemRow.kind) == kind)
+            .where(col(DueItemRow.done_at).is_(None))
+        )
+
+    async def extend(
+        self, kind: str, request_id: str, due_at: datetime, *, stage: int | None = None
+    ) -> bool:
+        """Push an open item's due time on (a lease renewed); False if it is closed, or, with
+        `stage`, if someone else moved it on since (the lease was taken over)."""
+        query = (
             update(DueItemRow)
             .where(col(DueItemRow.request_id) == request_id)
             .where(col(DueItemRow.kind) == kind)
             .where(col(DueItemRow.done_at).is_(None))
-            .values(due_at=due_at)
+        )
+        if stage is not None:
+            query = query.where(col(DueItemRow.stage) == stage)
+        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            query.values(due_at=due_at)
         )
         return result.rowcount == 1
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -28,6 +29,15 @@ from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.execution")
+
+
+@dataclass
+class Lease:
+    """This process's hold on a rollback: the fencing token it renews on, and whether a
+    renewal found that another process had taken it over."""
+
+    token: int | None
+    lost: bool = False
 
 
 class ExecutionRunner:
@@ -88,8 +98,10 @@ class ExecutionRunner:
         if changed is not None:
             log.warning("plan_changed", request=request_id, reason=changed.reason)
             return
-        await self._evidence.before(request)
-        await self._carry_out(request, executor.execute)
+        # held from the start: a slow evidence capture must not let the lease lapse
+        async with self._lease(request_id) as lease:
+            await self._evidence.before(request)
+            await self._carry_out(request, executor.execute, lease)
 
     async def _plan_change(
         self, request: RollbackRequest, executor: Executor
@@ -145,28 +157,39 @@ class ExecutionRunner:
             )
         if request.state is RequestState.EXECUTING:
             executor = self._executors[request.target.kind]
-            await self._carry_out(request, executor.resume)
+            async with self._lease(request.id) as lease:
+                await self._carry_out(request, executor.resume, lease)
         else:
             async with self._lease(request.id):
                 await self.verify(request)
             await self._evidence.finish(request_id)
 
     @contextlib.asynccontextmanager
-    async def _lease(self, request_id: str) -> AsyncIterator[None]:
-        """Renew the execution lease while this process works on the request."""
+    async def _lease(self, request_id: str) -> AsyncIterator[Lease]:
+        """Hold the execution lease while this process works on the request: renewed on the
+        fencing token read at the start, and marked lost the moment a renewal finds that
+        another process took the rollback over."""
+        async with self._uow() as uow:
+            held = Lease(await uow.due.stage_of(DueKind.EXECUTION_LEASE, request_id))
 
         async def renew() -> None:
             lease = self._transitions.lease
-            while True:
+            while not held.lost:
                 await asyncio.sleep(lease.total_seconds() / 3)
                 async with self._uow() as uow:
-                    await uow.due.extend(
-                        DueKind.EXECUTION_LEASE, request_id, self._clock.now() + lease
+                    renewed = await uow.due.extend(
+                        DueKind.EXECUTION_LEASE,
+                        request_id,
+                        self._clock.now() + lease,
+                        stage=held.token,
                     )
+                if not renewed:
+                    held.lost = True
+                    log.warning("lease_lost", request=request_id)
 
         task = asyncio.get_running_loop().create_task(renew())
         try:
-            yield
+            yield held
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -176,31 +199,46 @@ class ExecutionRunner:
         self,
         request: RollbackRequest,
         action: Callable[[RollbackRequest, Progress], Awaitable[ExecutionResult]],
+        lease: Lease,
+    ) -> None:
+        """Run the executor and record what it did, as long as this process holds the lease."""
+        if lease.lost:  # another process follows this rollback now: never touch the target
+            log.warning("lease_lost_before_rollout", request=request.id)
+            return
+        try:
+            await self._outcome(request, action)
+        except DomainError as exc:  # taken over meanwhile: the new owner records the outcome
+            log.warning("outcome_not_recorded", request=request.id, reason=str(exc))
+            return
+
+    async def _outcome(
+        self,
+        request: RollbackRequest,
+        action: Callable[[RollbackRequest, Progress], Awaitable[ExecutionResult]],
     ) -> None:
         transitions, request_id = self._transitions, request.id
-        async with self._lease(request_id):
-            try:
-                result = await action(request, lambda line: self._progress(request, line))
-            except ExecutionError as exc:
-                await transitions.record_outcome(request_id, ev.ExecutionFailed(reason=str(exc)))
-            except Exception as exc:  # an executor bug must still end the request visibly
-                correlation = uuid.uuid4().hex[:12]
-                log.error(
-                    "executor_crashed",
-                    request=request_id,
-                    correlation_id=correlation,
-                    error=repr(exc),
-                    exc_info=exc,
-                )
-                # the details stay in the log; the channel gets what to quote
-                failed = ev.ExecutionFailed(
-                    reason=f"rollbot hit an internal error (correlation id {correlation}); "
-                    f"check `{request.target.label}` by hand before acting"
-                )
-                await transitions.record_outcome(request_id, failed)
-            else:
-                succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
-                await self.verify(await transitions.record_outcome(request_id, succeeded))
+        try:
+            result = await action(request, lambda line: self._progress(request, line))
+        except ExecutionError as exc:
+            await transitions.record_outcome(request_id, ev.ExecutionFailed(reason=str(exc)))
+        except Exception as exc:  # an executor bug must still end the request visibly
+            correlation = uuid.uuid4().hex[:12]
+            log.error(
+                "executor_crashed",
+                request=request_id,
+                correlation_id=correlation,
+                error=repr(exc),
+                exc_info=exc,
+            )
+            # the details stay in the log; the channel gets what to quote
+            failed = ev.ExecutionFailed(
+                reason=f"rollbot hit an internal error (correlation id {correlation}); "
+                f"check `{request.target.label}` by hand before acting"
+            )
+            await transitions.record_outcome(request_id, failed)
+        else:
+            succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
+            await self.verify(await transitions.record_outcome(request_id, succeeded))
         await self._evidence.finish(request_id)
 
     async def verify(self, request: RollbackRequest) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from bot.domain.targets import rollback_type_for, target_from
 from bot.duework.decision_timeout import DecisionTimeouts
 from bot.duework.reminders import Reminders
 from bot.store import migrate
+from bot.store.effects import EXECUTION_LEASE
 from bot.store.engine import create_engine
 from bot.store.uow import Committed, UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
@@ -97,6 +99,12 @@ class World:
 
 
 @pytest.fixture
+def lease() -> timedelta:
+    """How long a rollback's process may go silent before another may take it over."""
+    return EXECUTION_LEASE
+
+
+@pytest.fixture
 async def world(
     tmp_path: Path,
     slack: SandboxSlack,
@@ -104,6 +112,7 @@ async def world(
     executor: ScriptedExecutor,
     verifier: ScriptedVerifier,
     policy: ApprovalPolicy,
+    lease: timedelta,
 ) -> AsyncIterator[World]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}")
     await migrate.ensure_schema(engine)
@@ -111,7 +120,7 @@ async def world(
     client = client_for(slack.state.token, slack.api_url)
     roles = SlackRoleDirectory(policy, client, clock)
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
-    transitions = Transitions(uow, clock, policy=policy)
+    transitions = Transitions(uow, clock, lease=lease, policy=policy)
     evidence = EvidenceRecorder(uow, clock, LocalEvidenceStore(tmp_path / "evidence"), executors)
     executions = ExecutionRunner(
         transitions=transitions,
