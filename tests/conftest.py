@@ -155,7 +155,14 @@ def executors(executor: ScriptedExecutor) -> Any:
 
 
 @pytest.fixture
+def runtime_settings() -> dict[str, Any]:
+    """Settings a test module changes for its rollbot (none by default)."""
+    return {}
+
+
+@pytest.fixture
 async def runtime(
+    runtime_settings: dict[str, Any],
     database_url: str,
     slack: SandboxSlack,
     clock: FakeClock,
@@ -174,6 +181,7 @@ async def runtime(
         alert_token=ALERT_TOKEN,
         alert_basic_auth="alertmanager:" + ALERT_TOKEN,
         audit_checkpoint_every=5,
+        **runtime_settings,
     )
     rt = await build_runtime(
         settings, clock=clock, policy=policy, executors=executors, verifier=verifier

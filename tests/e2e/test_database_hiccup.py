@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config.settings import load_settings
-from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
-from rollbot.bootstrap.runtime import Runtime, build_runtime
-from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.executor import ScriptedExecutor
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.conftest import SIGNING_SECRET, FakeClock
 from tests.e2e.workflow import command, thread
 from tests.helpers import audit_actions
 
@@ -29,31 +25,9 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-async def runtime(
-    database_url: str,
-    slack: SandboxSlack,
-    clock: FakeClock,
-    executors: Any,
-    verifier: ScriptedVerifier,
-    policy: ApprovalPolicy,
-    tmp_path: Path,
-) -> AsyncIterator[Runtime]:
-    """rollbot whose writes give up on a held lock after 0.2 s instead of 30 s, so the hiccup
-    plays quickly."""
-    settings = load_settings(
-        database_url=database_url,
-        slack_bot_token=slack.state.token,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        audit_key_file=tmp_path / "audit.key",
-        evidence_dir=tmp_path / "evidence",
-        database_busy_timeout_seconds=0.2,
-    )
-    rt = await build_runtime(
-        settings, clock=clock, policy=policy, executors=executors, verifier=verifier
-    )
-    yield rt
-    await rt.close()
+def runtime_settings() -> dict[str, Any]:
+    # writes give up on a held lock after 0.2 s instead of 30 s, so the hiccup plays quickly
+    return {"database_busy_timeout_seconds": 0.2}
 
 
 async def test_a_locked_database_does_not_turn_a_rollback_into_a_failure(
