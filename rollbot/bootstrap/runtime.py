@@ -221,6 +221,14 @@ def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
     )
 
 
+def _unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
+    """Transactions on the engine, their audit entries signed with the audit key."""
+    key = load_signing_key(
+        seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
+    )
+    return UnitOfWorkFactory(engine, AuditSigner(key, every=settings.audit_checkpoint_every))
+
+
 async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
     engine = create_engine(settings.database_url, settings.database_busy_timeout_seconds)
     if check_schema:
@@ -247,10 +255,7 @@ async def build_runtime(
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
     engine = await _engine(settings, check_schema)
-    key = load_signing_key(
-        seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
-    )
-    uow = UnitOfWorkFactory(engine, AuditSigner(key, every=settings.audit_checkpoint_every))
+    uow = _unit_of_work(settings, engine)
     if callable(executors):
         executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}
@@ -259,18 +264,8 @@ async def build_runtime(
         settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds
     )
     store = evidence_store or _evidence_store(settings, policy, clock)
-    core = _core(
-        settings,
-        uow,
-        clock,
-        policy,
-        (
-            executors,
-            verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds),
-            store,
-            client,
-        ),
-    )
+    verifier = verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds)
+    core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
     outbox = OutboxService(uow, clock)
     delivery = SlackDelivery(outbox, client, metrics, clock, render_notice)
     # The commit is the event bus: what a committed unit of work changed reaches these.
