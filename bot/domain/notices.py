@@ -172,12 +172,8 @@ def page_for(
     severity names; a P3 goes to the incidents channel when the policy names one; a P4 is a
     ticket note in the request's channel."""
     profile = assessment.profile
-    source = policy.roles.get(Role(profile.paged_role)) if profile.paged_role else None
-    mentions = (
-        Mentions(users=tuple(source.users), groups=(source.usergroup,) if source.usergroup else ())
-        if source
-        else Mentions()
-    )
+    paged = (Role(profile.paged_role),) if profile.paged_role else ()
+    mentions = mentions_for(policy, paged)
     page = Page(severity=assessment.severity, pages=profile.pages, mentions=mentions)
     incidents = policy.paging.incidents_channel
     where = incidents if assessment.severity is Severity.P3 and incidents else request_channel

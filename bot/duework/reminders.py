@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.events import ObligationKind
-from bot.domain.notices import Mentions, Reminder
+from bot.domain.notices import Mentions, Reminder, mentions_for
 from bot.domain.policy import ApprovalPolicy, Role
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock
@@ -70,14 +70,8 @@ class Reminders:
         role = RESPONSIBLE.get(kind)
         if role is None:  # a retroactive approval: the roles the matrix asked for
             role = next(iter(request.rules.row.requires), Role.ENGINEERING_LEAD)
-        source = self._policy.roles.get(role)
-        owner = Mentions(users=(self._owner(request),))
-        if source is None:
-            return owner
-        found = Mentions(
-            users=tuple(source.users), groups=(source.usergroup,) if source.usergroup else ()
-        )
-        return owner if found.empty else found
+        found = mentions_for(self._policy, (role,))
+        return Mentions(users=(self._owner(request),)) if found.empty else found
 
     async def tick(self) -> int:
         """Send every reminder that is due; return how many went out.

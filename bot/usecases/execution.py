@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
@@ -62,9 +63,13 @@ class ExecutionRunner:
     def on_commit(self, committed: Committed) -> None:
         """After a commit: start every rollback it approved, off the request path."""
         for request_id in dict.fromkeys(r.id for r, _ in committed.of_type(ev.ExecuteRollback)):
-            task = asyncio.get_running_loop().create_task(self.run(request_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.run(request_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run in the background, kept until done so drain() and shutdown can wait for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
         """Wait for every rollback started so far (tests and shutdown)."""
@@ -263,6 +268,4 @@ class ExecutionRunner:
         return list(self._tasks)
 
     def resume_in_background(self, request_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.resume(request_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.resume(request_id))
