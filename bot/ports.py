@@ -55,6 +55,11 @@ class ExecutionError(Exception):
     """The rollback itself failed; the message says why, for the timeline."""
 
 
+class NothingChangedError(ExecutionError):
+    """Following a rollback found the target as the plan found it: the change was never made.
+    The message says so in the target's terms."""
+
+
 @dataclass(frozen=True)
 class Preflight:
     """What the approvers see before anyone approves."""
@@ -87,6 +92,13 @@ class VerificationResult:
 
 
 Progress = Callable[[str], Awaitable[None]]
+# Called right before each change to the target: raises LeaseLostError when this process no
+# longer holds the rollback (another one took it over), so a slow worker never acts after it.
+Fence = Callable[[], Awaitable[None]]
+
+
+class LeaseLostError(Exception):
+    """This process no longer holds the rollback: it must stop without touching the target."""
 
 
 class Executor(Protocol):
@@ -96,11 +108,16 @@ class Executor(Protocol):
 
     async def live_revision(self, target: TargetRef) -> str | None: ...
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult: ...
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
+        """Roll back, calling `fence` right before each change it makes to the target."""
+        ...
 
     async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
-        """Finish following a rollback a process that died had started. Never changes the target:
-        if the change is not there, raise ExecutionError saying nothing was rolled back."""
+        """Follow a rollback whose change is already on the target (another process made it) to
+        its end. Never changes the target; raises ExecutionError when what is live now is not
+        what the rollback set."""
         ...
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:

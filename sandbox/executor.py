@@ -15,6 +15,8 @@ from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ExecutionError,
     ExecutionResult,
+    Fence,
+    NothingChangedError,
     Preflight,
     Progress,
     UnknownTargetError,
@@ -37,6 +39,9 @@ class ScriptedTarget:
     # Set: reading the target's state as evidence waits for it (a slow API server).
     capture_hold: asyncio.Event | None = None
     capturing: bool = False
+    # Set: the change waits for it before it is sent (a slow API server in front of the patch).
+    change_hold: asyncio.Event | None = None
+    changing: bool = False
 
 
 def _key(target: TargetRef) -> str:
@@ -98,11 +103,18 @@ class ScriptedExecutor:
     async def live_revision(self, target: TargetRef) -> str | None:
         return self._get(target).live
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         state = self._get(request.target)
-        self.executions.append(request.id)
         to = self._to(state, request.target, request.to_revision)
         await progress(f"rolling `{request.target.label}` back from revision {state.live} to {to}")
+        if state.change_hold is not None:  # one caller waits: the slow one
+            hold, state.change_hold, state.changing = state.change_hold, None, True
+            await hold.wait()
+            state.changing = False
+        await fence()
+        self.executions.append(request.id)  # the change is sent: counted once per change
         if state.crash_with:
             raise RuntimeError(state.crash_with)
         if state.fail_with:
@@ -116,8 +128,13 @@ class ScriptedExecutor:
     async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
         state = self._get(request.target)
         if state.live == request.baseline_revision:
+            raise NothingChangedError(
+                f"`{request.target.label}` is still at revision {state.live}, as the plan found it"
+            )
+        if state.live != request.to_revision:
             raise ExecutionError(
-                f"rollbot stopped before it changed `{request.target.label}`; nothing was rolled back"
+                f"`{request.target.label}` is at revision {state.live}, which this rollback did "
+                f"not set (it set {request.to_revision}); rollbot did not touch it"
             )
         await progress(f"`{request.target.label}` is at revision {state.live}; rollout complete")
         return ExecutionResult(

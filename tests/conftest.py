@@ -181,7 +181,8 @@ async def runtime(
         alert_token=ALERT_TOKEN,
         alert_basic_auth="alertmanager:" + ALERT_TOKEN,
         audit_checkpoint_every=5,
-        **runtime_settings,
+        # a takeover acts at once: what these tests order is the steps, not the wait
+        **{"takeover_grace_seconds": 0, **runtime_settings},
     )
     rt = await build_runtime(
         settings, clock=clock, policy=policy, executors=executors, verifier=verifier

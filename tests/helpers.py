@@ -67,3 +67,8 @@ async def another_replica(
         executors=executors,
         verifier=verifier or ScriptedVerifier(),
     )
+
+
+async def unfenced() -> None:
+    """The fence of a process that holds its lease throughout (executor tests without a
+    database): it never refuses."""

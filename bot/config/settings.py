@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # SQLite: how long a write waits for a lock before the database answers "locked".
     database_busy_timeout_seconds: float = Field(default=30, gt=0)
     execution_lease_seconds: float = Field(default=120, gt=0)
+    # A rollback's process renews its lease only while the rollback makes progress (a line on the
+    # timeline within execution_stall_seconds) and never past execution_deadline_seconds (the
+    # rollout's own timeout with room to spare); past either, another process takes it over.
+    execution_stall_seconds: float = Field(default=600, gt=0)
+    execution_deadline_seconds: float = Field(default=900, gt=0)
+    # A takeover that finds the target untouched waits this long before it acts, so a change the
+    # previous process had already sent lands or times out first (at least the longest timeout).
+    takeover_grace_seconds: float = Field(default=20, ge=0)
     tick_seconds: float = Field(default=15, gt=0)
     log_format: str = "json"
     log_level: str = "info"

@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,7 +21,17 @@ from bot.domain.errors import DomainError
 from bot.domain.notices import TimelineEntry
 from bot.domain.people import SYSTEM
 from bot.domain.request import RequestState, RollbackRequest
-from bot.ports import Clock, ExecutionError, ExecutionResult, Executor, Progress, Verifier
+from bot.ports import (
+    Clock,
+    ExecutionError,
+    ExecutionResult,
+    Executor,
+    Fence,
+    LeaseLostError,
+    NothingChangedError,
+    Progress,
+    Verifier,
+)
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.engine import is_transient
@@ -32,12 +42,26 @@ from bot.usecases.transition import Transitions
 log = structlog.get_logger("rollbot.execution")
 
 
+@dataclass(frozen=True)
+class LeaseRules:
+    """How long a process may hold a rollback. `stall`: renewals stop when the rollback has
+    reported no progress for this long; `deadline`: never renewed past this long after it
+    started; `grace`: a takeover that finds the target untouched waits this long first, so a
+    change the previous holder had already sent lands (or times out) before anyone acts."""
+
+    stall: timedelta = timedelta(minutes=10)
+    deadline: timedelta = timedelta(minutes=15)
+    grace: timedelta = timedelta(seconds=20)
+
+
 @dataclass
 class Lease:
-    """This process's hold on a rollback: the fencing token it renews on, and whether a
-    renewal found that another process had taken it over."""
+    """This process's hold on a rollback: the fencing token every step it records is
+    conditional on, when it last made progress, and whether it was taken over."""
 
     token: int | None
+    started: datetime
+    progressed: datetime
     lost: bool = False
 
 
@@ -51,7 +75,9 @@ class ExecutionRunner:
         executors: Mapping[str, Executor],
         verifier: Verifier,
         evidence: EvidenceRecorder,
+        rules: LeaseRules | None = None,
     ) -> None:
+        self._rules = rules or LeaseRules()
         self._transitions = transitions
         self._uow = uow
         self._clock = clock
@@ -76,17 +102,39 @@ class ExecutionRunner:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _progress(self, request: RollbackRequest, line: str) -> None:
-        """A progress line on the timeline. Best effort: a database hiccup loses the line, never
-        the rollback."""
+    async def _progress(self, request: RollbackRequest, lease: Lease, line: str) -> None:
+        """A progress line on the timeline, written only while this process holds the lease.
+        Best effort: a database hiccup loses the line, never the rollback."""
+        lease.progressed = self._clock.now()
         try:
             async with self._uow() as uow:
-                line_notice = TimelineEntry(action="progress", details={"line": line})
-                await uow.outbox.notify(request, line_notice, self._clock.now())
+                if await self._held(uow, request.id, lease):
+                    line_notice = TimelineEntry(action="progress", details={"line": line})
+                    await uow.outbox.notify(request, line_notice, self._clock.now())
         except Exception as exc:
             if not is_transient(exc):
                 raise
             log.warning("progress_line_lost", request=request.id, line=line, error=repr(exc))
+
+    async def _held(self, uow: UnitOfWork, request_id: str, lease: Lease) -> bool:
+        """Whether this process still holds the lease, read in the caller's transaction."""
+        if lease.token is None or lease.token != await uow.due.stage_of(
+            DueKind.EXECUTION_LEASE, request_id
+        ):
+            if not lease.lost:
+                log.warning("lease_lost", request=request_id)
+            lease.lost = True
+        return not lease.lost
+
+    def _fence(self, request_id: str, lease: Lease) -> Fence:
+        """What an executor calls right before it changes the target."""
+
+        async def fence() -> None:
+            async with self._uow() as uow:
+                if not await self._held(uow, request_id, lease):
+                    raise LeaseLostError(f"another process took {request_id} over")
+
+        return fence
 
     async def run(self, request_id: str) -> None:
         """Re-read the target, and roll back only if it is still what the approvals were for."""
@@ -109,10 +157,13 @@ class ExecutionRunner:
             await self._carry_out(request, executor.execute, lease)
 
     async def _plan_change(
-        self, request: RollbackRequest, executor: Executor
+        self,
+        request: RollbackRequest,
+        executor: Executor,
+        required: RequestState = RequestState.APPROVED,
     ) -> ev.PlanChanged | None:
         """The preflight again, right before execution: None when the plan still stands."""
-        if request.state is not RequestState.APPROVED:
+        if request.state is not required:
             return None  # StartExecution refuses it, with the reason
         try:
             fresh = await executor.preflight(request.target, request.requested_revision)
@@ -144,7 +195,8 @@ class ExecutionRunner:
         )
 
     async def resume(self, request_id: str) -> None:
-        """Finish a rollback whose process died (its lease fell due): follow it, never redo it."""
+        """Take over a rollback whose process stopped renewing its lease: follow it from the
+        target's real state, never redo a change that is there."""
         async with self._uow() as uow:
             request = await uow.requests.get(request_id)
             if request.state not in (RequestState.EXECUTING, RequestState.VERIFYING):
@@ -160,39 +212,56 @@ class ExecutionRunner:
                 timeline="resumed",
                 details={"state": request.state.value.replace("_", " ")},
             )
-        if request.state is RequestState.EXECUTING:
-            executor = self._executors[request.target.kind]
-            async with self._lease(request.id) as lease:
-                await self._carry_out(request, executor.resume, lease)
-        else:
-            async with self._lease(request.id):
-                await self.verify(request)
-            await self._evidence.finish(request_id)
+        async with self._lease(request.id) as lease:
+            if request.state is RequestState.EXECUTING:
+                await self._carry_out(request, self._take_over, lease)
+                return
+            try:
+                await self.verify(request, lease)
+            except DomainError as exc:  # taken over again meanwhile
+                log.warning("outcome_not_recorded", request=request.id, reason=str(exc))
+                return
+        await self._evidence.finish(request_id)
+
+    async def _take_over(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
+        """The target decides: a change that is there is followed; a target still as the plan
+        found it is rolled back now, once the previous holder can no longer act, and only if
+        the plan still stands."""
+        executor = self._executors[request.target.kind]
+        try:
+            return await executor.resume(request, progress)
+        except NothingChangedError:
+            pass
+        # The previous holder may have sent its change just before it lost the lease: wait until
+        # that has landed or timed out. Its fence refuses any later change.
+        await asyncio.sleep(self._rules.grace.total_seconds())
+        try:
+            return await executor.resume(request, progress)
+        except NothingChangedError as exc:
+            untouched = exc
+        changed = await self._plan_change(request, executor, required=RequestState.EXECUTING)
+        if changed is not None:
+            raise ExecutionError(
+                f"{untouched}; the plan no longer stands, so nothing was rolled back: "
+                f"{changed.reason}. Request the rollback again"
+            )
+        await progress(
+            f"{untouched}; the plan is unchanged, so rollbot carries out the approved rollback now"
+        )
+        return await executor.execute(request, progress, fence)
 
     @contextlib.asynccontextmanager
     async def _lease(self, request_id: str) -> AsyncIterator[Lease]:
-        """Hold the execution lease while this process works on the request: renewed on the
-        fencing token read at the start, and marked lost the moment a renewal finds that
-        another process took the rollback over."""
+        """Hold the execution lease while this process works on the request, on the fencing
+        token read at the start. Renewed only while the rollback makes progress and never past
+        its deadline; marked lost the moment a renewal finds another process took it over."""
+        now = self._clock.now()
         async with self._uow() as uow:
-            held = Lease(await uow.due.stage_of(DueKind.EXECUTION_LEASE, request_id))
-
-        async def renew() -> None:
-            lease = self._transitions.lease
-            while not held.lost:
-                await asyncio.sleep(lease.total_seconds() / 3)
-                async with self._uow() as uow:
-                    renewed = await uow.due.extend(
-                        DueKind.EXECUTION_LEASE,
-                        request_id,
-                        self._clock.now() + lease,
-                        stage=held.token,
-                    )
-                if not renewed:
-                    held.lost = True
-                    log.warning("lease_lost", request=request_id)
-
-        task = asyncio.get_running_loop().create_task(renew())
+            token = await uow.due.stage_of(DueKind.EXECUTION_LEASE, request_id)
+        held = Lease(token, started=now, progressed=now)
+        task = asyncio.get_running_loop().create_task(self._renew(request_id, held))
         try:
             yield held
         finally:
@@ -200,10 +269,31 @@ class ExecutionRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _renew(self, request_id: str, held: Lease) -> None:
+        lease, rules = self._transitions.lease, self._rules
+        while not held.lost:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            now = self._clock.now()
+            if now - held.progressed > rules.stall or now >= held.started + rules.deadline:
+                # stuck or overdue: let the lease fall due, so another process looks at the
+                # target instead of this one holding the request "executing" for ever
+                log.warning("lease_not_renewed", request=request_id, progressed=held.progressed)
+                return
+            async with self._uow() as uow:
+                renewed = await uow.due.extend(
+                    DueKind.EXECUTION_LEASE,
+                    request_id,
+                    min(now + lease, held.started + rules.deadline),
+                    stage=held.token,
+                )
+            if not renewed:
+                held.lost = True
+                log.warning("lease_lost", request=request_id)
+
     async def _carry_out(
         self,
         request: RollbackRequest,
-        action: Callable[[RollbackRequest, Progress], Awaitable[ExecutionResult]],
+        action: Callable[[RollbackRequest, Progress, Fence], Awaitable[ExecutionResult]],
         lease: Lease,
     ) -> None:
         """Run the executor and record what it did, as long as this process holds the lease."""
@@ -211,21 +301,28 @@ class ExecutionRunner:
             log.warning("lease_lost_before_rollout", request=request.id)
             return
         try:
-            await self._outcome(request, action)
-        except DomainError as exc:  # taken over meanwhile: the new owner records the outcome
+            await self._outcome(request, action, lease)
+        except (DomainError, LeaseLostError) as exc:  # taken over: the new holder records it
             log.warning("outcome_not_recorded", request=request.id, reason=str(exc))
+            lease.lost = True
             return
+        await self._evidence.finish(request.id)
 
     async def _outcome(
         self,
         request: RollbackRequest,
-        action: Callable[[RollbackRequest, Progress], Awaitable[ExecutionResult]],
+        action: Callable[[RollbackRequest, Progress, Fence], Awaitable[ExecutionResult]],
+        lease: Lease,
     ) -> None:
         transitions, request_id = self._transitions, request.id
+        fence = self._fence(request_id, lease)
         try:
-            result = await action(request, lambda line: self._progress(request, line))
+            result = await action(request, lambda line: self._progress(request, lease, line), fence)
+        except LeaseLostError:
+            raise
         except ExecutionError as exc:
-            await transitions.record_outcome(request_id, ev.ExecutionFailed(reason=str(exc)))
+            failed = ev.ExecutionFailed(reason=str(exc))
+            await transitions.record_outcome(request_id, failed, fence=lease.token)
         except Exception as exc:  # an executor bug must still end the request visibly
             correlation = uuid.uuid4().hex[:12]
             log.error(
@@ -240,13 +337,13 @@ class ExecutionRunner:
                 reason=f"rollbot hit an internal error (correlation id {correlation}); "
                 f"check `{request.target.label}` by hand before acting"
             )
-            await transitions.record_outcome(request_id, failed)
+            await transitions.record_outcome(request_id, failed, fence=lease.token)
         else:
             succeeded = ev.ExecutionSucceeded(to_revision=result.to_revision)
-            await self.verify(await transitions.record_outcome(request_id, succeeded))
-        await self._evidence.finish(request_id)
+            recorded = await transitions.record_outcome(request_id, succeeded, fence=lease.token)
+            await self.verify(recorded, lease)
 
-    async def verify(self, request: RollbackRequest) -> None:
+    async def verify(self, request: RollbackRequest, lease: Lease | None = None) -> None:
         if request.state is not RequestState.VERIFYING:
             return
         outcome = await self._verifier.verify(request)
@@ -257,7 +354,8 @@ class ExecutionRunner:
             event = ev.VerificationPassed(summary=outcome.summary, checks=outcome.checks)
         else:
             event = ev.VerificationFailed(reason=outcome.summary, checks=outcome.checks)
-        await self._transitions.record_outcome(request.id, event)
+        fence = lease.token if lease is not None else None
+        await self._transitions.record_outcome(request.id, event, fence=fence)
 
     @property
     def lease(self) -> timedelta:

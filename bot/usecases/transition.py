@@ -20,7 +20,8 @@ from bot.domain.notices import escalation_for
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest
 from bot.domain.transitions import apply
-from bot.ports import Clock
+from bot.ports import Clock, LeaseLostError
+from bot.store.due_items import DueKind
 from bot.store.effects import EXECUTION_LEASE, record_transition
 from bot.store.engine import is_transient
 from bot.store.requests import RequestMovedOnError
@@ -63,12 +64,15 @@ class Transitions:
         for person in directly:
             await uow.outbox.notify(request, escalation, now, to=person)
 
-    async def record_outcome(self, request_id: str, event: ev.Event) -> RollbackRequest:
+    async def record_outcome(
+        self, request_id: str, event: ev.Event, *, fence: int | None = None
+    ) -> RollbackRequest:
         """What a rollback did, recorded even through a database hiccup: a rollback that
-        happened must never read as failed because the database was locked for a while."""
+        happened must never read as failed because the database was locked for a while.
+        With `fence`, recorded only while that lease token is still the current one."""
         for attempt, pause in enumerate(OUTCOME_RETRIES, start=1):
             try:
-                return await self.apply(request_id, event)
+                return await self.apply(request_id, event, fence=fence)
             except Exception as exc:
                 if not is_transient(exc) or attempt == len(OUTCOME_RETRIES):
                     raise
@@ -81,13 +85,22 @@ class Transitions:
             return await uow.requests.get(request_id)
 
     async def apply(
-        self, request_id: str, event: ev.Event, *, seen_version: int | None = None
+        self,
+        request_id: str,
+        event: ev.Event,
+        *,
+        seen_version: int | None = None,
+        fence: int | None = None,
     ) -> RollbackRequest:
         now = self._clock.now()
         async with self._uow() as uow:
             request = await uow.requests.get(request_id)
             if seen_version is not None and request.version != seen_version:
                 raise RequestMovedOnError(request.id)
+            if fence is not None and fence != await uow.due.stage_of(
+                DueKind.EXECUTION_LEASE, request_id
+            ):  # checked in the transaction that records the step: a lost lease records nothing
+                raise LeaseLostError(f"another process took {request_id} over")
             moved, effects = apply(request, event, now)
             await uow.requests.save(moved, expected_version=request.version)
             await record_transition(uow, moved, effects, now, self.lease)

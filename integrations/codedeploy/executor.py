@@ -19,6 +19,8 @@ from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ExecutionError,
     ExecutionResult,
+    Fence,
+    NothingChangedError,
     Preflight,
     Progress,
     TargetUnavailableError,
@@ -160,9 +162,12 @@ class CodeDeployExecutor:
         history = await self._history(*self._names(target))
         return history[-1]["deploymentId"] if history else None
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         try:
             plan = await self._plan(request.target, request.to_revision)
+            await fence()
             if plan.mode == "stop":
                 following = await self._stop(plan, progress)
             else:
@@ -195,9 +200,8 @@ class CodeDeployExecutor:
                 else (stopped.get("rollbackInfo") or {}).get("rollbackDeploymentId")
             )
             if not following:
-                raise ExecutionError(
-                    f"rollbot stopped before it changed `{request.target.label}`; nothing was "
-                    "rolled back (request the rollback again)"
+                raise NothingChangedError(
+                    f"`{request.target.label}` has no deployment started by this rollback"
                 )
             await progress(f"following {following}, which this rollback started")
             final = await self._follow(str(following), progress)

@@ -16,6 +16,8 @@ from bot.ports import (
     ConfigVersions,
     ExecutionError,
     ExecutionResult,
+    Fence,
+    NothingChangedError,
     Preflight,
     Progress,
     TargetUnavailableError,
@@ -131,7 +133,9 @@ class LaunchDarklyExecutor:
             out.append({"kind": "turnFlagOn" if wanted["on"] == "true" else "turnFlagOff"})
         return out
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         target = request.target
         env = target.namespace or "production"
         try:
@@ -142,6 +146,7 @@ class LaunchDarklyExecutor:
                 "instructions": self._instructions(state, wanted),
                 "comment": f"rollbot {request.id}: {request.reason}"[:500],
             }
+            await fence()
             flag = await self._api.call(
                 "PATCH", self._path(target), body=body, content_type=SEMANTIC_PATCH
             )
@@ -172,9 +177,7 @@ class LaunchDarklyExecutor:
         except (TargetUnavailableError, UnknownTargetError) as exc:
             raise ExecutionError(str(exc)) from None
         if not done:
-            raise ExecutionError(
-                f"rollbot stopped before it changed `{target.label}`; nothing was rolled back"
-            )
+            raise NothingChangedError(f"`{target.label}` does not read as the rollback leaves it")
         await progress(
             f"LaunchDarkly: `{target.name}` reads as the rollback left it (flag version {state['_version']})"
         )

@@ -12,6 +12,8 @@ from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ExecutionError,
     ExecutionResult,
+    Fence,
+    NothingChangedError,
     Preflight,
     Progress,
     TargetUnavailableError,
@@ -59,9 +61,12 @@ class UnleashExecutor:
     async def live_revision(self, target: TargetRef) -> str | None:
         return self._revision((await self._read(target))[1])
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         target = request.target
         env = target.namespace or "production"
+        await fence()
         try:
             await self._api.call("POST", f"{self._path(target)}/environments/{env}/off")
             _, enabled = await self._read(target)
@@ -78,9 +83,7 @@ class UnleashExecutor:
         except (TargetUnavailableError, UnknownTargetError) as exc:
             raise ExecutionError(str(exc)) from None
         if enabled:
-            raise ExecutionError(
-                f"rollbot stopped before it changed `{request.target.label}`; nothing was rolled back"
-            )
+            raise NothingChangedError(f"`{request.target.label}` is still on")
         await progress(f"Unleash: `{request.target.name}` is off")
         return ExecutionResult(from_revision="enabled", to_revision="disabled", detail="resumed")
 

@@ -16,6 +16,8 @@ from bot.ports import (
     ConfigVersions,
     ExecutionError,
     ExecutionResult,
+    Fence,
+    NothingChangedError,
     Preflight,
     Progress,
     UnknownTargetError,
@@ -106,11 +108,14 @@ class KubernetesConfigMapExecutor:
                 ) from None
         raise ExecutionError("the ConfigMap kept changing under the rollback")  # pragma: no cover
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         target = request.target
         live, current = await self._current(target)
         chosen = await self._chosen(target, current, request.to_revision)
         keys = changed_keys(live.get("data") or {}, chosen.data)
+        await fence()
         await asyncio.to_thread(self._write, target, chosen.data)
         written = await self._versions.record(target, chosen.data)
         await progress(
@@ -130,8 +135,9 @@ class KubernetesConfigMapExecutor:
         live, current = await self._current(target)
         chosen = await self._versions.get(target, int(request.to_revision or 0))
         if chosen is None or (live.get("data") or {}) != chosen.data:
-            raise ExecutionError(
-                f"rollbot stopped before it restored `{target.label}`; nothing was rolled back"
+            raise NothingChangedError(
+                f"`{target.label}` does not hold the content of version {request.to_revision} "
+                "the rollback restores"
             )
         await progress(f"`{target.label}` holds the content of version {chosen.version}")
         return ExecutionResult(

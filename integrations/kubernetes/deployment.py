@@ -20,12 +20,20 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from bot.domain.request import RollbackRequest, TargetRef
-from bot.ports import ExecutionError, ExecutionResult, Preflight, Progress, UnknownTargetError
+from bot.ports import (
+    ExecutionError,
+    ExecutionResult,
+    Fence,
+    NothingChangedError,
+    Preflight,
+    Progress,
+    UnknownTargetError,
+)
 from integrations.kubernetes.rollout import (
     CONFLICT_RETRIES,
-    SKIPPED_ANNOTATIONS,
     AccessDeniedError,
     ClusterError,
+    access_review,
     images_of,
     is_transient,
     json_body,
@@ -36,6 +44,7 @@ from integrations.kubernetes.rollout import (
     revision_of,
     rollout_state,
     unanswered_patch,
+    undo_patch,
 )
 
 T = TypeVar("T")
@@ -156,19 +165,7 @@ class KubernetesExecutor:
         )
 
     def _check_access(self, target: TargetRef) -> None:
-        review = {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SelfSubjectAccessReview",
-            "spec": {
-                "resourceAttributes": {
-                    "group": "apps",
-                    "resource": "deployments",
-                    "verb": "patch",
-                    "namespace": target.namespace or "default",
-                    "name": target.name,
-                }
-            },
-        }
+        review = access_review(target)
         auth = client.AuthorizationV1Api(self.api_for(target))
         answer = read_with_retries(
             lambda: json_body(
@@ -191,49 +188,47 @@ class KubernetesExecutor:
     async def live_revision(self, target: TargetRef) -> str | None:
         return str(revision_of(await self._call(lambda: self._deployment(target))))
 
-    def _undo_patch(
-        self, deployment: dict[str, Any], chosen: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        template = plain_template(chosen["spec"]["template"])
-        template.setdefault("metadata", {})["creationTimestamp"] = None
-        annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items()}
-        for key, value in (chosen["metadata"].get("annotations") or {}).items():
-            if key not in SKIPPED_ANNOTATIONS:
-                annotations[key] = value
-        return [
-            # kubectl's two operations, plus a test that makes the patch conditional on what we read
-            {
-                "op": "test",
-                "path": "/metadata/resourceVersion",
-                "value": deployment["metadata"]["resourceVersion"],
-            },
-            {"op": "replace", "path": "/spec/template", "value": template},
-            {"op": "replace", "path": "/metadata/annotations", "value": annotations},
-        ]
-
-    def _undo_sync(
-        self, target: TargetRef, to_revision: str | None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _patch_sync(
+        self, target: TargetRef, deployment: dict[str, Any], chosen: dict[str, Any]
+    ) -> dict[str, Any]:
         apps = client.AppsV1Api(self.api_for(target))
+        return json_body(
+            apps.patch_namespaced_deployment(
+                target.name,
+                target.namespace or "default",
+                undo_patch(deployment, chosen),
+                _content_type="application/json-patch+json",
+                _preload_content=False,
+                _request_timeout=self.request_timeout,
+            )
+        )
+
+    async def _undo(
+        self, request: RollbackRequest, fence: Fence
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """kubectl's undo, made conditional twice: on the revision the plan was approved for
+        (a deployment that moved is never patched) and, through the patch's test operation, on
+        the resourceVersion read just before it (whoever patches first wins; the other sees a
+        conflict and reads again)."""
+        target = request.target
         for attempt in range(CONFLICT_RETRIES):
-            deployment = self._deployment(target)
+            deployment = await self._call(lambda: self._deployment(target))
             if deployment["spec"].get("paused"):
                 raise ExecutionError(
                     f"`{target.label}` is paused; it must be resumed before a rollback"
                 )
-            chosen = self._choose(deployment, to_revision, target)
+            live = str(revision_of(deployment))
+            if request.baseline_revision is not None and live != request.baseline_revision:
+                raise ExecutionError(
+                    f"`{target.label}` moved to revision {live} while the rollback started "
+                    f"(the plan was from revision {request.baseline_revision}); rollbot did not "
+                    "patch it"
+                )
+            chosen = await asyncio.to_thread(self._choose, deployment, request.to_revision, target)
+            await fence()  # this process still holds the rollback: nobody else acts on it
             sent = datetime.now(UTC)
             try:
-                patched = json_body(
-                    apps.patch_namespaced_deployment(
-                        target.name,
-                        target.namespace or "default",
-                        self._undo_patch(deployment, chosen),
-                        _content_type="application/json-patch+json",
-                        _preload_content=False,
-                        _request_timeout=self.request_timeout,
-                    )
-                )
+                patched = await asyncio.to_thread(self._patch_sync, target, deployment, chosen)
                 return deployment, patched
             except ApiException as exc:
                 if exc.status in (409, 422) and attempt + 1 < CONFLICT_RETRIES:
@@ -286,10 +281,12 @@ class KubernetesExecutor:
             f"rollout of `{target.label}` did not finish within {int(self.rollout_timeout)} s"
         )
 
-    async def execute(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
         target = request.target
         try:
-            before, patched = await self._call(lambda: self._undo_sync(target, request.to_revision))
+            before, patched = await self._undo(request, fence)
         except (UnknownTargetError, ClusterError) as exc:
             raise ExecutionError(str(exc)) from None
         await progress(
@@ -305,9 +302,14 @@ class KubernetesExecutor:
         except (UnknownTargetError, ClusterError) as exc:
             raise ExecutionError(str(exc)) from None
         if str(revision_of(current)) == request.baseline_revision:
+            raise NothingChangedError(
+                f"`{target.label}` is still at revision {revision_of(current)}, as the plan found it"
+            )
+        live = ", ".join(images_of(current["spec"]["template"]))
+        if request.to_identity is not None and live != request.to_identity:
             raise ExecutionError(
-                f"rollbot stopped before it patched `{target.label}`; nothing was rolled back "
-                "(request the rollback again)"
+                f"`{target.label}` is at revision {revision_of(current)} running {live}, not "
+                f"{request.to_identity} that this rollback set; rollbot did not touch it"
             )
         await progress(
             f"`{target.label}` is at revision {revision_of(current)}; following its rollout"

@@ -162,3 +162,41 @@ def unanswered_patch(target: TargetRef, sent: datetime, timeout: float, exc: Exc
         f"Check it with `kubectl rollout status deployment/{target.name} -n {ns}` and "
         f"`kubectl rollout history deployment/{target.name} -n {ns}`"
     )
+
+
+def undo_patch(deployment: dict[str, Any], chosen: dict[str, Any]) -> list[dict[str, Any]]:
+    """kubectl rollout undo's JSON patch (rollback.go: the chosen ReplicaSet's template, the
+    annotations merged but for the ones kubectl skips), plus a test on the resourceVersion read."""
+    template = plain_template(chosen["spec"]["template"])
+    template.setdefault("metadata", {})["creationTimestamp"] = None
+    annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items()}
+    for key, value in (chosen["metadata"].get("annotations") or {}).items():
+        if key not in SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    return [
+        # kubectl's two operations, plus a test that makes the patch conditional on what we read
+        {
+            "op": "test",
+            "path": "/metadata/resourceVersion",
+            "value": deployment["metadata"]["resourceVersion"],
+        },
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
+
+
+def access_review(target: TargetRef) -> dict[str, Any]:
+    """The SelfSubjectAccessReview `kubectl auth can-i patch deployment/NAME` sends."""
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {
+                "group": "apps",
+                "resource": "deployments",
+                "verb": "patch",
+                "namespace": target.namespace or "default",
+                "name": target.name,
+            }
+        },
+    }

@@ -37,7 +37,7 @@ from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.approvals import Approvals
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
-from bot.usecases.execution import ExecutionRunner
+from bot.usecases.execution import ExecutionRunner, LeaseRules
 from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
 from bot.usecases.queries import RequestQueries
@@ -156,6 +156,11 @@ def _core(
         clock=clock,
         executors=executors,
         verifier=verifier,
+        rules=LeaseRules(
+            stall=timedelta(seconds=settings.execution_stall_seconds),
+            deadline=timedelta(seconds=settings.execution_deadline_seconds),
+            grace=timedelta(seconds=settings.takeover_grace_seconds),
+        ),
     )
     reminders = Reminders(uow, clock, policy)
     watch = RecoveryWatch(uow, clock, transitions, verifier)

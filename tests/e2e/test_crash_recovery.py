@@ -96,7 +96,42 @@ async def test_a_rollback_whose_process_died_is_followed_to_its_end(
         await other.close()
 
 
-async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_back(
+async def test_a_process_that_died_before_the_change_is_rolled_back_by_the_takeover(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    """The target is still as the plan found it: the takeover waits out the previous holder,
+    re-checks the plan and carries the approved rollback out, once."""
+    target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
+    target.live, target.hold = "3", None  # as if the patch never reached the cluster
+    executor.executions.clear()
+    other = await another_replica(runtime, clock, policy, executor)
+    try:
+        clock.advance(minutes=2)
+        await other.due.run_once()
+        await other.settle()
+        [request] = await other.queries.history(API)
+        assert request.state is RequestState.COMPLETED, request.outcome
+        assert target.live == "2"
+        assert executor.executions == [request.id]
+        lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
+        assert (
+            "`deployment/api -n prod` is still at revision 3, as the plan found it; the plan is "
+            "unchanged, so rollbot carries out the approved rollback now"
+        ) in lines
+        assert not any("nothing was rolled back" in line for line in lines)
+        actions = await audit_actions(other)
+        assert actions.count("execution.started") == actions.count("execution.succeeded") == 1
+    finally:
+        await other.close()
+
+
+async def test_a_takeover_never_follows_a_target_someone_else_moved(
     runtime: Runtime,
     driver: SlackDriver,
     slack: SandboxSlack,
@@ -106,7 +141,7 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
     executor: ScriptedExecutor,
 ) -> None:
     target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
-    target.live = "3"  # as if the process died before its patch reached the cluster
+    target.live = "1"  # neither the plan's start nor its destination: a person deployed it
     other = await another_replica(runtime, clock, policy, executor)
     try:
         clock.advance(minutes=2)
@@ -114,10 +149,57 @@ async def test_a_process_that_died_before_the_change_says_nothing_was_rolled_bac
         await other.settle()
         [request] = await other.queries.history(API)
         assert request.state is RequestState.FAILED
-        assert "nothing was rolled back" in (request.outcome or "")
-        assert target.live == "3"  # and nothing was done now either
+        assert "revision 1, which this rollback did not set" in (request.outcome or "")
+        assert target.live == "1"  # left alone
         assert any("Escalation" in line for line in thread(slack, channel))
     finally:
+        await other.close()
+
+
+async def test_a_slow_worker_that_lost_its_lease_never_touches_the_target(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    """The first worker is alive but stuck in front of its patch (a slow API server) past its
+    lease. Another takes over and rolls back; when the first one's patch call comes round, its
+    fence refuses it: the target changes once and the record is the new holder's."""
+    target = executor.targets["deployment/api -n prod"]
+    slow = asyncio.Event()
+    target.change_hold = slow
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
+    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    for _ in range(1000):
+        if target.changing:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the rollback never reached its patch")
+    other = await another_replica(runtime, clock, policy, executor)
+    try:
+        clock.advance(minutes=2)
+        assert await other.due.leases.reclaim() == 1
+        await other.settle()
+        [request] = await other.queries.history(API)
+        assert request.state is RequestState.COMPLETED, request.outcome
+        assert target.live == "2"
+        assert executor.executions == [request.id]
+        slow.set()  # the first worker's patch call comes round
+        await runtime.settle()
+        assert target.live == "2"  # untouched by it
+        assert executor.executions == [request.id]
+        [request] = await runtime.queries.history(API)
+        assert request.state is RequestState.COMPLETED
+        actions = await audit_actions(runtime)
+        assert actions.count("execution.started") == actions.count("execution.succeeded") == 1
+        assert actions.count("verification.passed") == 1
+        assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
+    finally:
+        slow.set()
         await other.close()
 
 

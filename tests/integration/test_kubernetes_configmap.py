@@ -19,6 +19,7 @@ from integrations.kubernetes.configmap import KubernetesConfigMapExecutor, chang
 from integrations.kubernetes.deployment import KubernetesExecutor
 from sandbox.kube.server import SandboxKube
 from tests.conftest import FakeClock
+from tests.helpers import unfenced
 from tests.unit.domain.factories import make_request
 
 CONFIG = TargetRef(kind="configmap", name="api-config", namespace="prod")
@@ -92,7 +93,7 @@ async def test_restore_the_previous_version_and_record_the_changed_keys(
     request = make_request(RollbackType.CONFIGURATION).model_copy(
         update={"target": CONFIG, "to_revision": "1"}
     )
-    result = await configmaps.execute(request, progress)
+    result = await configmaps.execute(request, progress, unfenced)
     assert (result.from_revision, result.to_revision) == ("2", "3")
     assert (
         kube.store.get("configmaps", "prod", "api-config")["data"]["OAUTH_ISSUER"]

@@ -16,6 +16,7 @@ from bot.ports import ExecutionError, UnknownTargetError
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.rollout import AccessDeniedError, redact
 from sandbox.kube.server import SandboxKube
+from tests.helpers import unfenced
 from tests.unit.domain.factories import make_request
 
 WEB = TargetRef(kind="deployment", name="web", namespace="prod")
@@ -77,7 +78,7 @@ def executor(kube: SandboxKube, tmp_path: Path) -> KubernetesExecutor:
 
 def _rollback_request(to_revision: str | None) -> Any:
     return make_request(RollbackType.DEPLOYMENT_LAST_VERSION).model_copy(
-        update={"target": WEB, "to_revision": to_revision}
+        update={"target": WEB, "to_revision": to_revision, "baseline_revision": None}
     )
 
 
@@ -87,7 +88,7 @@ async def _run(executor: KubernetesExecutor, to_revision: str | None) -> tuple[A
     async def progress(line: str) -> None:
         lines.append(line)
 
-    return await executor.execute(_rollback_request(to_revision), progress), lines
+    return await executor.execute(_rollback_request(to_revision), progress, unfenced), lines
 
 
 def _revisions(kube: SandboxKube) -> dict[str, str]:
