@@ -98,11 +98,15 @@ def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -
     said = f"confirmed by {e.by.label} at {now:%H:%M} UTC"
     updates: dict[str, Any] = {"verification": {**r.verification, "user_validation": said}}
     state = r.state
-    if r.state is RequestState.RECOVERY_UNVERIFIED:  # a person's word is the verification
+    if r.state in (RequestState.RECOVERY_UNVERIFIED, RequestState.AWAITING_RECOVERY_CONFIRMATION):
+        # a person's word closes it; with no checks run, it is the only verification there is
+        checked = r.watch_until is not None  # set only when the recovery checks passed
+        updates["outcome"] = f"recovered: {said}" + (
+            "; the recovery checks passed" if checked else " (no automatic checks are configured)"
+        )
         state = RequestState.COMPLETED
-        updates["outcome"] = f"recovered: {said} (no automatic checks are configured)"
         pending = r.obligation(K.RECOVERY_CONFIRMATION)
-        assert pending is not None  # every unverified rollback is given one
+        assert pending is not None  # every rollback waiting for a person is given one
         met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": said})
         updates["obligations"] = _met(r, pending, met)
     return Outcome(state=state, action="recovery.confirmed", actor=e.by, updates=updates)

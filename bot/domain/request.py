@@ -34,6 +34,9 @@ class RequestState(StrEnum):
     # Rolled back, but nothing proved recovery (no checks are configured for the service):
     # it ended, and a person is asked to confirm the service works.
     RECOVERY_UNVERIFIED = "recovery_unverified"
+    # Top severity: rolled back (checked or not), and not closed until a person confirms the
+    # service works for its users (the runbook asks for a real user's confirmation at P1).
+    AWAITING_RECOVERY_CONFIRMATION = "awaiting_recovery_confirmation"
     FAILED = "failed"
     DENIED = "denied"
     CANCELLED = "cancelled"
@@ -41,6 +44,12 @@ class RequestState(StrEnum):
     @property
     def is_open(self) -> bool:
         return self not in TERMINAL
+
+    @property
+    def holds_target(self) -> bool:
+        """Whether the request still may act on its target: a rolled-back request waiting
+        only for a person's confirmation leaves the target to the next request."""
+        return self.is_open and self is not RequestState.AWAITING_RECOVERY_CONFIRMATION
 
 
 TERMINAL = frozenset(

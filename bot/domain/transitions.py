@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.domain import aftercare
+from bot.domain import aftercare, verification
 from bot.domain import approvals as ap
 from bot.domain import events as ev
 from bot.domain.decision import RollbackAction
@@ -270,50 +270,6 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
     )
 
 
-def _verified(r: RollbackRequest, e: ev.VerificationPassed, now: datetime) -> Outcome:
-    deadlines = r.rules.deadlines
-    return Outcome(
-        state=S.COMPLETED,
-        action="verification.passed",
-        actor=SYSTEM,
-        updates={
-            "outcome": f"recovered: {e.summary}",
-            "verification": e.checks,
-            "watch_until": now + deadlines.watch_window,
-        },
-        details={"summary": e.summary},
-        effects=(ev.ScheduleRecoveryWatch(due=now + deadlines.watch_interval),),
-    )
-
-
-def _unverified(r: RollbackRequest, e: ev.VerificationSkipped, now: datetime) -> Outcome:
-    """Rolled back, nothing checked: never "recovered"; a person is asked to confirm it."""
-    obligations, scheduled = add_obligation(r, ev.ObligationKind.RECOVERY_CONFIRMATION, now)
-    return Outcome(
-        state=S.RECOVERY_UNVERIFIED,
-        action="verification.skipped",
-        actor=SYSTEM,
-        updates={
-            "outcome": f"rolled back; recovery not verified: {e.summary}",
-            "verification": e.checks,
-            "obligations": obligations,
-        },
-        details={"summary": e.summary},
-        effects=(scheduled,) if scheduled else (),
-    )
-
-
-def _not_recovered(r: RollbackRequest, e: ev.VerificationFailed, now: datetime) -> Outcome:
-    return Outcome(
-        state=S.FAILED,
-        action="verification.failed",
-        actor=SYSTEM,
-        updates={"outcome": f"failed to recover: {e.reason}", "verification": e.checks},
-        details={"reason": e.reason},
-        effects=(ev.Escalate(reason=f"failed to recover: {e.reason}", page=ev.FAILURE_PAGES),),
-    )
-
-
 def _cancel(r: RollbackRequest, e: ev.Cancel, now: datetime) -> Outcome:
     if e.by.id != r.requester.id and Role.INCIDENT_COMMANDER not in e.roles:
         raise DomainError("only the requester or the incident commander may cancel a request")
@@ -341,17 +297,20 @@ RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
     ev.StartExecution: (frozenset({S.APPROVED}), _start),
     ev.ExecutionSucceeded: (frozenset({S.EXECUTING}), _succeeded),
     ev.ExecutionFailed: (frozenset({S.EXECUTING}), _failed),
-    ev.VerificationPassed: (frozenset({S.VERIFYING}), _verified),
-    ev.VerificationFailed: (frozenset({S.VERIFYING}), _not_recovered),
-    ev.VerificationSkipped: (frozenset({S.VERIFYING}), _unverified),
+    ev.VerificationPassed: (frozenset({S.VERIFYING}), verification.verified),
+    ev.VerificationFailed: (frozenset({S.VERIFYING}), verification.not_recovered),
+    ev.VerificationSkipped: (frozenset({S.VERIFYING}), verification.unverified),
     ev.Cancel: (_PRE_EXECUTION, _cancel),
     ev.RetroApprove: (ALL_STATES, aftercare.retro_approve),
     ev.MeetObligation: (ALL_STATES, aftercare.meet_obligation),
     ev.ConfirmRecovery: (
-        frozenset({S.COMPLETED, S.RECOVERY_UNVERIFIED}),
+        frozenset({S.COMPLETED, S.RECOVERY_UNVERIFIED, S.AWAITING_RECOVERY_CONFIRMATION}),
         aftercare.confirm_recovery,
     ),
-    ev.RecoveryDrifted: (frozenset({S.COMPLETED}), aftercare.recovery_drifted),
+    ev.RecoveryDrifted: (
+        frozenset({S.COMPLETED, S.AWAITING_RECOVERY_CONFIRMATION}),
+        aftercare.recovery_drifted,
+    ),
 }
 
 

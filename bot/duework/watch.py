@@ -28,11 +28,19 @@ from bot.usecases.transition import Transitions
 log = structlog.get_logger("rollbot.watch")
 
 
+# Verified recoveries, closed or still waiting for a person's confirmation (top severity).
+WATCHED = frozenset({RequestState.COMPLETED, RequestState.AWAITING_RECOVERY_CONFIRMATION})
+
+
 @dataclass(frozen=True)
 class _Recheck:
     request: RollbackRequest
     number: int
     final: bool
+
+
+# Verified recoveries, closed or still waiting for a person's confirmation (top severity).
+WATCHED = frozenset({RequestState.COMPLETED, RequestState.AWAITING_RECOVERY_CONFIRMATION})
 
 
 class RecoveryWatch:
@@ -55,11 +63,7 @@ class RecoveryWatch:
                 stage = item.stage
                 request = await uow.requests.get(item.request_id)
                 until = request.watch_until
-                if (
-                    request.state is not RequestState.COMPLETED
-                    or until is None
-                    or item.due_at > until
-                ):
+                if request.state not in WATCHED or until is None or item.due_at > until:
                     # Failed meanwhile, or no beat of the window is left: the watch ends.
                     await uow.due.advance(item.id, stage, next_due=None, done=now)
                     continue

@@ -157,11 +157,16 @@ async def record_transition(
     if not request.state.is_open:
         # A closed request gets a signed checkpoint: its record cannot be cut off unnoticed.
         await uow.audit.checkpoint(now)
-        if request.obligation(ev.ObligationKind.POST_MORTEM) is not None:
-            # An executed rollback owes an evidence pack. The runner stores it at once; this row
-            # is what retries it if that fails or the process dies first.
-            await uow.due.add_once(DueKind.EVIDENCE_UPLOAD, request.id, now + EVIDENCE_RETRY)
-        else:
-            # Never executed: the summary goes now. An executed rollback's summary waits for its
-            # evidence pack, so it can carry the pack's hash (bot.usecases.evidence).
-            await uow.outbox.notify(request, Summary(), now)
+    executed = request.obligation(ev.ObligationKind.POST_MORTEM) is not None
+    if executed and not request.state.holds_target:  # the rollback is over, open or not
+        # An executed rollback owes an evidence pack. The runner stores it at once; this row
+        # is what retries it if that fails or the process dies first.
+        await uow.due.add_once(DueKind.EVIDENCE_UPLOAD, request.id, now + EVIDENCE_RETRY)
+        stored = await uow.requests.evidence_of(request.id)
+        closing = bool(was) and RequestState(was).is_open and not request.state.is_open
+        if stored is not None and closing:  # it closed after its pack was stored
+            await uow.outbox.notify(request, Summary(evidence_sha256=stored), now)
+    elif not request.state.is_open:
+        # Never executed: the summary goes now. An executed rollback's summary waits for its
+        # evidence pack, so it can carry the pack's hash (bot.usecases.evidence).
+        await uow.outbox.notify(request, Summary(), now)

@@ -40,7 +40,7 @@ class TargetBusyError(DomainError):
 
 def _holds(request: RollbackRequest) -> str | None:
     """What an open request holds in the unique open_target column: its target, until it ends."""
-    return request.target.label if request.state.is_open else None
+    return request.target.label if request.state.holds_target else None
 
 
 class RequestRepository:

@@ -108,8 +108,10 @@ class EvidenceRecorder:
             await uow.requests.set_evidence(request.id, pack.sha256)
             await uow.due.close(DueKind.EVIDENCE_UPLOAD, request.id, now)
             await uow.audit.checkpoint(now)  # the pack's hash is signed into the record at once
-            summary = Summary(evidence_sha256=pack.sha256, evidence_location=location)
-            await uow.outbox.notify(request, summary, now)
+            if not (await uow.requests.get(request.id)).state.is_open:
+                # a request still waiting for a person's confirmation gets its summary on close
+                summary = Summary(evidence_sha256=pack.sha256, evidence_location=location)
+                await uow.outbox.notify(request, summary, now)
             await uow.outbox.notify(request, postmortem_draft(request, timeline), now)
         return pack
 

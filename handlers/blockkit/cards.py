@@ -23,10 +23,15 @@ _STATE_LABEL = {
     S.VERIFYING: ":mag: verifying",
     S.COMPLETED: ":large_green_circle: completed",
     S.RECOVERY_UNVERIFIED: ":large_orange_circle: rolled back, recovery NOT verified",
+    S.AWAITING_RECOVERY_CONFIRMATION: ":hourglass: rolled back, waiting for a person to confirm recovery",
     S.FAILED: ":red_circle: failed",
     S.DENIED: ":no_entry: denied",
     S.CANCELLED: ":heavy_multiplication_x: cancelled",
 }
+
+
+# Rolled back, and a person's confirmation of recovery is what is missing.
+_WAITING_FOR_A_PERSON = (S.RECOVERY_UNVERIFIED, S.AWAITING_RECOVERY_CONFIRMATION)
 
 
 def escape(text: str) -> str:
@@ -159,7 +164,7 @@ def _security_section(r: RollbackRequest) -> dict[str, Any]:
 
 def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
     shown = (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED)
-    if r.state not in (*shown, S.RECOVERY_UNVERIFIED):
+    if r.state not in (*shown, *_WAITING_FOR_A_PERSON):
         return []
     blocks = [_security_section(r)] if r.security_implications else []
     if r.plan_changed and r.state is S.AWAITING_APPROVAL:
@@ -219,17 +224,25 @@ def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, An
             for name, result in r.verification.items()
         )
         lines.append(f"*Recovery checks*\n{checks}")
-    if r.watch_until is not None and r.state is S.COMPLETED:
+    if r.watch_until is not None and r.state in (S.COMPLETED, S.AWAITING_RECOVERY_CONFIRMATION):
         every = int(r.rules.deadlines.watch_interval.total_seconds() // 60)
         lines.append(
             f":eyes: Recovery watched until {hm(r.watch_until)}, re-checked every {every} min"
         )
-    if r.state is S.RECOVERY_UNVERIFIED:
+    if r.state is S.AWAITING_RECOVERY_CONFIRMATION:
+        lines.append(
+            ":warning: *Top severity: not closed until a person confirms recovery.* Check that "
+            "users are served again (a real user's word, not only the checks), then press "
+            "Recovery confirmed."
+        )
+    if r.state is S.RECOVERY_UNVERIFIED or (
+        r.state is S.AWAITING_RECOVERY_CONFIRMATION and r.watch_until is None
+    ):
         lines.append(
             ":warning: *Recovery is not verified*: no health checks, smoke tests or metrics are "
             "configured for this service. Look at the service, then press Recovery confirmed."
         )
-    if r.state in (S.COMPLETED, S.RECOVERY_UNVERIFIED) and "user_validation" not in r.verification:
+    if r.state in (S.COMPLETED, *_WAITING_FOR_A_PERSON) and "user_validation" not in r.verification:
         buttons.append(_button("Recovery confirmed", ActionId.CONFIRM_RECOVERY, card, "primary"))
     blocks: list[dict[str, Any]] = [section("\n".join(lines))] if lines else []
     if buttons:

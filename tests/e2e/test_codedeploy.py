@@ -123,7 +123,7 @@ async def test_a_running_release_is_stopped_and_codedeploy_rolls_it_back(
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
 
     request = await _only(runtime)
-    assert request.state is RequestState.COMPLETED
+    assert request.state is RequestState.AWAITING_RECOVERY_CONFIRMATION  # rolled back (P1)
     [stop] = [a for op, a in codedeploy.state.calls if op == "StopDeployment"]
     assert stop == {"deploymentId": bad, "autoRollbackEnabled": True}
     assert codedeploy.state.deployments[bad].status == "Stopped"

@@ -39,8 +39,10 @@ async def test_nobody_decides_and_rollbot_rolls_back(
     assert await runtime.due.timeouts.tick() == 0  # a second tick (or replica) finds nothing to do
     await runtime.settle()
 
-    [request] = await runtime.queries.list_open(channel) or [None]
-    assert request is None  # completed: alice is on call, a last-version rollback needs nobody else
+    [request] = await runtime.queries.list_open(channel)
+    # rolled back: alice is on call, a last-version rollback needs nobody else; a P1 then waits
+    # for a person to confirm recovery
+    assert request.state is RequestState.AWAITING_RECOVERY_CONFIRMATION
     timeline = thread(slack, channel)
     announce = next(i for i, t in enumerate(timeline) if "Automatic rollback starting" in t)
     started = next(i for i, t in enumerate(timeline) if "started the rollback" in t)

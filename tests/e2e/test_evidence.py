@@ -40,6 +40,7 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
     await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CONFIRM_RECOVERY)  # P1 closes
 
     path, files = _pack(runtime)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -99,7 +100,7 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     blocked = runtime.settings.evidence_dir
     blocked.write_text("a file where the evidence directory should be")
     await command(
-        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "down"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
 

@@ -87,7 +87,7 @@ async def test_override_in_the_form_needs_the_incident_commander(
     assert accepted.status == 200
     await runtime.settle()
     [request] = await runtime.queries.history(request_target())
-    assert request.state is RequestState.COMPLETED
+    assert request.state is RequestState.AWAITING_RECOVERY_CONFIRMATION  # rolled back (P1)
     assert request.override is not None
     assert request.override.by.id == "U0DAVE"
 

@@ -35,6 +35,8 @@ async def _completed_rollback(
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
+    # a P1 stays open until a person confirms recovery
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CONFIRM_RECOVERY)
     [request] = await runtime.queries.history(API)
     return request.id
 
@@ -88,6 +90,7 @@ async def test_retroactive_approval_is_role_checked(
         "U0DAVE", view_id, {"reason": {"value": {"type": "plain_text_input", "value": "no lead"}}}
     )
     await runtime.settle()
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CONFIRM_RECOVERY)
     [request] = await runtime.queries.history(API)
 
     refused = await command(runtime, driver, channel, "U0CAROL", f"approve-retro {request.id}")
@@ -160,5 +163,6 @@ async def test_customers_must_hear_of_a_p1_within_30_minutes(
 
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CONFIRM_RECOVERY)
     clock.advance(hours=1)
-    assert await runtime.reminders.tick() == 0  # both met: never again
+    assert await runtime.reminders.tick() == 0  # all met: never again

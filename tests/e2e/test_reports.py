@@ -34,6 +34,8 @@ async def _one_rollback(
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     clock.advance(minutes=2)
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    clock.advance(minutes=1)  # a P1 closes when a person confirms recovery
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CONFIRM_RECOVERY)
 
 
 async def test_the_report_command_posts_numbers_and_uploads_charts(

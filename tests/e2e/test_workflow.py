@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 
+import pytest
+
 from bot.domain.request import RequestState, TargetRef
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
@@ -92,19 +94,24 @@ async def test_happy_path_p1_rollback_with_approval(
 
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
 
-    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    # a P1: rolled back and checked, and open until a person confirms recovery
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_RECOVERY_CONFIRMATION
     assert executor.executions
     assert len(executor.executions) == 1
     assert executor.targets["deployment/api -n prod"].live == "1"
     final = card(slack, channel)
     assert buttons(final) == ["Customers notified", "Recovery confirmed"]
-    assert "completed" in final["text"]
+    assert "waiting for a person to confirm recovery" in final["text"]
+    assert "not closed until a person confirms recovery" in str(final["blocks"])
+    with pytest.raises(AssertionError, match="no summary"):  # the summary comes when it closes
+        summary_of(slack, channel)
     assert ":white_check_mark: engineering lead: <@U0BOB>" in str(final["blocks"])
     assert ":eyes: Recovery watched until 09:30 UTC" in str(final["blocks"])
 
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CONFIRM_RECOVERY)
     confirmed = card(slack, channel)
+    assert await _only_request(runtime, channel) is RequestState.COMPLETED
     assert buttons(confirmed) == []
     shown = str(confirmed["blocks"])
     assert "*Customers notified* by <@U0DAVE> at 09:00 UTC" in shown
@@ -154,7 +161,7 @@ async def test_on_call_last_version_rollback_runs_without_waiting(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
-    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_RECOVERY_CONFIRMATION
     assert "auto-approved: requested by the on-call engineer" in str(card(slack, channel)["blocks"])
     assert executor.targets["deployment/api -n prod"].live == "2"
 
@@ -205,7 +212,7 @@ async def test_many_simultaneous_approvals_execute_once(
     assert actions.count("execution.started") == 1
     moved_on = [t for t in ephemerals(slack, "U0BOB") if "has moved on" in t]
     assert len(moved_on) == 24
-    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_RECOVERY_CONFIRMATION
 
 
 async def test_deny_asks_for_a_reason_and_ends_the_request(
@@ -280,7 +287,7 @@ async def test_emergency_override_by_incident_commander(
     assert reply.status == 200
     await runtime.settle()
 
-    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_RECOVERY_CONFIRMATION
     assert len(executor.executions) == 1
     blocks = str(card(slack, channel)["blocks"])
     assert "Emergency override* by <@U0DAVE>" in blocks
@@ -293,6 +300,7 @@ async def test_emergency_override_by_incident_commander(
         "emergency_written_approval",
         "post_emergency_review",
         "post_mortem",
+        "recovery_confirmation",  # a P1: a person confirms recovery before it closes
     ]
 
 
@@ -375,7 +383,7 @@ async def test_approvals_lapse_when_the_target_moves(
         "approvals lapsed: the target moved from revision 3 to 2"
     )
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
-    assert await _only_request(runtime, channel) is RequestState.COMPLETED
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_RECOVERY_CONFIRMATION
 
 
 async def test_roles_from_a_slack_user_group(
@@ -423,7 +431,7 @@ async def test_history_lists_past_requests(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
     await command(
-        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "down"'
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "down"'
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     text = await command(runtime, driver, channel, "U0BOB", "history deployment/api -n prod")

@@ -28,7 +28,7 @@ from bot.usecases.approvals import Approvals
 from bot.usecases.commands import OpenRollback, Origin
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
-from bot.usecases.execution import ExecutionRunner
+from bot.usecases.execution import ExecutionRunner, LeaseRules
 from bot.usecases.opening import OpenResult, RollbackService
 from bot.usecases.queries import RequestQueries
 from bot.usecases.transition import Transitions
@@ -105,6 +105,12 @@ def lease() -> timedelta:
 
 
 @pytest.fixture
+def lease_rules() -> LeaseRules:
+    """When renewals stop; a takeover acts at once (the tests order steps, not waits)."""
+    return LeaseRules(grace=timedelta(0))
+
+
+@pytest.fixture
 async def world(
     tmp_path: Path,
     slack: SandboxSlack,
@@ -113,6 +119,7 @@ async def world(
     verifier: ScriptedVerifier,
     policy: ApprovalPolicy,
     lease: timedelta,
+    lease_rules: LeaseRules,
 ) -> AsyncIterator[World]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}")
     await migrate.ensure_schema(engine)
@@ -129,6 +136,7 @@ async def world(
         executors=executors,
         verifier=verifier,
         evidence=evidence,
+        rules=lease_rules,
     )
     built = World(
         uow=uow,

@@ -11,6 +11,7 @@ import pytest
 from bot.domain.request import RequestState
 from bot.duework.leases import RollbackLeases
 from bot.store.due_items import DueKind
+from bot.usecases.execution import LeaseRules
 from sandbox.executor import ScriptedTarget
 from tests.usecases.conftest import ALICE, World
 
@@ -69,3 +70,27 @@ async def test_a_process_that_lost_its_lease_never_touches_the_target(
     assert (
         await world.transitions.load(request_id)
     ).state is RequestState.EXECUTING  # the new owner's
+
+
+@pytest.mark.parametrize(
+    "lease_rules",
+    [
+        LeaseRules(stall=timedelta(minutes=1), grace=timedelta(0)),
+        LeaseRules(deadline=timedelta(minutes=1), grace=timedelta(0)),
+    ],
+    ids=["no progress for longer than the stall", "past the rollback's deadline"],
+)
+async def test_a_stuck_rollback_is_not_renewed_for_ever(world: World, channel: str) -> None:
+    """Renewal is not a heartbeat of the process alone: a rollback that stopped making
+    progress, or ran past its deadline, lets its lease fall due so another process looks."""
+    request_id, target = await _start_with_a_slow_capture(world, channel)
+    leases = RollbackLeases(world.uow, world.clock, world.executions)
+    try:
+        world.clock.advance(minutes=2)
+        await asyncio.sleep(0.4)  # renewals were due; none was made
+        assert await leases.reclaim() == 1
+    finally:
+        target.capture_hold.set()  # type: ignore[union-attr]
+    await world.executions.drain()
+    assert (await world.transitions.load(request_id)).state is RequestState.COMPLETED
+    assert world.executor.executions == [request_id]  # still rolled back once

@@ -28,8 +28,9 @@ def prompted(severity: Severity = Severity.P1, **kw: object) -> RollbackRequest:
     return moved
 
 
-def completed() -> RollbackRequest:
-    request = prompted(requester_roles=roles(Role.ON_CALL))
+def completed(severity: Severity = Severity.P2) -> RollbackRequest:
+    """Rolled back and verified (P2: it closes on the checks alone)."""
+    request = prompted(severity, requester_roles=roles(Role.ON_CALL))
     request = request.model_copy(update={"rollback_type": RollbackType.DEPLOYMENT_LAST_VERSION})
     for event in (
         ev.ChooseRollback(by=ALICE),
@@ -40,7 +41,8 @@ def completed() -> RollbackRequest:
         ev.VerificationPassed(summary="ok", checks={"health_check": "passed 1/1"}),
     ):
         request, _ = apply(request, event, T0 + timedelta(minutes=2))
-    assert request.state is S.COMPLETED
+    if severity is not Severity.P1:
+        assert request.state is S.COMPLETED
     return request
 
 
@@ -164,3 +166,47 @@ def test_recovery_is_confirmed_once_by_a_person() -> None:
 def test_recovery_cannot_be_confirmed_before_the_rollback_completed() -> None:
     with pytest.raises(IllegalTransitionError):
         apply(prompted(), ev.ConfirmRecovery(by=BOB), T0)
+
+
+@pytest.mark.parametrize("checks_ran", [True, False], ids=["checks passed", "no checks"])
+def test_a_top_severity_rollback_stays_open_until_a_person_confirms_recovery(
+    checks_ran: bool,
+) -> None:
+    """The runbook: at P1, recovery needs at least one real user's confirmation. Green checks
+    (or none) leave the request open, with a confirmation owed and chased."""
+    request = completed(Severity.P1)
+    if not checks_ran:
+        request = prompted(Severity.P1, requester_roles=roles(Role.ON_CALL))
+        request = request.model_copy(update={"rollback_type": RollbackType.DEPLOYMENT_LAST_VERSION})
+        for event in (
+            ev.ChooseRollback(by=ALICE),
+            ev.Approve(by=BOB, roles=roles(Role.DBA)),
+            ev.Approve(by=DAVE, roles=roles(Role.ENGINEERING_LEAD)),
+            ev.StartExecution(),
+            ev.ExecutionSucceeded(to_revision="6"),
+            ev.VerificationSkipped(summary="no checks configured"),
+        ):
+            request, _ = apply(request, event, T0 + timedelta(minutes=2))
+    assert request.state is S.AWAITING_RECOVERY_CONFIRMATION
+    assert request.state.is_open
+    assert not request.state.holds_target  # the next request for the target may open
+    owed = request.obligation(K.RECOVERY_CONFIRMATION)
+    assert owed is not None
+    assert owed.met_at is None
+    moved, _ = apply(request, ev.ConfirmRecovery(by=BOB), T0 + timedelta(minutes=9))
+    assert moved.state is S.COMPLETED
+    assert not moved.state.is_open
+    met = moved.obligation(K.RECOVERY_CONFIRMATION)
+    assert met is not None
+    assert met.met_by == BOB
+    expected = "recovered: confirmed by bob at 09:09 UTC"
+    assert moved.outcome == expected + (
+        "; the recovery checks passed" if checks_ran else " (no automatic checks are configured)"
+    )
+
+
+def test_a_drift_while_waiting_for_confirmation_fails_the_rollback() -> None:
+    request = completed(Severity.P1)
+    drift = ev.RecoveryDrifted(reason="error rate 9%")
+    moved, _ = apply(request, drift, T0 + timedelta(minutes=20))
+    assert moved.state is S.FAILED

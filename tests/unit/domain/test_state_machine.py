@@ -89,9 +89,17 @@ def test_happy_path_database_rollback() -> None:
     assert kinds(effects) == ["AuditEffect", "ScheduleObligation"]
 
     request, effects = step(request, ev.VerificationPassed(summary="error rate 0.1%"))
+    # P1: the checks passed, and the request stays open until a person confirms recovery
+    assert request.state is S.AWAITING_RECOVERY_CONFIRMATION
+    assert kinds(effects) == ["AuditEffect", "ScheduleRecoveryWatch", "ScheduleObligation"]
+    assert request.outcome == (
+        "recovery checks passed (error rate 0.1%); waiting for a person to confirm recovery"
+    )
+    assert request.state.is_open
+    request, effects = step(request, ev.ConfirmRecovery(by=BOB))
     assert request.state is S.COMPLETED
-    assert kinds(effects) == ["AuditEffect", "ScheduleRecoveryWatch"]
-    assert request.outcome == "recovered: error rate 0.1%"
+    assert request.outcome is not None
+    assert request.outcome.startswith("recovered: confirmed by bob at ")
     assert not request.state.is_open
 
 
