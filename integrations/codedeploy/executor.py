@@ -156,6 +156,8 @@ class CodeDeployExecutor:
             to_revision=plan.good["deploymentId"],
             summary=plan.describe(),
             changes=(f"revision {revision_label(plan.good['revision'])}",),
+            live_identity=revision_label(plan.latest["revision"]),
+            to_identity=revision_label(plan.good["revision"]),
         )
 
     async def live_revision(self, target: TargetRef) -> str | None:

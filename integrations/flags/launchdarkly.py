@@ -54,6 +54,14 @@ def _diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     ]
 
 
+def served(target: TargetRef, state: dict[str, str]) -> str:
+    """A flag's state as people name it: what it serves, not LaunchDarkly's version counter."""
+    return (
+        f"`{target.name}` {'on' if state['on'] == 'true' else 'off'}, fallthrough "
+        f"{state['fallthrough']}, off variation {state['offVariation']}"
+    )
+
+
 class LaunchDarklyExecutor:
     def __init__(self, api: JsonApi, project: str, versions: ConfigVersions) -> None:
         self._api = api
@@ -113,6 +121,8 @@ class LaunchDarklyExecutor:
             to_revision=to_revision,
             summary=f"flag version {state['_version']}: {how}; {', '.join(changes)}",
             changes=tuple(f"flag {c}" for c in changes),
+            live_identity=served(target, state),
+            to_identity=served(target, wanted),
         )
 
     async def live_revision(self, target: TargetRef) -> str | None:

@@ -56,6 +56,8 @@ class UnleashExecutor:
             to_revision="disabled",
             summary=f"turn Unleash feature `{target.name}` off in {target.namespace} (kill switch)",
             changes=("flag enabled → disabled",),
+            live_identity=f"`{target.name}` on",
+            to_identity=f"`{target.name}` off",
         )
 
     async def live_revision(self, target: TargetRef) -> str | None:

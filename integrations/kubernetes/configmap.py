@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    ConfigVersion,
     ConfigVersions,
     ExecutionError,
     ExecutionResult,
@@ -35,6 +36,10 @@ def changed_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
+def content_identity(version: ConfigVersion) -> str:
+    return f"configuration {version.sha256[:12]}"
+
+
 class KubernetesConfigMapExecutor:
     def __init__(self, cluster: KubernetesExecutor, versions: ConfigVersions) -> None:
         self._cluster = cluster
@@ -45,9 +50,12 @@ class KubernetesConfigMapExecutor:
         return read_named(core.read_namespaced_config_map, target, self._cluster.request_timeout)
 
     async def _current(self, target: TargetRef) -> tuple[dict[str, Any], int]:
-        live = await asyncio.to_thread(self._read, target)
-        seen = await self._versions.record(target, live.get("data") or {})
+        live, seen = await self._seen(target)
         return live, seen.version
+
+    async def _seen(self, target: TargetRef) -> tuple[dict[str, Any], ConfigVersion]:
+        live = await asyncio.to_thread(self._read, target)
+        return live, await self._versions.record(target, live.get("data") or {})
 
     async def _chosen(self, target: TargetRef, current: int, to_revision: str | None) -> Any:
         if to_revision is not None:
@@ -65,7 +73,8 @@ class KubernetesConfigMapExecutor:
         return earlier[-1]
 
     async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
-        live, current = await self._current(target)
+        live, seen = await self._seen(target)
+        current = seen.version
         chosen = await self._chosen(target, current, to_revision)
         keys = changed_keys(live.get("data") or {}, chosen.data)
         if not keys:
@@ -77,6 +86,9 @@ class KubernetesConfigMapExecutor:
             to_revision=str(chosen.version),
             summary=f"version {current} → {chosen.version}: keys {', '.join(keys)}",
             changes=tuple(f"key {k}" for k in keys),
+            # the content, not rollbot's version number: the same content is the same config
+            live_identity=content_identity(seen),
+            to_identity=content_identity(chosen),
         )
 
     async def live_revision(self, target: TargetRef) -> str | None:

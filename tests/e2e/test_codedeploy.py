@@ -105,6 +105,14 @@ async def test_a_bad_release_is_rolled_back_by_redeploying_the_good_revision(
     history = await command(runtime, driver, channel, "U0BOB", f"history {SHOP}")
     assert f"`{SHOP}` — :large_green_circle: completed" in history
 
+    # deploying the bad release's revision again is named for what it is
+    again = f'{SHOP} --to-revision {bad} --severity P2 --reason "retry 1.1"'
+    await command(runtime, driver, channel, "U0ALICE", again)
+    assert (
+        f"this re-deploys s3://releases/shop-1.1.zip, which {request.id} rolled back from"
+        in str(card(slack, channel)["blocks"])
+    )
+
 
 async def test_a_running_release_is_stopped_and_codedeploy_rolls_it_back(
     runtime: Runtime,

@@ -104,6 +104,13 @@ async def test_restore_the_previous_version_and_record_the_changed_keys(
         await configmaps.preflight(CONFIG, "1")
     with pytest.raises(UnknownTargetError, match="rollbot has no version 9"):
         await configmaps.preflight(CONFIG, "9")
+    # The content names the configuration, not rollbot's numbering: the next rollback's
+    # destination (version 2) is the content this one rolled back from, so rollbot can say so.
+    again = await configmaps.preflight(CONFIG, None)
+    assert again.to_identity == pre.live_identity
+    assert again.live_identity == pre.to_identity
+    assert pre.live_identity is not None
+    assert pre.live_identity.startswith("configuration ")
 
 
 async def test_capture_redacts_credential_like_keys(
