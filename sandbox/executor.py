@@ -52,6 +52,9 @@ class ScriptedExecutor:
     def __init__(self, targets: dict[str, ScriptedTarget] | None = None) -> None:
         self.targets = targets if targets is not None else demo_catalog()
         self.executions: list[str] = []
+        # (the request as executed, revision it changed from, revision it changed to), one per
+        # change made to a target
+        self.changes: list[tuple[RollbackRequest, str, str]] = []
 
     def _get(self, target: TargetRef) -> ScriptedTarget:
         found = self.targets.get(_key(target))
@@ -114,7 +117,14 @@ class ScriptedExecutor:
             await hold.wait()
             state.changing = False
         await fence()
+        if request.baseline_revision is not None and state.live != request.baseline_revision:
+            # as the Kubernetes executor: a target that moved since the plan is never changed
+            raise ExecutionError(
+                f"`{request.target.label}` moved to revision {state.live} while the rollback "
+                f"started (the plan was from revision {request.baseline_revision}); not changed"
+            )
         self.executions.append(request.id)  # the change is sent: counted once per change
+        self.changes.append((request, state.live, to))
         if state.crash_with:
             raise RuntimeError(state.crash_with)
         if state.fail_with:

@@ -100,6 +100,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[SandboxSlack]:
+    fake = await sandbox_workspace()
+    yield fake
+    await fake.stop()
+
+
+async def sandbox_workspace() -> SandboxSlack:
+    """A started sandbox Slack with the tests' people and the DevOps user group."""
     fake = SandboxSlack()
     await fake.start()
     ws = fake.state
@@ -110,8 +117,7 @@ async def slack() -> AsyncIterator[SandboxSlack]:
     ws.add_user("U0ERIN", "erin")
     ws.add_user("U0FRANK", "frank")
     ws.add_usergroup("S0DEVOPS", ["U0FRANK"])
-    yield fake
-    await fake.stop()
+    return fake
 
 
 @pytest.fixture
@@ -134,6 +140,11 @@ def verifier() -> ScriptedVerifier:
 def policy() -> ApprovalPolicy:
     """The runbook's matrix with the sandbox people in roles: alice on call, bob engineering lead,
     carol DBA, dave incident commander, erin CTO, frank DevOps lead (through a Slack user group)."""
+    return runbook_policy()
+
+
+def runbook_policy() -> ApprovalPolicy:
+    """The policy fixture's value, for tests that build their world themselves."""
     return ApprovalPolicy(
         roles={
             Role.VP_ENGINEERING: RoleSource(users=("U0ERIN",)),

@@ -3,6 +3,7 @@ executor, no HTTP and no Bolt. What a test asserts is what the use case stored a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -110,17 +111,20 @@ def lease_rules() -> LeaseRules:
     return LeaseRules(grace=timedelta(0))
 
 
-@pytest.fixture
-async def world(
-    tmp_path: Path,
+@contextlib.asynccontextmanager
+async def world_on(
+    folder: Path,
     slack: SandboxSlack,
     clock: FakeClock,
     executor: ScriptedExecutor,
     verifier: ScriptedVerifier,
     policy: ApprovalPolicy,
-    lease: timedelta,
-    lease_rules: LeaseRules,
+    lease: timedelta = EXECUTION_LEASE,
+    lease_rules: LeaseRules | None = None,
 ) -> AsyncIterator[World]:
+    """The use cases on a fresh SQLite database in `folder`."""
+    tmp_path = folder
+    lease_rules = lease_rules or LeaseRules(grace=timedelta(0))
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}")
     await migrate.ensure_schema(engine)
     uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=5))
@@ -165,3 +169,20 @@ async def world(
     yield built
     await executions.drain()
     await engine.dispose()
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+    slack: SandboxSlack,
+    clock: FakeClock,
+    executor: ScriptedExecutor,
+    verifier: ScriptedVerifier,
+    policy: ApprovalPolicy,
+    lease: timedelta,
+    lease_rules: LeaseRules,
+) -> AsyncIterator[World]:
+    async with world_on(
+        tmp_path, slack, clock, executor, verifier, policy, lease, lease_rules
+    ) as w:
+        yield w
