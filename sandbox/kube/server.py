@@ -38,6 +38,7 @@ class Faults:
         # client with a timeout has given up.
         self.hang_on: frozenset[str] = frozenset()
         self.hang_seconds = 0.0
+        self.hanging = 0  # requests held up by hang_on right now
         self.drop_next_watch = False
         self.deny_access = False
         self._random = random.Random(7)
@@ -258,7 +259,11 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
         if faults.latency:
             await asyncio.sleep(faults.latency)
         if request.method in faults.hang_on:
-            await asyncio.sleep(faults.hang_seconds)
+            faults.hanging += 1  # a test can tell the request is held up here
+            try:
+                await asyncio.sleep(faults.hang_seconds)
+            finally:
+                faults.hanging -= 1
         if (
             request.query.get("watch") not in ("true", "1")
             and request.path.startswith(("/api/", "/apis/"))

@@ -4,23 +4,26 @@ never a second rollback."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
 from integrations.kubernetes.deployment import KubernetesExecutor
-from rollbot.bootstrap.runtime import Runtime
-from sandbox.executor import ScriptedExecutor
+from rollbot.bootstrap.runtime import Runtime, build_runtime
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.e2e.workflow import click, command, ephemerals, thread
+from tests.conftest import FakeClock
+from tests.e2e.workflow import card, click, command, ephemerals, thread
 from tests.helpers import audit_actions
 
 API = target_from("deployment/api", "prod")
@@ -133,3 +136,63 @@ async def test_an_api_server_that_stops_answering_reads_refuses_the_approval(
     assert "nothing was changed" in told
     assert _revision(kube) == before
     assert "execution.started" not in await audit_actions(runtime)
+
+
+@pytest.mark.parametrize("slow", ["rollout", "patch"])
+async def test_a_takeover_of_a_slow_rollback_rolls_back_once(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    kube: SandboxKube,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executors: dict[str, Any],
+    slow: str,
+) -> None:
+    """The first process's lease lapses while it still works: its patch is in and it watches a
+    slow rollout, or its patch is still on its way to a slow API server. Another process takes
+    over: it follows a patch that is there, and waits out one that may still land before it
+    looks again. One patch, one record; the first process's late outcome is fenced off."""
+    before = _revision(kube)
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --to-revision 1 --reason "5xx"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    if slow == "rollout":
+        kube.controller.rollout_seconds = 4.0
+    else:  # the API server takes 0.8 s to apply a patch (the client gives up after 1 s)
+        kube.faults.hang_on, kube.faults.hang_seconds = frozenset({"PATCH"}), 0.8
+    await driver.click("U0BOB", channel, card(slack, channel), ActionId.APPROVE)  # no settling
+    for _ in range(500):  # until the first process watches, or its patch is held up
+        if _revision(kube) == before + 1 or kube.faults.hanging:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the rollback never got under way")
+    # the second process waits 2 s before it acts on a target that looks untouched
+    settings = runtime.settings.model_copy(update={"takeover_grace_seconds": 2})
+    other = await build_runtime(
+        settings, clock=clock, policy=policy, executors=executors, verifier=ScriptedVerifier()
+    )
+    try:
+        clock.advance(minutes=3)
+        assert await other.due.leases.reclaim() == 1
+        await other.settle()
+        await runtime.settle()
+        kube.faults.hang_on = frozenset()
+        [request] = await other.queries.history(API)
+        assert request.state is RequestState.COMPLETED, request.outcome
+        assert _revision(kube) == before + 1  # patched once
+        actions = await audit_actions(other)
+        assert actions.count("execution.started") == 1
+        assert actions.count("execution.resumed") == 1
+        assert actions.count("execution.succeeded") == 1
+        assert actions.count("verification.passed") == 1
+        lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
+        assert (
+            f"`deployment/api -n prod` is at revision {before + 1}; following its rollout" in lines
+        )
+        assert not any("nothing was rolled back" in line for line in lines)
+    finally:
+        await other.close()
