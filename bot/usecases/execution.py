@@ -40,6 +40,8 @@ from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.execution")
+# The audit entry written, under the lease, right before the first change reaches the target.
+CHANGE_SENT = "execution.change_sent"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Lease:
     started: datetime
     progressed: datetime
     lost: bool = False
+    sent: bool = False  # this process recorded that it is sending the change
 
 
 class ExecutionRunner:
@@ -126,15 +129,41 @@ class ExecutionRunner:
             lease.lost = True
         return not lease.lost
 
-    def _fence(self, request_id: str, lease: Lease) -> Fence:
-        """What an executor calls right before it changes the target."""
+    def _fence(self, request: RollbackRequest, lease: Lease) -> Fence:
+        """What an executor calls right before it changes the target: a conditional renewal of
+        the lease on its token (so a takeover and this step are ordered by the database), and,
+        the first time, a durable record that the change is being sent. A process that takes
+        over reads that record: a change that was sent is never sent again."""
 
         async def fence() -> None:
+            now = self._clock.now()
+            until = min(now + self._transitions.lease, lease.started + self._rules.deadline)
             async with self._uow() as uow:
-                if not await self._held(uow, request_id, lease):
-                    raise LeaseLostError(f"another process took {request_id} over")
+                held = lease.token is not None and await uow.due.extend(
+                    DueKind.EXECUTION_LEASE, request.id, until, stage=lease.token
+                )
+                if not held:
+                    lease.lost = True
+                    log.warning("lease_lost_before_change", request=request.id)
+                    raise LeaseLostError(f"another process took {request.id} over")
+                if not lease.sent:
+                    await uow.audit.append(
+                        at=now,
+                        actor=SYSTEM,
+                        action=CHANGE_SENT,
+                        request_id=request.id,
+                        incident_id=request.incident_id,
+                        payload={"target": request.target.label},
+                    )
+            lease.sent = True
 
         return fence
+
+    async def _change_sent(self, request_id: str) -> datetime | None:
+        """When a process holding this rollback sent its change to the target, if one did."""
+        async with self._uow() as uow:
+            records = await uow.audit.for_request(request_id)
+        return next((r.at for r in records if r.action == CHANGE_SENT), None)
 
     async def run(self, request_id: str) -> None:
         """Re-read the target, and roll back only if it is still what the approvals were for."""
@@ -226,21 +255,30 @@ class ExecutionRunner:
     async def _take_over(
         self, request: RollbackRequest, progress: Progress, fence: Fence
     ) -> ExecutionResult:
-        """The target decides: a change that is there is followed; a target still as the plan
-        found it is rolled back now, once the previous holder can no longer act, and only if
-        the plan still stands."""
+        """The target and the record decide: a change that is there is followed; a change that
+        was sent and is not there fails the rollback for a person to look at; a target nobody
+        sent a change to is rolled back now, if the plan still stands (the previous holder's
+        fence refuses it any change from the moment it lost the lease)."""
         executor = self._executors[request.target.kind]
-        try:
-            return await executor.resume(request, progress)
-        except NothingChangedError:
-            pass
-        # The previous holder may have sent its change just before it lost the lease: wait until
-        # that has landed or timed out. Its fence refuses any later change.
-        await asyncio.sleep(self._rules.grace.total_seconds())
         try:
             return await executor.resume(request, progress)
         except NothingChangedError as exc:
             untouched = exc
+        sent = await self._change_sent(request.id)
+        if sent is not None:
+            # The previous holder sent its change; it may still be on its way: wait until it
+            # has landed or timed out, then look again. It is never sent a second time.
+            await asyncio.sleep(self._rules.grace.total_seconds())
+            try:
+                return await executor.resume(request, progress)
+            except NothingChangedError as exc:
+                raise ExecutionError(
+                    f"{exc}, although rollbot sent the change at {sent:%H:%M:%S} UTC: it did not "
+                    "land, or something reverted it. rollbot never sends a rollback twice; check "
+                    f"`{request.target.label}` by hand and request the rollback again if it is "
+                    "still needed"
+                ) from None
+        # No change was sent, and none can be now: the previous holder's fence refuses it.
         changed = await self._plan_change(request, executor, required=RequestState.EXECUTING)
         if changed is not None:
             raise ExecutionError(
@@ -315,7 +353,7 @@ class ExecutionRunner:
         lease: Lease,
     ) -> None:
         transitions, request_id = self._transitions, request.id
-        fence = self._fence(request_id, lease)
+        fence = self._fence(request, lease)
         try:
             result = await action(request, lambda line: self._progress(request, lease, line), fence)
         except LeaseLostError:

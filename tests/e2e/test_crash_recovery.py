@@ -105,11 +105,21 @@ async def test_a_process_that_died_before_the_change_is_rolled_back_by_the_takeo
     policy: ApprovalPolicy,
     executor: ScriptedExecutor,
 ) -> None:
-    """The target is still as the plan found it: the takeover waits out the previous holder,
-    re-checks the plan and carries the approved rollback out, once."""
-    target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
-    target.live, target.hold = "3", None  # as if the patch never reached the cluster
-    executor.executions.clear()
+    """No change was sent (the process died in front of it) and none can be any more: the
+    takeover re-checks the plan and carries the approved rollback out, once."""
+    target = executor.targets["deployment/api -n prod"]
+    target.change_hold = asyncio.Event()
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
+    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    for _ in range(1000):
+        if target.changing:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the rollback never reached its change")
+    for task in runtime.executions.running():
+        task.cancel()  # the process dies in front of its change
+    await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
     other = await another_replica(runtime, clock, policy, executor)
     try:
         clock.advance(minutes=2)
@@ -127,6 +137,39 @@ async def test_a_process_that_died_before_the_change_is_rolled_back_by_the_takeo
         assert not any("nothing was rolled back" in line for line in lines)
         actions = await audit_actions(other)
         assert actions.count("execution.started") == actions.count("execution.succeeded") == 1
+        assert actions.count("execution.change_sent") == 1
+    finally:
+        await other.close()
+
+
+async def test_a_change_that_was_sent_and_is_not_there_is_never_sent_again(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    """The first process sent its change and died; the target is back at the plan's start
+    (reverted by hand, or the change never landed). The takeover does not send it twice: the
+    rollback fails, saying when the change was sent, and a person is asked to look."""
+    target = await _die_mid_rollout(runtime, driver, slack, channel, executor)
+    target.live, target.hold = "3", None
+    executor.executions.clear()
+    other = await another_replica(runtime, clock, policy, executor)
+    try:
+        clock.advance(minutes=2)
+        await other.due.run_once()
+        await other.settle()
+        [request] = await other.queries.history(API)
+        assert request.state is RequestState.FAILED
+        outcome = request.outcome or ""
+        assert "is still at revision 3, as the plan found it, although rollbot sent the" in outcome
+        assert "rollbot never sends a rollback twice" in outcome
+        assert target.live == "3"
+        assert executor.executions == []
+        assert any("Escalation" in line for line in thread(slack, channel))
     finally:
         await other.close()
 
