@@ -7,11 +7,9 @@ runs the executor; the others find the request has moved on and do nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -37,35 +35,10 @@ from bot.store.effects import record_event
 from bot.store.engine import is_transient
 from bot.store.uow import Committed, UnitOfWork
 from bot.usecases.evidence import EvidenceRecorder
+from bot.usecases.leasing import Lease, LeaseKeeper, LeaseRules
 from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.execution")
-# The audit entry written, under the lease, right before the first change reaches the target.
-CHANGE_SENT = "execution.change_sent"
-
-
-@dataclass(frozen=True)
-class LeaseRules:
-    """How long a process may hold a rollback. `stall`: renewals stop when the rollback has
-    reported no progress for this long; `deadline`: never renewed past this long after it
-    started; `grace`: a takeover that finds the target untouched waits this long first, so a
-    change the previous holder had already sent lands (or times out) before anyone acts."""
-
-    stall: timedelta = timedelta(minutes=10)
-    deadline: timedelta = timedelta(minutes=15)
-    grace: timedelta = timedelta(seconds=20)
-
-
-@dataclass
-class Lease:
-    """This process's hold on a rollback: the fencing token every step it records is
-    conditional on, when it last made progress, and whether it was taken over."""
-
-    token: int | None
-    started: datetime
-    progressed: datetime
-    lost: bool = False
-    sent: bool = False  # this process recorded that it is sending the change
 
 
 class ExecutionRunner:
@@ -81,6 +54,7 @@ class ExecutionRunner:
         rules: LeaseRules | None = None,
     ) -> None:
         self._rules = rules or LeaseRules()
+        self._leases = LeaseKeeper(uow, clock, transitions.lease, self._rules)
         self._transitions = transitions
         self._uow = uow
         self._clock = clock
@@ -111,59 +85,13 @@ class ExecutionRunner:
         lease.progressed = self._clock.now()
         try:
             async with self._uow() as uow:
-                if await self._held(uow, request.id, lease):
+                if await self._leases.held(uow, request.id, lease):
                     line_notice = TimelineEntry(action="progress", details={"line": line})
                     await uow.outbox.notify(request, line_notice, self._clock.now())
         except Exception as exc:
             if not is_transient(exc):
                 raise
             log.warning("progress_line_lost", request=request.id, line=line, error=repr(exc))
-
-    async def _held(self, uow: UnitOfWork, request_id: str, lease: Lease) -> bool:
-        """Whether this process still holds the lease, read in the caller's transaction."""
-        if lease.token is None or lease.token != await uow.due.stage_of(
-            DueKind.EXECUTION_LEASE, request_id
-        ):
-            if not lease.lost:
-                log.warning("lease_lost", request=request_id)
-            lease.lost = True
-        return not lease.lost
-
-    def _fence(self, request: RollbackRequest, lease: Lease) -> Fence:
-        """What an executor calls right before it changes the target: a conditional renewal of
-        the lease on its token (so a takeover and this step are ordered by the database), and,
-        the first time, a durable record that the change is being sent. A process that takes
-        over reads that record: a change that was sent is never sent again."""
-
-        async def fence() -> None:
-            now = self._clock.now()
-            until = min(now + self._transitions.lease, lease.started + self._rules.deadline)
-            async with self._uow() as uow:
-                held = lease.token is not None and await uow.due.extend(
-                    DueKind.EXECUTION_LEASE, request.id, until, stage=lease.token
-                )
-                if not held:
-                    lease.lost = True
-                    log.warning("lease_lost_before_change", request=request.id)
-                    raise LeaseLostError(f"another process took {request.id} over")
-                if not lease.sent:
-                    await uow.audit.append(
-                        at=now,
-                        actor=SYSTEM,
-                        action=CHANGE_SENT,
-                        request_id=request.id,
-                        incident_id=request.incident_id,
-                        payload={"target": request.target.label},
-                    )
-            lease.sent = True
-
-        return fence
-
-    async def _change_sent(self, request_id: str) -> datetime | None:
-        """When a process holding this rollback sent its change to the target, if one did."""
-        async with self._uow() as uow:
-            records = await uow.audit.for_request(request_id)
-        return next((r.at for r in records if r.action == CHANGE_SENT), None)
 
     async def run(self, request_id: str) -> None:
         """Re-read the target, and roll back only if it is still what the approvals were for."""
@@ -181,7 +109,7 @@ class ExecutionRunner:
             log.warning("plan_changed", request=request_id, reason=changed.reason)
             return
         # held from the start: a slow evidence capture must not let the lease lapse
-        async with self._lease(request_id) as lease:
+        async with self._leases.hold(request_id) as lease:
             await self._evidence.before(request)
             await self._carry_out(request, executor.execute, lease)
 
@@ -241,7 +169,7 @@ class ExecutionRunner:
                 timeline="resumed",
                 details={"state": request.state.value.replace("_", " ")},
             )
-        async with self._lease(request.id) as lease:
+        async with self._leases.hold(request.id) as lease:
             if request.state is RequestState.EXECUTING:
                 await self._carry_out(request, self._take_over, lease)
                 return
@@ -264,7 +192,7 @@ class ExecutionRunner:
             return await executor.resume(request, progress)
         except NothingChangedError as exc:
             untouched = exc
-        sent = await self._change_sent(request.id)
+        sent = await self._leases.change_sent(request.id)
         if sent is not None:
             # The previous holder sent its change; it may still be on its way: wait until it
             # has landed or timed out, then look again. It is never sent a second time.
@@ -289,44 +217,6 @@ class ExecutionRunner:
             f"{untouched}; the plan is unchanged, so rollbot carries out the approved rollback now"
         )
         return await executor.execute(request, progress, fence)
-
-    @contextlib.asynccontextmanager
-    async def _lease(self, request_id: str) -> AsyncIterator[Lease]:
-        """Hold the execution lease while this process works on the request, on the fencing
-        token read at the start. Renewed only while the rollback makes progress and never past
-        its deadline; marked lost the moment a renewal finds another process took it over."""
-        now = self._clock.now()
-        async with self._uow() as uow:
-            token = await uow.due.stage_of(DueKind.EXECUTION_LEASE, request_id)
-        held = Lease(token, started=now, progressed=now)
-        task = asyncio.get_running_loop().create_task(self._renew(request_id, held))
-        try:
-            yield held
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _renew(self, request_id: str, held: Lease) -> None:
-        lease, rules = self._transitions.lease, self._rules
-        while not held.lost:
-            await asyncio.sleep(lease.total_seconds() / 3)
-            now = self._clock.now()
-            if now - held.progressed > rules.stall or now >= held.started + rules.deadline:
-                # stuck or overdue: let the lease fall due, so another process looks at the
-                # target instead of this one holding the request "executing" for ever
-                log.warning("lease_not_renewed", request=request_id, progressed=held.progressed)
-                return
-            async with self._uow() as uow:
-                renewed = await uow.due.extend(
-                    DueKind.EXECUTION_LEASE,
-                    request_id,
-                    min(now + lease, held.started + rules.deadline),
-                    stage=held.token,
-                )
-            if not renewed:
-                held.lost = True
-                log.warning("lease_lost", request=request_id)
 
     async def _carry_out(
         self,
@@ -353,7 +243,7 @@ class ExecutionRunner:
         lease: Lease,
     ) -> None:
         transitions, request_id = self._transitions, request.id
-        fence = self._fence(request, lease)
+        fence = self._leases.fence(request, lease)
         try:
             result = await action(request, lambda line: self._progress(request, lease, line), fence)
         except LeaseLostError:

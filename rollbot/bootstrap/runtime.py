@@ -37,7 +37,8 @@ from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.approvals import Approvals
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
-from bot.usecases.execution import ExecutionRunner, LeaseRules
+from bot.usecases.execution import ExecutionRunner
+from bot.usecases.leasing import LeaseRules
 from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
 from bot.usecases.queries import RequestQueries

@@ -29,7 +29,8 @@ from bot.usecases.approvals import Approvals
 from bot.usecases.commands import OpenRollback, Origin
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
-from bot.usecases.execution import ExecutionRunner, LeaseRules
+from bot.usecases.execution import ExecutionRunner
+from bot.usecases.leasing import LeaseRules
 from bot.usecases.opening import OpenResult, RollbackService
 from bot.usecases.queries import RequestQueries
 from bot.usecases.transition import Transitions

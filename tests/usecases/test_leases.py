@@ -11,7 +11,7 @@ import pytest
 from bot.domain.request import RequestState
 from bot.duework.leases import RollbackLeases
 from bot.store.due_items import DueKind
-from bot.usecases.execution import LeaseRules
+from bot.usecases.leasing import LeaseRules
 from sandbox.executor import ScriptedTarget
 from tests.usecases.conftest import ALICE, World
 
