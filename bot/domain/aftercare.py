@@ -10,8 +10,10 @@ from typing import Any
 
 from bot.domain import approvals as ap
 from bot.domain import events as ev
+from bot.domain.acts import check_act
 from bot.domain.errors import DomainError
 from bot.domain.people import SYSTEM
+from bot.domain.policy import Act
 from bot.domain.request import Outcome, RequestState, RollbackRequest
 
 K = ev.ObligationKind
@@ -27,6 +29,7 @@ def retro_approve(r: RollbackRequest, e: ev.RetroApprove, now: datetime) -> Outc
     pending = r.obligation(K.RETRO_APPROVAL)
     if pending is None or pending.met_at is not None:
         raise DomainError("this request has no retroactive approval outstanding")
+    check_act(Act.APPROVE_RETROACTIVELY, r, e.by, e.roles)
     needed = ap.matrix_roles(r.rules.row)
     acting = (r.override.by,) if r.override else ()
     role = ap.choose_role_to_fill(
@@ -53,6 +56,14 @@ def retro_approve(r: RollbackRequest, e: ev.RetroApprove, now: datetime) -> Outc
     )
 
 
+# Obligations a person meets by saying so, each under its act's rule.
+_ACT_OF = {
+    K.EMERGENCY_WRITTEN_APPROVAL: Act.WRITTEN_APPROVAL,
+    K.POST_EMERGENCY_REVIEW: Act.POST_EMERGENCY_REVIEW,
+    K.POST_MORTEM: Act.POST_MORTEM,
+    K.CUSTOMER_NOTIFICATION: Act.CUSTOMER_NOTIFICATION,
+}
+
 # Met by something rollbot sees happen, never by a person saying so.
 _MET_BY_EVENTS = {
     K.RETRO_APPROVAL: "a retroactive approval is met by approvals from the required roles",
@@ -69,13 +80,14 @@ def meet_obligation(r: RollbackRequest, e: ev.MeetObligation, now: datetime) -> 
         raise DomainError(f"this request has no {e.kind.value.replace('_', ' ')} outstanding")
     if not e.evidence.strip():
         raise DomainError("meeting an obligation needs evidence (a link or a note)")
+    under = check_act(_ACT_OF[e.kind], r, e.by, e.roles)
     met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": e.evidence.strip()})
     return Outcome(
         state=r.state,
         action="obligation.met",
         actor=e.by,
         updates={"obligations": _met(r, pending, met)},
-        details={"kind": e.kind.value, "evidence": e.evidence.strip()},
+        details={"kind": e.kind.value, "evidence": e.evidence.strip(), "role": under},
     )
 
 
@@ -95,6 +107,7 @@ def decision_sla_met(moved: RollbackRequest, now: datetime) -> tuple[ev.Obligati
 def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -> Outcome:
     if "user_validation" in r.verification:
         raise DomainError(f"recovery was already confirmed: {r.verification['user_validation']}")
+    under = check_act(Act.CONFIRM_RECOVERY, r, e.by, e.roles)
     said = f"confirmed by {e.by.label} at {now:%H:%M} UTC"
     updates: dict[str, Any] = {"verification": {**r.verification, "user_validation": said}}
     state = r.state
@@ -109,7 +122,13 @@ def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -
         assert pending is not None  # every rollback waiting for a person is given one
         met = pending.model_copy(update={"met_at": now, "met_by": e.by, "evidence": said})
         updates["obligations"] = _met(r, pending, met)
-    return Outcome(state=state, action="recovery.confirmed", actor=e.by, updates=updates)
+    return Outcome(
+        state=state,
+        action="recovery.confirmed",
+        actor=e.by,
+        updates=updates,
+        details={"role": under},
+    )
 
 
 def recovery_drifted(r: RollbackRequest, e: ev.RecoveryDrifted, now: datetime) -> Outcome:

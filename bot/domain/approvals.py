@@ -113,31 +113,14 @@ def check_denier(
     )
 
 
-def check_override(
-    *, row: MatrixRow, severity: Severity, by: Person, roles: frozenset[Role], reason: str
-) -> None:
-    """Seed 004: emergency override only at the top severity, declared by the incident commander."""
+def check_override(*, row: MatrixRow, severity: Severity, reason: str) -> None:
+    """The runbook: an emergency override only at the top severity, with a reason on record
+    (who may declare it is the policy's declare_override rule)."""
     if not row.emergency_override.allowed:
         raise OverrideRefusedError("the policy allows no emergency override for this rollback type")
     if severity is not TOP_SEVERITY:
         raise OverrideRefusedError(
             f"emergency override is only for {TOP_SEVERITY.value} incidents; this one is {severity.value}"
         )
-    if Role.INCIDENT_COMMANDER not in roles:
-        raise OverrideRefusedError("only the incident commander may declare an emergency override")
     if not reason.strip():
         raise OverrideRefusedError("an emergency override needs a reason for the evidence pack")
-
-
-# Seed 000 "Assess rollback impact": the go/no-go is the Engineering Lead's; in an incident the
-# commander and the on-call engineer who asked for the rollback decide as well.
-DECIDERS = frozenset({Role.INCIDENT_COMMANDER, Role.ENGINEERING_LEAD, Role.ON_CALL})
-
-
-def check_decider(*, requester: Person, by: Person, roles: frozenset[Role]) -> None:
-    if by.id == requester.id or roles & DECIDERS:
-        return
-    raise ApprovalRefusedError(
-        "the rollback-or-fix decision is for the requester, the incident commander, "
-        "the engineering lead or the on-call engineer"
-    )

@@ -113,9 +113,10 @@ class RetroApprove(_Frozen):
 
 
 class ConfirmRecovery(_Frozen):
-    """A person saw the service working again: the user validation of seed 004's checklist."""
+    """A person saw the service working again: the user validation of the runbook's checklist."""
 
     by: Person
+    roles: frozenset[Role] = frozenset()
 
 
 class RecoveryDrifted(_Frozen):
@@ -142,6 +143,7 @@ class MeetObligation(_Frozen):
     kind: ObligationKind
     by: Person
     evidence: str
+    roles: frozenset[Role] = frozenset()
 
 
 Event = (

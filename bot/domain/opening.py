@@ -39,6 +39,7 @@ def open_rollback_request(
     rules = RequestRules(
         row=policy.row(rollback_type),
         deadlines=policy.deadlines,
+        acts=policy.acts,
         # a plan back into a version rolled back from never runs by itself
         auto_rollback_on_timeout=service.auto_rollback_on_timeout and known_bad is None,
     )

@@ -37,6 +37,63 @@ class Role(StrEnum):
     APPROVER = "approver"
     CTO = "cto"
     CISO = "ciso"
+    CUSTOMER_SUCCESS = "customer_success"
+
+
+class Act(StrEnum):
+    """What a person does to a request or its obligations, each with its own rule of who may."""
+
+    DECIDE = "decide"
+    CANCEL = "cancel"
+    DECLARE_OVERRIDE = "declare_override"
+    APPROVE_RETROACTIVELY = "approve_retroactively"
+    WRITTEN_APPROVAL = "written_approval"
+    POST_EMERGENCY_REVIEW = "post_emergency_review"
+    POST_MORTEM = "post_mortem"
+    CUSTOMER_NOTIFICATION = "customer_notification"
+    CONFIRM_RECOVERY = "confirm_recovery"
+    DECLARE_TOP_SEVERITY = "declare_top_severity"
+
+
+class ActRule(BaseModel):
+    """Who may perform one act: anyone, or the holders of `roles`, the approval matrix's roles
+    for the rollback's type (`matrix_roles`), and the requester (`requester`); minus the
+    requester and the override's declarer when the rule separates duties."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    anyone: bool = False
+    roles: tuple[Role, ...] = ()
+    matrix_roles: bool = False
+    requester: bool = False
+    not_the_requester: bool = False
+    not_the_overrider: bool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> ActRule:
+        if not (self.anyone or self.roles or self.matrix_roles or self.requester):
+            raise ValueError("names nobody: give roles, matrix_roles, requester or anyone")
+        return self
+
+
+def default_acts() -> dict[Act, ActRule]:
+    """The sources' rules: separation of duties on emergency changes (the change's approvers
+    never include who declared it or asked for it), reviews by leads, customer notice by the
+    incident commander or customer success, recovery confirmed by a person in the channel."""
+    deciders = (Role.INCIDENT_COMMANDER, Role.ENGINEERING_LEAD, Role.ON_CALL)
+    separated = ActRule(matrix_roles=True, not_the_requester=True, not_the_overrider=True)
+    return {
+        Act.DECIDE: ActRule(roles=deciders, requester=True),
+        Act.CANCEL: ActRule(roles=(Role.INCIDENT_COMMANDER,), requester=True),
+        Act.DECLARE_OVERRIDE: ActRule(roles=(Role.INCIDENT_COMMANDER,)),
+        Act.APPROVE_RETROACTIVELY: separated,
+        Act.WRITTEN_APPROVAL: separated,
+        Act.POST_EMERGENCY_REVIEW: ActRule(roles=(Role.ENGINEERING_LEAD, Role.GOVERNANCE_LEAD)),
+        Act.POST_MORTEM: ActRule(roles=deciders, requester=True),
+        Act.CUSTOMER_NOTIFICATION: ActRule(roles=(Role.INCIDENT_COMMANDER, Role.CUSTOMER_SUCCESS)),
+        Act.CONFIRM_RECOVERY: ActRule(anyone=True),
+        Act.DECLARE_TOP_SEVERITY: ActRule(anyone=True),
+    }
 
 
 class RoleSource(BaseModel):
@@ -197,6 +254,15 @@ class ApprovalPolicy(BaseModel):
     # Which Alertmanager alerts open a rollback request for which target.
     alerts: tuple[AlertRoute, ...] = ()
     paging: PagingPolicy = PagingPolicy()
+    # Who may do what to a request; an act left out keeps its default rule.
+    acts: dict[Act, ActRule] = Field(default_factory=default_acts)
+
+    @model_validator(mode="after")
+    def _every_act_ruled(self) -> ApprovalPolicy:
+        missing = {a: r for a, r in default_acts().items() if a not in self.acts}
+        if missing:
+            object.__setattr__(self, "acts", {**missing, **self.acts})
+        return self
 
     @model_validator(mode="after")
     def _complete_matrix(self) -> ApprovalPolicy:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import approvals as ap
 from bot.domain.decision import Recommendation, RollbackAction
@@ -18,7 +18,15 @@ from bot.domain.events import (
     ScheduleObligation,
 )
 from bot.domain.people import Person
-from bot.domain.policy import Deadlines, MatrixRow, Role, RollbackType
+from bot.domain.policy import (
+    Act,
+    ActRule,
+    Deadlines,
+    MatrixRow,
+    Role,
+    RollbackType,
+    default_acts,
+)
 from bot.domain.severity import SeverityAssessment
 
 
@@ -85,6 +93,8 @@ class RequestRules(BaseModel):
     row: MatrixRow
     deadlines: Deadlines
     auto_rollback_on_timeout: bool = True
+    # Who may do what to this request (requests stored before the rule get the defaults).
+    acts: dict[Act, ActRule] = Field(default_factory=default_acts)
 
 
 class RollbackRequest(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from bot.domain import aftercare, verification
 from bot.domain import approvals as ap
 from bot.domain import events as ev
+from bot.domain.acts import ActRefusedError, check_act
 from bot.domain.decision import RollbackAction
 from bot.domain.errors import (
     DomainError,
@@ -16,7 +17,7 @@ from bot.domain.errors import (
     OverrideRefusedError,
 )
 from bot.domain.people import SYSTEM
-from bot.domain.policy import Role
+from bot.domain.policy import Act
 from bot.domain.request import (
     Handler,
     Outcome,
@@ -65,23 +66,32 @@ def _prompt(r: RollbackRequest, e: ev.PromptDecision, now: datetime) -> Outcome:
 
 
 def _choose_rollback(r: RollbackRequest, e: ev.ChooseRollback, now: datetime) -> Outcome:
-    ap.check_decider(requester=r.requester, by=e.by, roles=e.roles)
+    under = check_act(Act.DECIDE, r, e.by, e.roles)
     updates: dict[str, Any] = {"decision": RollbackAction.ROLLBACK, "decided_by": e.by}
     state, effects = _gate(r, updates)
     return Outcome(
-        state=state, action="decision.rollback", actor=e.by, updates=updates, effects=effects
+        state=state,
+        action="decision.rollback",
+        actor=e.by,
+        updates=updates,
+        details={"role": under},
+        effects=effects,
     )
 
 
 def _choose_fix(r: RollbackRequest, e: ev.ChooseForwardFix, now: datetime) -> Outcome:
-    ap.check_decider(requester=r.requester, by=e.by, roles=e.roles)
+    under = check_act(Act.DECIDE, r, e.by, e.roles)
     updates = {
         "decision": RollbackAction.FORWARD_FIX,
         "decided_by": e.by,
         "outcome": "forward fix chosen",
     }
     return Outcome(
-        state=S.FORWARD_FIX_CHOSEN, action="decision.forward_fix", actor=e.by, updates=updates
+        state=S.FORWARD_FIX_CHOSEN,
+        action="decision.forward_fix",
+        actor=e.by,
+        updates=updates,
+        details={"role": under},
     )
 
 
@@ -145,9 +155,11 @@ def _override(r: RollbackRequest, e: ev.DeclareEmergencyOverride, now: datetime)
         raise OverrideRefusedError(
             f"an emergency override is already declared by {r.override.by.label}"
         )
-    ap.check_override(
-        row=r.rules.row, severity=r.assessment.severity, by=e.by, roles=e.roles, reason=e.reason
-    )
+    ap.check_override(row=r.rules.row, severity=r.assessment.severity, reason=e.reason)
+    try:
+        under = check_act(Act.DECLARE_OVERRIDE, r, e.by, e.roles)
+    except ActRefusedError as exc:  # answered on the override itself
+        raise OverrideRefusedError(str(exc)) from None
     override = ap.EmergencyOverride(by=e.by, reason=e.reason.strip(), at=now)
     # The override replaces the matrix; approvals given by the declarer no longer count for it.
     kept = tuple(a for a in r.approvals if a.by.id != e.by.id)
@@ -174,7 +186,7 @@ def _override(r: RollbackRequest, e: ev.DeclareEmergencyOverride, now: datetime)
         action="override.declared",
         actor=e.by,
         updates=updates,
-        details={"reason": override.reason},
+        details={"reason": override.reason, "role": under},
         effects=(*effects, *gate_effects),
     )
 
@@ -271,14 +283,13 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
 
 
 def _cancel(r: RollbackRequest, e: ev.Cancel, now: datetime) -> Outcome:
-    if e.by.id != r.requester.id and Role.INCIDENT_COMMANDER not in e.roles:
-        raise DomainError("only the requester or the incident commander may cancel a request")
+    under = check_act(Act.CANCEL, r, e.by, e.roles)
     return Outcome(
         state=S.CANCELLED,
         action="request.cancelled",
         actor=e.by,
         updates={"outcome": f"cancelled by {e.by.label}: {e.reason}"},
-        details={"reason": e.reason},
+        details={"reason": e.reason, "role": under},
     )
 
 

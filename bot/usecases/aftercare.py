@@ -18,13 +18,14 @@ class Aftercare:
     async def meet_obligation(
         self, request_id: str, kind: ev.ObligationKind, by: Person, evidence: str
     ) -> RollbackRequest:
-        return await self._t.apply(
-            request_id, ev.MeetObligation(kind=kind, by=by, evidence=evidence)
-        )
+        roles = await self._roles.roles_of(by.id)
+        event = ev.MeetObligation(kind=kind, by=by, evidence=evidence, roles=roles)
+        return await self._t.apply(request_id, event)
 
     async def approve_retroactively(self, request_id: str, by: Person) -> RollbackRequest:
         event = ev.RetroApprove(by=by, roles=await self._roles.roles_of(by.id))
         return await self._t.apply(request_id, event)
 
     async def confirm_recovery(self, request_id: str, by: Person) -> RollbackRequest:
-        return await self._t.apply(request_id, ev.ConfirmRecovery(by=by))
+        event = ev.ConfirmRecovery(by=by, roles=await self._roles.roles_of(by.id))
+        return await self._t.apply(request_id, event)

@@ -14,15 +14,22 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import events as ev
+from bot.domain.acts import check_rule
 from bot.domain.decision import decide_rollback_or_fix
 from bot.domain.incident import Incident, incident_channel_name
 from bot.domain.notices import RequestOpened, page_for
 from bot.domain.opening import open_rollback_request, rolled_back_from
 from bot.domain.people import Person
-from bot.domain.policy import ApprovalPolicy, Role, RollbackType
+from bot.domain.policy import Act, ApprovalPolicy, Role, RollbackType
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.security import security_implications
-from bot.domain.severity import SeverityAssessment, classify, declared, override_severity
+from bot.domain.severity import (
+    TOP_SEVERITY,
+    SeverityAssessment,
+    classify,
+    declared,
+    override_severity,
+)
 from bot.domain.transitions import apply
 from bot.ports import (
     ChannelDirectory,
@@ -106,6 +113,10 @@ class RollbackService:
             return OpenResult(existing, created=False)
         await self._refuse_if_busy(command.target)  # before a channel is made for it
         checked = await self._check(command, actor)
+        if command.severity is TOP_SEVERITY and not origin.automated:
+            # who may declare the top severity is a policy rule; refused before anything is made
+            rule = self._policy.acts[Act.DECLARE_TOP_SEVERITY]
+            check_rule(Act.DECLARE_TOP_SEVERITY, rule, actor, checked.roles)
         now = self._clock.now()
         channel = await self._incident_channel(command.target, actor, origin, now)
         # Two different requests racing to open one incident channel: the loser tries once

@@ -75,7 +75,7 @@ async def test_override_in_the_form_needs_the_incident_commander(
         "U0ALICE", view_id, _form(severity=p1, override=_text("no time"))
     )
     assert refused.json()["errors"] == {
-        "override": "only the incident commander may declare an emergency override"
+        "override": "an emergency override is for incident commander; you hold none of those roles"
     }
     assert (await stored(runtime)).requests == 0
 
@@ -105,7 +105,10 @@ async def test_cancel_by_the_requester(
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.CANCEL)
     view_id = list(slack.state.views)[-1]
     refused = await driver.submit_view("U0BOB", view_id, {"reason": _text("dup")})
-    assert "only the requester or the incident commander" in refused.json()["errors"]["reason"]
+    assert (
+        "cancelling the request is for incident commander or the requester"
+        in refused.json()["errors"]["reason"]
+    )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CANCEL)
     view_id = list(slack.state.views)[-1]
     await driver.submit_view("U0ALICE", view_id, {"reason": _text("false alarm")})

@@ -94,7 +94,7 @@ async def test_retroactive_approval_is_role_checked(
     [request] = await runtime.queries.history(API)
 
     refused = await command(runtime, driver, channel, "U0CAROL", f"approve-retro {request.id}")
-    assert "approval needs engineering lead" in refused
+    assert "a retroactive approval is for engineering lead, not the requester" in refused
     assert "Retroactive approval recorded" in await command(
         runtime, driver, channel, "U0BOB", f"approve-retro {request.id}"
     )

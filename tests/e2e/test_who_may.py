@@ -1,0 +1,150 @@
+"""Who may do what, through signed Slack requests: every act that changes a request or meets an
+obligation has its rule in the policy; a refusal is answered privately with the rule, leaves the
+obligation open and stores nothing; an accepted act is audited with the role it was done under."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain.events import ObligationKind
+from bot.domain.policy import Act, ActRule, ApprovalPolicy, Role
+from bot.domain.request import RollbackRequest
+from bot.domain.targets import target_from
+from bot.usecases.audit_export import verify_database
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.executor import ScriptedExecutor
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
+from tests.conftest import SIGNING_SECRET, FakeClock
+from tests.e2e.workflow import click, command, ephemerals
+from tests.helpers import NOTHING, another_replica, stored
+
+API = target_from("deployment/api", "prod")
+K = ObligationKind
+
+
+async def _overridden(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> RollbackRequest:
+    """A P1 older-version rollback the incident commander (dave) pushed through by override."""
+    text = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "down"'
+    await command(runtime, driver, channel, "U0ALICE", text)
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.OVERRIDE)
+    view_id = list(slack.state.views)[-1]
+    await driver.submit_view(
+        "U0DAVE", view_id, {"reason": {"value": {"type": "plain_text_input", "value": "no lead"}}}
+    )
+    await runtime.settle()
+    [request] = await runtime.queries.history(API)
+    assert request.override is not None
+    return request
+
+
+async def _audit_of(runtime: Runtime, request_id: str) -> list[dict[str, object]]:
+    async with runtime.uow() as uow:
+        return [json.loads(r.body) for r in await uow.audit.for_request(request_id)]
+
+
+async def test_the_overrider_cannot_certify_his_own_emergency_change_nor_a_guest_review_it(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    request = await _overridden(runtime, driver, slack, channel)
+    random = slack.state.add_channel("random", ("U0GUEST",))
+    slack.state.add_user("U0GUEST", "guest")
+    before = await stored(runtime)
+
+    own = await command(
+        runtime, driver, channel, "U0DAVE", f"written-approval {request.id} https://cab.example/1"
+    )
+    assert own == (
+        ":no_entry_sign: the written approval of the emergency change is for engineering lead, "
+        "not the requester or who declared the override; you declared the override"
+    )
+    guest = await command(
+        runtime, driver, random, "U0GUEST", f"review {request.id} https://wiki.example/review"
+    )
+    assert guest == (
+        ":no_entry_sign: the post-emergency review is for engineering lead or governance lead; "
+        "you hold none of those roles"
+    )
+    assert await stored(runtime) == before  # nothing written: no audit entry, no notice
+    [request] = await runtime.queries.history(API)
+    for kind in (K.EMERGENCY_WRITTEN_APPROVAL, K.POST_EMERGENCY_REVIEW):
+        owed = request.obligation(kind)
+        assert owed is not None
+        assert owed.met_at is None  # still open
+
+    clock.advance(hours=25)  # the written approval (24 h) is overdue: the reminder still fires
+    assert await runtime.reminders.tick() >= 1
+    await runtime.settle()
+    assert any(
+        "emergency written approval" in str(m.get("text", "")) for m in slack.state.history(channel)
+    )
+
+    # the engineering lead may, and the audit says in which role
+    done = await command(
+        runtime, driver, channel, "U0BOB", f"written-approval {request.id} https://cab.example/1"
+    )
+    assert done == f"Recorded emergency written approval for {request.id}."
+    [met] = [e for e in await _audit_of(runtime, request.id) if e["action"] == "obligation.met"]
+    payload = met["payload"]
+    assert isinstance(payload, dict)
+    assert (payload["kind"], payload["evidence"], payload["role"]) == (
+        "emergency_written_approval",
+        "https://cab.example/1",
+        "engineering_lead",
+    )
+    assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
+
+
+async def test_customers_notified_is_for_the_incident_commander_not_anyone(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P1 --reason "x"'
+    )
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.CUSTOMERS_NOTIFIED)
+    assert ephemerals(slack, "U0CAROL")[-1] == (
+        ":no_entry_sign: the customer notification is for incident commander or customer "
+        "success; you hold none of those roles"
+    )
+    [request] = await runtime.queries.history(API)
+    owed = request.obligation(K.CUSTOMER_NOTIFICATION)
+    assert owed is not None
+    assert owed.met_at is None
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.CUSTOMERS_NOTIFIED)
+    [request] = await runtime.queries.history(API)
+    met = request.obligation(K.CUSTOMER_NOTIFICATION)
+    assert met is not None
+    assert met.met_by is not None
+    assert met.met_by.id == "U0DAVE"
+
+
+async def test_who_may_declare_the_top_severity_is_a_policy_rule(
+    runtime: Runtime,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    only_responders = ActRule(roles=(Role.ON_CALL, Role.INCIDENT_COMMANDER))
+    strict = policy.model_copy(
+        update={"acts": {**policy.acts, Act.DECLARE_TOP_SEVERITY: only_responders}}
+    )
+    other = await another_replica(runtime, clock, strict, executor)
+    try:
+        url = await other.serve_http()
+        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+            text = 'deployment/api -n prod --severity P1 --reason "down"'
+            refused = await command(other, drv, channel, "U0CAROL", text)
+            assert refused == (
+                ":no_entry_sign: declaring the top severity is for on call or incident "
+                "commander; you hold none of those roles"
+            )
+            assert await stored(other) == NOTHING
+            opened = await command(other, drv, channel, "U0ALICE", text)
+            assert "opened" in opened
+    finally:
+        await other.close()
