@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.domain import approvals as ap
 from bot.domain.errors import ApprovalRefusedError
 from bot.domain.people import SYSTEM, Person
-from bot.domain.policy import Act, ActRule, Role
+from bot.domain.policy import Act, ActRule, ReportingPolicy, Role
 from bot.domain.request import RollbackRequest
 
 ACT_NAMES = {
@@ -85,3 +85,22 @@ def check_rule(
     if rule.anyone:
         return "anyone"
     raise ActRefusedError(f"{said}; you hold none of those roles")
+
+
+def sees_details(request: RollbackRequest, channel: str, roles: frozenset[Role]) -> bool:
+    """Who requested it, why, who denied it and what it changes are for the request's incident
+    channel (and the channel it was asked from) and for people who hold a role in the policy;
+    anyone else learns only its id, its state and where it lives."""
+    return channel in (request.channel, request.origin_channel) or bool(roles)
+
+
+def check_report_channel(reporting: ReportingPolicy, channel: str, roles: frozenset[Role]) -> None:
+    """The monthly report names requesters and outcomes: posted only where the policy allows."""
+    if reporting.channels:
+        if channel not in reporting.channels:
+            allowed = ", ".join(f"<#{c}>" for c in reporting.channels)
+            raise ActRefusedError(f"the monthly report is posted only in {allowed}")
+    elif not roles:
+        raise ActRefusedError(
+            "the monthly report is for people who hold a role in the rollback policy"
+        )

@@ -210,6 +210,15 @@ class PagingPolicy(BaseModel):
     incidents_channel: str | None = None
 
 
+class ReportingPolicy(BaseModel):
+    """Where the monthly report may be posted in Slack: only in these channels (Slack channel
+    IDs); with none listed, wherever a person holding a policy role asks for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channels: tuple[str, ...] = ()
+
+
 class EvidencePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -254,6 +263,7 @@ class ApprovalPolicy(BaseModel):
     # Which Alertmanager alerts open a rollback request for which target.
     alerts: tuple[AlertRoute, ...] = ()
     paging: PagingPolicy = PagingPolicy()
+    reporting: ReportingPolicy = ReportingPolicy()
     # Who may do what to a request; an act left out keeps its default rule.
     acts: dict[Act, ActRule] = Field(default_factory=default_acts)
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.acts import check_report_channel
+from bot.domain.policy import ReportingPolicy
 from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
 from bot.domain.request import RollbackRequest
-from bot.ports import Clock
+from bot.ports import Clock, RoleDirectory
 from bot.store.uow import UnitOfWork
 
 
@@ -62,9 +64,22 @@ def facts_of(request: RollbackRequest, entries: list[tuple[datetime, str, str]])
 
 
 class ReportService:
-    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        roles: RoleDirectory | None = None,
+        reporting: ReportingPolicy | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._roles = roles
+        self._reporting = reporting or ReportingPolicy()
+
+    async def check_channel(self, user: str, channel: str) -> None:
+        """Raises ActRefusedError when the report may not be posted there for this person."""
+        roles = await self._roles.roles_of(user) if self._roles is not None else frozenset()
+        check_report_channel(self._reporting, channel, roles)
 
     async def monthly(self, month: Month, deployments: int | None = None) -> AuditorReport:
         # The trend reaches two months back; an incident is counted in the month it was declared.

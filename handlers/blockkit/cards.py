@@ -303,7 +303,14 @@ def _line(r: RollbackRequest) -> str:
     return f"• *{r.id}* `{escape(r.target.label)}` — {state_label(r.state)} ({r.assessment.severity.value})"
 
 
-def status_reply(r: RollbackRequest) -> Message:
+def _outline(r: RollbackRequest) -> str:
+    """Only what anyone may know of a request: its id, its state and where it lives."""
+    return f"• *{r.id}* — {state_label(r.state)} · details in <#{r.channel}>"
+
+
+def status_reply(r: RollbackRequest, details: bool = True) -> Message:
+    if not details:
+        return ephemeral(_outline(r))
     return ephemeral(f"{_line(r)}, requested by <@{r.requester.id}> in <#{r.channel}>")
 
 
@@ -313,11 +320,15 @@ def list_reply(requests: list[RollbackRequest]) -> Message:
     return ephemeral("*Open rollback requests*\n" + "\n".join(_line(r) for r in requests))
 
 
-def history_reply(target: str, requests: list[RollbackRequest]) -> Message:
+def history_reply(target: str, requests: list[tuple[RollbackRequest, bool]]) -> Message:
+    """Each request with its details where the asker may see them, else its outline."""
     if not requests:
         return ephemeral(f"No rollback requests for `{escape(target)}` yet.")
     lines = [
-        f"{_line(r)} · {r.created_at:%Y-%m-%d %H:%M} · {escape(r.outcome or '')}" for r in requests
+        f"{_line(r)} · {r.created_at:%Y-%m-%d %H:%M} · {escape(r.outcome or '')}"
+        if details
+        else _outline(r)
+        for r, details in requests
     ]
     return ephemeral(f"*Rollback history of `{escape(target)}`*\n" + "\n".join(lines))
 

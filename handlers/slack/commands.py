@@ -51,6 +51,7 @@ async def _help(command: ShowHelp, inv: Invocation, deps: HandlerDeps, ack: Asyn
 
 
 async def _report(command: ShowReport, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
+    await deps.reports.check_channel(actor_from_command(inv.body).id, inv.origin.channel_id)
     await ack(cards.ephemeral("Preparing the rollback report; it will appear here."))
     await post_report(inv.client, deps, inv.origin.channel_id, command.month, deps.clock.now())
 
@@ -62,9 +63,9 @@ async def _form(command: OpenForm, inv: Invocation, deps: HandlerDeps, ack: Asyn
 
 
 async def _status(command: ShowStatus, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    await ack(
-        cards.status_reply(await deps.queries.status(inv.origin.channel_id, command.request_id))
-    )
+    asker = actor_from_command(inv.body).id
+    shown = await deps.queries.status_for(asker, inv.origin.channel_id, command.request_id)
+    await ack(cards.status_reply(shown.request, shown.details))
 
 
 async def _list(command: ListOpen, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
@@ -72,8 +73,9 @@ async def _list(command: ListOpen, inv: Invocation, deps: HandlerDeps, ack: Asyn
 
 
 async def _history(command: ShowHistory, inv: Invocation, deps: HandlerDeps, ack: AsyncAck) -> None:
-    found = await deps.queries.history(command.target)
-    await ack(cards.history_reply(command.target.label, found))
+    asker = actor_from_command(inv.body).id
+    shown = await deps.queries.history_for(asker, inv.origin.channel_id, command.target)
+    await ack(cards.history_reply(command.target.label, [(s.request, s.details) for s in shown]))
 
 
 async def _meet(

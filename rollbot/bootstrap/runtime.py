@@ -181,7 +181,7 @@ def _core(
     )
     return _Core(
         opening=opening,
-        queries=RequestQueries(uow),
+        queries=RequestQueries(uow, roles),
         transitions=transitions,
         decisions=Decisions(transitions, roles),
         approvals=Approvals(transitions, roles, executors),
@@ -190,7 +190,7 @@ def _core(
         executions=executions,
         reminders=reminders,
         watch=watch,
-        reports=ReportService(uow, clock),
+        reports=ReportService(uow, clock, roles, policy.reporting),
         due=due,
     )
 

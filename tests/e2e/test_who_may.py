@@ -148,3 +148,32 @@ async def test_who_may_declare_the_top_severity_is_a_policy_rule(
             assert "opened" in opened
     finally:
         await other.close()
+
+
+async def test_a_guest_elsewhere_sees_only_the_id_state_and_channel(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "x"'
+    )
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.CHOOSE_FORWARD_FIX)
+    [request] = await runtime.queries.history(API)
+    slack.state.add_user("U0GUEST", "guest")
+    random = slack.state.add_channel("random", ("U0GUEST", "U0CAROL"))
+    outline = f"• *{request.id}* — :hammer_and_wrench: forward fix chosen · details in <#{channel}>"
+
+    history = await command(runtime, driver, random, "U0GUEST", "history deployment/api -n prod")
+    assert history == f"*Rollback history of `deployment/api -n prod`*\n{outline}"
+    status = await command(runtime, driver, random, "U0GUEST", f"status {request.id}")
+    assert status == outline
+    assert "alice" not in history + status
+    assert "U0ALICE" not in history + status
+    # in the incident channel, or for someone holding a role (carol is a DBA), the details
+    for where, who in ((channel, "U0GUEST"), (random, "U0CAROL")):
+        full = await command(runtime, driver, where, who, f"status {request.id}")
+        assert "requested by <@U0ALICE>" in full
+    refused = await command(runtime, driver, random, "U0GUEST", "report")
+    assert refused == (
+        ":no_entry_sign: the monthly report is for people who hold a role in the rollback policy"
+    )
+    assert not [m for m in slack.state.history(random) if "report" in str(m.get("text", ""))]

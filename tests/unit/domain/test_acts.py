@@ -6,10 +6,25 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.domain.acts import ActRefusedError, check_act, check_rule, rule_text
+from bot.domain.acts import (
+    ActRefusedError,
+    check_act,
+    check_report_channel,
+    check_rule,
+    rule_text,
+    sees_details,
+)
 from bot.domain.approvals import EmergencyOverride
 from bot.domain.people import SYSTEM
-from bot.domain.policy import Act, ActRule, ApprovalPolicy, Role, RollbackType, default_acts
+from bot.domain.policy import (
+    Act,
+    ActRule,
+    ApprovalPolicy,
+    ReportingPolicy,
+    Role,
+    RollbackType,
+    default_acts,
+)
 from bot.domain.request import RollbackRequest
 from tests.unit.domain.factories import ALICE, BOB, DAVE, T0, make_request, roles
 
@@ -65,3 +80,22 @@ def test_a_rule_must_name_someone_and_a_policy_keeps_every_act() -> None:
     )
     assert set(policy.acts) == set(Act)
     assert policy.acts[Act.POST_MORTEM].roles == (Role.ENGINEERING_LEAD,)
+
+
+def test_details_belong_to_the_incident_channel_and_role_holders() -> None:
+    request = make_request(OLDER).model_copy(update={"origin_channel": "C0GENERAL"})
+    assert sees_details(request, "C1", frozenset())  # its incident channel
+    assert sees_details(request, "C0GENERAL", frozenset())  # where it was asked
+    assert sees_details(request, "C0RANDOM", roles(Role.DBA))
+    assert not sees_details(request, "C0RANDOM", frozenset())
+
+
+def test_the_report_is_posted_only_where_the_policy_allows() -> None:
+    anywhere = ReportingPolicy()
+    check_report_channel(anywhere, "C0RANDOM", roles(Role.DBA))
+    with pytest.raises(ActRefusedError, match="for people who hold a role"):
+        check_report_channel(anywhere, "C0RANDOM", frozenset())
+    only = ReportingPolicy(channels=("C0AUDIT",))
+    check_report_channel(only, "C0AUDIT", frozenset())
+    with pytest.raises(ActRefusedError, match="posted only in <#C0AUDIT>"):
+        check_report_channel(only, "C0RANDOM", roles(Role.CTO))
