@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -256,6 +256,9 @@ class ApprovalPolicy(BaseModel):
 
     version: int = Field(default=1, ge=1, le=1)
     roles: dict[Role, RoleSource] = Field(default_factory=dict)
+    # `roles.max_age` in the file: how long a Slack user group's last answer is trusted while
+    # Slack cannot be asked; past it, roles resting on the group are not granted.
+    roles_max_age: timedelta = timedelta(minutes=10)
     approval_matrix: dict[RollbackType, MatrixRow] = Field(default_factory=_default_matrix)
     deadlines: Deadlines = Deadlines()
     services: dict[str, ServicePolicy] = Field(default_factory=dict)
@@ -266,6 +269,16 @@ class ApprovalPolicy(BaseModel):
     reporting: ReportingPolicy = ReportingPolicy()
     # Who may do what to a request; an act left out keeps its default rule.
     acts: dict[Act, ActRule] = Field(default_factory=default_acts)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roles_max_age(cls, data: Any) -> Any:
+        """`max_age` sits among the roles in the file, where people look for it."""
+        roles = data.get("roles") if isinstance(data, dict) else None
+        if isinstance(roles, dict) and "max_age" in roles:
+            roles = dict(roles)
+            data = {**data, "roles": roles, "roles_max_age": roles.pop("max_age")}
+        return data
 
     @model_validator(mode="after")
     def _every_act_ruled(self) -> ApprovalPolicy:

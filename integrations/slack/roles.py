@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
@@ -23,39 +24,68 @@ class RoleLookupError(AdapterError):
 
 
 class SlackRoleDirectory:
+    """Explicit user ids from the policy, plus Slack user-group members. A group's members are
+    read again after GROUP_TTL; while Slack cannot be asked, the last answer is used for at most
+    the policy's `roles.max_age`, and past that a role resting on the group is not granted."""
+
     def __init__(self, policy: ApprovalPolicy, client: AsyncWebClient, clock: Clock) -> None:
         self._explicit = PolicyRoleDirectory(policy)
         self._groups = {role: src.usergroup for role, src in policy.roles.items() if src.usergroup}
+        self._max_age = policy.roles_max_age
         self._client = client
         self._clock = clock
-        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}  # group: (read at, members)
 
-    async def _members(self, group: str) -> frozenset[str]:
+    async def _members(self, group: str) -> frozenset[str] | StaleGroup:
         now = self._clock.now()
         cached = self._cache.get(group)
-        if cached is not None and cached[0] > now:
+        if cached is not None and now - cached[0] < GROUP_TTL:
             return cached[1]
         try:
             resp = await self._client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
-            if cached is not None:
-                # Slack is struggling (often during the very incident); the last membership we
-                # read is better than refusing everyone.
-                log.warning(
-                    "usergroup_refresh_failed", group=group, error=exc.response.get("error")
-                )
+            error = str(exc.response.get("error"))
+            if cached is None:  # deny by default: without the group nobody can tell who may act
+                raise RoleLookupError(
+                    f"could not read Slack user group {group} ({error}); try again"
+                ) from None
+            log.warning("usergroup_refresh_failed", group=group, error=error)
+            if now - cached[0] <= self._max_age:
+                # Slack struggles (often during the very incident): a recent answer will do
                 return cached[1]
-            # Deny by default: without the group we cannot tell who may approve.
-            raise RoleLookupError(
-                f"could not read Slack user group {group} ({exc.response.get('error')}); try again"
-            ) from None
+            return StaleGroup(group, cached[0], cached[1], error)
         members = frozenset(str(u) for u in resp["users"])
-        self._cache[group] = (now + GROUP_TTL, members)
+        self._cache[group] = (now, members)
         return members
 
     async def roles_of(self, user_id: str) -> frozenset[Role]:
-        roles = set(await self._explicit.roles_of(user_id))
+        explicit = await self._explicit.roles_of(user_id)
+        roles = set(explicit)
         for role, group in self._groups.items():
-            if user_id in await self._members(group):
+            members = await self._members(group)
+            if isinstance(members, StaleGroup):
+                if user_id in members.members and not explicit:
+                    raise RoleLookupError(members.refusal(self._clock.now()))
+                continue  # never granted from an answer that old
+            if user_id in members:
                 roles.add(role)
         return frozenset(roles)
+
+
+@dataclass(frozen=True)
+class StaleGroup:
+    """A user group Slack has not answered for longer than the policy allows to trust."""
+
+    group: str
+    read_at: datetime
+    members: frozenset[str]
+    error: str
+
+    def refusal(self, now: datetime) -> str:
+        minutes = int((now - self.read_at).total_seconds() // 60)
+        return (
+            f"your role comes from Slack user group {self.group}, which Slack has not answered "
+            f"for {minutes} min ({self.error}); past the policy's roles.max_age rollbot does not "
+            "act on it. Try again when Slack answers, or ask someone whose role the policy "
+            "gives by user id"
+        )

@@ -177,3 +177,32 @@ async def test_a_guest_elsewhere_sees_only_the_id_state_and_channel(
         ":no_entry_sign: the monthly report is for people who hold a role in the rollback policy"
     )
     assert not [m for m in slack.state.history(random) if "report" in str(m.get("text", ""))]
+
+
+async def test_a_group_role_goes_stale_while_slack_cannot_be_asked(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    """frank is DevOps lead through the S0DEVOPS user group. While Slack answers the group
+    lookup with `ratelimited`, his last known membership counts for roles.max_age (10 min);
+    past that his approval is refused, saying why, and nothing is recorded."""
+    text = 'configmap/api-config -n prod --severity P2 --reason "bad flag"'
+    await command(runtime, driver, channel, "U0ALICE", text)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    assert slack.state.calls_of("usergroups.users.list")  # read once, while Slack answered
+    slack.state.fail_next("usergroups.users.list", error="ratelimited", times=1000)
+    clock.advance(minutes=11)
+    before = await stored(runtime)
+    await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
+    assert ephemerals(slack, "U0FRANK")[-1] == (
+        ":no_entry_sign: your role comes from Slack user group S0DEVOPS, which Slack has not "
+        "answered for 11 min (ratelimited); past the policy's roles.max_age rollbot does not act "
+        "on it. Try again when Slack answers, or ask someone whose role the policy gives by "
+        "user id"
+    )
+    assert await stored(runtime) == before
+    [request] = await runtime.queries.history(target_from("configmap/api-config", "prod"))
+    assert request.approvals == ()
+    slack.state.faults.clear()  # Slack answers again
+    await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
+    [request] = await runtime.queries.history(target_from("configmap/api-config", "prod"))
+    assert [a.by.id for a in request.approvals] == ["U0FRANK"]
