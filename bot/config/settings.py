@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///rollbot.db"
     slack_bot_token: str = Field(validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: str = Field(validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
+    # When set, requests carrying another app's api_app_id are refused.
+    slack_app_id: str | None = None
     slack_app_token: str | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
     )

@@ -267,6 +267,9 @@ class ApprovalPolicy(BaseModel):
     alerts: tuple[AlertRoute, ...] = ()
     paging: PagingPolicy = PagingPolicy()
     reporting: ReportingPolicy = ReportingPolicy()
+    # More Slack workspaces (team ids) whose requests are accepted, beside the one rollbot's
+    # token belongs to (an Enterprise Grid install across workspaces).
+    workspaces: tuple[str, ...] = ()
     # Who may do what to a request; an act left out keeps its default rule.
     acts: dict[Act, ActRule] = Field(default_factory=default_acts)
 

@@ -12,6 +12,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.config.metrics import Metrics
+from handlers.http.workspace import WorkspaceGuard
 
 HealthCheck = Callable[[], Awaitable[None]]
 STALE_AFTER_SECONDS = 60 * 5
@@ -33,6 +34,7 @@ def build_web_app(
     extra: list[web.RouteDef] | None = None,
     *,
     signing_secret: str,
+    guard: WorkspaceGuard | None = None,
 ) -> web.Application:
     secret = signing_secret.encode()
 
@@ -55,6 +57,13 @@ def build_web_app(
             return web.json_response({"error": "malformed request body"}, status=400)
         if not isinstance(bolt_request.body, dict):
             return web.json_response({"error": "malformed request body"}, status=400)
+        if guard is not None:
+            try:
+                reason = await guard.refusal(bolt_request.body)
+            except Exception:  # Slack could not say who we are: try again, never guess
+                return web.json_response({"error": "workspace unknown yet"}, status=503)
+            if reason is not None:
+                return web.json_response({"error": reason}, status=401)
         with metrics.ack_seconds.time():
             bolt_response = await bolt.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)

@@ -47,6 +47,7 @@ from bot.usecases.transition import Transitions
 from handlers.blockkit.notices import render as render_notice
 from handlers.http.alerts import alert_route
 from handlers.http.web import build_web_app
+from handlers.http.workspace import WorkspaceGuard
 from handlers.slack.app import build_bolt_app
 from handlers.slack.deps import HandlerDeps
 from integrations.evidence.store import LocalEvidenceStore, S3EvidenceStore
@@ -202,6 +203,7 @@ def _http(
     metrics: Metrics,
     engine: AsyncEngine,
     alerts: AlertIntake,
+    guard: WorkspaceGuard,
 ) -> web.Application:
     async def health() -> None:
         async with engine.connect() as conn:
@@ -209,7 +211,7 @@ def _http(
 
     route = alert_route(alerts, token=settings.alert_token, basic=settings.alert_basic_auth)
     return build_web_app(
-        bolt, metrics, health, [route], signing_secret=settings.slack_signing_secret
+        bolt, metrics, health, [route], signing_secret=settings.slack_signing_secret, guard=guard
     )
 
 
@@ -298,6 +300,14 @@ async def build_runtime(
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,
-        http_app=_http(settings, core, bolt, metrics, engine, alerts),
+        http_app=_http(
+            settings,
+            core,
+            bolt,
+            metrics,
+            engine,
+            alerts,
+            WorkspaceGuard(client, settings.slack_app_id, policy.workspaces),
+        ),
         bolt=bolt,
     )

@@ -5,6 +5,7 @@ obligation open and stores nothing; an accepted act is audited with the role it 
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from bot.domain.events import ObligationKind
 from bot.domain.policy import Act, ActRule, ApprovalPolicy, Role
@@ -14,7 +15,7 @@ from bot.usecases.audit_export import verify_database
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
-from sandbox.slack.driver import SlackDriver
+from sandbox.slack.driver import SlackDriver, command_fields
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import SIGNING_SECRET, FakeClock
 from tests.e2e.workflow import click, command, ephemerals
@@ -206,3 +207,34 @@ async def test_a_group_role_goes_stale_while_slack_cannot_be_asked(
     await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
     [request] = await runtime.queries.history(target_from("configmap/api-config", "prod"))
     assert [a.by.id for a in request.approvals] == ["U0FRANK"]
+
+
+async def test_a_request_signed_right_but_for_another_workspace_or_app_is_refused(
+    runtime: Runtime,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    other = await another_replica(runtime, clock, policy, executor, slack_app_id="A0ROLLBOT")
+    try:
+        url = await other.serve_http()
+        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+            text = 'deployment/api -n prod --reason "down"'
+            fields = command_fields(slack.state, "U0ALICE", channel, text)
+            for changed, why in (
+                ({"team_id": "T0ELSEWHERE"}, "team_id T0ELSEWHERE is not this workspace"),
+                ({"api_app_id": "A0OTHERAPP"}, "api_app_id A0OTHERAPP is not this app"),
+            ):
+                reply = await drv.post(urlencode({**fields, **changed}).encode())
+                assert reply.status == 401
+                assert reply.json() == {"error": why}
+            assert await stored(other) == NOTHING
+            assert slack.state.calls_of("auth.test")  # learned from Slack, not configured
+            ours = await drv.post(urlencode(fields).encode())
+            assert ours.status == 200
+            await other.settle()
+            assert (await stored(other)).requests == 1
+    finally:
+        await other.close()
