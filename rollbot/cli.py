@@ -23,8 +23,10 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Run the in-repo fakes standalone.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+policy_app = typer.Typer(no_args_is_help=True, help="The approval policy file.")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 app.add_typer(sandbox_app, name="sandbox")
 
 T = TypeVar("T")
@@ -265,6 +267,47 @@ def db_current() -> None:
         return f"current {status.current or 'base'} · head {status.head}"
 
     typer.echo(_on_database(work))
+
+
+@policy_app.command("check")
+def policy_check(files: Annotated[list[Path], typer.Argument(help="Policy files")]) -> None:
+    """Validate policy files for CI: one `file:line: field: reason` line per problem; exit 1
+    when any file has one."""
+    from bot.config.policy_file import policy_errors
+
+    bad = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"{path}: cannot read the policy file: {exc.strerror}")
+            bad += 1
+            continue
+        _, errors = policy_errors(text, path)
+        for error in errors:
+            typer.echo(str(error))
+        if errors:
+            bad += 1
+        else:
+            typer.echo(f"{path}: OK")
+    raise typer.Exit(1 if bad else 0)
+
+
+@policy_app.command("show")
+def policy_show(
+    file: Annotated[
+        Path | None, typer.Argument(help="Policy file (default: the one in use)")
+    ] = None,
+) -> None:
+    """Print the effective policy: who holds each role, the matrix, who may do what, deadlines."""
+    from bot.config.policy_file import load_policy
+    from bot.domain.policy_check import describe_policy
+
+    chosen = file or DatabaseSettings().policy_file
+    try:
+        typer.echo(describe_policy(load_policy(chosen)))
+    except PolicyFileError as exc:
+        raise _fail(str(exc), 3) from None
 
 
 @audit_app.command("verify")

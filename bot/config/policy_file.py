@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.domain.policy import ApprovalPolicy
+from bot.domain.policy_check import policy_problems
 
 DEFAULT_POLICY = Path(__file__).parent / "policy" / "default.yaml"
 
@@ -40,7 +41,7 @@ def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
     return node.start_mark.line + 1
 
 
-def parse_policy(text: str, path: Path) -> ApprovalPolicy:
+def _compose(text: str, path: Path) -> tuple[yaml.Node, Any]:
     try:
         node = yaml.compose(text)
         data: Any = yaml.safe_load(text)
@@ -54,13 +55,37 @@ def parse_policy(text: str, path: Path) -> ApprovalPolicy:
         raise PolicyFileError(
             path, 1, "a policy file is a mapping with version, roles, approval_matrix"
         )
+    return node, data
+
+
+def policy_errors(text: str, path: Path) -> tuple[ApprovalPolicy | None, list[PolicyFileError]]:
+    """Every problem of a policy file, each with its line (`rollbot policy check`)."""
     try:
-        return ApprovalPolicy.model_validate(data)
+        node, data = _compose(text, path)
+    except PolicyFileError as exc:
+        return None, [exc]
+    try:
+        policy = ApprovalPolicy.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        raise PolicyFileError(path, _line_of(node, loc), f"{field}: {err['msg']}") from None
+        found = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            found.append(PolicyFileError(path, _line_of(node, loc), f"{field}: {err['msg']}"))
+        return None, found
+    problems = [
+        PolicyFileError(path, _line_of(node, p.path), f"{p.field}: {p.reason}")
+        for p in policy_problems(policy)
+    ]
+    return (None, problems) if problems else (policy, [])
+
+
+def parse_policy(text: str, path: Path) -> ApprovalPolicy:
+    policy, errors = policy_errors(text, path)
+    if errors:
+        raise errors[0]
+    assert policy is not None
+    return policy
 
 
 def load_policy(path: Path | None) -> ApprovalPolicy:

@@ -100,6 +100,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str = Settings.model_fields["database_url"].default
     audit_signing_key: str | None = None
     audit_key_file: Path = Settings.model_fields["audit_key_file"].default
+    policy_file: Path | None = None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,11 +5,13 @@ The model validates a policy already parsed from YAML; reading the file is bot.c
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import core_schema
 
 from bot.domain.alerts import AlertRoute
 
@@ -24,20 +26,67 @@ class RollbackType(StrEnum):
     FEATURE_FLAG = "feature_flag"
 
 
-class Role(StrEnum):
-    VP_ENGINEERING = "vp_engineering"
-    ON_CALL = "on_call"
-    INCIDENT_COMMANDER = "incident_commander"
-    ENGINEERING_LEAD = "engineering_lead"
-    DEVOPS_LEAD = "devops_lead"
-    DBA = "dba"
-    GOVERNANCE_LEAD = "governance_lead"
-    SECURITY = "security"
-    DATA_OWNER = "data_owner"
-    APPROVER = "approver"
-    CTO = "cto"
-    CISO = "ciso"
-    CUSTOMER_SUCCESS = "customer_success"
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Role(str):
+    """A role name, as the policy defines it (lower case, digits, underscores). The runbook's
+    roles are predefined (Role.ON_CALL, ...); a policy may define more (`sre_lead`) and use them
+    in the matrix and the act rules."""
+
+    __slots__ = ()
+
+    VP_ENGINEERING: ClassVar[Role]
+    ON_CALL: ClassVar[Role]
+    INCIDENT_COMMANDER: ClassVar[Role]
+    ENGINEERING_LEAD: ClassVar[Role]
+    DEVOPS_LEAD: ClassVar[Role]
+    DBA: ClassVar[Role]
+    GOVERNANCE_LEAD: ClassVar[Role]
+    SECURITY: ClassVar[Role]
+    DATA_OWNER: ClassVar[Role]
+    APPROVER: ClassVar[Role]
+    CTO: ClassVar[Role]
+    CISO: ClassVar[Role]
+    CUSTOMER_SUCCESS: ClassVar[Role]
+
+    def __new__(cls, name: str) -> Role:
+        if not _ROLE_NAME.match(name):
+            raise ValueError(f"`{name}` is not a role name: lower case letters, digits and _")
+        return super().__new__(cls, name)
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        )
+
+
+# The runbook's roles: always defined, whether or not the policy names who holds them.
+_RUNBOOK = (
+    "vp_engineering",
+    "on_call",
+    "incident_commander",
+    "engineering_lead",
+    "devops_lead",
+    "dba",
+    "governance_lead",
+    "security",
+    "data_owner",
+    "approver",
+    "cto",
+    "ciso",
+    "customer_success",
+)
+for _name in _RUNBOOK:
+    setattr(Role, _name.upper(), Role(_name))
+RUNBOOK_ROLES = frozenset(Role(n) for n in _RUNBOOK)
 
 
 class Act(StrEnum):

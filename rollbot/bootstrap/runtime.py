@@ -282,6 +282,7 @@ async def build_runtime(
     deps = _handler_deps(core, metrics, clock)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
     alerts = AlertIntake(core.opening, core.queries, uow, clock, policy)
+    guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -300,14 +301,6 @@ async def build_runtime(
         outbox=outbox,
         delivery=delivery,
         metrics=metrics,
-        http_app=_http(
-            settings,
-            core,
-            bolt,
-            metrics,
-            engine,
-            alerts,
-            WorkspaceGuard(client, settings.slack_app_id, policy.workspaces),
-        ),
+        http_app=_http(settings, core, bolt, metrics, engine, alerts, guard),
         bolt=bolt,
     )

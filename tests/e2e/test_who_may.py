@@ -8,7 +8,7 @@ import json
 from urllib.parse import urlencode
 
 from bot.domain.events import ObligationKind
-from bot.domain.policy import Act, ActRule, ApprovalPolicy, Role
+from bot.domain.policy import Act, ActRule, ApprovalPolicy, Role, RollbackType
 from bot.domain.request import RollbackRequest
 from bot.domain.targets import target_from
 from bot.usecases.audit_export import verify_database
@@ -236,5 +236,43 @@ async def test_a_request_signed_right_but_for_another_workspace_or_app_is_refuse
             assert ours.status == 200
             await other.settle()
             assert (await stored(other)).requests == 1
+    finally:
+        await other.close()
+
+
+async def test_a_role_the_policy_defines_is_used_in_the_matrix(
+    runtime: Runtime,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+) -> None:
+    """`sre_lead` is no runbook role: the policy defines it (erin holds it) and the matrix asks
+    for it on older-version deployment rollbacks."""
+    sre_lead = Role("sre_lead")
+    custom = ApprovalPolicy.model_validate(
+        {
+            "roles": {
+                **{r: s.model_dump() for r, s in policy.roles.items()},
+                "sre_lead": {"users": ["U0ERIN"]},
+            },
+            "approval_matrix": {"deployment_older_version": {"requires": ["sre_lead"]}},
+        }
+    )
+    assert custom.row(RollbackType.DEPLOYMENT_OLDER_VERSION).requires == (sre_lead,)
+    other = await another_replica(runtime, clock, custom, executor)
+    try:
+        url = await other.serve_http()
+        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+            text = 'deployment/api -n prod --to-revision 1 --severity P2 --reason "x"'
+            await command(other, drv, channel, "U0ALICE", text)
+            await click(other, drv, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+            await click(other, drv, slack, channel, "U0BOB", ActionId.APPROVE)
+            assert "approval needs sre lead" in ephemerals(slack, "U0BOB")[-1]
+            await click(other, drv, slack, channel, "U0ERIN", ActionId.APPROVE)
+            [request] = await other.queries.history(API)
+            assert request.state.value == "completed"
+            assert [(a.by.id, a.role) for a in request.approvals] == [("U0ERIN", sre_lead)]
     finally:
         await other.close()

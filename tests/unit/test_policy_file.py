@@ -99,7 +99,7 @@ def test_partial_policy_keeps_defaults_for_what_it_leaves_out(tmp_path: Path) ->
     )
     policy = load_policy(path)
     assert policy.roles[Role.DBA].usergroup == "S0DBA"
-    assert policy.row(RollbackType.FEATURE_FLAG).auto_approve_for is Role.ON_CALL
+    assert policy.row(RollbackType.FEATURE_FLAG).auto_approve_for == Role.ON_CALL
     assert policy.row(RollbackType.DATABASE).requires == (Role.DBA, Role.ENGINEERING_LEAD)
     assert policy.service("api").auto_rollback_on_timeout is False
     assert policy.service("web").auto_rollback_on_timeout is True

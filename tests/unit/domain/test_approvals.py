@@ -111,13 +111,13 @@ def test_a_person_with_two_roles_fills_the_first_open_one() -> None:
         by=CAROL,
         roles=roles(Role.DBA, Role.ENGINEERING_LEAD),
     )
-    assert role is Role.ENGINEERING_LEAD
+    assert role == Role.ENGINEERING_LEAD
 
 
 def test_denier_rules() -> None:
     assert (
         ap.check_denier(needed=(Role.DBA,), requester=ALICE, by=BOB, roles=roles(Role.DBA))
-        is Role.DBA
+        == Role.DBA
     )
     with pytest.raises(ApprovalRefusedError, match="cancel it instead"):
         ap.check_denier(needed=(Role.DBA,), requester=ALICE, by=ALICE, roles=roles(Role.DBA))

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 DOMAIN = Path(__file__).resolve().parents[3] / "bot" / "domain"
-ALLOWED = set(sys.stdlib_module_names) | {"pydantic", "__future__"}
+# pydantic_core is pydantic's own validation core (a role name is a validated str type)
+ALLOWED = set(sys.stdlib_module_names) | {"pydantic", "pydantic_core", "__future__"}
 CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 
 
