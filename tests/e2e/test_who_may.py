@@ -184,13 +184,13 @@ async def test_a_group_role_goes_stale_while_slack_cannot_be_asked(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
     """frank is DevOps lead through the S0DEVOPS user group. While Slack answers the group
-    lookup with `ratelimited`, his last known membership counts for roles.max_age (10 min);
+    lookup with 429, his last known membership counts for roles.max_age (10 min);
     past that his approval is refused, saying why, and nothing is recorded."""
     text = 'configmap/api-config -n prod --severity P2 --reason "bad flag"'
     await command(runtime, driver, channel, "U0ALICE", text)
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
     assert slack.state.calls_of("usergroups.users.list")  # read once, while Slack answered
-    slack.state.fail_next("usergroups.users.list", error="ratelimited", times=1000)
+    slack.state.fail_next("usergroups.users.list", times=1000)  # HTTP 429, Retry-After
     clock.advance(minutes=11)
     before = await stored(runtime)
     await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
