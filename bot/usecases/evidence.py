@@ -13,6 +13,7 @@ import structlog
 from bot.audit.evidence_pack import EvidencePack, build_pack
 from bot.domain.notices import Summary
 from bot.domain.people import SYSTEM
+from bot.domain.redaction import redact, redact_text
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
 from bot.store.due_items import DueKind
@@ -45,10 +46,12 @@ class EvidenceRecorder:
 
     async def _capture(self, request: RollbackRequest) -> dict[str, Any]:
         try:
-            return await self._executors[request.target.kind].capture(request.target)
+            captured = await self._executors[request.target.kind].capture(request.target)
+            # the one door into evidence: nothing secret passes it (values hashed per request)
+            return dict(redact(captured, salt=request.id))
         except Exception as exc:  # evidence must not stop a rollback; the gap is itself recorded
             log.warning("capture_failed", request=request.id, error=repr(exc))
-            return {"capture_failed": repr(exc)}
+            return {"capture_failed": redact_text(repr(exc))}
 
     async def before(self, request: RollbackRequest) -> None:
         """The target as it was before the rollback, staged in the evidence store."""

@@ -18,6 +18,7 @@ from bot.domain import events as ev
 from bot.domain.errors import DomainError
 from bot.domain.notices import TimelineEntry
 from bot.domain.people import SYSTEM
+from bot.domain.redaction import redact_text
 from bot.domain.request import RequestState, RollbackRequest
 from bot.ports import (
     Clock,
@@ -86,7 +87,8 @@ class ExecutionRunner:
         try:
             async with self._uow() as uow:
                 if await self._leases.held(uow, request.id, lease):
-                    line_notice = TimelineEntry(action="progress", details={"line": line})
+                    said = redact_text(line)  # a platform's words may quote a secret
+                    line_notice = TimelineEntry(action="progress", details={"line": said})
                     await uow.outbox.notify(request, line_notice, self._clock.now())
         except Exception as exc:
             if not is_transient(exc):
@@ -249,7 +251,7 @@ class ExecutionRunner:
         except LeaseLostError:
             raise
         except ExecutionError as exc:
-            failed = ev.ExecutionFailed(reason=str(exc))
+            failed = ev.ExecutionFailed(reason=redact_text(str(exc)))
             await transitions.record_outcome(request_id, failed, fence=lease.token)
         except Exception as exc:  # an executor bug must still end the request visibly
             correlation = uuid.uuid4().hex[:12]

@@ -26,7 +26,6 @@ from bot.ports import (
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.rollout import (
     CONFLICT_RETRIES,
-    CREDENTIAL,
     json_body,
     read_named,
 )
@@ -157,11 +156,10 @@ class KubernetesConfigMapExecutor:
         )
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:
+        """The ConfigMap as it is; its values reach evidence only as salted hashes (the
+        evidence recorder redacts every capture, bot.domain.redaction)."""
         live, version = await self._current(target)
-        data = {
-            k: "<redacted>" if CREDENTIAL.search(k) else v
-            for k, v in (live.get("data") or {}).items()
-        }
+        data = dict(live.get("data") or {})
         return {
             "configmap": target.label,
             "rollbot_version": version,

@@ -19,6 +19,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from bot.domain.redaction import redact
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ExecutionError,
@@ -40,7 +41,6 @@ from integrations.kubernetes.rollout import (
     plain_template,
     read_named,
     read_with_retries,
-    redact,
     revision_of,
     rollout_state,
     unanswered_patch,

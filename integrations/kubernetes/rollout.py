@@ -1,12 +1,11 @@
 """kubectl's own logic, as plain functions over JSON dicts: which annotations an undo keeps,
-rollout status, credential redaction, and which API failures are worth a retry
+rollout status, and which API failures are worth a retry
 (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go and rollout_status.go)."""
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -30,7 +29,6 @@ SKIPPED_ANNOTATIONS = {
     "deprecated.deployment.rollback.to",
 }
 CONFLICT_RETRIES = 3
-CREDENTIAL = re.compile(r"(passw|secret|token|api[_-]?key|credential|private)", re.I)
 T = TypeVar("T")
 
 
@@ -108,20 +106,6 @@ def plain_template(template: dict[str, Any]) -> dict[str, Any]:
 
 def images_of(template: dict[str, Any]) -> list[str]:
     return [c.get("image", "?") for c in template.get("spec", {}).get("containers", [])]
-
-
-def redact(obj: Any) -> Any:
-    """Evidence never holds secrets: env values from secretKeyRef and credential-like values go."""
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    out = {k: redact(v) for k, v in obj.items()}
-    if "name" in out and "value" in out and CREDENTIAL.search(str(out["name"])):
-        out["value"] = "<redacted>"
-    if "valueFrom" in out and "secretKeyRef" in (out["valueFrom"] or {}):
-        out["valueFrom"] = {"secretKeyRef": "<redacted>"}
-    return out
 
 
 def rollout_state(d: dict[str, Any]) -> tuple[bool, str]:

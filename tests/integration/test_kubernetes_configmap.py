@@ -9,6 +9,7 @@ import pytest
 
 from bot.audit.keys import AuditSigner
 from bot.domain.policy import RollbackType
+from bot.domain.redaction import redact
 from bot.domain.request import TargetRef
 from bot.ports import UnknownTargetError
 from bot.store import migrate
@@ -116,9 +117,12 @@ async def test_restore_the_previous_version_and_record_the_changed_keys(
 async def test_capture_redacts_credential_like_keys(
     configmaps: KubernetesConfigMapExecutor,
 ) -> None:
-    captured = await configmaps.capture(CONFIG)
-    assert captured["data"]["DB_PASSWORD"] == "<redacted>"
-    assert captured["data"]["LOG_LEVEL"] == "info"
+    captured = redact(await configmaps.capture(CONFIG), salt="RB-1")
+    # key names stay, every value becomes a salted hash: equal values stay equal in a pack
+    assert set(captured["data"]) >= {"DB_PASSWORD", "LOG_LEVEL"}
+    assert all(str(v).startswith("hmac-sha256:") for v in captured["data"].values())
+    assert captured["data"]["LOG_LEVEL"] == redact({"data": {"x": "info"}}, "RB-1")["data"]["x"]
+    assert captured["data"]["LOG_LEVEL"] != redact({"data": {"x": "info"}}, "RB-2")["data"]["x"]
 
 
 def test_changed_keys() -> None:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from bot.domain.policy import RollbackType
+from bot.domain.redaction import redact
 from bot.domain.request import TargetRef
 from bot.ports import ExecutionError, UnknownTargetError
 from integrations.kubernetes.deployment import KubernetesExecutor
-from integrations.kubernetes.rollout import AccessDeniedError, redact
+from integrations.kubernetes.rollout import AccessDeniedError
 from sandbox.kube.server import SandboxKube
 from tests.helpers import unfenced
 from tests.unit.domain.factories import make_request
@@ -25,12 +26,18 @@ WEB = TargetRef(kind="deployment", name="web", namespace="prod")
 def deployment(image: str, *, secret_env: bool = False) -> dict[str, Any]:
     env = [
         {"name": "DB_PASSWORD", "value": "hunter2"},
+        {"name": "DATABASE_URL", "value": "postgres://web:Tr0ub4dor@db:5432/web"},
         {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
     ]
+    # what `kubectl apply` leaves: the whole manifest, env values included, as one string
+    applied = json.dumps({"spec": {"template": {"spec": {"containers": [{"env": env}]}}}})
+    annotations = (
+        {"kubectl.kubernetes.io/last-applied-configuration": applied} if secret_env else {}
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "prod"},
+        "metadata": {"name": "web", "namespace": "prod", "annotations": annotations},
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": "web"}},
@@ -205,8 +212,8 @@ async def test_capture_holds_no_secrets(kube: SandboxKube, executor: KubernetesE
     await _release(kube, "web:1.2", "web:1.3", secret_env=True)
     captured = json.dumps(await executor.capture(WEB))
     assert "hunter2" not in captured
+    assert "Tr0ub4dor" not in captured  # in a connection string, and in last-applied
     assert '"value": "<redacted>"' in captured
-    assert '"secretKeyRef": "<redacted>"' in captured
     assert '"revision": "2"' in captured
     assert redact({"name": "LOG_LEVEL", "value": "debug"}) == {
         "name": "LOG_LEVEL",
