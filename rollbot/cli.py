@@ -246,9 +246,33 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument()] = "base") -> None:
-    """Revert migrations down to REVISION (base: an empty database)."""
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revert down to this revision (base: empty)")],
+    drop_audit_log: Annotated[
+        bool, typer.Option(help="Allow reverting the migration that holds the audit log")
+    ] = False,
+    yes: Annotated[bool, typer.Option(help="Do not ask before destroying the audit log")] = False,
+) -> None:
+    """Revert migrations down to REVISION. The audit log is never dropped by accident."""
     from bot.store import migrate
+
+    async def loss(engine: AsyncEngine) -> migrate.AuditLoss:
+        return await migrate.audit_loss(engine, revision)
+
+    lost = _on_database(loss)
+    if lost.migrations:
+        what = (
+            f"{lost.entries} audit entries and {lost.checkpoints} signed checkpoints "
+            f"(reverting migration {', '.join(lost.migrations)})"
+        )
+        if not drop_audit_log:
+            raise _fail(
+                f"downgrading to {revision} destroys the audit log: {what}. "
+                "Export it first (rollbot audit export), then pass --drop-audit-log"
+            )
+        typer.echo(f"This destroys {what}.")
+        if not yes and not typer.confirm("Destroy the audit log?", default=False):
+            raise _fail("nothing was changed")
 
     async def work(engine: AsyncEngine) -> str:
         await migrate.downgrade(engine, revision)

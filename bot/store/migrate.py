@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,9 +38,50 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
         await conn.run_sync(_run, "upgrade", target)
 
 
-async def downgrade(engine: AsyncEngine, target: str = "base") -> None:
+async def downgrade(engine: AsyncEngine, target: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_run, "downgrade", target)
+
+
+def _undone(conn: Connection, target: str) -> list[str]:
+    """The migrations a downgrade to `target` reverts, newest first, by module attribute
+    `touches_audit_log` (a migration that creates, alters or drops the audit tables says so)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is None:
+        return []
+    kept = {"base"} if target == "base" else {target, *_ancestors(script, target)}
+    return [
+        rev.revision
+        for rev in script.iterate_revisions(current, "base")
+        if rev.revision not in kept and getattr(rev.module, "touches_audit_log", False)
+    ]
+
+
+def _ancestors(script: ScriptDirectory, revision: str) -> set[str]:
+    found = script.get_revision(revision)
+    if found is None:
+        raise SchemaError(f"no migration {revision!r}; `rollbot db current` lists the head")
+    return {r.revision for r in script.iterate_revisions(found.revision, "base")}
+
+
+@dataclass(frozen=True)
+class AuditLoss:
+    """What a downgrade would destroy of the audit log: none when it keeps the audit tables."""
+
+    migrations: tuple[str, ...]
+    entries: int
+    checkpoints: int
+
+
+async def audit_loss(engine: AsyncEngine, target: str) -> AuditLoss:
+    async with engine.connect() as conn:
+        undone = tuple(await conn.run_sync(_undone, target))
+        if not undone:
+            return AuditLoss((), 0, 0)
+        entries = (await conn.execute(text("SELECT count(*) FROM audit_entries"))).scalar_one()
+        marks = (await conn.execute(text("SELECT count(*) FROM audit_checkpoints"))).scalar_one()
+    return AuditLoss(undone, int(entries), int(marks))
 
 
 @dataclass(frozen=True)

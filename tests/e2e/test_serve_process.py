@@ -154,7 +154,21 @@ async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> N
     )
     assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0002\n")
     assert (await _run("db", "current", env=env))[1] == "current 0002 · head 0002\n"
-    assert (await _run("db", "downgrade", env=env))[:2] == (0, "schema at base\n")
+    code, _, err = await _run("db", "downgrade", env=env)
+    assert code == 2  # no revision: nothing is reverted by default
+    assert "Missing argument" in err
+    code, _, err = await _run("db", "downgrade", "base", env=env)
+    assert code == 2
+    assert err.strip() == (
+        "rollbot: downgrading to base destroys the audit log: 0 audit entries and 0 signed "
+        "checkpoints (reverting migration 0001). Export it first (rollbot audit export), then "
+        "pass --drop-audit-log"
+    )
+    assert (await _run("db", "current", env=env))[1] == "current 0002 · head 0002\n"
+    assert (await _run("db", "downgrade", "0001", env=env))[:2] == (0, "schema at 0001\n")
+    code, out, _ = await _run("db", "downgrade", "base", "--drop-audit-log", "--yes", env=env)
+    assert (code, out.splitlines()[-1]) == (0, "schema at base")
+    assert out.startswith("This destroys 0 audit entries and 0 signed checkpoints")
     assert (await _run("db", "upgrade", env=env))[0] == 0
 
     import sqlite3

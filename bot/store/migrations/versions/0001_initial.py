@@ -12,6 +12,8 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# Creates the audit tables: reverting it destroys the audit log (rollbot db downgrade guards it).
+touches_audit_log = True
 
 UTC = sa.DateTime(timezone=True)
 
