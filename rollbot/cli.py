@@ -342,14 +342,29 @@ def audit_verify(
     public_key: Annotated[
         Path | None, typer.Option(help="Pin the Ed25519 public key (PEM)")
     ] = None,
+    trust_bundle_key: Annotated[
+        bool, typer.Option(help="Verify an export with the key inside it (proves less)")
+    ] = False,
 ) -> None:
     """Walk the hash chain, check every hash and signed checkpoint; exit 1 at the first bad entry."""
     from bot.audit.keys import load_public_key
     from bot.usecases.audit_export import verify_bundle, verify_database
 
     if export is not None:
+        if public_key is None and not trust_bundle_key:
+            # whoever re-signed a doctored bundle replaced the key inside it as well
+            raise _fail(
+                "verifying an export needs the public key you trust: --public-key FILE.pem "
+                "(`rollbot audit public-key` on the running system prints it); "
+                "--trust-bundle-key uses the bundle's own key instead"
+            )
         pinned = load_public_key(public_key.read_bytes()) if public_key else None
         verdict = verify_bundle(export, pinned)
+        if pinned is None:
+            typer.echo(
+                "Trusted the public key inside the bundle: this shows the bundle is consistent, "
+                "not that rollbot signed it"
+            )
     else:
         key = _public_key(public_key)
         verdict = _on_database(lambda engine: verify_database(engine, key))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from bot.audit.keys import AuditSigner
@@ -225,3 +226,50 @@ async def test_cli_verify_before_and_after_tampering_one_byte(
     assert code == 1
     assert after == "FAILED at seq 3: hash does not match the content: the entry was edited"
     await engine.dispose()
+
+
+async def test_an_export_is_verified_against_a_key_the_auditor_brings(
+    uow: UnitOfWorkFactory, signer: AuditSigner, tmp_path: Path
+) -> None:
+    """A fully re-signed bundle carries its forger's key: the CLI refuses to verify an export
+    without a trusted key unless told to trust the bundle's own, and then says so."""
+    await _append(uow, 6)
+    bundle = await export_bundle(uow.engine, signer.public_key, tmp_path / "b.tar.gz")
+    pem = tmp_path / "rollbot.pub"
+    pem.write_bytes(
+        signer.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+    async def verify(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            ROLLBOT,
+            "audit",
+            "verify",
+            "--export",
+            str(bundle.path),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode().strip(), err.decode().strip()
+
+    code, _, err = await verify()
+    assert code == 2
+    assert err.startswith("rollbot: verifying an export needs the public key you trust")
+    code, out, _ = await verify("--trust-bundle-key")
+    assert code == 0
+    assert out.startswith("Trusted the public key inside the bundle")
+    code, out, _ = await verify("--public-key", str(pem))
+    assert (code, out.splitlines()[0][:3]) == (0, "OK:")
+    other = Ed25519PrivateKey.generate().public_key()
+    pem.write_bytes(
+        other.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    code, out, _ = await verify("--public-key", str(pem))
+    assert code == 1  # a key the auditor trusts did not sign it
