@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.report import Figure
+from bot.audit.keys import load_signing_key
 from sandbox.processes import clean_env, rollbot_serve
 from sandbox.slack.driver import command_fields
 from sandbox.slack.server import SandboxSlack
@@ -179,6 +180,8 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
         async with _bare(api, ws.token, inline=True) as url:
             inline = await _profile(url, fields)
         async with _database() as database_url:
+            # a shared database never gets a key nobody configured: make it first
+            load_signing_key(seed_b64=None, path=folder / "audit.key", create=True)
             env = clean_env(
                 ROLLBOT_DATABASE_URL=database_url,
                 SLACK_BOT_TOKEN=ws.token,

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bot.audit.keys import AuditSigner
+from bot.audit.keys import AuditSigner, load_signing_key
 from bot.config.settings import load_settings
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from rollbot.bootstrap.runtime import Runtime, build_runtime
@@ -182,6 +182,8 @@ async def runtime(
     policy: ApprovalPolicy,
     tmp_path: Path,
 ) -> AsyncIterator[Runtime]:
+    # as an operator does for a shared database (`rollbot audit keygen`): the key exists first
+    load_signing_key(seed_b64=None, path=tmp_path / "audit.key", create=True)
     settings = load_settings(
         database_url=database_url,
         slack_bot_token=slack.state.token,

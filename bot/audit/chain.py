@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 GENESIS = "0" * 64
@@ -65,6 +66,41 @@ def sign_checkpoint(key: Ed25519PrivateKey, seq: int, head: str) -> str:
     return key.sign(checkpoint_message(seq, head)).hex()
 
 
+def key_id(public: Ed25519PublicKey) -> str:
+    """A public key's fingerprint, as every checkpoint records it."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+# The entry a key rotation appends: both keys sign the same statement.
+ROTATION = "audit.key_rotated"
+
+
+def rotation_message(old_id: str, new_id: str, at: str) -> bytes:
+    return f"rollbot-audit-rotation/v1\n{old_id}\n{new_id}\n{at}\n".encode("ascii")
+
+
+def _rotation_problem(body: dict[str, Any]) -> tuple[str | None, Ed25519PublicKey | None]:
+    """(why the rotation entry is not genuine, or None; the new key it introduces)."""
+    payload = body.get("payload") or {}
+    try:
+        keys = [
+            serialization.load_pem_public_key(str(payload[f"{side}_public_key"]).encode())
+            for side in ("from", "to")
+        ]
+        old, new = (k if isinstance(k, Ed25519PublicKey) else None for k in keys)
+        if old is None or new is None:
+            return "a key rotation names a key that is not Ed25519", None
+        message = rotation_message(key_id(old), key_id(new), str(body.get("at")))
+        old.verify(bytes.fromhex(str(payload["from_signature"])), message)
+        new.verify(bytes.fromhex(str(payload["to_signature"])), message)
+    except (InvalidSignature, KeyError, ValueError, TypeError):
+        return "a key rotation is not signed by both the old and the new key", None
+    if (payload.get("from_key_id"), payload.get("to_key_id")) != (key_id(old), key_id(new)):
+        return "a key rotation's fingerprints do not match its keys", None
+    return None, new
+
+
 @dataclass(frozen=True)
 class ChainEntry:
     seq: int
@@ -78,6 +114,7 @@ class Checkpoint:
     seq: int
     hash: str
     signature: str
+    key_id: str = ""  # the signing key's fingerprint ("" in exports made before it was kept)
 
 
 @dataclass(frozen=True)
@@ -151,8 +188,15 @@ class ChainVerifier:
     the chain beyond the hashes of entries that a checkpoint names."""
 
     def __init__(
-        self, *, anchor: str = GENESIS, first_seq: int = 1, watch: Iterable[int] = ()
+        self,
+        *,
+        anchor: str = GENESIS,
+        first_seq: int = 1,
+        watch: Iterable[int] = (),
+        trusted: Iterable[Ed25519PublicKey] = (),
     ) -> None:
+        # the keys the auditor brought, and those a genuine rotation from one of them introduced
+        self.trusted = {key_id(k): k for k in trusted}
         self.prev = anchor
         self.first_seq = first_seq
         self.expected = first_seq
@@ -172,7 +216,19 @@ class ChainVerifier:
         if entry.seq in self._watch:
             self._seen[entry.seq] = entry.hash
         self.prev, self.expected, self.count = entry.hash, self.expected + 1, self.count + 1
+        self._note(entry.seq, _decode(entry.body))
         return True
+
+    def _note(self, seq: int, body: dict[str, Any]) -> None:
+        """A key rotation: checked, and its new key trusted when a trusted key handed over."""
+        if body.get("action") != ROTATION:
+            return
+        problem, new = _rotation_problem(body)
+        if problem is not None or new is None:
+            self.fail(seq, problem or "a key rotation could not be read")
+            return
+        if (body.get("payload") or {}).get("from_key_id") in self.trusted:
+            self.trusted[key_id(new)] = new
 
     def feed_body(self, seq: int, prev_hash: str, digest: str, body: str) -> dict[str, Any] | None:
         """`feed` for the hot path of a long chain: the same checks, the body parsed once and
@@ -190,6 +246,10 @@ class ChainVerifier:
                 if seq in self._watch:
                     self._seen[seq] = digest
                 self.prev, self.expected, self.count = digest, seq + 1, self.count + 1
+                if parsed.get("action") == ROTATION:
+                    self._note(seq, parsed)
+                    if self.problem is not None:
+                        return None
                 return parsed
         self.feed(ChainEntry(seq, prev_hash, digest, body))  # the slow path names the problem
         return None
@@ -205,20 +265,33 @@ class ChainVerifier:
             return self.problem
         last_seq = self.expected - 1
         last_checkpoint = None
+        trusted = dict(self.trusted)
+        if public_key is not None:
+            trusted[key_id(public_key)] = public_key
         for cp in sorted(checkpoints, key=lambda c: c.seq):
-            if public_key is None:
+            if not trusted:
                 return _bad(
                     cp.seq,
                     "a signed checkpoint exists but no public key was given",
                     self.count,
                     self.prev,
                 )
+            key = trusted.get(cp.key_id) if cp.key_id else public_key
+            if key is None:
+                return _bad(
+                    cp.seq,
+                    f"the checkpoint is signed by a key you did not trust (fingerprint "
+                    f"{cp.key_id or 'unknown'})",
+                    self.count,
+                    self.prev,
+                )
             try:
-                public_key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
+                key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
             except (InvalidSignature, ValueError):
                 return _bad(
                     cp.seq,
-                    "checkpoint signature is not valid for this public key",
+                    f"checkpoint signature is not valid for key {key_id(key)}: the checkpoint "
+                    "was altered",
                     self.count,
                     self.prev,
                 )
@@ -248,7 +321,12 @@ def verify_chain(
 ) -> Verdict:
     """Walk the chain; return the first bad sequence number and why, or the head."""
     cps = list(checkpoints)
-    verifier = ChainVerifier(anchor=anchor, first_seq=first_seq, watch=(c.seq for c in cps))
+    verifier = ChainVerifier(
+        anchor=anchor,
+        first_seq=first_seq,
+        watch=(c.seq for c in cps),
+        trusted=[public_key] if public_key is not None else [],
+    )
     for entry in entries:
         if not verifier.feed(entry):
             break

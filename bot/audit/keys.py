@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,18 +11,13 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from bot.audit.chain import sign_checkpoint
+from bot.audit.chain import key_id, sign_checkpoint
 
 log = structlog.get_logger("rollbot.audit")
 
 
 class AuditKeyError(Exception):
     pass
-
-
-def key_id(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def public_pem(public: Ed25519PublicKey) -> bytes:

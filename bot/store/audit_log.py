@@ -192,6 +192,12 @@ class ChainReader:
         )
         return [_checkpoint(row) for row in rows]
 
+    async def newest_checkpoint(self) -> SignedCheckpoint | None:
+        rows = await self._conn.execute(
+            select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq).desc()).limit(1)
+        )
+        return next((_checkpoint(row) for row in rows), None)
+
     async def pages(self, page: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
         """(seq, prev_hash, hash, body, at, actor_id, actor_name, action, incident_id,
         request_id) tuples in chain order."""

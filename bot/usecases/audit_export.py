@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,25 +58,37 @@ def _column_problem(body: dict[str, Any], columns: tuple[Any, ...]) -> str | Non
     return None
 
 
-async def verify_database(engine: AsyncEngine, public_key: Ed25519PublicKey | None) -> Verdict:
+async def verify_database(
+    engine: AsyncEngine, public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None
+) -> Verdict:
+    """Walk the stored chain against the keys the caller trusts (and those a genuine rotation
+    from them introduced)."""
+    keys = (
+        []
+        if public_key is None
+        else [public_key]
+        if isinstance(public_key, Ed25519PublicKey)
+        else list(public_key)
+    )
+    first_key = keys[0] if keys else None
     async with chain_reader(engine) as reader:
         checkpoints = [
-            Checkpoint(seq=c.seq, hash=c.hash, signature=c.signature)
+            Checkpoint(seq=c.seq, hash=c.hash, signature=c.signature, key_id=c.key_id)
             for c in await reader.checkpoints()
         ]
-        verifier = ChainVerifier(watch=(c.seq for c in checkpoints))
+        verifier = ChainVerifier(watch=(c.seq for c in checkpoints), trusted=keys)
         feed = verifier.feed_body
         async for page in reader.pages(PAGE):
             for row in page:
                 seq, prev_hash, digest, body, *columns = row
                 parsed = feed(seq, prev_hash, digest, body)
                 if parsed is None:
-                    return verifier.finish(checkpoints, public_key)
+                    return verifier.finish(checkpoints, first_key)
                 problem = _column_problem(parsed, tuple(columns))
                 if problem:
                     verifier.fail(seq, problem)
-                    return verifier.finish(checkpoints, public_key)
-    return verifier.finish(checkpoints, public_key)
+                    return verifier.finish(checkpoints, first_key)
+    return verifier.finish(checkpoints, first_key)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -144,7 +157,9 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Ver
             if line
         ]
         cps = [
-            Checkpoint(seq=d["seq"], hash=d["hash"], signature=d["signature"])
+            Checkpoint(
+                seq=d["seq"], hash=d["hash"], signature=d["signature"], key_id=d.get("key_id", "")
+            )
             for d in (
                 json.loads(line) for line in read("checkpoints.jsonl").decode().splitlines() if line
             )

@@ -30,11 +30,12 @@ from bot.ports import (
 )
 from bot.store import migrate
 from bot.store.config_versions import StoredConfigVersions
-from bot.store.engine import create_engine
+from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.approvals import Approvals
+from bot.usecases.audit_keys import check_signing_key
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
@@ -231,8 +232,12 @@ def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
 
 def _unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
     """Transactions on the engine, their audit entries signed with the audit key."""
+    # The embedded SQLite setup may make its own key (and says where); anything shared never
+    # signs with a key nobody configured.
     key = load_signing_key(
-        seed_b64=settings.audit_signing_key, path=settings.audit_key_file, create=True
+        seed_b64=settings.audit_signing_key,
+        path=settings.audit_key_file,
+        create=is_sqlite(settings.database_url),
     )
     return UnitOfWorkFactory(engine, AuditSigner(key, every=settings.audit_checkpoint_every))
 
@@ -264,6 +269,8 @@ async def build_runtime(
     policy = policy or load_policy(settings.policy_file)
     engine = await _engine(settings, check_schema)
     uow = _unit_of_work(settings, engine)
+    if check_schema:
+        await check_signing_key(engine, uow.signer)
     if callable(executors):
         executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}

@@ -1,0 +1,186 @@
+"""The audit key's lifecycle: a process never signs with a key the log was not signed with, a
+shared database never gets a key nobody configured, and a new key comes in only through a
+rotation both keys sign, which verification follows."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bot.audit.chain import ROTATION, key_id, rotation_message
+from bot.audit.keys import AuditKeyError, public_pem
+from bot.domain.people import SYSTEM
+from bot.domain.policy import ApprovalPolicy
+from bot.usecases.audit_export import verify_database
+from bot.usecases.audit_keys import AuditKeyMismatchError, rotate_key
+from handlers.slack.ids import ActionId
+from rollbot.bootstrap.runtime import Runtime, build_runtime
+from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import SandboxSlack
+from tests.conftest import FakeClock
+from tests.e2e.workflow import click, command
+
+
+async def _signed_history(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    """A request decided and closed: its close signs a checkpoint."""
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "x"')
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.CHOOSE_FORWARD_FIX)
+    async with runtime.uow() as uow:
+        assert await uow.audit.checkpoints()
+
+
+async def _again(
+    runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, **changes: object
+) -> Runtime:
+    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), ScriptedExecutor())
+    return await build_runtime(
+        runtime.settings.model_copy(update=changes),
+        clock=clock,
+        policy=policy,
+        executors=executors,
+        verifier=ScriptedVerifier(),
+    )
+
+
+def _seed(key: Ed25519PrivateKey) -> str:
+    raw = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_restart_that_lost_the_key_file_refuses_to_sign_with_a_new_one(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+) -> None:
+    await _signed_history(runtime, driver, slack, channel)
+    old = runtime.uow.signer.key_id
+    runtime.settings.audit_key_file.unlink()
+    with pytest.raises(AuditKeyMismatchError) as refused:
+        await _again(runtime, clock, policy)
+    assert f"signed by key {old}" in str(refused.value)
+    assert "Restore that key" in str(refused.value)
+    # the untouched chain still verifies with the key it was signed with
+    assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
+
+
+async def test_a_second_replica_with_another_key_refuses_to_start(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+) -> None:
+    await _signed_history(runtime, driver, slack, channel)
+    other = Ed25519PrivateKey.generate()
+    with pytest.raises(
+        AuditKeyMismatchError, match=f"this process holds key {key_id(other.public_key())}"
+    ):
+        await _again(runtime, clock, policy, audit_signing_key=_seed(other))
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_shared_database_never_gets_a_key_nobody_configured(
+    runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, tmp_path: Path
+) -> None:
+    with pytest.raises(AuditKeyError, match="no audit signing key"):
+        await _again(runtime, clock, policy, audit_key_file=tmp_path / "missing.key")
+    assert not (tmp_path / "missing.key").exists()
+
+
+async def test_a_rotation_both_keys_sign_is_followed_by_verification(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+) -> None:
+    await _signed_history(runtime, driver, slack, channel)
+    old, new = runtime.uow.signer.key, Ed25519PrivateKey.generate()
+    await rotate_key(runtime.engine, old, new, datetime.now(UTC))
+    rotated = await _again(runtime, clock, policy, audit_signing_key=_seed(new))  # it starts
+    try:
+        await command(rotated, driver, channel, "U0ALICE", 'deployment/web -n prod --reason "y"')
+        async with rotated.uow() as uow:
+            await uow.audit.checkpoint(clock.now())
+        # the auditor brings the original key: the rotation hands trust over to the new one
+        assert (await verify_database(runtime.engine, old.public_key())).ok
+        alone = await verify_database(runtime.engine, new.public_key())
+        assert not alone.ok
+        assert f"signed by a key you did not trust (fingerprint {key_id(old.public_key())})" in (
+            alone.reason
+        )
+    finally:
+        await rotated.close()
+
+
+async def test_a_rotation_signed_by_one_key_only_fails_verification(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    await _signed_history(runtime, driver, slack, channel)
+    old, new, forger = (
+        runtime.uow.signer.key,
+        Ed25519PrivateKey.generate(),
+        Ed25519PrivateKey.generate(),
+    )
+    now = datetime.now(UTC)
+    statement = rotation_message(
+        key_id(old.public_key()), key_id(new.public_key()), now.isoformat()
+    )
+    async with runtime.uow() as uow:
+        seq = await uow.audit.append(
+            at=now,
+            actor=SYSTEM,
+            action=ROTATION,
+            request_id=None,
+            incident_id=None,
+            payload={
+                "from_key_id": key_id(old.public_key()),
+                "to_key_id": key_id(new.public_key()),
+                "from_public_key": public_pem(old.public_key()).decode(),
+                "to_public_key": public_pem(new.public_key()).decode(),
+                "from_signature": forger.sign(statement).hex(),  # the old key never signed it
+                "to_signature": new.sign(statement).hex(),
+            },
+        )
+    verdict = await verify_database(runtime.engine, old.public_key())
+    assert not verdict.ok
+    assert verdict.first_bad_seq == seq
+    assert verdict.reason == "a key rotation is not signed by both the old and the new key"
+
+
+def test_keygen_writes_a_private_key_once_or_prints_a_seed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.audit.keys import load_signing_key
+    from rollbot.cli import app
+
+    out = tmp_path / "audit.key"
+    made = CliRunner().invoke(app, ["audit", "keygen", "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    key = load_signing_key(seed_b64=None, path=out, create=False)
+    assert f"fingerprint {key_id(key.public_key())}" in made.output
+    assert "-----BEGIN PUBLIC KEY-----" in made.output
+    again = CliRunner().invoke(app, ["audit", "keygen", "--out", str(out)])
+    assert again.exit_code == 2
+    assert "rollbot never overwrites a key" in again.output
+    seed = CliRunner().invoke(app, ["audit", "keygen", "--print-seed"])
+    line = seed.output.splitlines()[0]
+    assert line.startswith("ROLLBOT_AUDIT_SIGNING_KEY=")
+    assert load_signing_key(seed_b64=line.split("=", 1)[1], path=out, create=False)
