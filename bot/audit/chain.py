@@ -74,6 +74,8 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 # The entry a key rotation appends: both keys sign the same statement.
 ROTATION = "audit.key_rotated"
+# The entry that records where checkpoints must be: from it on, every `every`-th entry is signed.
+CHECKPOINT_RULE = "audit.checkpoint_rule"
 
 
 def rotation_message(old_id: str, new_id: str, at: str) -> bytes:
@@ -197,6 +199,8 @@ class ChainVerifier:
     ) -> None:
         # the keys the auditor brought, and those a genuine rotation from one of them introduced
         self.trusted = {key_id(k): k for k in trusted}
+        # (from seq, every): where the chain says checkpoints must be
+        self.rules: list[tuple[int, int]] = []
         self.prev = anchor
         self.first_seq = first_seq
         self.expected = first_seq
@@ -220,7 +224,13 @@ class ChainVerifier:
         return True
 
     def _note(self, seq: int, body: dict[str, Any]) -> None:
-        """A key rotation: checked, and its new key trusted when a trusted key handed over."""
+        """A key rotation: checked, and its new key trusted when a trusted key handed over. A
+        checkpoint rule: remembered, so a missing checkpoint is noticed."""
+        if body.get("action") == CHECKPOINT_RULE:
+            every = (body.get("payload") or {}).get("every")
+            if isinstance(every, int) and every > 0:
+                self.rules.append((seq, every))
+            return
         if body.get("action") != ROTATION:
             return
         problem, new = _rotation_problem(body)
@@ -246,7 +256,7 @@ class ChainVerifier:
                 if seq in self._watch:
                     self._seen[seq] = digest
                 self.prev, self.expected, self.count = digest, seq + 1, self.count + 1
-                if parsed.get("action") == ROTATION:
+                if parsed.get("action") in (ROTATION, CHECKPOINT_RULE):
                     self._note(seq, parsed)
                     if self.problem is not None:
                         return None
@@ -265,10 +275,16 @@ class ChainVerifier:
             return self.problem
         last_seq = self.expected - 1
         last_checkpoint = None
+        cps = list(checkpoints)
+        missing = _missing_checkpoint(self.rules, {c.seq for c in cps}, last_seq)
+        if missing is not None:
+            seq, every = missing
+            reason = f"checkpoint missing at seq {seq}: the chain records one every {every} entries"
+            return _bad(seq, reason, self.count, self.prev)
         trusted = dict(self.trusted)
         if public_key is not None:
             trusted[key_id(public_key)] = public_key
-        for cp in sorted(checkpoints, key=lambda c: c.seq):
+        for cp in sorted(cps, key=lambda c: c.seq):
             if not trusted:
                 return _bad(
                     cp.seq,
@@ -309,6 +325,19 @@ class ChainVerifier:
                 )
             last_checkpoint = cp.seq
         return Verdict(ok=True, count=self.count, head=self.prev, last_checkpoint=last_checkpoint)
+
+
+def _missing_checkpoint(
+    rules: list[tuple[int, int]], signed: set[int], last_seq: int
+) -> tuple[int, int] | None:
+    """The first sequence number the recorded rules say is signed and is not."""
+    for i, (start, every) in enumerate(rules):
+        end = rules[i + 1][0] if i + 1 < len(rules) else last_seq + 1
+        first = (start // every + 1) * every
+        for seq in range(first, min(end, last_seq + 1), every):
+            if seq not in signed:
+                return seq, every
+    return None
 
 
 def verify_chain(

@@ -32,7 +32,6 @@ _NAME_WORDS = frozenset(
         "pwd",
         "secret",
         "token",
-        "key",
         "apikey",
         "credential",
         "credentials",
@@ -97,11 +96,18 @@ def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
+# A bare `key` names a key (an S3 object's, a Secret's entry): only these make it a secret.
+_KEY_KINDS = frozenset({"api", "private", "access", "secret", "signing", "encryption", "ssh"})
+
+
 def credential_name(name: str) -> bool:
     """DB_PASS, apiKey, x-auth-token, SESSION_COOKIE: a name that says its value is secret."""
     words = _words(name)
-    return any(w in _NAME_WORDS for w in words) or "".join(words).endswith(
-        ("password", "apikey", "secret", "token")
+    keyed = any(w == "key" and i and words[i - 1] in _KEY_KINDS for i, w in enumerate(words))
+    return (
+        keyed
+        or any(w in _NAME_WORDS for w in words)
+        or "".join(words).endswith(("password", "apikey", "secret", "token"))
     )
 
 

@@ -4,6 +4,7 @@ signed checkpoints of the chain's head."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
-from bot.audit.chain import AuditRecord, SignedCheckpoint, entry_body, entry_hash
+from bot.audit.chain import (
+    CHECKPOINT_RULE,
+    AuditRecord,
+    SignedCheckpoint,
+    entry_body,
+    entry_hash,
+)
 from bot.audit.keys import AuditSigner
 from bot.domain.people import Person
 from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
@@ -191,6 +198,20 @@ class ChainReader:
             select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
         )
         return [_checkpoint(row) for row in rows]
+
+    async def newest_rule(self) -> int | None:
+        """The checkpoint interval the chain last recorded, if it recorded one."""
+        rows = await self._conn.execute(
+            select_columns(col(AuditEntryRow.body))
+            .where(col(AuditEntryRow.action) == CHECKPOINT_RULE)
+            .order_by(col(AuditEntryRow.seq).desc())
+            .limit(1)
+        )
+        body = rows.scalar()
+        if body is None:
+            return None
+        every = json.loads(body).get("payload", {}).get("every")
+        return every if isinstance(every, int) else None
 
     async def newest_checkpoint(self) -> SignedCheckpoint | None:
         rows = await self._conn.execute(

@@ -8,7 +8,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.audit.chain import ROTATION, key_id, rotation_message
+from bot.audit.chain import CHECKPOINT_RULE, ROTATION, key_id, rotation_message
 from bot.audit.keys import AuditSigner, public_pem
 from bot.domain.people import SYSTEM
 from bot.store.audit_log import chain_reader
@@ -32,6 +32,28 @@ async def check_signing_key(engine: AsyncEngine, signer: AuditSigner) -> None:
             "(ROLLBOT_AUDIT_KEY_FILE or ROLLBOT_AUDIT_SIGNING_KEY), or introduce the new one "
             "with `rollbot audit rotate-key --new FILE` while the old one is configured"
         )
+
+
+async def record_checkpoint_rule(uow_factory: UnitOfWorkFactory, now: datetime) -> None:
+    """Write where checkpoints must be into the chain itself (once, and again when the interval
+    changes), so verification notices a checkpoint someone deleted."""
+    every = uow_factory.signer.every
+    async with chain_reader(uow_factory.engine) as reader:
+        if await reader.newest_rule() == every:
+            return
+    async with uow_factory() as uow:
+        await uow.audit.append(
+            at=now,
+            actor=SYSTEM,
+            action=CHECKPOINT_RULE,
+            request_id=None,
+            incident_id=None,
+            payload={
+                "every": every,
+                "also": ["when a request closes", "when an evidence pack is stored"],
+            },
+        )
+        await uow.audit.checkpoint(now)
 
 
 async def rotate_key(

@@ -35,7 +35,7 @@ from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.approvals import Approvals
-from bot.usecases.audit_keys import check_signing_key
+from bot.usecases.audit_keys import check_signing_key, record_checkpoint_rule
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
@@ -271,6 +271,7 @@ async def build_runtime(
     uow = _unit_of_work(settings, engine)
     if check_schema:
         await check_signing_key(engine, uow.signer)
+        await record_checkpoint_rule(uow, clock.now())
     if callable(executors):
         executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}

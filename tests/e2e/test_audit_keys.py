@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
 
-from bot.audit.chain import ROTATION, key_id, rotation_message
+from bot.audit.chain import GENESIS, ROTATION, entry_hash, key_id, rotation_message
 from bot.audit.keys import AuditKeyError, public_pem
 from bot.domain.people import SYSTEM
 from bot.domain.policy import ApprovalPolicy
@@ -184,3 +185,42 @@ def test_keygen_writes_a_private_key_once_or_prints_a_seed(tmp_path: Path) -> No
     line = seed.output.splitlines()[0]
     assert line.startswith("ROLLBOT_AUDIT_SIGNING_KEY=")
     assert load_signing_key(seed_b64=line.split("=", 1)[1], path=out, create=False)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_rehashed_chain_without_its_checkpoints_fails_verification(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    """Someone with database write access but no key drops the triggers, changes who decided,
+    rehashes the chain and deletes every checkpoint: the chain itself says where checkpoints
+    must be, so verify names the first one missing instead of answering OK."""
+    await _signed_history(runtime, driver, slack, channel)
+    for target in ("deployment/web -n prod", "deployment/payments -n prod"):
+        await command(runtime, driver, channel, "U0ALICE", f'{target} --reason "z"')
+        await click(runtime, driver, slack, channel, "U0BOB", ActionId.CHOOSE_FORWARD_FIX)
+    async with runtime.engine.begin() as conn:
+        for table in ("audit_entries", "audit_checkpoints", "audit_head"):
+            for verb in ("update", "delete"):
+                await conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
+        rows = (await conn.execute(text("SELECT seq, body FROM audit_entries ORDER BY seq"))).all()
+        assert len(rows) >= 10
+        prev = GENESIS
+        for seq, body in rows:
+            body = body.replace('"bob"', '"mallory"')  # who chose the forward fix
+            digest = entry_hash(prev, body.encode())
+            await conn.execute(
+                text(
+                    "UPDATE audit_entries SET body = :b, prev_hash = :p, hash = :h WHERE seq = :s"
+                ),
+                {"b": body, "p": prev, "h": digest, "s": seq},
+            )
+            prev = digest
+        await conn.execute(
+            text("UPDATE audit_entries SET actor_name = 'mallory' WHERE actor_name = 'bob'")
+        )
+        await conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
+        await conn.execute(text("DELETE FROM audit_checkpoints"))
+    verdict = await verify_database(runtime.engine, runtime.uow.signer.public_key)
+    assert not verdict.ok
+    assert verdict.first_bad_seq == 5
+    assert verdict.reason == "checkpoint missing at seq 5: the chain records one every 5 entries"

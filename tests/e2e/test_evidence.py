@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from bot.audit.chain import CHECKPOINT_RULE
 from bot.domain.targets import target_from
 from bot.usecases.audit_export import verify_database
 from handlers.slack.ids import ActionId
@@ -31,7 +32,7 @@ def _pack(runtime: Runtime) -> tuple[Path, dict[str, bytes]]:
 
 async def _audit(runtime: Runtime) -> list[Any]:
     async with runtime.uow() as uow:
-        return list(await uow.audit.entries())
+        return [e for e in await uow.audit.entries() if e.action != CHECKPOINT_RULE]
 
 
 async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(

@@ -3,6 +3,7 @@ fails the rollback and escalates. Time is moved, never waited for."""
 
 from __future__ import annotations
 
+from bot.audit.chain import CHECKPOINT_RULE
 from bot.domain.request import RequestState
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
@@ -29,7 +30,7 @@ async def _completed(
 
 async def _actions(runtime: Runtime) -> list[str]:
     async with runtime.uow() as uow:
-        return [e.action for e in await uow.audit.entries()]
+        return [e.action for e in await uow.audit.entries() if e.action != CHECKPOINT_RULE]
 
 
 async def test_recovery_is_rechecked_every_five_minutes_for_thirty(

@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from bot.audit.chain import CHECKPOINT_RULE
 from bot.domain.request import RequestState, TargetRef
 from bot.domain.targets import target_from
 from handlers.slack.ids import ActionId
@@ -23,7 +24,7 @@ P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx a
 
 async def _audit_actions(runtime: Runtime) -> list[str]:
     async with runtime.uow() as uow:
-        return [e.action for e in await uow.audit.entries()]
+        return [e.action for e in await uow.audit.entries() if e.action != CHECKPOINT_RULE]
 
 
 async def _only_request(runtime: Runtime, channel: str) -> RequestState:

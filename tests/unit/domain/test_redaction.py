@@ -184,7 +184,9 @@ def test_digests_uids_and_ordinary_words_stay() -> None:
     assert redact_text(text) == text
     assert not credential_name("DATABASE_URL")
     assert not credential_name("keyboard_layout")
-    assert credential_name("keyId")
+    assert credential_name("apiKey")
+    assert credential_name("SSH_PRIVATE_KEY")
+    assert not credential_name("key")  # an S3 object's key, a Secret entry's name
     assert credential_name("SESSION")
     assert credential_name("authHeader")
 
