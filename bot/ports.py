@@ -150,6 +150,10 @@ class EvidenceStore(Protocol):
 
     async def get(self, name: str) -> bytes | None: ...
 
+    async def names(self, prefix: str) -> list[str]:
+        """The names stored under `prefix`, sorted."""
+        ...
+
 
 class EvidenceStoreError(Exception):
     """Storing evidence failed; the rollback is unaffected and the upload is retried."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -96,9 +96,14 @@ def audit_verify(
     trust_bundle_key: Annotated[
         bool, typer.Option(help="Verify an export with the key inside it (proves less)")
     ] = False,
+    anchors: Annotated[
+        bool,
+        typer.Option(help="Also compare the checkpoints with their anchors in the evidence store"),
+    ] = False,
 ) -> None:
     """Walk the hash chain, check every hash and signed checkpoint; exit 1 at the first bad entry."""
     from bot.audit.keys import load_public_key
+    from bot.usecases.anchors import verify_anchors
     from bot.usecases.audit_export import verify_bundle, verify_database
 
     if export is not None:
@@ -119,8 +124,30 @@ def audit_verify(
     else:
         keys = [public_key_of(p) for p in public_key] if public_key else [public_key_of(None)]
         verdict = on_database(lambda engine: verify_database(engine, keys))
+        if anchors and verdict.ok:
+            anchored = on_database(lambda engine: verify_anchors(engine, _store(), keys))
+            typer.echo(verdict.render())
+            typer.echo(anchored.render())
+            raise typer.Exit(0 if anchored.ok else 1)
     typer.echo(verdict.render())
     raise typer.Exit(0 if verdict.ok else 1)
+
+
+def _store() -> Any:
+    from datetime import timedelta
+
+    from bot.ports import SystemClock
+    from integrations.evidence.store import store_from
+
+    ops = DatabaseSettings()
+    return store_from(
+        bucket=ops.evidence_s3_bucket,
+        endpoint=ops.evidence_s3_endpoint,
+        directory=ops.evidence_dir,
+        timeout=ops.s3_timeout_seconds,
+        retention=timedelta(days=1),  # read only: nothing is written
+        clock=SystemClock(),
+    )
 
 
 @audit_app.command("export")

@@ -101,6 +101,11 @@ class DatabaseSettings(BaseSettings):
     audit_signing_key: str | None = None
     audit_key_file: Path = Settings.model_fields["audit_key_file"].default
     policy_file: Path | None = None
+    # where checkpoints are anchored (verify --anchors reads them back)
+    evidence_dir: Path = Settings.model_fields["evidence_dir"].default
+    evidence_s3_bucket: str | None = None
+    evidence_s3_endpoint: str | None = None
+    s3_timeout_seconds: float = Settings.model_fields["s3_timeout_seconds"].default
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -37,6 +37,8 @@ class AuditLog:
         # back once by settle() before commit, so a transition's entries cost one round trip each.
         self._head: tuple[int, str] | None = None
         self._unsettled = False
+        # checkpoints this transaction signed: anchored outside the database once it commits
+        self.signed: list[SignedCheckpoint] = []
 
     async def append(
         self,
@@ -99,15 +101,13 @@ class AuditLog:
             self._unsettled = False
 
     async def _sign(self, seq: int, digest: str, at: datetime) -> None:
+        signature = self._signer.sign(seq, digest)
         self._session.add(
             AuditCheckpointRow(
-                seq=seq,
-                hash=digest,
-                signature=self._signer.sign(seq, digest),
-                key_id=self._signer.key_id,
-                signed_at=at,
+                seq=seq, hash=digest, signature=signature, key_id=self._signer.key_id, signed_at=at
             )
         )
+        self.signed.append(SignedCheckpoint(seq, digest, signature, self._signer.key_id, at))
         await self._session.flush()
 
     async def checkpoint(self, at: datetime) -> int:

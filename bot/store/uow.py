@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.audit.chain import SignedCheckpoint
 from bot.audit.keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.request import RollbackRequest
@@ -38,6 +39,7 @@ class Committed:
 
     effects: tuple[tuple[RollbackRequest, ev.Effect], ...]
     notices_written: int
+    checkpoints: tuple[SignedCheckpoint, ...] = ()
 
     def of_type(self, kind: type[E]) -> list[tuple[RollbackRequest, E]]:
         return [(r, e) for r, e in self.effects if isinstance(e, kind)]
@@ -106,13 +108,17 @@ class UnitOfWork:
             if exc_type is None:
                 await self.audit.settle()
                 await self._session.commit()
-                committed = Committed(tuple(self._effects), self.outbox.written)
+                committed = Committed(
+                    tuple(self._effects), self.outbox.written, tuple(self.audit.signed)
+                )
             else:
                 await self._session.rollback()
         finally:
             await self._session.close()
             self._session = None
-        if committed is not None and (committed.effects or committed.notices_written):
+        if committed is not None and (
+            committed.effects or committed.notices_written or committed.checkpoints
+        ):
             self._publish(committed)
 
     def _publish(self, committed: Committed) -> None:

@@ -43,6 +43,17 @@ class LocalEvidenceStore:
         path = self._path(name)
         return await asyncio.to_thread(path.read_bytes) if path.exists() else None
 
+    async def names(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        root = self.root.resolve()
+        return sorted(
+            str(p.relative_to(root))
+            for p in folder.rglob("*")
+            if p.is_file() and p.suffix != ".partial"
+        )
+
 
 class S3EvidenceStore:
     """S3 with Object Lock: every pack is written under COMPLIANCE retention, so nobody, the
@@ -85,3 +96,40 @@ class S3EvidenceStore:
             return await asyncio.to_thread(self._get, name)
         except (BotoCoreError, ClientError) as exc:
             raise EvidenceStoreError(f"S3 read of {name} failed: {exc}") from None
+
+    def _names(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            found += [str(item["Key"]) for item in page.get("Contents", [])]
+        return sorted(found)
+
+    async def names(self, prefix: str) -> list[str]:
+        try:
+            return await asyncio.to_thread(self._names, prefix)
+        except (BotoCoreError, ClientError) as exc:
+            raise EvidenceStoreError(f"S3 listing of {prefix} failed: {exc}") from None
+
+
+def store_from(
+    *,
+    bucket: str | None,
+    endpoint: str | None,
+    directory: Path,
+    timeout: float,
+    retention: timedelta,
+    clock: Clock,
+) -> LocalEvidenceStore | S3EvidenceStore:
+    """S3 with Object Lock when a bucket is configured, else the local evidence directory."""
+    if not bucket:
+        return LocalEvidenceStore(directory)
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        config=Config(connect_timeout=min(5.0, timeout), read_timeout=timeout),
+    )
+    return S3EvidenceStore(client, bucket, retention, clock)

@@ -34,6 +34,7 @@ from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_intake import AlertIntake
+from bot.usecases.anchors import CheckpointAnchors
 from bot.usecases.approvals import Approvals
 from bot.usecases.audit_keys import check_signing_key, record_checkpoint_rule
 from bot.usecases.decisions import Decisions
@@ -51,7 +52,7 @@ from handlers.http.web import build_web_app
 from handlers.http.workspace import WorkspaceGuard
 from handlers.slack.app import build_bolt_app
 from handlers.slack.deps import HandlerDeps
-from integrations.evidence.store import LocalEvidenceStore, S3EvidenceStore
+from integrations.evidence.store import store_from
 from integrations.health.checks import HttpVerifier
 from integrations.reports.html import charts as report_charts
 from integrations.slack.channels import SlackChannelDirectory
@@ -60,20 +61,14 @@ from integrations.slack.roles import SlackRoleDirectory
 
 
 def _evidence_store(settings: Settings, policy: ApprovalPolicy, clock: Clock) -> EvidenceStore:
-    if settings.evidence_s3_bucket:
-        import boto3
-        from botocore.config import Config
-
-        timeout = settings.s3_timeout_seconds
-        client = boto3.client(
-            "s3",
-            endpoint_url=settings.evidence_s3_endpoint,
-            config=Config(connect_timeout=min(5.0, timeout), read_timeout=timeout),
-        )
-        return S3EvidenceStore(
-            client, settings.evidence_s3_bucket, policy.evidence.retention, clock
-        )
-    return LocalEvidenceStore(settings.evidence_dir)
+    return store_from(
+        bucket=settings.evidence_s3_bucket,
+        endpoint=settings.evidence_s3_endpoint,
+        directory=settings.evidence_dir,
+        timeout=settings.s3_timeout_seconds,
+        retention=policy.evidence.retention,
+        clock=clock,
+    )
 
 
 @dataclass
@@ -94,6 +89,7 @@ class Runtime:
     evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
+    anchors: CheckpointAnchors
     metrics: Metrics
     http_app: web.Application
     bolt: AsyncApp
@@ -112,11 +108,13 @@ class Runtime:
         """Let started rollbacks finish and deliver everything to Slack (tests, demo, shutdown)."""
         await self.executions.drain()
         await self.delivery.drain()
+        await self.anchors.drain()
 
     async def close(self) -> None:
         self.due.stop()
         await self.executions.drain()
         await self.delivery.stop()
+        await self.anchors.drain()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.engine.dispose()
@@ -242,6 +240,30 @@ def _unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
     return UnitOfWorkFactory(engine, AuditSigner(key, every=settings.audit_checkpoint_every))
 
 
+async def _storage(settings: Settings, check_schema: bool) -> tuple[AsyncEngine, UnitOfWorkFactory]:
+    """The database, and the unit of work that signs its audit log with the key it was signed
+    with (a process holding another key refuses to start)."""
+    engine = await _engine(settings, check_schema)
+    uow = _unit_of_work(settings, engine)
+    if check_schema:
+        await check_signing_key(engine, uow.signer)
+    return engine, uow
+
+
+def _subscribe(
+    uow: UnitOfWorkFactory,
+    delivery: SlackDelivery,
+    executions: ExecutionRunner,
+    store: EvidenceStore,
+) -> CheckpointAnchors:
+    """The commit is the event bus: what a committed unit of work changed reaches these."""
+    uow.on_commit(delivery.on_commit)
+    uow.on_commit(executions.on_commit)
+    anchors = CheckpointAnchors(store)
+    uow.on_commit(anchors.on_commit)  # every signed checkpoint, also outside the database
+    return anchors
+
+
 async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
     engine = create_engine(settings.database_url, settings.database_busy_timeout_seconds)
     if check_schema:
@@ -267,11 +289,7 @@ async def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
-    engine = await _engine(settings, check_schema)
-    uow = _unit_of_work(settings, engine)
-    if check_schema:
-        await check_signing_key(engine, uow.signer)
-        await record_checkpoint_rule(uow, clock.now())
+    engine, uow = await _storage(settings, check_schema)
     if callable(executors):
         executors = executors(StoredConfigVersions(uow, clock))
     executors = executors or {}
@@ -284,9 +302,9 @@ async def build_runtime(
     core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
     outbox = OutboxService(uow, clock)
     delivery = SlackDelivery(outbox, client, metrics, clock, render_notice)
-    # The commit is the event bus: what a committed unit of work changed reaches these.
-    uow.on_commit(delivery.on_commit)
-    uow.on_commit(core.executions.on_commit)
+    anchors = _subscribe(uow, delivery, core.executions, store)
+    if check_schema:
+        await record_checkpoint_rule(uow, clock.now())
     deps = _handler_deps(core, metrics, clock)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
     alerts = AlertIntake(core.opening, core.queries, uow, clock, policy)
@@ -308,6 +326,7 @@ async def build_runtime(
         evidence=core.evidence,
         outbox=outbox,
         delivery=delivery,
+        anchors=anchors,
         metrics=metrics,
         http_app=_http(settings, core, bolt, metrics, engine, alerts, guard),
         bolt=bolt,

@@ -74,10 +74,15 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 def _stored(database: Path) -> tuple[int, int, int]:
     import sqlite3
 
+    # the checkpoint rule rollbot records when it starts on a fresh database is not a request's
     with sqlite3.connect(database) as db:
         return tuple(  # type: ignore[return-value]
             db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("rollback_requests", "audit_entries", "outbox")
+            for t in (
+                "rollback_requests",
+                "audit_entries WHERE action != 'audit.checkpoint_rule'",
+                "outbox",
+            )
         )
 
 

@@ -17,9 +17,11 @@ from bot.audit.chain import GENESIS, ROTATION, entry_hash, key_id, rotation_mess
 from bot.audit.keys import AuditKeyError, public_pem
 from bot.domain.people import SYSTEM
 from bot.domain.policy import ApprovalPolicy
+from bot.usecases.anchors import verify_anchors
 from bot.usecases.audit_export import verify_database
 from bot.usecases.audit_keys import AuditKeyMismatchError, rotate_key
 from handlers.slack.ids import ActionId
+from integrations.evidence.store import LocalEvidenceStore
 from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack.driver import SlackDriver
@@ -224,3 +226,52 @@ async def test_a_rehashed_chain_without_its_checkpoints_fails_verification(
     assert not verdict.ok
     assert verdict.first_bad_seq == 5
     assert verdict.reason == "checkpoint missing at seq 5: the chain records one every 5 entries"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_checkpoints_are_anchored_outside_the_database(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each signed checkpoint is also an object in the evidence store; verify --anchors finds
+    a database rewritten by someone who holds neither the key nor the store."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from rollbot.cli import app
+
+    await _signed_history(runtime, driver, slack, channel)
+    async with runtime.uow() as uow:
+        signed = [c.seq for c in await uow.audit.checkpoints()]
+    anchored = sorted(p.name for p in (runtime.settings.evidence_dir / "audit-anchors").iterdir())
+    assert anchored == [f"{seq:012d}.json" for seq in signed]
+    key = runtime.uow.signer.public_key
+    assert (
+        await verify_anchors(
+            runtime.engine, LocalEvidenceStore(runtime.settings.evidence_dir), [key]
+        )
+    ).ok
+
+    monkeypatch.setenv("ROLLBOT_DATABASE_URL", runtime.settings.database_url)
+    monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(runtime.settings.audit_key_file))
+    monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(runtime.settings.evidence_dir))
+    ok = await asyncio.to_thread(CliRunner().invoke, app, ["audit", "verify", "--anchors"])
+    assert ok.exit_code == 0, ok.output
+    assert f"anchors OK: {len(signed)} checkpoints match the evidence store" in ok.output
+
+    async with runtime.engine.begin() as conn:  # the database rewritten, the store untouched
+        await conn.execute(text("DROP TRIGGER IF EXISTS audit_entries_no_update"))
+        await conn.execute(text("DROP TRIGGER IF EXISTS audit_entries_no_delete"))
+        newest = max(signed)
+        await conn.execute(text("DELETE FROM audit_entries WHERE seq >= :s"), {"s": newest})
+    verdict = await verify_anchors(
+        runtime.engine, LocalEvidenceStore(runtime.settings.evidence_dir), [key]
+    )
+    assert not verdict.ok
+    assert verdict.reason == (
+        f"the chain ends before the anchored checkpoint at seq {newest}: it was cut off"
+    )

@@ -41,6 +41,9 @@ async def test_packs_are_written_under_compliance_retention(s3: object, clock: F
     assert location == "s3://evidence/RB-1/evidence-RB-1.tar.gz"
     assert await store.get("RB-1/evidence-RB-1.tar.gz") == b"pack bytes"
     assert await store.get("RB-1/absent.json") is None
+    await store.put("audit-anchors/000000000005.json", b"{}")  # anchors are listed back
+    assert await store.names("audit-anchors/") == ["audit-anchors/000000000005.json"]
+    assert await store.names("nothing-here/") == []
 
     # HeadObject reports the lock (moto's GetObjectRetention answer does not parse in botocore)
     head = s3.head_object(Bucket="evidence", Key="RB-1/evidence-RB-1.tar.gz")  # type: ignore[attr-defined]
