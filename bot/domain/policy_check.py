@@ -102,7 +102,7 @@ def describe_policy(policy: ApprovalPolicy) -> str:
     lines.append("Approval matrix")
     for kind, row in policy.approval_matrix.items():
         needs = (
-            f"auto-approved for {row.auto_approve_for}"
+            f"auto-approved for {row.auto_approve_for.value.replace('_', ' ')}"
             if row.auto_approve_for is not None and not row.requires
             else f"needs {describe_roles(row.requires)}"
         )
