@@ -1,4 +1,4 @@
-"""Evidence packs (seed 004 "Create evidence pack", seed 000 "Evidence Your Auditor Expects").
+"""Evidence packs (the rollback runbook "Create evidence pack", the SOC 2 rollback and recovery procedures "Evidence Your Auditor Expects").
 
 Pure: given the request, its audit timeline and the before/after captures, build manifest.json,
 a diff and a deterministic tar.gz (same inputs, same bytes, same sha256).

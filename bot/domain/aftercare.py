@@ -132,7 +132,7 @@ def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -
 
 
 def recovery_drifted(r: RollbackRequest, e: ev.RecoveryDrifted, now: datetime) -> Outcome:
-    """A failed re-check within the watch window: the rollback did not hold (seed 003 §7.2)."""
+    """A failed re-check within the watch window: the rollback did not hold (the change management guide)."""
     # One interval of grace: the window's last re-check may run a little after the window.
     if r.watch_until is None or now > r.watch_until + r.rules.deadlines.watch_interval:
         raise DomainError("this request is not being watched")

@@ -1,4 +1,4 @@
-"""Approval matrix and separation of duties (seed 004 "Rollback Approval Matrix", seed 002)."""
+"""Approval matrix and separation of duties (the rollback runbook "Rollback Approval Matrix", the rollback auditing guide)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rollback-or-forward-fix decision tree (seed 001, section 3 "Rollback Decision Matrix")."""
+"""Rollback-or-forward-fix decision tree (the incident response standard "Rollback Decision Matrix")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.severity import Severity
 
-# Seed 001 section 3: both the restore and the fix are judged against 30 minutes.
+# The incident response standard: both the restore and the fix are judged against 30 minutes.
 DEFAULT_THRESHOLD_MINUTES = 30
 
 

@@ -131,9 +131,9 @@ class ObligationKind(StrEnum):
     EMERGENCY_WRITTEN_APPROVAL = "emergency_written_approval"
     POST_EMERGENCY_REVIEW = "post_emergency_review"
     POST_MORTEM = "post_mortem"
-    # Seed 001 §1: each severity has an SLA; the request is chased until someone decides.
+    # The incident response standard: each severity has an SLA; the request is chased until someone decides.
     DECISION_SLA = "decision_sla"
-    # Seed 001 §1: customers hear of a P1 within 30 min, a P2 within 2 h, a P3 within 4 h.
+    # The incident response standard: customers hear of a P1 within 30 min, a P2 within 2 h, a P3 within 4 h.
     CUSTOMER_NOTIFICATION = "customer_notification"
     # A rollback whose recovery no check verified: a person confirms the service works.
     RECOVERY_CONFIRMATION = "recovery_confirmation"

@@ -1,4 +1,4 @@
-"""Approval policy (seed 004 "Rollback Approval Matrix"; deadlines from seeds 003 and 004).
+"""Approval policy (the rollback runbook "Rollback Approval Matrix"; deadlines from the change management guide and the rollback runbook).
 
 The model validates a policy already parsed from YAML; reading the file is bot.config.policy_file's job.
 """
@@ -186,7 +186,7 @@ class Deadlines(BaseModel):
     emergency_written_approval: timedelta = timedelta(hours=24)
     post_emergency_review: timedelta = timedelta(days=5)
     post_mortem: timedelta = timedelta(hours=48)
-    # Seed 003 §7.2 "monitor for 30 minutes": recovery is re-checked this often, this long.
+    # The change management guide "monitor for 30 minutes": recovery is re-checked this often, this long.
     watch_window: timedelta = timedelta(minutes=30)
     watch_interval: timedelta = timedelta(minutes=5)
     # A rollback no check verified: a person is asked to confirm recovery within this long.
@@ -216,7 +216,7 @@ class HttpCheck(BaseModel):
 
 
 class MetricsCheck(BaseModel):
-    """Prometheus instant queries; seed 003 §7.1 thresholds decide."""
+    """Prometheus instant queries; the change management guide thresholds decide."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -246,12 +246,12 @@ class ServicePolicy(BaseModel):
     security_sensitive: bool = False
     # The kubeconfig context of the cluster this service runs in (else the default context).
     kube_context: str | None = None
-    # How recovery is proven after a rollback (seed 000: no validation of recovery is a finding).
+    # How recovery is proven after a rollback (the SOC 2 rollback and recovery procedures: no validation of recovery is a finding).
     verification: VerificationPolicy = VerificationPolicy()
 
 
 class PagingPolicy(BaseModel):
-    """Where a declared incident is announced (seed 001 §1 "Alert")."""
+    """Where a declared incident is announced (the incident response standard "Alert")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

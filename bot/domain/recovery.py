@@ -1,4 +1,4 @@
-"""Judging recovery from metrics (seed 003 §7.1: error rate > 5 %, response time > 2x baseline)."""
+"""Judging recovery from metrics (the change management guide: error rate > 5 %, response time > 2x baseline)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The standards' own measures (seed 001: MTTR, MTTD, rollback count, success rate, average
-rollback time; seed 003: emergency changes < 5 %, successful changes > 95 %, rollback rate < 5 %),
+"""The standards' own measures (the incident response standard: MTTR, MTTD, rollback count, success rate, average
+rollback time; the change management guide: emergency changes < 5 %, successful changes > 95 %, rollback rate < 5 %),
 computed from what rollbot recorded. Pure: facts and the time of the report come in."""
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ DEFINITIONS = {
     "rollback count": "rollbacks executed (the rollback started)",
     "success rate": "executed rollbacks whose recovery was verified, over all executed",
     "average rollback time": "mean time from the rollback starting to the platform reporting it done",
-    "emergency share": "executed rollbacks that ran on an emergency override, over all executed (seed 003: < 5 %)",
-    "rollback rate": "executed rollbacks over production deployments in the month (seed 003: < 5 %); needs the deployment count",
-    "successful changes": "deployments not rolled back, over all deployments (seed 003: > 95 %); needs the deployment count",
+    "emergency share": "executed rollbacks that ran on an emergency override, over all executed (change management guide: < 5 %)",
+    "rollback rate": "executed rollbacks over production deployments in the month (change management guide: < 5 %); needs the deployment count",
+    "successful changes": "deployments not rolled back, over all deployments (change management guide: > 95 %); needs the deployment count",
     "SLA breaches": "requests decided after their severity's decision SLA (P1 1 h, P2 4 h, P3 8 h, P4 24 h), or still undecided past it",
     "late customer notifications": "customers told after the severity's deadline (P1 30 min, P2 2 h, P3 4 h), or not yet told past it",
     "overdue": "post-mortems (48 h) and retroactive approvals (4 h) met late, or unmet past their deadline when the report was made",

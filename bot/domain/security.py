@@ -1,5 +1,5 @@
 """Rollbacks that touch authentication or authorisation get a security reviewer's eye
-(seed 002: security implications belong in the record)."""
+(the rollback auditing guide: security implications belong in the record)."""
 
 from __future__ import annotations
 

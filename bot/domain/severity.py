@@ -1,4 +1,4 @@
-"""Severity classification (seed 001, section 1 "Incident Severity & Escalation")."""
+"""Severity classification (the incident response standard "Incident Severity & Escalation")."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.errors import InvalidSeverityError
 
-# Seed 003 section 7.1: an error rate above 5 % is a rollback trigger.
+# The change management guide: an error rate above 5 % is a rollback trigger.
 ERROR_RATE_TRIGGER = 0.05
-# Seed 003 section 7.1: response time above 2x baseline is a rollback trigger.
+# The change management guide: response time above 2x baseline is a rollback trigger.
 LATENCY_TRIGGER = 2.0
 
 

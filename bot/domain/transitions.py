@@ -104,7 +104,7 @@ def _timed_out(r: RollbackRequest, e: ev.DecisionTimedOut, now: datetime) -> Out
     state, effects = _gate(r, updates)
     minutes = int(r.rules.deadlines.decision_timeout.total_seconds() // 60)
     announce = ev.AnnounceAutomaticRollback(
-        reason=f"no decision within {minutes} minutes of the prompt (seed 001: rollback is automatic)"
+        reason=f"no decision within {minutes} minutes of the prompt: the incident response standard makes the rollback automatic"
     )
     return Outcome(
         state=state,
@@ -265,7 +265,7 @@ def _succeeded(r: RollbackRequest, e: ev.ExecutionSucceeded, now: datetime) -> O
 
 
 def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome:
-    # Seed 004: a failed rollback stops, escalates and preserves state; no automatic second try.
+    # The rollback runbook: a failed rollback stops, escalates and preserves state; no automatic second try.
     updates, effects = _post_mortem(r, now)
     updates["outcome"] = f"rollback failed: {e.reason}"
     return Outcome(

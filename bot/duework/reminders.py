@@ -1,7 +1,7 @@
-"""Chasing obligations (seed 003 §8.2, seed 004): retroactive approval in 4 h, written approval
+"""Chasing obligations (the change management guide, the rollback runbook): retroactive approval in 4 h, written approval
 in 24 h, post-emergency review in 5 days, post-mortem in 48 h. Each due item is claimed inside
 one transaction (SKIP LOCKED on PostgreSQL), so any number of replicas send a reminder once.
-Also the clocks of a declared incident (seed 001 §1): the decision SLA and telling customers."""
+Also the clocks of a declared incident (the incident response standard): the decision SLA and telling customers."""
 
 from __future__ import annotations
 

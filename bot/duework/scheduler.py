@@ -1,4 +1,4 @@
-"""Due work driven by a clock tick: the automatic rollback when nobody decides in time (seed 001
+"""Due work driven by a clock tick: the automatic rollback when nobody decides in time (the incident response standard
 §2 Phase 5), re-checks of recovery in the watch window, reminders of obligations, and evidence
 packs whose upload failed. All of it is rows in the database, so a restart loses none of it."""
 

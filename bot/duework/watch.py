@@ -1,4 +1,4 @@
-"""The watch after a verified rollback (seed 003 §7.2 "monitor for 30 minutes").
+"""The watch after a verified rollback (the change management guide "monitor for 30 minutes").
 
 Every interval of the policy's window the verifier runs again; a beat that comes late (a slow
 tick, a restart) still runs, once. A passed re-check is audited and

@@ -1,4 +1,4 @@
-"""The post-mortem draft posted after a rollback ends (seed 004: post-mortem within 48 hours):
+"""The post-mortem draft posted after a rollback ends (the rollback runbook: post-mortem within 48 hours):
 what rollbot knows filled in, what only people know left as fields to fill."""
 
 from __future__ import annotations

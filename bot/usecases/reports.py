@@ -177,7 +177,7 @@ def as_markdown(auditor: AuditorReport) -> str:
         "| --- | --- |",
     ]
     lines += [f"| {name} | {value} |" for name, value in summary_rows(report)]
-    lines += ["", "## Targets (seed 003)", ""]
+    lines += ["", "## Targets (change management guide)", ""]
     lines += [f"- {name}: {verdict}" for name, verdict in report.targets.items()]
     lines += ["", "## Three-month trend", ""]
     for trend in report.trends:

@@ -121,7 +121,7 @@ def _decision_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
     ]
     if r.state is S.AWAITING_DECISION:
         when = (
-            f"Automatic rollback at {hm(r.decision_deadline)} if nobody decides (seed 001: 30 minutes)."
+            f"Automatic rollback at {hm(r.decision_deadline)} if nobody decides (the incident response standard allows 30 minutes)."
             if r.decision_deadline
             else "Automatic rollback on timeout is off for this service."
         )
@@ -205,7 +205,7 @@ def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any
 
 
 def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
-    """Customers told (seed 001 §1) and recovery seen by a person (seed 004): who, when, and
+    """Customers told (the incident response standard) and recovery seen by a person (the rollback runbook): who, when, and
     the buttons that record them."""
     lines: list[str] = []
     buttons: list[dict[str, Any]] = []

@@ -40,7 +40,7 @@ USAGE = """\
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
 • `/rollback postmortem|review|written-approval <ID> <link>`, `/rollback approve-retro <ID>` — meet what is owed
-• `/rollback customers-notified <ID> [how]` — customers were told (seed 001: P1 30 min, P2 2 h, P3 4 h)
+• `/rollback customers-notified <ID> [how]` — customers were told (due: P1 30 min, P2 2 h, P3 4 h)
 • `/rollback report [YYYY-MM]` — the month's incident metrics and charts, in this channel
 • `/rollback help` — this text
 Example: `/rollback deployment/api -n prod --severity P1 --reason "5xx after v1.3.0"`"""

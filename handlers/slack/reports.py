@@ -21,7 +21,7 @@ def report_message(rows: list[tuple[str, str]], month: str, targets: dict[str, s
         "blocks": [
             section(f"*Rollback report {month}*\n{table}"),
             section(
-                f"_Targets (seed 003)_: {goals}\nDefinitions: `rollbot report --month {month} --format md`"
+                f"_Targets (change management guide)_: {goals}\nDefinitions: `rollbot report --month {month} --format md`"
             ),
         ],
     }

@@ -1,6 +1,6 @@
 """Feature-flag rollbacks on LaunchDarkly (REST API v2, semantic patches).
 
-The kill switch of seed 000: `turnFlagOff` in one environment. With a version, rollbot restores
+The kill switch of the SOC 2 rollback and recovery procedures: `turnFlagOff` in one environment. With a version, rollbot restores
 the environment's targeting state (on/off, fallthrough and off variations) as it recorded it
 at that flag version; LaunchDarkly's `_version` is the revision. Every state rollbot reads is
 recorded, so versions it saw stay restorable. Each write carries a comment naming the request,

@@ -93,7 +93,7 @@ section.incident {{ border-top: 2px solid #999; margin-top: 1.5rem; }}
 <table id="summary">
 {rows}
 </table>
-<h2>Targets (seed 003)</h2><ul id="targets">{targets}</ul>
+<h2>Targets (change management guide)</h2><ul id="targets">{targets}</ul>
 <h2>Three-month trend</h2><ul id="trends">{trends}</ul>
 <div id="charts">{images}</div>
 <h2>Incidents</h2>

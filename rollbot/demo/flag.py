@@ -1,4 +1,4 @@
-"""`make demo SCENARIO=flag`: the kill switch of seed 000 — a LaunchDarkly flag turned off
+"""`make demo SCENARIO=flag`: the kill switch of the SOC 2 rollback and recovery procedures — a LaunchDarkly flag turned off
 through the whole workflow, against the sandbox LaunchDarkly over HTTP."""
 
 from __future__ import annotations
