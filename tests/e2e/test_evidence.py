@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,8 @@ async def test_a_failing_evidence_store_never_blocks_the_rollback_and_is_retried
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
     blocked = runtime.settings.evidence_dir
+    await runtime.anchors.drain()  # the start-up checkpoint's anchor is already in there
+    shutil.rmtree(blocked, ignore_errors=True)
     blocked.write_text("a file where the evidence directory should be")
     await command(
         runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "down"'
