@@ -67,3 +67,34 @@ def test_policy_show_prints_who_holds_each_role_and_the_rules() -> None:
     assert "  declare_top_severity: on call or incident commander or sre lead" in shown
     assert "  written_approval: sre lead, not the requester or who declared the override" in shown
     assert "Alert route: service=api, env=prod → deployment/api prod" in shown
+
+
+def test_each_kind_of_slack_id_and_role_reference_is_checked() -> None:
+    from bot.domain.policy import ApprovalPolicy
+    from bot.domain.policy_check import policy_problems
+
+    policy = ApprovalPolicy.model_validate(
+        {
+            "roles": {"dba": {"usergroup": "dba-team", "users": ["bob"]}},
+            "approval_matrix": {"deployment_last_version": {"auto_approve_for": "night_owl"}},
+            "reporting": {"channels": ["not a channel!"]},
+            "workspaces": ["acme", "T0GOOD"],
+        }
+    )
+    assert [(p.field, p.reason) for p in policy_problems(policy)] == [
+        (
+            "approval_matrix.deployment_last_version.auto_approve_for",
+            "role is not defined under roles",
+        ),
+        ("roles.dba.usergroup", "a Slack user group id is S…"),
+        ("roles.dba.users.0", "a Slack user id is U… or W…"),
+        ("reporting.channels.0", "not a Slack channel id or name"),
+        ("workspaces.0", "a Slack workspace id is T…"),
+    ]
+
+
+def test_a_role_name_is_lower_case_words() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="is not a role name"):
+        Role("SRE Lead")

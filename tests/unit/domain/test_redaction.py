@@ -231,3 +231,8 @@ def test_a_helm_rendered_deployment_and_its_configmap() -> None:
     assert "postgresql://api:" + REDACTED + "@pg.prod:5432/api?sslmode=require" in out
     assert '"meta.helm.sh/release-name": "api"' in out
     assert '"LOG_LEVEL": "hmac-sha256:' in out  # config values: key kept, value hashed
+
+
+def test_an_annotation_that_only_looks_like_a_document_is_kept() -> None:
+    kept = redact({"annotations": {"note": "{not json", "list": "[1, 2]"}})
+    assert kept == {"annotations": {"note": "{not json", "list": REDACTED}}
