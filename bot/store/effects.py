@@ -162,9 +162,9 @@ async def record_transition(
         # An executed rollback owes an evidence pack. The runner stores it at once; this row
         # is what retries it if that fails or the process dies first.
         await uow.due.add_once(DueKind.EVIDENCE_UPLOAD, request.id, now + EVIDENCE_RETRY)
-        stored = await uow.requests.evidence_of(request.id)
         closing = bool(was) and RequestState(was).is_open and not request.state.is_open
-        if stored is not None and closing:  # it closed after its pack was stored
+        stored = await uow.requests.evidence_of(request.id) if closing else None
+        if stored is not None:  # it closed after its pack was stored
             await uow.outbox.notify(request, Summary(evidence_sha256=stored), now)
     elif not request.state.is_open:
         # Never executed: the summary goes now. An executed rollback's summary waits for its
