@@ -69,6 +69,10 @@ class DueItems:
             .values(done_at=now)
         )
 
+    async def holds(self, kind: str, request_id: str, token: int | None) -> bool:
+        """Whether `token` is still the open item's stage: a lease not taken over since."""
+        return token is not None and token == await self.stage_of(kind, request_id)
+
     async def stage_of(self, kind: str, request_id: str) -> int | None:
         """How often the open item was moved on: a lease's fencing token."""
         return await self._session.scalar(

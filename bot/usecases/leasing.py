@@ -47,6 +47,10 @@ class Lease:
     lost: bool = False
     sent: bool = False  # this process recorded that it is sending the change
 
+    def until(self, now: datetime, lease: timedelta, deadline: timedelta) -> datetime:
+        """How far a renewal at `now` pushes the lease: one lease on, never past the deadline."""
+        return min(now + lease, self.started + deadline)
+
 
 class LeaseKeeper:
     def __init__(
@@ -63,9 +67,7 @@ class LeaseKeeper:
 
     async def held(self, uow: UnitOfWork, request_id: str, lease: Lease) -> bool:
         """Whether this process still holds the lease, read in the caller's transaction."""
-        if lease.token is None or lease.token != await uow.due.stage_of(
-            DueKind.EXECUTION_LEASE, request_id
-        ):
+        if not await uow.due.holds(DueKind.EXECUTION_LEASE, request_id, lease.token):
             if not lease.lost:
                 log.warning("lease_lost", request=request_id)
             lease.lost = True
@@ -79,7 +81,7 @@ class LeaseKeeper:
 
         async def fence() -> None:
             now = self._clock.now()
-            until = min(now + self._lease, lease.started + self._rules.deadline)
+            until = lease.until(now, self._lease, self._rules.deadline)
             async with self._uow() as uow:
                 held = lease.token is not None and await uow.due.extend(
                     DueKind.EXECUTION_LEASE, request.id, until, stage=lease.token
@@ -138,7 +140,7 @@ class LeaseKeeper:
                 renewed = await uow.due.extend(
                     DueKind.EXECUTION_LEASE,
                     request_id,
-                    min(now + lease, held.started + rules.deadline),
+                    held.until(now, lease, rules.deadline),
                     stage=held.token,
                 )
             if not renewed:

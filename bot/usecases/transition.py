@@ -97,8 +97,8 @@ class Transitions:
             request = await uow.requests.get(request_id)
             if seen_version is not None and request.version != seen_version:
                 raise RequestMovedOnError(request.id)
-            if fence is not None and fence != await uow.due.stage_of(
-                DueKind.EXECUTION_LEASE, request_id
+            if fence is not None and not await uow.due.holds(
+                DueKind.EXECUTION_LEASE, request_id, fence
             ):  # checked in the transaction that records the step: a lost lease records nothing
                 raise LeaseLostError(f"another process took {request_id} over")
             moved, effects = apply(request, event, now)
