@@ -5,9 +5,8 @@ is caught even for its newest entries."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.audit.chain import SignedCheckpoint, checkpoint_message, key_id
 from bot.ports import EvidenceStore, EvidenceStoreError
 from bot.store.audit_log import chain_reader
 from bot.store.uow import Committed
+from bot.usecases.background import Background
 
 log = structlog.get_logger("rollbot.anchors")
 ANCHORS = "audit-anchors/"
@@ -48,16 +48,11 @@ class CheckpointAnchors:
 
     def __init__(self, store: EvidenceStore) -> None:
         self._store = store
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def on_commit(self, committed: Committed) -> None:
         for cp in committed.checkpoints:
-            self._spawn(self._put(cp))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self._background.spawn(self._put(cp))
 
     async def _put(self, cp: SignedCheckpoint) -> None:
         try:
@@ -68,8 +63,7 @@ class CheckpointAnchors:
             log.warning("anchor_not_stored", seq=cp.seq, error=str(exc))
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.drain()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 import structlog
 
@@ -35,6 +34,7 @@ from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.engine import is_transient
 from bot.store.uow import Committed, UnitOfWork
+from bot.usecases.background import Background
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.leasing import Lease, LeaseKeeper, LeaseRules
 from bot.usecases.transition import Transitions
@@ -62,23 +62,16 @@ class ExecutionRunner:
         self._executors = executors
         self._verifier = verifier
         self._evidence = evidence
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def on_commit(self, committed: Committed) -> None:
         """After a commit: start every rollback it approved, off the request path."""
         for request_id in dict.fromkeys(r.id for r, _ in committed.of_type(ev.ExecuteRollback)):
-            self._spawn(self.run(request_id))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run in the background, kept until done so drain() and shutdown can wait for it."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self._background.spawn(self.run(request_id))
 
     async def drain(self) -> None:
         """Wait for every rollback started so far (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.drain()
 
     async def _progress(self, request: RollbackRequest, lease: Lease, line: str) -> None:
         """A progress line on the timeline, written only while this process holds the lease.
@@ -293,7 +286,7 @@ class ExecutionRunner:
 
     def running(self) -> list[asyncio.Task[None]]:
         """Rollbacks this process is carrying out now."""
-        return list(self._tasks)
+        return self._background.running()
 
     def resume_in_background(self, request_id: str) -> None:
-        self._spawn(self.resume(request_id))
+        self._background.spawn(self.resume(request_id))
