@@ -45,6 +45,13 @@ _NAME_WORDS = frozenset(
 _DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
 _CONFIG_DATA = frozenset({"data", "stringData", "binaryData"})
 
+# The words that make an argument or an assignment secret. A flag may also be --auth…; a bare
+# `auth=` in text is too often a plain word, so assignments leave it out.
+_WORDS = r"pass(?:word|wd)?|pwd|secret|token|api[_-]?key|credentials?"
+_SECRET_WORD = rf"(?:{_WORDS})"
+_SECRET_FLAG_WORD = rf"(?:{_WORDS}|auth)"
+_FLAG_NAME = rf"--?[\w-]*{_SECRET_FLAG_WORD}[\w-]*"
+
 _SHAPES = (
     # a URL's password: scheme://user:password@host
     (re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)", re.I), r"\g<keep>"),
@@ -53,19 +60,11 @@ _SHAPES = (
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), ""),
     # --password=x and --api-key x (a command line), PASSWORD=x (an environment line)
     (
-        re.compile(
-            r"(?P<keep>--?[\w-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|"
-            r"credentials?|auth)[\w-]*(?:=|\s+))(?!<redacted>)[^\s\"']+",
-            re.I,
-        ),
+        re.compile(rf"(?P<keep>{_FLAG_NAME}(?:=|\s+))(?!<redacted>)[^\s\"']+", re.I),
         r"\g<keep>",
     ),
     (
-        re.compile(
-            r"(?P<keep>\b[\w-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|"
-            r"credentials?)[\w-]*=)(?!<redacted>)[^\s\"'&]+",
-            re.I,
-        ),
+        re.compile(rf"(?P<keep>\b[\w-]*{_SECRET_WORD}[\w-]*=)(?!<redacted>)[^\s\"'&]+", re.I),
         r"\g<keep>",
     ),
 )
@@ -152,9 +151,7 @@ def _mapping(obj: dict[str, Any], salt: str) -> dict[str, Any]:
     return out
 
 
-_FLAG = re.compile(
-    r"^--?[\w-]*(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|credentials?|auth)[\w-]*$", re.I
-)
+_FLAG = re.compile(rf"^{_FLAG_NAME}$", re.I)
 
 
 def _sequence(items: list[Any], salt: str) -> list[Any]:
