@@ -111,7 +111,7 @@ def confirm_recovery(r: RollbackRequest, e: ev.ConfirmRecovery, now: datetime) -
     said = f"confirmed by {e.by.label} at {now:%H:%M} UTC"
     updates: dict[str, Any] = {"verification": {**r.verification, "user_validation": said}}
     state = r.state
-    if r.state in (RequestState.RECOVERY_UNVERIFIED, RequestState.AWAITING_RECOVERY_CONFIRMATION):
+    if r.state.waits_for_a_person:
         # a person's word closes it; with no checks run, it is the only verification there is
         checked = r.watch_until is not None  # set only when the recovery checks passed
         updates["outcome"] = f"recovered: {said}" + (

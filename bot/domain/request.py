@@ -54,6 +54,14 @@ class RequestState(StrEnum):
         return self not in TERMINAL
 
     @property
+    def waits_for_a_person(self) -> bool:
+        """Rolled back, and a person's confirmation of recovery is what is missing."""
+        return self in (
+            RequestState.RECOVERY_UNVERIFIED,
+            RequestState.AWAITING_RECOVERY_CONFIRMATION,
+        )
+
+    @property
     def holds_target(self) -> bool:
         """Whether the request still may act on its target: a rolled-back request waiting
         only for a person's confirmation leaves the target to the next request."""

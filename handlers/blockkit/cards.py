@@ -30,10 +30,6 @@ _STATE_LABEL = {
 }
 
 
-# Rolled back, and a person's confirmation of recovery is what is missing.
-_WAITING_FOR_A_PERSON = (S.RECOVERY_UNVERIFIED, S.AWAITING_RECOVERY_CONFIRMATION)
-
-
 def escape(text: str) -> str:
     """Neutralise Slack control sequences in user text: no pings, no spoofed links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -164,7 +160,7 @@ def _security_section(r: RollbackRequest) -> dict[str, Any]:
 
 def _approval_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, Any]]:
     shown = (S.AWAITING_APPROVAL, S.APPROVED, S.EXECUTING, S.VERIFYING, S.COMPLETED)
-    if r.state not in (*shown, *_WAITING_FOR_A_PERSON):
+    if r.state not in shown and not r.state.waits_for_a_person:
         return []
     blocks = [_security_section(r)] if r.security_implications else []
     if r.plan_changed and r.state is S.AWAITING_APPROVAL:
@@ -242,7 +238,8 @@ def _follow_up_blocks(r: RollbackRequest, card: CardAction) -> list[dict[str, An
             ":warning: *Recovery is not verified*: no health checks, smoke tests or metrics are "
             "configured for this service. Look at the service, then press Recovery confirmed."
         )
-    if r.state in (S.COMPLETED, *_WAITING_FOR_A_PERSON) and "user_validation" not in r.verification:
+    asks = r.state is S.COMPLETED or r.state.waits_for_a_person
+    if asks and "user_validation" not in r.verification:
         buttons.append(_button("Recovery confirmed", ActionId.CONFIRM_RECOVERY, card, "primary"))
     blocks: list[dict[str, Any]] = [section("\n".join(lines))] if lines else []
     if buttons:
