@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -198,6 +198,18 @@ class ChainReader:
             select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.seq))
         )
         return [_checkpoint(row) for row in rows]
+
+    async def hashes_at(self, seqs: Collection[int]) -> dict[int, str]:
+        """The chain's hashes at these sequence numbers (the ones that exist), a batch a query."""
+        ordered, found = sorted(seqs), dict[int, str]()
+        for start in range(0, len(ordered), 500):
+            rows = await self._conn.execute(
+                select_columns(col(AuditEntryRow.seq), col(AuditEntryRow.hash)).where(
+                    col(AuditEntryRow.seq).in_(ordered[start : start + 500])
+                )
+            )
+            found.update({seq: digest for seq, digest in rows if seq is not None})
+        return found
 
     async def newest_rule(self) -> int | None:
         """The checkpoint interval the chain last recorded, if it recorded one."""

@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit.chain import SignedCheckpoint, checkpoint_message, key_id
@@ -105,9 +104,7 @@ async def verify_anchors(
             anchors.append(json.loads(raw))
     async with chain_reader(engine) as reader:
         in_db = {c.seq: c for c in await reader.checkpoints()}
-    async with engine.connect() as conn:
-        rows = await conn.execute(text("SELECT seq, hash FROM audit_entries"))
-        chain = {int(seq): str(digest) for seq, digest in rows}
+        chain = await reader.hashes_at({int(a["seq"]) for a in anchors})
     for anchor in sorted(anchors, key=lambda a: int(a["seq"])):
         seq = int(anchor["seq"])
         problem = _signed(anchor, trusted)
