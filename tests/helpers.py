@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import tarfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +83,17 @@ async def another_replica(
 async def unfenced() -> None:
     """The fence of a process that holds its lease throughout (executor tests without a
     database): it never refuses."""
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], failure: str, *, seconds: float = 10.0
+) -> None:
+    """Wait, bounded, until `condition` holds (a background step got that far); else fail with
+    `failure`. Orders the test's next step after it, never asserts how long it took."""
+    pause = 0.01
+    for _ in range(int(seconds / pause)):
+        met = condition()
+        if met if isinstance(met, bool) else await met:
+            return
+        await asyncio.sleep(pause)
+    raise AssertionError(failure)

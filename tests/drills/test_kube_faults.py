@@ -4,7 +4,6 @@ never a second rollback."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, ephemerals, thread
-from tests.helpers import audit_actions
+from tests.helpers import audit_actions, eventually
 
 API = target_from("deployment/api", "prod")
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -164,12 +163,10 @@ async def test_a_takeover_of_a_slow_rollback_rolls_back_once(
     else:  # the API server takes 0.8 s to apply a patch (the client gives up after 1 s)
         kube.faults.hang_on, kube.faults.hang_seconds = frozenset({"PATCH"}), 0.8
     await driver.click("U0BOB", channel, card(slack, channel), ActionId.APPROVE)  # no settling
-    for _ in range(500):  # until the first process watches, or its patch is held up
-        if _revision(kube) == before + 1 or kube.faults.hanging:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the rollback never got under way")
+    await eventually(  # until the first process watches, or its patch is held up
+        lambda: _revision(kube) == before + 1 or bool(kube.faults.hanging),
+        "the rollback never got under way",
+    )
     # the second process waits 2 s before it acts on a target that looks untouched
     settings = runtime.settings.model_copy(update={"takeover_grace_seconds": 2})
     other = await build_runtime(

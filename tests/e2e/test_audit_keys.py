@@ -22,12 +22,13 @@ from bot.usecases.audit_export import verify_database
 from bot.usecases.audit_keys import AuditKeyMismatchError, rotate_key
 from handlers.slack.ids import ActionId
 from integrations.evidence.store import LocalEvidenceStore
-from rollbot.bootstrap.runtime import Runtime, build_runtime
-from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from rollbot.bootstrap.runtime import Runtime
+from sandbox.executor import ScriptedExecutor
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
 from tests.e2e.workflow import click, command
+from tests.helpers import another_replica
 
 
 async def _signed_history(
@@ -38,19 +39,6 @@ async def _signed_history(
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.CHOOSE_FORWARD_FIX)
     async with runtime.uow() as uow:
         assert await uow.audit.checkpoints()
-
-
-async def _again(
-    runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, **changes: object
-) -> Runtime:
-    executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), ScriptedExecutor())
-    return await build_runtime(
-        runtime.settings.model_copy(update=changes),
-        clock=clock,
-        policy=policy,
-        executors=executors,
-        verifier=ScriptedVerifier(),
-    )
 
 
 def _seed(key: Ed25519PrivateKey) -> str:
@@ -73,7 +61,7 @@ async def test_a_restart_that_lost_the_key_file_refuses_to_sign_with_a_new_one(
     old = runtime.uow.signer.key_id
     runtime.settings.audit_key_file.unlink()
     with pytest.raises(AuditKeyMismatchError) as refused:
-        await _again(runtime, clock, policy)
+        await another_replica(runtime, clock, policy, ScriptedExecutor())
     assert f"signed by key {old}" in str(refused.value)
     assert "Restore that key" in str(refused.value)
     # the untouched chain still verifies with the key it was signed with
@@ -93,7 +81,9 @@ async def test_a_second_replica_with_another_key_refuses_to_start(
     with pytest.raises(
         AuditKeyMismatchError, match=f"this process holds key {key_id(other.public_key())}"
     ):
-        await _again(runtime, clock, policy, audit_signing_key=_seed(other))
+        await another_replica(
+            runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_seed(other)
+        )
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -101,7 +91,9 @@ async def test_a_shared_database_never_gets_a_key_nobody_configured(
     runtime: Runtime, clock: FakeClock, policy: ApprovalPolicy, tmp_path: Path
 ) -> None:
     with pytest.raises(AuditKeyError, match="no audit signing key"):
-        await _again(runtime, clock, policy, audit_key_file=tmp_path / "missing.key")
+        await another_replica(
+            runtime, clock, policy, ScriptedExecutor(), audit_key_file=tmp_path / "missing.key"
+        )
     assert not (tmp_path / "missing.key").exists()
 
 
@@ -116,7 +108,9 @@ async def test_a_rotation_both_keys_sign_is_followed_by_verification(
     await _signed_history(runtime, driver, slack, channel)
     old, new = runtime.uow.signer.key, Ed25519PrivateKey.generate()
     await rotate_key(runtime.engine, old, new, datetime.now(UTC))
-    rotated = await _again(runtime, clock, policy, audit_signing_key=_seed(new))  # it starts
+    rotated = await another_replica(
+        runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_seed(new)
+    )  # it starts
     try:
         await command(rotated, driver, channel, "U0ALICE", 'deployment/web -n prod --reason "y"')
         async with rotated.uow() as uow:

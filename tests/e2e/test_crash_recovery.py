@@ -18,7 +18,7 @@ from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import SIGNING_SECRET, FakeClock
 from tests.e2e.workflow import card, command, thread
-from tests.helpers import another_replica, audit_actions
+from tests.helpers import another_replica, audit_actions, eventually
 
 API = target_from("deployment/api", "prod")
 
@@ -36,18 +36,29 @@ async def _die_mid_rollout(
     target.hold = asyncio.Event()
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
-    for _ in range(1000):  # until the rollout is under way (the change is in, the task waits)
+
+    async def under_way() -> bool:  # the change is in, the task waits
         [request] = await runtime.queries.history(API)
-        if request.state is RequestState.EXECUTING and target.live != request.baseline_revision:
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the rollback never got under way")
+        return request.state is RequestState.EXECUTING and target.live != request.baseline_revision
+
+    await eventually(under_way, "the rollback never got under way")
     for task in runtime.executions.running():
         task.cancel()
     await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
     await runtime.delivery.drain()
     return target
+
+
+async def _held_in_front_of_the_change(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, target: Any
+) -> asyncio.Event:
+    """Start a rollback whose change waits (a slow API server in front of the patch); returns
+    what lets it go."""
+    target.change_hold = held = asyncio.Event()
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
+    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    await eventually(lambda: bool(target.changing), "the rollback never reached its change")
+    return held
 
 
 async def test_a_rollback_whose_process_died_is_followed_to_its_end(
@@ -108,15 +119,7 @@ async def test_a_process_that_died_before_the_change_is_rolled_back_by_the_takeo
     """No change was sent (the process died in front of it) and none can be any more: the
     takeover re-checks the plan and carries the approved rollback out, once."""
     target = executor.targets["deployment/api -n prod"]
-    target.change_hold = asyncio.Event()
-    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
-    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
-    for _ in range(1000):
-        if target.changing:
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the rollback never reached its change")
+    await _held_in_front_of_the_change(runtime, driver, slack, channel, target)
     for task in runtime.executions.running():
         task.cancel()  # the process dies in front of its change
     await asyncio.gather(*runtime.executions.running(), return_exceptions=True)
@@ -212,16 +215,7 @@ async def test_a_slow_worker_that_lost_its_lease_never_touches_the_target(
     lease. Another takes over and rolls back; when the first one's patch call comes round, its
     fence refuses it: the target changes once and the record is the new holder's."""
     target = executor.targets["deployment/api -n prod"]
-    slow = asyncio.Event()
-    target.change_hold = slow
-    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
-    await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
-    for _ in range(1000):
-        if target.changing:
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the rollback never reached its patch")
+    slow = await _held_in_front_of_the_change(runtime, driver, slack, channel, target)
     other = await another_replica(runtime, clock, policy, executor)
     try:
         clock.advance(minutes=2)

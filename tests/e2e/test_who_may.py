@@ -4,7 +4,9 @@ obligation open and stores nothing; an accepted act is audited with the role it 
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from bot.domain.events import ObligationKind
@@ -23,6 +25,26 @@ from tests.helpers import NOTHING, another_replica, stored
 
 API = target_from("deployment/api", "prod")
 K = ObligationKind
+
+
+@contextlib.asynccontextmanager
+async def _rollbot_with(
+    runtime: Runtime,
+    clock: FakeClock,
+    policy: ApprovalPolicy,
+    executor: ScriptedExecutor,
+    slack: SandboxSlack,
+    **settings: object,
+) -> AsyncIterator[tuple[Runtime, SlackDriver]]:
+    """Another rollbot on the same database, with its own policy or settings, served over
+    HTTP, and a driver that sends it signed Slack requests."""
+    other = await another_replica(runtime, clock, policy, executor, **settings)
+    try:
+        url = await other.serve_http()
+        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
+            yield other, drv
+    finally:
+        await other.close()
 
 
 async def _overridden(
@@ -134,21 +156,16 @@ async def test_who_may_declare_the_top_severity_is_a_policy_rule(
     strict = policy.model_copy(
         update={"acts": {**policy.acts, Act.DECLARE_TOP_SEVERITY: only_responders}}
     )
-    other = await another_replica(runtime, clock, strict, executor)
-    try:
-        url = await other.serve_http()
-        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
-            text = 'deployment/api -n prod --severity P1 --reason "down"'
-            refused = await command(other, drv, channel, "U0CAROL", text)
-            assert refused == (
-                ":no_entry_sign: declaring the top severity is for on call or incident "
-                "commander; you hold none of those roles"
-            )
-            assert await stored(other) == NOTHING
-            opened = await command(other, drv, channel, "U0ALICE", text)
-            assert "opened" in opened
-    finally:
-        await other.close()
+    async with _rollbot_with(runtime, clock, strict, executor, slack) as (other, drv):
+        text = 'deployment/api -n prod --severity P1 --reason "down"'
+        refused = await command(other, drv, channel, "U0CAROL", text)
+        assert refused == (
+            ":no_entry_sign: declaring the top severity is for on call or incident "
+            "commander; you hold none of those roles"
+        )
+        assert await stored(other) == NOTHING
+        opened = await command(other, drv, channel, "U0ALICE", text)
+        assert "opened" in opened
 
 
 async def test_a_guest_elsewhere_sees_only_the_id_state_and_channel(
@@ -217,27 +234,23 @@ async def test_a_request_signed_right_but_for_another_workspace_or_app_is_refuse
     policy: ApprovalPolicy,
     executor: ScriptedExecutor,
 ) -> None:
-    other = await another_replica(runtime, clock, policy, executor, slack_app_id="A0ROLLBOT")
-    try:
-        url = await other.serve_http()
-        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
-            text = 'deployment/api -n prod --reason "down"'
-            fields = command_fields(slack.state, "U0ALICE", channel, text)
-            for changed, why in (
-                ({"team_id": "T0ELSEWHERE"}, "team_id T0ELSEWHERE is not this workspace"),
-                ({"api_app_id": "A0OTHERAPP"}, "api_app_id A0OTHERAPP is not this app"),
-            ):
-                reply = await drv.post(urlencode({**fields, **changed}).encode())
-                assert reply.status == 401
-                assert reply.json() == {"error": why}
-            assert await stored(other) == NOTHING
-            assert slack.state.calls_of("auth.test")  # learned from Slack, not configured
-            ours = await drv.post(urlencode(fields).encode())
-            assert ours.status == 200
-            await other.settle()
-            assert (await stored(other)).requests == 1
-    finally:
-        await other.close()
+    ours_only = _rollbot_with(runtime, clock, policy, executor, slack, slack_app_id="A0ROLLBOT")
+    async with ours_only as (other, drv):
+        text = 'deployment/api -n prod --reason "down"'
+        fields = command_fields(slack.state, "U0ALICE", channel, text)
+        for changed, why in (
+            ({"team_id": "T0ELSEWHERE"}, "team_id T0ELSEWHERE is not this workspace"),
+            ({"api_app_id": "A0OTHERAPP"}, "api_app_id A0OTHERAPP is not this app"),
+        ):
+            reply = await drv.post(urlencode({**fields, **changed}).encode())
+            assert reply.status == 401
+            assert reply.json() == {"error": why}
+        assert await stored(other) == NOTHING
+        assert slack.state.calls_of("auth.test")  # learned from Slack, not configured
+        ours = await drv.post(urlencode(fields).encode())
+        assert ours.status == 200
+        await other.settle()
+        assert (await stored(other)).requests == 1
 
 
 async def test_a_role_the_policy_defines_is_used_in_the_matrix(
@@ -261,18 +274,13 @@ async def test_a_role_the_policy_defines_is_used_in_the_matrix(
         }
     )
     assert custom.row(RollbackType.DEPLOYMENT_OLDER_VERSION).requires == (sre_lead,)
-    other = await another_replica(runtime, clock, custom, executor)
-    try:
-        url = await other.serve_http()
-        async with SlackDriver(url, SIGNING_SECRET, slack.state) as drv:
-            text = 'deployment/api -n prod --to-revision 1 --severity P2 --reason "x"'
-            await command(other, drv, channel, "U0ALICE", text)
-            await click(other, drv, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
-            await click(other, drv, slack, channel, "U0BOB", ActionId.APPROVE)
-            assert "approval needs sre lead" in ephemerals(slack, "U0BOB")[-1]
-            await click(other, drv, slack, channel, "U0ERIN", ActionId.APPROVE)
-            [request] = await other.queries.history(API)
-            assert request.state.value == "completed"
-            assert [(a.by.id, a.role) for a in request.approvals] == [("U0ERIN", sre_lead)]
-    finally:
-        await other.close()
+    async with _rollbot_with(runtime, clock, custom, executor, slack) as (other, drv):
+        text = 'deployment/api -n prod --to-revision 1 --severity P2 --reason "x"'
+        await command(other, drv, channel, "U0ALICE", text)
+        await click(other, drv, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+        await click(other, drv, slack, channel, "U0BOB", ActionId.APPROVE)
+        assert "approval needs sre lead" in ephemerals(slack, "U0BOB")[-1]
+        await click(other, drv, slack, channel, "U0ERIN", ActionId.APPROVE)
+        [request] = await other.queries.history(API)
+        assert request.state.value == "completed"
+        assert [(a.by.id, a.role) for a in request.approvals] == [("U0ERIN", sre_lead)]

@@ -13,6 +13,7 @@ from bot.duework.leases import RollbackLeases
 from bot.store.due_items import DueKind
 from bot.usecases.leasing import LeaseRules
 from sandbox.executor import ScriptedTarget
+from tests.helpers import eventually
 from tests.usecases.conftest import ALICE, World
 
 API = "deployment/api -n prod"
@@ -28,11 +29,9 @@ async def _start_with_a_slow_capture(world: World, channel: str) -> tuple[str, S
     target.capture_hold = asyncio.Event()
     opened = (await world.open(channel=channel)).request
     await world.decisions.choose_rollback(opened.id, opened.version, ALICE)  # auto-approved
-    for _ in range(500):  # until the evidence capture is waiting on the slow API (bounded)
-        if target.capturing:
-            break
-        await asyncio.sleep(0.01)
-    assert target.capturing
+    await eventually(  # until the evidence capture is waiting on the slow API
+        lambda: bool(target.capturing), "the evidence capture never started", seconds=5.0
+    )
     return opened.id, target
 
 
