@@ -27,6 +27,10 @@ ACT_NAMES = {
 class ActRefusedError(ApprovalRefusedError):
     """The person may not perform this act; the message states the rule."""
 
+    def __init__(self, message: str, act: Act | None = None) -> None:
+        super().__init__(message)
+        self.act = act  # None: a rule about where, not about an act (the monthly report)
+
 
 def rule_text(rule: ActRule, matrix: tuple[Role, ...]) -> str:
     """The rule in words: "engineering lead or governance lead, not who declared the override"."""
@@ -71,11 +75,11 @@ def check_rule(
     """check_act for an act with no request yet (declaring a severity as a request opens)."""
     said = f"{ACT_NAMES[act]} is for {rule_text(rule, matrix)}"
     if by.id == SYSTEM.id:
-        raise ActRefusedError(f"{said}; rollbot cannot do it for a person")
+        raise ActRefusedError(f"{said}; rollbot cannot do it for a person", act)
     if rule.not_the_requester and requester is not None and by.id == requester.id:
-        raise ActRefusedError(f"{said}; you requested this rollback")
+        raise ActRefusedError(f"{said}; you requested this rollback", act)
     if rule.not_the_overrider and overrider is not None and by.id == overrider.id:
-        raise ActRefusedError(f"{said}; you declared the override")
+        raise ActRefusedError(f"{said}; you declared the override", act)
     allowed = (*rule.roles, *(matrix if rule.matrix_roles else ()))
     held = next((r for r in allowed if r in roles), None)
     if held is not None:
@@ -84,7 +88,7 @@ def check_rule(
         return "requester"
     if rule.anyone:
         return "anyone"
-    raise ActRefusedError(f"{said}; you hold none of those roles")
+    raise ActRefusedError(f"{said}; you hold none of those roles", act)
 
 
 def sees_details(request: RollbackRequest, channel: str, roles: frozenset[Role]) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from bot.domain import aftercare, verification
 from bot.domain import approvals as ap
 from bot.domain import events as ev
-from bot.domain.acts import ActRefusedError, check_act
+from bot.domain.acts import check_act
 from bot.domain.decision import RollbackAction
 from bot.domain.errors import (
     DomainError,
@@ -156,10 +156,7 @@ def _override(r: RollbackRequest, e: ev.DeclareEmergencyOverride, now: datetime)
             f"an emergency override is already declared by {r.override.by.label}"
         )
     ap.check_override(row=r.rules.row, severity=r.assessment.severity, reason=e.reason)
-    try:
-        under = check_act(Act.DECLARE_OVERRIDE, r, e.by, e.roles)
-    except ActRefusedError as exc:  # answered on the override itself
-        raise OverrideRefusedError(str(exc)) from None
+    under = check_act(Act.DECLARE_OVERRIDE, r, e.by, e.roles)
     override = ap.EmergencyOverride(by=e.by, reason=e.reason.strip(), at=now)
     # The override replaces the matrix; approvals given by the declarer no longer count for it.
     kept = tuple(a for a in r.approvals if a.by.id != e.by.id)

@@ -6,7 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
+from bot.domain.acts import ActRefusedError
 from bot.domain.errors import DomainError, OverrideRefusedError
+from bot.domain.policy import Act
 from bot.ports import AdapterError, UnknownTargetError
 from bot.store.requests import TargetBusyError
 from handlers.blockkit.forms import FormError, read_open_form
@@ -26,6 +28,8 @@ def _field_for(error: DomainError | AdapterError) -> BlockId:
         return BlockId.TARGET_NAME
     if isinstance(error, OverrideRefusedError):
         return BlockId.OVERRIDE
+    if isinstance(error, ActRefusedError) and error.act is Act.DECLARE_OVERRIDE:
+        return BlockId.OVERRIDE  # who may declare one: answered on the override itself
     return BlockId.REASON
 
 
