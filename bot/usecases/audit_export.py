@@ -63,13 +63,12 @@ async def verify_database(
 ) -> Verdict:
     """Walk the stored chain against the keys the caller trusts (and those a genuine rotation
     from them introduced)."""
-    keys = (
-        []
-        if public_key is None
-        else [public_key]
-        if isinstance(public_key, Ed25519PublicKey)
-        else list(public_key)
-    )
+    if public_key is None:
+        keys: list[Ed25519PublicKey] = []
+    elif isinstance(public_key, Ed25519PublicKey):
+        keys = [public_key]
+    else:
+        keys = list(public_key)
     first_key = keys[0] if keys else None
     async with chain_reader(engine) as reader:
         checkpoints = [
