@@ -139,15 +139,8 @@ def _store() -> Any:
     from bot.ports import SystemClock
     from integrations.evidence.store import store_from
 
-    ops = DatabaseSettings()
-    return store_from(
-        bucket=ops.evidence_s3_bucket,
-        endpoint=ops.evidence_s3_endpoint,
-        directory=ops.evidence_dir,
-        timeout=ops.s3_timeout_seconds,
-        retention=timedelta(days=1),  # read only: nothing is written
-        clock=SystemClock(),
-    )
+    # read only: the retention is never applied
+    return store_from(DatabaseSettings(), timedelta(days=1), SystemClock())
 
 
 @audit_app.command("export")

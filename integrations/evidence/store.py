@@ -8,7 +8,7 @@ import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -112,24 +112,28 @@ class S3EvidenceStore:
             raise EvidenceStoreError(f"S3 listing of {prefix} failed: {exc}") from None
 
 
+class EvidenceSettings(Protocol):
+    """Where evidence goes, as both the bot's settings and the operator commands' carry it."""
+
+    evidence_dir: Path
+    evidence_s3_bucket: str | None
+    evidence_s3_endpoint: str | None
+    s3_timeout_seconds: float
+
+
 def store_from(
-    *,
-    bucket: str | None,
-    endpoint: str | None,
-    directory: Path,
-    timeout: float,
-    retention: timedelta,
-    clock: Clock,
+    settings: EvidenceSettings, retention: timedelta, clock: Clock
 ) -> LocalEvidenceStore | S3EvidenceStore:
     """S3 with Object Lock when a bucket is configured, else the local evidence directory."""
-    if not bucket:
-        return LocalEvidenceStore(directory)
+    if not settings.evidence_s3_bucket:
+        return LocalEvidenceStore(settings.evidence_dir)
     import boto3
     from botocore.config import Config
 
+    timeout = settings.s3_timeout_seconds
     client = boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=settings.evidence_s3_endpoint,
         config=Config(connect_timeout=min(5.0, timeout), read_timeout=timeout),
     )
-    return S3EvidenceStore(client, bucket, retention, clock)
+    return S3EvidenceStore(client, settings.evidence_s3_bucket, retention, clock)

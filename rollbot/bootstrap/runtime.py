@@ -60,17 +60,6 @@ from integrations.slack.delivery import SlackDelivery, client_for
 from integrations.slack.roles import SlackRoleDirectory
 
 
-def _evidence_store(settings: Settings, policy: ApprovalPolicy, clock: Clock) -> EvidenceStore:
-    return store_from(
-        bucket=settings.evidence_s3_bucket,
-        endpoint=settings.evidence_s3_endpoint,
-        directory=settings.evidence_dir,
-        timeout=settings.s3_timeout_seconds,
-        retention=policy.evidence.retention,
-        clock=clock,
-    )
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -297,7 +286,7 @@ async def build_runtime(
     client = client_for(
         settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds
     )
-    store = evidence_store or _evidence_store(settings, policy, clock)
+    store = evidence_store or store_from(settings, policy.evidence.retention, clock)
     verifier = verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds)
     core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
     outbox = OutboxService(uow, clock)
