@@ -264,13 +264,29 @@ class ChainVerifier:
         self.feed(ChainEntry(seq, prev_hash, digest, body))  # the slow path names the problem
         return None
 
+    def accept(self, last_seq: int, head: str, seen: dict[int, str]) -> None:
+        """Take entries first_seq..last_seq as proved sound by range checks (the fast path);
+        their rules and rotations are then given to `note` in order."""
+        self.prev, self.expected, self.count = head, last_seq + 1, last_seq - self.first_seq + 1
+        self._seen.update({seq: digest for seq, digest in seen.items() if seq in self._watch})
+
+    def note(self, seq: int, body: dict[str, Any]) -> None:
+        self._note(seq, body)
+
     def fail(self, seq: int, reason: str) -> None:
         if self.problem is None:
             self.problem = _bad(seq, reason, self.count, self.prev)
 
     def finish(
-        self, checkpoints: Iterable[Checkpoint], public_key: Ed25519PublicKey | None
+        self,
+        checkpoints: Iterable[Checkpoint],
+        public_key: Ed25519PublicKey | None,
+        *,
+        newest_signature_only: bool = False,
     ) -> Verdict:
+        """Checkpoints where the rules say, each on the chain's hash at its entry, signed by a
+        trusted key. With `newest_signature_only`, only the newest signature is checked: it
+        covers every entry before it through the chain, so the older ones add nothing."""
         if self.problem is not None:
             return self.problem
         last_seq = self.expected - 1
@@ -284,7 +300,8 @@ class ChainVerifier:
         trusted = dict(self.trusted)
         if public_key is not None:
             trusted[key_id(public_key)] = public_key
-        for cp in sorted(cps, key=lambda c: c.seq):
+        ordered = sorted(cps, key=lambda c: c.seq)
+        for cp in ordered:
             if not trusted:
                 return _bad(
                     cp.seq,
@@ -302,7 +319,8 @@ class ChainVerifier:
                     self.prev,
                 )
             try:
-                key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
+                if not newest_signature_only or cp is ordered[-1]:
+                    key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
             except (InvalidSignature, ValueError):
                 return _bad(
                     cp.seq,

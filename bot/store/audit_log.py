@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, update
 from sqlalchemy import select as select_columns
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col, select
 
 from bot.audit.chain import (
     CHECKPOINT_RULE,
+    ROTATION,
     AuditRecord,
     SignedCheckpoint,
     entry_body,
@@ -224,6 +225,21 @@ class ChainReader:
             return None
         every = json.loads(body).get("payload", {}).get("every")
         return every if isinstance(every, int) else None
+
+    async def last_seq(self) -> int:
+        rows = await self._conn.execute(select_columns(func.max(col(AuditEntryRow.seq))))
+        return int(rows.scalar() or 0)
+
+    async def rules_and_rotations(self, last_seq: int) -> list[tuple[int, str]]:
+        """The entries that change how the chain is checked, in order (found by their action
+        column, which the range checks proved agrees with the hashed body)."""
+        rows = await self._conn.execute(
+            select_columns(col(AuditEntryRow.seq), col(AuditEntryRow.body))
+            .where(col(AuditEntryRow.action).in_((CHECKPOINT_RULE, ROTATION)))
+            .where(col(AuditEntryRow.seq) <= last_seq)
+            .order_by(col(AuditEntryRow.seq))
+        )
+        return [(int(seq or 0), str(body)) for seq, body in rows]
 
     async def newest_checkpoint(self) -> SignedCheckpoint | None:
         rows = await self._conn.execute(

@@ -14,9 +14,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.audit.chain import GENESIS, ChainEntry, ChainVerifier, Checkpoint, Verdict, verify_chain
+from bot.audit.chain import (
+    GENESIS,
+    ChainEntry,
+    ChainVerifier,
+    Checkpoint,
+    SignedCheckpoint,
+    Verdict,
+    verify_chain,
+)
 from bot.audit.keys import load_public_key, public_pem
+from bot.audit.ranges import MIN_RANGE, RangeCheck, linked
 from bot.store.audit_log import chain_reader
+from bot.store.audit_ranges import check_ranges
 
 PAGE = 10_000
 _COLUMNS = ("action", "incident_id", "request_id")
@@ -59,22 +69,61 @@ def _column_problem(body: dict[str, Any], columns: tuple[Any, ...]) -> str | Non
 
 
 async def verify_database(
-    engine: AsyncEngine, public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None
+    engine: AsyncEngine,
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None,
+    *,
+    workers: int | None = None,
+    min_range: int = MIN_RANGE,
 ) -> Verdict:
-    """Walk the stored chain against the keys the caller trusts (and those a genuine rotation
-    from them introduced)."""
+    """Check the stored chain against the keys the caller trusts (and those a genuine rotation
+    from them introduced). Ranges of the chain are checked side by side first; when any of them
+    is not sound, the exact walk names the first entry that is wrong and why."""
+    keys = _keys(public_key)
+    async with chain_reader(engine) as reader:
+        checkpoints = _plain(await reader.checkpoints())
+        last_seq = await reader.last_seq()
+    watch = sorted({c.seq for c in checkpoints})
+    checks = await check_ranges(engine, last_seq, watch, workers, min_range)
+    if linked(checks, last_seq):
+        verifier = ChainVerifier(watch=watch, trusted=keys)
+        verifier.accept(last_seq, checks[-1].last_hash if checks else GENESIS, _seen(checks))
+        async with chain_reader(engine) as reader:
+            for seq, body in await reader.rules_and_rotations(last_seq):
+                verifier.note(seq, json.loads(body))
+        verdict = verifier.finish(
+            checkpoints, keys[0] if keys else None, newest_signature_only=True
+        )
+        if verdict.ok:
+            return verdict
+    return await _walk(engine, keys)
+
+
+def _keys(
+    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None,
+) -> list[Ed25519PublicKey]:
     if public_key is None:
-        keys: list[Ed25519PublicKey] = []
-    elif isinstance(public_key, Ed25519PublicKey):
-        keys = [public_key]
-    else:
-        keys = list(public_key)
+        return []
+    if isinstance(public_key, Ed25519PublicKey):
+        return [public_key]
+    return list(public_key)
+
+
+def _plain(signed: Sequence[SignedCheckpoint]) -> list[Checkpoint]:
+    return [
+        Checkpoint(seq=c.seq, hash=c.hash, signature=c.signature, key_id=c.key_id) for c in signed
+    ]
+
+
+def _seen(checks: Sequence[RangeCheck]) -> dict[int, str]:
+    return {seq: digest for check in checks for seq, digest in check.seen.items()}
+
+
+async def _walk(engine: AsyncEngine, keys: list[Ed25519PublicKey]) -> Verdict:
+    """Every entry in order, parsed, every signature checked: slow, and exact about what is
+    wrong."""
     first_key = keys[0] if keys else None
     async with chain_reader(engine) as reader:
-        checkpoints = [
-            Checkpoint(seq=c.seq, hash=c.hash, signature=c.signature, key_id=c.key_id)
-            for c in await reader.checkpoints()
-        ]
+        checkpoints = _plain(await reader.checkpoints())
         verifier = ChainVerifier(watch=(c.seq for c in checkpoints), trusted=keys)
         feed = verifier.feed_body
         async for page in reader.pages(PAGE):

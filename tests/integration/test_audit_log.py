@@ -20,8 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from bot.audit.keys import AuditSigner
+from bot.audit.ranges import linked
 from bot.domain.people import Person
 from bot.store import migrate
+from bot.store.audit_ranges import check_ranges
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.audit_export import export_bundle, verify_bundle, verify_database
@@ -54,18 +56,19 @@ async def _append(uow: UnitOfWorkFactory, n: int, *, start: int = 0) -> None:
 
 async def _tamper(uow: UnitOfWorkFactory, database_url: str, statement: str) -> None:
     """What an attacker with database access does: lift the guard, edit, put the guard back."""
+    tables = ("audit_entries", "audit_checkpoints")
     async with uow.engine.begin() as conn:
         if is_sqlite(database_url):
-            await conn.execute(text("DROP TRIGGER audit_entries_no_update"))
+            for table in tables:
+                await conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+                await conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
             await conn.execute(text(statement))
         else:
-            await conn.execute(
-                text("ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_change")
-            )
+            for table in tables:
+                await conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             await conn.execute(text(statement))
-            await conn.execute(
-                text("ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_no_change")
-            )
+            for table in tables:
+                await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 async def test_appends_chain_and_checkpoint(uow: UnitOfWorkFactory, signer: AuditSigner) -> None:
@@ -273,3 +276,84 @@ async def test_an_export_is_verified_against_a_key_the_auditor_brings(
     )
     code, out, _ = await verify("--public-key", str(pem))
     assert code == 1  # a key the auditor trusts did not sign it
+
+
+# Fast verification: the chain in ranges checked side by side (several worker processes on
+# SQLite, several server connections on PostgreSQL), linked at their boundaries.
+
+
+async def test_ranges_checked_side_by_side_link_into_the_whole_chain(
+    uow: UnitOfWorkFactory, signer: AuditSigner
+) -> None:
+    await _append(uow, 31)
+    async with uow() as u:
+        entries = await u.audit.entries()
+    checks = await check_ranges(uow.engine, 31, [5, 20, 30], workers=3, min_range=1)
+    assert [(c.lo, c.hi) for c in checks] == [(1, 11), (12, 22), (23, 31)]
+    assert all(c.sound for c in checks)
+    assert linked(checks, 31)
+    by_seq = {e.seq: e.hash for e in entries}
+    assert {seq: h for c in checks for seq, h in c.seen.items()} == {
+        s: by_seq[s] for s in (5, 20, 30)
+    }
+    verdict = await verify_database(uow.engine, signer.public_key, workers=3, min_range=1)
+    assert (verdict.ok, verdict.count, verdict.head) == (True, 31, entries[-1].hash)
+
+
+@pytest.mark.parametrize(
+    ("statement", "seq", "why"),
+    [
+        (
+            "UPDATE audit_entries SET body = replace(body, 'naïve', 'naive') WHERE seq = 17",
+            17,
+            "edited",
+        ),
+        ("UPDATE audit_entries SET request_id = 'RB-2' WHERE seq = 13", 13, "request_id"),
+        (
+            "UPDATE audit_entries SET at = at WHERE seq = 0",  # touches nothing: still sound
+            None,
+            "",
+        ),
+        ("DELETE FROM audit_entries WHERE seq = 12", 12, "missing"),
+    ],
+)
+async def test_a_range_that_is_not_sound_hands_over_to_the_exact_walk(
+    uow: UnitOfWorkFactory,
+    database_url: str,
+    signer: AuditSigner,
+    statement: str,
+    seq: int | None,
+    why: str,
+) -> None:
+    await _append(uow, 30)
+    await _tamper(uow, database_url, statement)
+    checks = await check_ranges(uow.engine, 30, [], workers=3, min_range=1)
+    assert linked(checks, 30) is (seq is None)
+    verdict = await verify_database(uow.engine, signer.public_key, workers=3, min_range=1)
+    assert verdict.ok is (seq is None)
+    assert verdict.first_bad_seq == seq
+    assert why in verdict.reason
+
+
+async def test_a_sound_chain_checks_only_the_newest_signature(
+    uow: UnitOfWorkFactory, database_url: str, signer: AuditSigner
+) -> None:
+    """The newest checkpoint's signature covers every entry before it through the chain; an
+    older signature that no longer verifies is found by the exact walk, which `export` and
+    `verify --export` use, not by the fast path."""
+    await _append(uow, 12)  # checkpoints at 5 and 10
+    await _tamper(
+        uow,
+        database_url,
+        "UPDATE audit_checkpoints SET signature = replace(signature, substr(signature, 1, 2), "
+        "'00') WHERE seq = 5",
+    )
+    assert (await verify_database(uow.engine, signer.public_key)).ok
+    await _tamper(
+        uow,
+        database_url,
+        "UPDATE audit_checkpoints SET signature = replace(signature, substr(signature, 1, 2), "
+        "'00') WHERE seq = 10",
+    )
+    verdict = await verify_database(uow.engine, signer.public_key)
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 5)

@@ -177,3 +177,25 @@ def test_a_slice_verifies_from_its_anchor() -> None:
     )
     assert verdict.ok
     assert verdict.count == 8
+
+
+def test_ranges_cover_the_chain_without_gaps_and_link_only_in_order() -> None:
+    from bot.audit.ranges import RangeCheck, hash_rows, linked, split
+
+    assert split(0, 4) == []
+    assert split(10, 4, min_range=1) == [(1, 3), (4, 6), (7, 9), (10, 10)]
+    assert split(10, 4) == [(1, 10)]  # too short to be worth a second worker
+    entries, _ = build(10)
+    rows = [(e.seq, e.prev_hash, e.hash, e.body.encode()) for e in entries]
+    parts = [hash_rows(rows[lo - 1 : hi], lo, hi, {4}) for lo, hi in split(10, 3, min_range=1)]
+    assert all(p.sound for p in parts)
+    assert linked(parts, 10)
+    assert [p.seen for p in parts] == [{4: entries[3].hash}, {}, {}]
+    assert not linked(parts[::-1], 10)  # out of order
+    assert not linked(parts[:2], 10)  # the tail is missing
+    assert not linked(parts, 10, anchor=entries[0].hash)  # another chain's start
+    swapped = [*rows[:5], rows[6], rows[5], *rows[7:]]
+    assert not hash_rows(swapped, 1, 10, set()).sound
+    assert not hash_rows(rows[:9], 1, 10, set()).sound
+    forged = RangeCheck(5, 8, True, "f" * 64, parts[1].last_hash)
+    assert not linked([parts[0], forged, parts[2]], 10)
