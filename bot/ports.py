@@ -31,6 +31,11 @@ class ChannelDirectory(Protocol):
 
     async def open_incident_channel(self, name: str, invite: str | None) -> str: ...
 
+    async def ensure_member(self, channel: str, name: str) -> None:
+        """Make sure rollbot can post in an existing channel, joining it when it is public;
+        ChannelError saying what a person can do when it cannot."""
+        ...
+
 
 class AdapterError(Exception):
     """Something outside rollbot refused or failed (Slack, a cluster, a cloud API). Not a rule

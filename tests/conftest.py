@@ -194,8 +194,9 @@ async def runtime(
         alert_token=ALERT_TOKEN,
         alert_basic_auth="alertmanager:" + ALERT_TOKEN,
         audit_checkpoint_every=5,
-        # a takeover acts at once: what these tests order is the steps, not the wait
-        **{"takeover_grace_seconds": 0, **runtime_settings},
+        # a takeover acts at once, and the fake clock does not pace messages: what these tests
+        # order is the steps, not the wait (tests/integration/test_delivery.py paces)
+        **{"takeover_grace_seconds": 0, "slack_channel_burst": 1000, **runtime_settings},
     )
     rt = await build_runtime(
         settings, clock=clock, policy=policy, executors=executors, verifier=verifier

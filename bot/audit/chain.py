@@ -277,6 +277,38 @@ class ChainVerifier:
         if self.problem is None:
             self.problem = _bad(seq, reason, self.count, self.prev)
 
+    def _checkpoint_problem(
+        self,
+        cp: Checkpoint,
+        key: Ed25519PublicKey | None,
+        any_trusted: bool,
+        check_signature: bool,
+        last_seq: int,
+    ) -> tuple[int, str] | None:
+        """(seq, why) when this checkpoint does not hold, else None."""
+        if not any_trusted:
+            return cp.seq, "a signed checkpoint exists but no public key was given"
+        if key is None:
+            return cp.seq, (
+                "the checkpoint is signed by a key you did not trust (fingerprint "
+                f"{cp.key_id or 'unknown'})"
+            )
+        try:
+            if check_signature:
+                key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
+        except (InvalidSignature, ValueError):
+            return cp.seq, (
+                f"checkpoint signature is not valid for key {key_id(key)}: the checkpoint was "
+                "altered"
+            )
+        if cp.seq > last_seq:
+            return last_seq + 1, (
+                f"truncated: checkpoint signed at seq {cp.seq} but the chain ends at {last_seq}"
+            )
+        if cp.seq >= self.first_seq and self._seen.get(cp.seq) != cp.hash:
+            return cp.seq, "the chain differs from the signed checkpoint at this entry"
+        return None
+
     def finish(
         self,
         checkpoints: Iterable[Checkpoint],
@@ -302,45 +334,11 @@ class ChainVerifier:
             trusted[key_id(public_key)] = public_key
         ordered = sorted(cps, key=lambda c: c.seq)
         for cp in ordered:
-            if not trusted:
-                return _bad(
-                    cp.seq,
-                    "a signed checkpoint exists but no public key was given",
-                    self.count,
-                    self.prev,
-                )
             key = trusted.get(cp.key_id) if cp.key_id else public_key
-            if key is None:
-                return _bad(
-                    cp.seq,
-                    f"the checkpoint is signed by a key you did not trust (fingerprint "
-                    f"{cp.key_id or 'unknown'})",
-                    self.count,
-                    self.prev,
-                )
-            try:
-                if not newest_signature_only or cp is ordered[-1]:
-                    key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash))
-            except (InvalidSignature, ValueError):
-                return _bad(
-                    cp.seq,
-                    f"checkpoint signature is not valid for key {key_id(key)}: the checkpoint "
-                    "was altered",
-                    self.count,
-                    self.prev,
-                )
-            if cp.seq > last_seq:
-                reason = (
-                    f"truncated: checkpoint signed at seq {cp.seq} but the chain ends at {last_seq}"
-                )
-                return _bad(last_seq + 1, reason, self.count, self.prev)
-            if cp.seq >= self.first_seq and self._seen.get(cp.seq) != cp.hash:
-                return _bad(
-                    cp.seq,
-                    "the chain differs from the signed checkpoint at this entry",
-                    self.count,
-                    self.prev,
-                )
+            signed = not newest_signature_only or cp is ordered[-1]
+            problem = self._checkpoint_problem(cp, key, bool(trusted), signed, last_seq)
+            if problem is not None:
+                return _bad(*problem, self.count, self.prev)
             last_checkpoint = cp.seq
         return Verdict(ok=True, count=self.count, head=self.prev, last_checkpoint=last_checkpoint)
 

@@ -30,6 +30,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.outbox_failed = Counter(
+            "rollbot_outbox_failed_total",
+            "Slack messages Slack refused for good (never retried), by Slack's error",
+            ["error"],
+            registry=self.registry,
+        )
         self.outbox_pending = Gauge(
             "rollbot_outbox_pending",
             "Slack messages waiting to be delivered",

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     health_timeout_seconds: float = Field(default=10, gt=0)
     s3_timeout_seconds: float = Field(default=15, gt=0)
     slack_timeout_seconds: float = Field(default=10, gt=0)
+    # Messages into one channel: about one a second with a short burst, as Slack allows.
+    slack_channel_messages_per_second: float = Field(default=1.0, gt=0)
+    slack_channel_burst: int = Field(default=4, ge=1)
     # SQLite: how long a write waits for a lock before the database answers "locked".
     database_busy_timeout_seconds: float = Field(default=30, gt=0)
     execution_lease_seconds: float = Field(default=120, gt=0)

@@ -28,6 +28,7 @@ class NoticeKind(StrEnum):
     PAGE = "page"  # who the severity pages, as soon as the request opens
     POSTMORTEM_DRAFT = "postmortem_draft"  # after an executed rollback: a draft to complete
     ESCALATION = "escalation"  # a failed rollback: the roles that must take over, by name
+    UNDELIVERED = "undelivered"  # Slack refused a notice a person must see: said elsewhere
 
 
 class Placement(StrEnum):
@@ -120,6 +121,17 @@ class Escalation(NoticePayload):
     mentions: Mentions = Mentions()
 
 
+class Undelivered(NoticePayload):
+    """Slack refused, for good, a notice a person had to see: where, what, why, and whether the
+    request's automatic steps stopped because nobody can see its channel."""
+
+    kind: ClassVar[NoticeKind] = NoticeKind.UNDELIVERED
+    what: NoticeKind
+    channel: str
+    error: str
+    channel_closed: bool = False
+
+
 PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.REQUEST_OPENED: RequestOpened,
     NoticeKind.CARD_UPDATE: CardUpdate,
@@ -129,6 +141,7 @@ PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.PAGE: Page,
     NoticeKind.POSTMORTEM_DRAFT: PostmortemDraft,
     NoticeKind.ESCALATION: Escalation,
+    NoticeKind.UNDELIVERED: Undelivered,
 }
 
 PLACEMENT: dict[NoticeKind, Placement] = {
@@ -140,6 +153,7 @@ PLACEMENT: dict[NoticeKind, Placement] = {
     NoticeKind.TIMELINE: Placement.THREAD,
     NoticeKind.POSTMORTEM_DRAFT: Placement.THREAD,
     NoticeKind.ESCALATION: Placement.MESSAGE,
+    NoticeKind.UNDELIVERED: Placement.MESSAGE,
 }
 
 

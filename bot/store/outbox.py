@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, delete, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from bot.domain.notices import PAYLOADS, Notice, NoticeKind, NoticePayload
 from bot.domain.request import RollbackRequest
-from bot.store.tables import OutboxRow, RollbackRequestRow
+from bot.store.tables import OutboxChannelRow, OutboxRow, RollbackRequestRow
 
 
 class OutboxRepository:
@@ -46,25 +49,100 @@ class OutboxRepository:
         )
         self.written += 1
 
+    def _with_card(self) -> Any:
+        return select(OutboxRow, RollbackRequestRow.card_channel, RollbackRequestRow.card_ts).join(
+            RollbackRequestRow,
+            col(RollbackRequestRow.id) == col(OutboxRow.request_id),
+            isouter=True,
+        )
+
     async def pending(self, limit: int) -> list[Notice]:
-        """The oldest undelivered notices, with the card of their request where it is posted."""
+        """The oldest waiting notices across every channel, with their request's card."""
         rows = await self._session.execute(
-            select(OutboxRow, RollbackRequestRow.card_channel, RollbackRequestRow.card_ts)
-            .join(
-                RollbackRequestRow,
-                col(RollbackRequestRow.id) == col(OutboxRow.request_id),
-                isouter=True,
-            )
-            .where(col(OutboxRow.delivered_at).is_(None))
+            self._with_card().where(*_WAITING).order_by(col(OutboxRow.id)).limit(limit)
+        )
+        return [_notice(row, card_channel, card_ts) for row, card_channel, card_ts in rows]
+
+    async def waiting_count(self) -> int:
+        found = await self._session.scalar(
+            select(func.count()).select_from(OutboxRow).where(*_WAITING)
+        )
+        return int(found or 0)
+
+    async def ready_channels(self, now: datetime, limit: int) -> list[str]:
+        """Channels whose oldest waiting notice may go now, the longest-waiting first: each
+        channel is its own queue, so one held back never delays another."""
+        heads = (
+            select(func.min(OutboxRow.id).label("head"))
+            .where(*_WAITING)
+            .group_by(col(OutboxRow.channel_id))
+            .subquery()
+        )
+        rows = await self._session.execute(
+            select(OutboxRow.channel_id)
+            .join(heads, col(OutboxRow.id) == heads.c.head)
+            .where(or_(col(OutboxRow.not_before).is_(None), col(OutboxRow.not_before) <= now))
+            .order_by(col(OutboxRow.id))
+            .limit(limit)
+        )
+        return [str(channel) for channel in rows.scalars()]
+
+    async def waiting(self, channel: str, limit: int) -> list[Notice]:
+        """The channel's queue, oldest first, with the card of each notice's request."""
+        rows = await self._session.execute(
+            self._with_card()
+            .where(col(OutboxRow.channel_id) == channel, *_WAITING)
             .order_by(col(OutboxRow.id))
             .limit(limit)
         )
         return [_notice(row, card_channel, card_ts) for row, card_channel, card_ts in rows]
 
-    async def mark_delivered(self, notice_id: int, now: datetime) -> None:
-        await self._session.execute(
-            update(OutboxRow).where(col(OutboxRow.id) == notice_id).values(delivered_at=now)
+    async def claim_channel(
+        self, channel: str, holder: str, now: datetime, until: datetime
+    ) -> bool:
+        """Hold the channel's queue until `until`, unless another replica holds it now."""
+        dialect = self._session.get_bind().dialect.name
+        insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+        table = OutboxChannelRow.__table__  # type: ignore[attr-defined]
+        statement = (
+            insert(table)
+            .values(channel_id=channel, holder=holder, held_until=until)
+            .on_conflict_do_update(
+                index_elements=["channel_id"],
+                set_={"holder": holder, "held_until": until},
+                where=or_(table.c.held_until < now, table.c.holder == holder),
+            )
         )
+        result: CursorResult[Any] = await self._session.execute(statement)  # type: ignore[assignment]
+        return result.rowcount == 1
+
+    async def release_channel(self, channel: str, holder: str) -> None:
+        await self._session.execute(
+            delete(OutboxChannelRow)
+            .where(col(OutboxChannelRow.channel_id) == channel)
+            .where(col(OutboxChannelRow.holder) == holder)
+        )
+
+    async def mark_delivered(
+        self, notice_ids: Collection[int], now: datetime, holder: str, until: datetime
+    ) -> bool:
+        """Delivered, in the claim's transaction: False (and nothing marked) when this replica
+        no longer holds the channel, so the new holder's view stays the truth."""
+        first = await self._session.get(OutboxRow, next(iter(notice_ids)))
+        if first is None:
+            return False
+        renewed: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
+            update(OutboxChannelRow)
+            .where(col(OutboxChannelRow.channel_id) == first.channel_id)
+            .where(col(OutboxChannelRow.holder) == holder)
+            .values(held_until=until)
+        )
+        if renewed.rowcount != 1:
+            return False
+        await self._session.execute(
+            update(OutboxRow).where(col(OutboxRow.id).in_(notice_ids)).values(delivered_at=now)
+        )
+        return True
 
     async def mark_retry(self, notice_id: int, not_before: datetime, error: str) -> None:
         await self._session.execute(
@@ -74,6 +152,25 @@ class OutboxRepository:
                 not_before=not_before, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500]
             )
         )
+
+    async def mark_failed(self, notice_ids: Collection[int], now: datetime, error: str) -> None:
+        await self._session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.id).in_(notice_ids))
+            .values(failed_at=now, attempts=col(OutboxRow.attempts) + 1, last_error=error[:500])
+        )
+
+    async def failed(self) -> list[tuple[int, str, str]]:
+        """(id, channel, error) of every notice Slack refused for good, oldest first."""
+        rows = await self._session.execute(
+            select(OutboxRow.id, OutboxRow.channel_id, OutboxRow.last_error)
+            .where(col(OutboxRow.failed_at).is_not(None))
+            .order_by(col(OutboxRow.id))
+        )
+        return [(int(i or 0), str(c), str(e or "")) for i, c, e in rows]
+
+
+_WAITING = (col(OutboxRow.delivered_at).is_(None), col(OutboxRow.failed_at).is_(None))
 
 
 def _notice(row: OutboxRow, card_channel: str | None, card_ts: str | None) -> Notice:

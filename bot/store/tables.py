@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -78,6 +78,9 @@ class RollbackRequestRow(SQLModel, table=True):
     open_target: str | None = Field(default=None, max_length=420)
     card_channel: str | None = Field(default=None, max_length=32)
     card_ts: str | None = Field(default=None, max_length=32)
+    # Slack's answer when the request's channel stopped taking rollbot's messages (archived,
+    # rollbot removed): nothing automatic happens in it while set.
+    channel_closed: str | None = Field(default=None, max_length=200)
     evidence_sha256: str | None = Field(default=None, max_length=64)
     data: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -127,7 +130,16 @@ class OutboxRow(SQLModel, table=True):
     """Messages to Slack, written with the state change they report and delivered in order."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "channel_id", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "delivered_at", "channel_id", "id"),
+        Index(
+            "ix_outbox_waiting",
+            "channel_id",
+            "id",
+            sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel_id: str = Field(max_length=32)
@@ -139,6 +151,18 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     not_before: datetime | None = Field(default=None, sa_column=_utc_nullable())
     last_error: str | None = Field(default=None, max_length=500)
+    # Slack refused it for good (the error is in last_error); it is never sent again.
+    failed_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
+
+
+class OutboxChannelRow(SQLModel, table=True):
+    """Which replica delivers a channel's queue, until when: one sender per channel."""
+
+    __tablename__ = "outbox_channels"
+
+    channel_id: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    held_until: datetime = Field(sa_column=_utc())
 
 
 class ConfigVersionRow(SQLModel, table=True):

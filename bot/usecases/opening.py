@@ -169,6 +169,9 @@ class RollbackService:
         self, target: TargetRef, actor: Person, origin: Origin, now: datetime
     ) -> str:
         if origin.is_incident_channel:
+            # a channel people made: rollbot must be able to post in it before anything opens,
+            # or the card, the prompts and any automatic step would happen where nobody sees
+            await self._channels.ensure_member(origin.channel_id, origin.channel_name)
             return origin.channel_id
         invite = None if origin.automated else actor.id  # an alert has nobody to invite
         return await self._channels.open_incident_channel(

@@ -19,6 +19,7 @@ from bot.domain.notices import (
     Reminder,
     Summary,
     TimelineEntry,
+    Undelivered,
 )
 from bot.domain.request import RollbackRequest
 from bot.domain.severity import Severity
@@ -183,6 +184,41 @@ def postmortem_draft(r: RollbackRequest, draft: PostmortemDraft) -> Message:
     }
 
 
+_WHAT = {
+    NoticeKind.REQUEST_OPENED: "the request card (with its approve and deny buttons)",
+    NoticeKind.CARD_UPDATE: "an update of the request card",
+    NoticeKind.PAGE: "the page",
+    NoticeKind.REMINDER: "a reminder",
+    NoticeKind.ESCALATION: "an escalation",
+}
+_CHANNEL_FIX = {
+    "is_archived": "the channel is archived",
+    "not_in_channel": "rollbot is not in the channel any more: invite @rollbot back",
+    "channel_not_found": "rollbot cannot see the channel: it was deleted, or it is private "
+    "and rollbot is not in it",
+}
+
+
+def undelivered_message(r: RollbackRequest, u: Undelivered) -> Message:
+    """Slack refused a notice a person had to see: say what, where and why, and what stopped."""
+    what = _WHAT.get(u.what, "messages")
+    why = _CHANNEL_FIX.get(u.error, f"Slack answered `{escape(u.error)}`")
+    text = (
+        f":warning: *{r.id}* · `{escape(r.target.label)}`: Slack refused {what} in "
+        f"<#{u.channel}>: {why}."
+    )
+    if u.channel_closed:
+        text += (
+            " Nothing automatic happens for this request while nobody can see its channel "
+            "(no rollback on the decision timeout, no automatic execution). Follow it with "
+            f"`/rollback status {r.id}`, and invite @rollbot back to the channel."
+        )
+    return {
+        "text": f"{r.id}: Slack refused {what} in <#{u.channel}>"[:300],
+        "blocks": [section(text)],
+    }
+
+
 Render = Callable[[Notice, str | None], Message]
 P = TypeVar("P", bound=NoticePayload)
 
@@ -203,6 +239,7 @@ RENDER: dict[NoticeKind, Render] = {
         n.request, _payload(n, PostmortemDraft)
     ),
     NoticeKind.ESCALATION: lambda n, _: escalation_message(n.request, _payload(n, Escalation)),
+    NoticeKind.UNDELIVERED: lambda n, _: undelivered_message(n.request, _payload(n, Undelivered)),
 }
 
 

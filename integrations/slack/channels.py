@@ -27,6 +27,37 @@ class SlackChannelDirectory:
                     f"#{name} exists but rollbot cannot see it; invite rollbot and retry"
                 )
 
+    async def ensure_member(self, channel: str, name: str) -> None:
+        where = f"#{name}" if name and name != "privategroup" else "this channel"
+        cannot = (
+            f"I am not in {where} and cannot join it: invite @rollbot to {where}, or run "
+            "/rollback in another channel so I open an incident channel. Nothing was stored."
+        )
+        try:
+            info = (await self._client.conversations_info(channel=channel))["channel"]
+        except SlackApiError as exc:
+            if (
+                exc.response.get("error") == "channel_not_found"
+            ):  # private, and rollbot is not in it
+                raise ChannelError(cannot) from None
+            raise ChannelError(
+                f"Slack did not say whether I can post in {where} "
+                f"({exc.response.get('error')}); nothing was stored"
+            ) from None
+        if info.get("is_archived"):
+            raise ChannelError(
+                f"{where} is archived: run /rollback in another channel so I open an incident "
+                "channel. Nothing was stored."
+            )
+        if info.get("is_member"):
+            return
+        if info.get("is_private"):
+            raise ChannelError(cannot)
+        try:
+            await self._client.conversations_join(channel=channel)
+        except SlackApiError:
+            raise ChannelError(cannot) from None
+
     async def open_incident_channel(self, name: str, invite: str | None) -> str:
         """Create #name, or reuse it when it exists; make sure rollbot and the requester are in it."""
         try:

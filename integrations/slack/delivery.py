@@ -1,40 +1,47 @@
-"""Delivers outbox notices to Slack in order per channel, honouring 429 Retry-After and 5xx.
+"""Delivers outbox notices to Slack: each channel its own ordered queue, held by one replica at
+a time, paced the way Slack allows, with card redraws and rollout progress coalesced.
 What each notice says is rendered by the renderer the composition root hands in.
 
-A failed delivery holds back the rest of that channel's notices, so a timeline is delayed by an
-outage but never reordered or dropped.
+A notice Slack postpones (429, 5xx, a dropped connection) holds back the rest of its channel,
+so a timeline is delayed by an outage but never reordered; other channels keep flowing. A
+notice Slack refuses for good is marked failed, never retried, and a person is told
+(`OutboxService.refused`). A card a person deleted is posted again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import structlog
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.metrics import Metrics
-from bot.domain.notices import Notice, NoticeKind, Placement, Reminder
+from bot.domain.notices import Notice, NoticeKind
 from bot.ports import Clock
 from bot.store.uow import Committed
 from bot.usecases.outbox import OutboxService
+from integrations.slack.pacing import ChannelPace
+from integrations.slack.refusals import MAX_BACKOFF, classify
+from integrations.slack.sending import Batch, NoticeSender, coalesce
 
 log = structlog.get_logger("rollbot.delivery")
-# An incident timeline must catch up soon after Slack recovers: never wait longer than this.
-MAX_BACKOFF = timedelta(seconds=20)
+__all__ = ["MAX_BACKOFF", "SlackDelivery", "client_for"]
+
+# How long a replica holds a channel's queue without delivering before another may take it.
+CHANNEL_HOLD = timedelta(seconds=30)
+# Channels delivered side by side by one replica.
+CHANNELS_AT_ONCE = 8
 
 
-class CardNotPostedError(Exception):
-    """An update whose card is not in Slack yet; it waits, as everything after it in the channel."""
-
-
-def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+def replica_name() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 class SlackDelivery:
@@ -47,13 +54,16 @@ class SlackDelivery:
         render: Callable[[Notice, str | None], dict[str, Any]],
         *,
         poll_interval: float = 1.0,
+        pace: ChannelPace | None = None,
+        holder: str | None = None,
     ) -> None:
         self._outbox = outbox
-        self._client = client
         self._metrics = metrics
         self._clock = clock
-        self._render = render
         self._poll = poll_interval
+        self._pace = pace or ChannelPace()
+        self._sender = NoticeSender(client, render, outbox)
+        self.holder = holder or replica_name()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -66,88 +76,90 @@ class SlackDelivery:
         if committed.notices_written:
             self._wake.set()
 
-    async def _send(self, notice: Notice, card: tuple[str, str] | None) -> str | None:
-        """Send one notice where the core placed it; return the ts of what it posted."""
-        if notice.placement is Placement.MESSAGE:
-            link = None
-            if isinstance(notice.payload, Reminder) and notice.payload.link_thread and card:
-                found = await self._client.chat_getPermalink(channel=card[0], message_ts=card[1])
-                link = str(found["permalink"])
-            message = self._render(notice, link)
-            resp = await self._client.chat_postMessage(channel=notice.channel, **message)
-            return str(resp["ts"])
-        if card is None:
-            raise CardNotPostedError(notice.request.id)
-        card_channel, card_ts = card
-        if notice.placement is Placement.CARD:
-            await self._client.chat_update(
-                channel=card_channel, ts=card_ts, **self._render(notice, None)
-            )
-            return card_ts
-        resp = await self._client.chat_postMessage(
-            channel=card_channel, thread_ts=card_ts, **self._render(notice, None)
-        )
-        return str(resp["ts"])
-
-    async def _postpone(self, notice: Notice, error: Exception) -> None:
-        delay = _backoff(notice.attempts)
-        reason = "error"
-        if isinstance(error, SlackApiError):
-            status = error.response.status_code
-            if status == 429:
-                reason = "ratelimited"
-                delay = timedelta(seconds=int(error.response.headers.get("Retry-After", "1")))
-            elif status >= 500:
-                reason = "server_error"
-            else:
-                reason = str(error.response.get("error", "api_error"))
-        elif isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
-            reason = "connection"
-        elif isinstance(error, CardNotPostedError):
-            reason = "card_not_posted"
-        self._metrics.outbox_retries.labels(reason=reason).inc()
-        log.warning(
-            "slack_delivery_postponed", notice=notice.id, reason=reason, delay=delay.total_seconds()
-        )
-        await self._outbox.retry_later(notice, delay, f"{reason}: {error}")
-
     async def drain(self) -> int:
-        """Deliver everything deliverable now; return how many notices went out."""
+        """Deliver everything deliverable now, channel by channel; return how many notices
+        went out."""
         async with self._lock:
             sent = 0
+            limit = asyncio.Semaphore(CHANNELS_AT_ONCE)
+
+            async def one(channel: str) -> tuple[int, bool]:
+                async with limit:
+                    return await self._channel(channel)
+
             while True:
-                notices = await self._outbox.pending()
-                self._metrics.outbox_pending.set(len(notices))
-                held: set[str] = set()
-                progressed = False
-                # Cards posted in this round, for the updates that follow them in the same batch.
-                cards = {n.request.id: n.card for n in notices if n.card}
-                for notice in notices:
-                    if notice.channel in held:
-                        continue
-                    if notice.not_before is not None and notice.not_before > self._clock.now():
-                        held.add(notice.channel)
-                        continue
-                    request_id = notice.request.id
-                    try:
-                        ts = await self._send(notice, cards.get(request_id))
-                    except (
-                        TimeoutError,
-                        SlackApiError,
-                        aiohttp.ClientError,
-                        CardNotPostedError,
-                    ) as exc:
-                        held.add(notice.channel)
-                        await self._postpone(notice, exc)
-                        continue
-                    await self._outbox.delivered(notice, ts)
-                    if notice.kind is NoticeKind.REQUEST_OPENED and ts:
-                        cards[request_id] = (notice.channel, ts)
-                    self._metrics.outbox_delivered.inc()
-                    sent += 1
-                    progressed = True
-                if not progressed:
+                channels = await self._outbox.ready_channels()
+                self._metrics.outbox_pending.set(await self._outbox.waiting_count())
+                if not channels:
                     return sent
+                rounds = await asyncio.gather(*(one(c) for c in channels))
+                sent += sum(n for n, _ in rounds)
+                if not any(moved for _, moved in rounds):
+                    return sent
+
+    async def _channel(self, channel: str) -> tuple[int, bool]:
+        """One channel's queue while this replica holds it: (notices delivered, whether the
+        queue moved at all: delivered or failed)."""
+        if not await self._outbox.claim(channel, self.holder, CHANNEL_HOLD):
+            return 0, False  # another replica is delivering it
+        sent, moved = 0, False
+        try:
+            while True:
+                notices = await self._outbox.waiting(channel)
+                if not notices:
+                    break
+                delivered, changed, go_on = await self._batch(channel, notices)
+                sent, moved = sent + delivered, moved or changed
+                if not go_on:
+                    break
+        finally:
+            await self._outbox.release(channel, self.holder)
+        return sent, moved
+
+    async def _batch(self, channel: str, notices: list[Notice]) -> tuple[int, bool, bool]:
+        """(delivered, moved, keep going with this channel)."""
+        cards: dict[str, tuple[str, str]] = {n.request.id: n.card for n in notices if n.card}
+        sent, moved = 0, False
+        for batch in coalesce(notices):
+            head = batch.notices[0]
+            if head.not_before is not None and head.not_before > self._clock.now():
+                return sent, moved, False
+            await self._pace.take(channel)
+            try:
+                ts = await self._sender.send(batch, cards)
+            except Exception as exc:  # sorted below: postponed, or refused for good
+                go_on = await self._failed(batch, exc)
+                return sent, True if go_on else moved, go_on
+            if not await self._outbox.delivered(batch.notices, ts, self.holder, CHANNEL_HOLD):
+                log.warning("slack_channel_taken_over", channel=channel, holder=self.holder)
+                return sent, moved, False
+            last = batch.notices[-1]
+            if last.kind is NoticeKind.REQUEST_OPENED and ts:
+                cards[last.request.id] = (last.channel, ts)
+            self._metrics.outbox_delivered.inc(len(batch.notices))
+            sent, moved = sent + len(batch.notices), True
+        return sent, moved, True
+
+    async def _failed(self, batch: Batch, error: Exception) -> bool:
+        """Postpone or refuse; True when the channel's queue can go on with the next notice."""
+        notice = batch.notices[0]
+        answer = classify(error, notice.attempts, self._clock.now())
+        if answer.retry_in is not None:
+            delay = answer.retry_in
+            self._metrics.outbox_retries.labels(reason=answer.reason).inc()
+            log.warning(
+                "slack_delivery_postponed",
+                notice=notice.id,
+                reason=answer.reason,
+                delay=delay.total_seconds(),
+            )
+            await self._outbox.retry_later(notice, delay, f"{answer.reason}: {error}")
+            return False
+        if answer.refusal is None:  # unreachable: every answer either waits or refuses
+            raise error
+        failed = await self._outbox.refused(notice, answer.refusal, answer.reason)
+        self._metrics.outbox_failed.labels(error=answer.reason).inc(len(failed))
+        return True
 
     async def _loop(self) -> None:
         while True:

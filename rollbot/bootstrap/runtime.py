@@ -57,6 +57,7 @@ from integrations.health.checks import HttpVerifier
 from integrations.reports.html import charts as report_charts
 from integrations.slack.channels import SlackChannelDirectory
 from integrations.slack.delivery import SlackDelivery, client_for
+from integrations.slack.pacing import ChannelPace
 from integrations.slack.roles import SlackRoleDirectory
 
 
@@ -289,8 +290,9 @@ async def build_runtime(
     store = evidence_store or store_from(settings, policy.evidence.retention, clock)
     verifier = verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds)
     core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
-    outbox = OutboxService(uow, clock)
-    delivery = SlackDelivery(outbox, client, metrics, clock, render_notice)
+    outbox = OutboxService(uow, clock, policy.paging.incidents_channel)
+    pace = ChannelPace(settings.slack_channel_messages_per_second, settings.slack_channel_burst)
+    delivery = SlackDelivery(outbox, client, metrics, clock, render_notice, pace=pace)
     anchors = _subscribe(uow, delivery, core.executions, store)
     if check_schema:
         await record_checkpoint_rule(uow, clock.now())

@@ -117,6 +117,8 @@ async def run_demo(scenario: str = "deployment") -> None:
         audit_key_file=Path(os.environ.get("ROLLBOT_AUDIT_KEY_FILE", DEMO_KEY)),
         evidence_dir=Path(os.environ.get("ROLLBOT_EVIDENCE_DIR", DEMO_EVIDENCE)),
         alert_token=ALERT_TOKEN,
+        # the sandbox Slack has no posting limit to respect: the demo does not wait on one
+        slack_channel_burst=1000,
     )
     world = DemoWorld(ws, general, settings, ShiftedClock(), url, api)
     service = SandboxService()

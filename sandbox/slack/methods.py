@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.slack.blockkit import block_problems
-from sandbox.slack.state import SlackApiError, SlackState
+from sandbox.slack.state import Channel, SlackApiError, SlackState
 
 # Slack's documented trigger_id lifetime.
 TRIGGER_LIFETIME = 3.0
@@ -60,11 +60,21 @@ def auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@method("chat.postMessage")
-def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channel = state.find_channel(str(_required(args, "channel")))
+def _postable(state: SlackState, ref: str) -> Channel:
+    """The channel the bot may post in, or Slack's reason why not."""
+    channel = state.find_channel(ref)
+    if channel.is_private and state.bot_user not in channel.members:
+        raise SlackApiError("channel_not_found")  # a private channel is invisible to outsiders
+    if channel.is_archived:
+        raise SlackApiError("is_archived")
     if state.bot_user not in channel.members:
         raise SlackApiError("not_in_channel")
+    return channel
+
+
+@method("chat.postMessage")
+def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    channel = _postable(state, str(_required(args, "channel")))
     text, blocks = _content(args)
     ts = state.next_ts()
     message: dict[str, Any] = {
@@ -100,7 +110,7 @@ def get_permalink(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 
 @method("chat.update")
 def update_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channel = state.find_channel(str(_required(args, "channel")))
+    channel = _postable(state, str(_required(args, "channel")))
     ts = str(_required(args, "ts"))
     message = next((m for m in channel.messages if m["ts"] == ts), None)
     if message is None:
@@ -181,26 +191,44 @@ def _channel_view(state: SlackState, channel_id: str) -> dict[str, Any]:
     return {
         "id": channel.id,
         "name": channel.name,
-        "is_channel": True,
+        "is_channel": not (channel.is_private or channel.is_im),
+        "is_group": channel.is_private,
+        "is_im": channel.is_im,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
         "is_member": state.bot_user in channel.members,
         "num_members": len(channel.members),
     }
 
 
+def _visible(state: SlackState, ref: str) -> Channel:
+    """A channel the bot can see: every public one, a private one only as a member."""
+    channel = state.find_channel(ref)
+    if channel.is_private and state.bot_user not in channel.members:
+        raise SlackApiError("channel_not_found")
+    return channel
+
+
 @method("conversations.create")
 def conversations_create(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     name = str(_required(args, "name"))
+    if len(name) > 80:
+        raise SlackApiError("invalid_name_maxlength")
     if not _CHANNEL_NAME.match(name):
         raise SlackApiError("invalid_name_specials")
     if state.channel_by_name(name) is not None:
         raise SlackApiError("name_taken")
-    return {"channel": _channel_view(state, state.add_channel(name))}
+    private = str(args.get("is_private", "")).lower() in ("1", "true")
+    created = state.add_channel(name, bot_member=True, private=private)  # the creator is in it
+    return {"channel": _channel_view(state, created)}
 
 
 @method("conversations.invite")
 def conversations_invite(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channel = state.find_channel(str(_required(args, "channel")))
+    channel = _visible(state, str(_required(args, "channel")))
     users = [u for u in str(_required(args, "users")).split(",") if u]
+    if channel.is_archived:
+        raise SlackApiError("is_archived")
     if state.bot_user not in channel.members:
         raise SlackApiError("not_in_channel")
     unknown = [u for u in users if u not in state.users]
@@ -214,21 +242,35 @@ def conversations_invite(state: SlackState, args: dict[str, Any]) -> dict[str, A
 
 @method("conversations.info")
 def conversations_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channel = state.find_channel(str(_required(args, "channel")))
+    channel = _visible(state, str(_required(args, "channel")))
     return {"channel": _channel_view(state, channel.id)}
 
 
 @method("conversations.list")
 def conversations_list(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channels = [_channel_view(state, cid) for cid in state.channels]
+    types = set(str(args.get("types") or "public_channel").split(","))
+    archived_too = str(args.get("exclude_archived", "")).lower() not in ("1", "true")
+    channels = [
+        _channel_view(state, c.id)
+        for c in state.channels.values()
+        if not c.is_im
+        and ("private_channel" if c.is_private else "public_channel") in types
+        and (not c.is_private or state.bot_user in c.members)
+        and (archived_too or not c.is_archived)
+    ]
     return {"channels": channels, "response_metadata": {"next_cursor": ""}}
 
 
 @method("conversations.join")
 def conversations_join(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
-    channel = state.find_channel(str(_required(args, "channel")))
+    channel = _visible(state, str(_required(args, "channel")))
+    if channel.is_archived:
+        raise SlackApiError("is_archived")
+    if channel.is_private or channel.is_im:
+        raise SlackApiError("method_not_supported_for_channel_type")
+    warning = {"warning": "already_in_channel"} if state.bot_user in channel.members else {}
     channel.members.add(state.bot_user)
-    return {"channel": _channel_view(state, channel.id)}
+    return {"channel": _channel_view(state, channel.id), **warning}
 
 
 @method("conversations.history")

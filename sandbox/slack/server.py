@@ -21,14 +21,14 @@ from sandbox.slack.state import Fault, SlackApiError, SlackState
 STATE = web.AppKey("state", SlackState)
 
 
-def _take_fault(state: SlackState, method: str) -> Fault | None:
+def _take_fault(state: SlackState, method: str, args: dict[str, Any]) -> Fault | None:
     if time.monotonic() < state.outage_until:
         # a Slack outage: rate limits and server errors, alternating, for every method
         state.outage_calls += 1
         status = 429 if state.outage_calls % 2 else 503
         return Fault(method, status, None, 1, 1)
     for fault in state.faults:
-        if fault.method in (method, "*"):
+        if fault.method in (method, "*") and fault.channel in (None, args.get("channel")):
             fault.times -= 1
             if fault.times <= 0:
                 state.faults.remove(fault)
@@ -74,7 +74,11 @@ async def _api(request: web.Request) -> web.Response:
     handler = METHODS.get(method)
     if handler is None:
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
-    fault = _take_fault(state, method)
+    try:
+        args = await _read_args(request)
+    except SlackApiError as exc:
+        return web.json_response({"ok": False, "error": exc.error, **exc.extra})
+    fault = _take_fault(state, method, args)
     if fault is not None:
         if fault.status == 429:
             return web.json_response(
@@ -86,7 +90,6 @@ async def _api(request: web.Request) -> web.Response:
             return web.json_response({"ok": False, "error": fault.error})
         return web.Response(status=fault.status, text="upstream trouble")
     try:
-        args = await _read_args(request)
         token = _token(request, args)
         if token is None:
             raise SlackApiError("not_authed")

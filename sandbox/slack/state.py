@@ -26,6 +26,9 @@ class Channel:
     name: str
     members: set[str]
     messages: list[dict[str, Any]] = field(default_factory=list)
+    is_private: bool = False
+    is_archived: bool = False
+    is_im: bool = False
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Fault:
     error: str | None
     retry_after: int
     times: int
+    channel: str | None = None  # only calls naming this channel (ID)
 
 
 class SlackState:
@@ -76,12 +80,37 @@ class SlackState:
         self.users[user_id] = {"id": user_id, "name": name, "real_name": real_name or name}
 
     def add_channel(
-        self, name: str, members: tuple[str, ...] = (), *, bot_member: bool = True
+        self,
+        name: str,
+        members: tuple[str, ...] = (),
+        *,
+        bot_member: bool = False,
+        private: bool = False,
     ) -> str:
-        channel_id = self.next_id("C")
+        """A channel people made. As in Slack, the bot is not in it unless it was invited
+        (`bot_member`), joins it, or created it."""
+        channel_id = self.next_id("G" if private else "C")
         people = set(members) | ({self.bot_user} if bot_member else set())
-        self.channels[channel_id] = Channel(id=channel_id, name=name, members=people)
+        self.channels[channel_id] = Channel(
+            id=channel_id, name=name, members=people, is_private=private
+        )
         return channel_id
+
+    def invite_bot(self, channel: str) -> None:
+        """Someone typed /invite @rollbot."""
+        self.find_channel(channel).members.add(self.bot_user)
+
+    def remove_bot(self, channel: str) -> None:
+        """Someone removed rollbot from the channel (/kick @rollbot)."""
+        self.find_channel(channel).members.discard(self.bot_user)
+
+    def archive(self, channel: str) -> None:
+        self.find_channel(channel).is_archived = True
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """A person deleted a message (and with it, in Slack, its thread for everyone)."""
+        found = self.find_channel(channel)
+        found.messages = [m for m in found.messages if ts not in (m["ts"], m.get("thread_ts"))]
 
     def add_usergroup(self, group_id: str, users: list[str]) -> None:
         self.usergroups[group_id] = list(users)
@@ -104,7 +133,7 @@ class SlackState:
             return self.channels[existing]
         channel_id = self.next_id("D")
         self.channels[channel_id] = Channel(
-            id=channel_id, name=f"dm-{user}", members={user, self.bot_user}
+            id=channel_id, name=f"dm-{user}", members={user, self.bot_user}, is_im=True
         )
         self.ims[user] = channel_id
         return self.channels[channel_id]
@@ -122,11 +151,13 @@ class SlackState:
         error: str | None = None,
         retry_after: int = 1,
         times: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Make the next `times` calls of `method` ('*' for any) fail: HTTP 429 by default, or
-        Slack's HTTP 200 `{"ok": false, "error": ...}` when an error is named."""
+        """Make the next `times` calls of `method` ('*' for any), into `channel` when one is
+        named, fail: HTTP 429 by default, or Slack's HTTP 200 `{"ok": false, "error": ...}` when
+        an error is named."""
         chosen = status if status is not None else (200 if error else 429)
-        self.faults.append(Fault(method, chosen, error, retry_after, times))
+        self.faults.append(Fault(method, chosen, error, retry_after, times, channel))
 
     def outage(self, seconds: float) -> None:
         """Every Web API call answers 429 (Retry-After: 1) or 503, alternately, for a while."""

@@ -13,7 +13,7 @@ from tests.e2e.workflow import command
 
 @pytest.fixture
 def policy(policy: ApprovalPolicy, slack: SandboxSlack) -> ApprovalPolicy:
-    incidents = slack.state.add_channel("incidents")
+    incidents = slack.state.add_channel("incidents", bot_member=True)  # rollbot was invited
     return policy.model_copy(update={"paging": PagingPolicy(incidents_channel=incidents)})
 
 

@@ -11,12 +11,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
+from bot.store import migrate
 from sandbox.slack.driver import SlackDriver, socket_command
 from sandbox.slack.server import SandboxSlack
 
 ROLLBOT = str(Path(sys.executable).parent / "rollbot")
 SECRET = "process-signing-secret"
+
+HEAD = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -152,8 +156,8 @@ async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> N
         SLACK_BOT_TOKEN="xoxb-x",
         SLACK_SIGNING_SECRET="s",
     )
-    assert (await _run("db", "upgrade", env=env))[:2] == (0, "schema at 0002\n")
-    assert (await _run("db", "current", env=env))[1] == "current 0002 · head 0002\n"
+    assert (await _run("db", "upgrade", env=env))[:2] == (0, f"schema at {HEAD}\n")
+    assert (await _run("db", "current", env=env))[1] == f"current {HEAD} · head {HEAD}\n"
     code, _, err = await _run("db", "downgrade", env=env)
     assert code == 2  # no revision: nothing is reverted by default
     assert "Missing argument" in err
@@ -164,7 +168,7 @@ async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> N
         "checkpoints (reverting migration 0001). Export it first (rollbot audit export), then "
         "pass --drop-audit-log"
     )
-    assert (await _run("db", "current", env=env))[1] == "current 0002 · head 0002\n"
+    assert (await _run("db", "current", env=env))[1] == f"current {HEAD} · head {HEAD}\n"
     assert (await _run("db", "downgrade", "0001", env=env))[:2] == (0, "schema at 0001\n")
     code, out, _ = await _run("db", "downgrade", "base", "--drop-audit-log", "--yes", env=env)
     assert (code, out.splitlines()[-1]) == (0, "schema at base")

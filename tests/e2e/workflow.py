@@ -28,11 +28,13 @@ def buttons(message: dict[str, Any]) -> list[str]:
 
 
 def thread(slack: SandboxSlack, channel: str) -> list[str]:
-    """The timeline: the card's thread, without the post-mortem draft posted there at the end."""
+    """The timeline, a line each: the card's thread (a rollout's progress is one reply that
+    grows, a line a step), without the post-mortem draft posted there at the end."""
     return [
-        m["text"]
+        line
         for m in slack.state.replies(channel, card(slack, channel)["ts"])
         if not m["text"].startswith("Post-mortem draft — ")
+        for line in m["text"].split("\n")
     ]
 
 

@@ -79,7 +79,7 @@ async def test_one_channel_held_back_does_not_block_another(
     other = slack.state.add_channel("inc-20261127-web", ("U0ALICE",))
     await _open(driver, channel, ["api"])
     await _open(driver, other, ["web"])
-    slack.state.fail_next("chat.postMessage", status=429, retry_after=30)
+    slack.state.fail_next("chat.postMessage", status=429, retry_after=30, channel=channel)
 
     assert await runtime.delivery.drain() == PER_REQUEST
     assert slack.state.history(channel) == []

@@ -20,6 +20,7 @@ TABLES = {
     "config_versions",
     "due_items",
     "outbox",
+    "outbox_channels",
 }
 
 
