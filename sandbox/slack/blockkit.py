@@ -14,6 +14,11 @@ MAX_ID = 255
 MAX_CONTEXT_ELEMENTS = 10
 MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
+# https://api.slack.com/reference/block-kit/composition-objects#confirm and .../surfaces/views
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
+MAX_MODAL_TITLE = 24
 KNOWN = {"section", "header", "context", "actions", "divider", "input", "image", "rich_text"}
 
 
@@ -29,11 +34,47 @@ def _check_element(el: dict[str, Any], ids: set[str], problems: list[str], where
         if action_id in ids:
             problems.append(f"{where}: duplicate action_id {action_id}")
         ids.add(action_id)
+    confirm = el.get("confirm")
+    if isinstance(confirm, dict):
+        _check_confirm(confirm, problems, where)
     if el.get("type") == "button":
         if _text_len(el.get("text")) > MAX_BUTTON_TEXT:
             problems.append(f"{where}: button text longer than {MAX_BUTTON_TEXT}")
         if len(str(el.get("value", ""))) > MAX_BUTTON_VALUE:
             problems.append(f"{where}: button value longer than {MAX_BUTTON_VALUE}")
+
+
+def _check_confirm(confirm: dict[str, Any], problems: list[str], where: str) -> None:
+    limits = {
+        "title": MAX_CONFIRM_TITLE,
+        "text": MAX_CONFIRM_TEXT,
+        "confirm": MAX_CONFIRM_BUTTON,
+        "deny": MAX_CONFIRM_BUTTON,
+    }
+    for key, limit in limits.items():
+        part = confirm.get(key)
+        if part is None:
+            if key != "deny":
+                problems.append(f"{where}: confirm dialog needs {key}")
+            continue
+        if key != "text" and (not isinstance(part, dict) or part.get("type") != "plain_text"):
+            problems.append(f"{where}: confirm {key} must be plain_text")
+        if _text_len(part) > limit:
+            problems.append(f"{where}: confirm {key} longer than {limit}")
+
+
+def view_problems(view: dict[str, Any]) -> list[str]:
+    """A modal's own limits: title, submit and close at most 24 characters of plain text."""
+    problems = []
+    for key in ("title", "submit", "close"):
+        part = view.get(key)
+        if part is None:
+            if key == "title":
+                problems.append("view needs a title")
+            continue
+        if _text_len(part) > MAX_MODAL_TITLE:
+            problems.append(f"view {key} longer than {MAX_MODAL_TITLE}")
+    return problems + block_problems(view.get("blocks", []), modal=True)
 
 
 def block_problems(blocks: list[dict[str, Any]], *, modal: bool = False) -> list[str]:

@@ -89,6 +89,7 @@ class SlackDriver:
         return {
             "id": user,
             "username": self.slack.users.get(user, {}).get("name", user),
+            "name": self.slack.users.get(user, {}).get("name", user),
             "team_id": self.slack.team_id,
         }
 
@@ -105,14 +106,20 @@ class SlackDriver:
             "token": "deprecated-verification-token",
             "trigger_id": self.slack.issue_trigger(),
             "channel": {"id": channel, "name": self.slack.channels[channel].name},
-            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel},
+            "container": {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": channel,
+                "is_ephemeral": bool(message.get("is_ephemeral", False)),
+            },
             "message": message,
-            "response_url": f"{self.slack.base_url}/response/{channel}/{user}",
+            "response_url": self.slack.issue_response_url(channel, user),
             "actions": [
                 {
                     "type": element.get("type", "button"),
                     "action_id": action_id,
                     "block_id": block_id,
+                    "text": element.get("text", {"type": "plain_text", "text": ""}),
                     "value": element.get("value", ""),
                     "action_ts": f"{time.time():.6f}",
                 }
@@ -154,7 +161,7 @@ def command_fields(
         "text": text,
         "api_app_id": "A0ROLLBOT",
         "is_enterprise_install": "false",
-        "response_url": f"{slack.base_url}/response/{channel}/{user}",
+        "response_url": slack.issue_response_url(channel, user),
         "trigger_id": slack.issue_trigger(),
     }
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.slack.blockkit import block_problems
+from sandbox.slack.blockkit import block_problems, view_problems
 from sandbox.slack.state import Channel, SlackApiError, SlackState
 
+# Slack truncates a message's text past 40,000 characters; past far more it answers msg_too_long.
+MAX_TEXT = 40_000
 # Slack's documented trigger_id lifetime.
 TRIGGER_LIFETIME = 3.0
 _CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -42,10 +45,19 @@ def _content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     blocks = args.get("blocks") or []
     if not text and not blocks:
         raise SlackApiError("no_text")
+    if len(text) > MAX_TEXT:
+        raise SlackApiError("msg_too_long")
     problems = block_problems(blocks)
     if problems:
         raise SlackApiError("invalid_blocks", response_metadata={"messages": problems})
+    # Slack gives every block without one a generated block_id, and sends it back on clicks
+    blocks = [b if b.get("block_id") else {**b, "block_id": _generated_id(b)} for b in blocks]
     return text, blocks
+
+
+def _generated_id(block: dict[str, Any]) -> str:
+    digest = hashlib.sha1(repr(sorted(block.items())).encode()).hexdigest()
+    return "".join(c.upper() if i % 3 == 0 else c for i, c in enumerate(digest[:5]))
 
 
 @method("auth.test")
@@ -137,9 +149,12 @@ def post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
 @method("views.open")
 def views_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     trigger = str(_required(args, "trigger_id"))
+    if trigger in state.used_triggers:
+        raise SlackApiError("exchanged_trigger_id")  # a trigger opens one view, once
     issued = state.triggers.pop(trigger, None)
     if issued is None:
         raise SlackApiError("invalid_trigger_id")
+    state.used_triggers.add(trigger)
     if time.monotonic() - issued > TRIGGER_LIFETIME:
         raise SlackApiError("expired_trigger_id")
     return {"view": _store_view(state, args, view_id=state.next_id("V"))}
@@ -160,7 +175,7 @@ def _store_view(state: SlackState, args: dict[str, Any], *, view_id: str) -> dic
     view = args.get("view")
     if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
         raise SlackApiError("invalid_arguments")
-    problems = block_problems(view.get("blocks", []), modal=True)
+    problems = view_problems(view)
     if problems:
         raise SlackApiError("invalid_blocks", response_metadata={"messages": problems})
     stored = {**view, "id": view_id, "team_id": state.team_id, "state": {"values": {}}}

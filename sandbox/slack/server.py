@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sandbox.slack.blockkit import block_problems
 from sandbox.slack.methods import METHODS
+from sandbox.slack.scopes import APP_TOKEN_SCOPES, needed
 from sandbox.slack.state import Fault, SlackApiError, SlackState
 
 STATE = web.AppKey("state", SlackState)
@@ -27,8 +28,12 @@ def _take_fault(state: SlackState, method: str, args: dict[str, Any]) -> Fault |
         state.outage_calls += 1
         status = 429 if state.outage_calls % 2 else 503
         return Fault(method, status, None, 1, 1)
+    channel = args.get("channel")
+    if isinstance(channel, str) and time.monotonic() < state.channel_outages.get(channel, 0.0):
+        state.outage_calls += 1
+        return Fault(method, 429, None, 1, 1, channel)
     for fault in state.faults:
-        if fault.method in (method, "*") and fault.channel in (None, args.get("channel")):
+        if fault.method in (method, "*") and fault.channel in (None, channel):
             fault.times -= 1
             if fault.times <= 0:
                 state.faults.remove(fault)
@@ -97,10 +102,20 @@ async def _api(request: web.Request) -> web.Response:
         if token != (state.app_token if method == "apps.connections.open" else state.token):
             raise SlackApiError("invalid_auth")
         state.calls.append((method, dict(args)))
+        _check_scope(state, method, args)
         result = handler(state, args)
     except SlackApiError as exc:
         return web.json_response({"ok": False, "error": exc.error, **exc.extra})
     return web.json_response({"ok": True, **result})
+
+
+def _check_scope(state: SlackState, method: str, args: dict[str, Any]) -> None:
+    ref = str(args.get("channel") or "")
+    channel = state.channels.get(ref)
+    scope = needed(method, private_channel=channel is not None and channel.is_private)
+    granted = APP_TOKEN_SCOPES if method == "apps.connections.open" else state.scopes
+    if scope is not None and scope not in granted:
+        raise SlackApiError("missing_scope", needed=scope, provided=",".join(sorted(granted)))
 
 
 async def _upload(request: web.Request) -> web.Response:
@@ -113,9 +128,22 @@ async def _upload(request: web.Request) -> web.Response:
     return web.Response(text=f"OK - {len(entry['content'])}")
 
 
+# Slack's documented limits: a response_url works 5 times within 30 minutes.
+RESPONSE_URL_USES = 5
+RESPONSE_URL_LIFETIME = 30 * 60.0
+
+
 async def _response_url(request: web.Request) -> web.Response:
     """Slack's response_url: ephemeral by default, in channel when response_type says so."""
     state = request.app[STATE]
+    token = request.match_info.get("token")
+    if token is not None:
+        issued = state.response_urls.get(token)
+        if issued is None or time.monotonic() - issued[0] > RESPONSE_URL_LIFETIME:
+            return web.Response(status=404, text="expired_url")
+        if issued[1] >= RESPONSE_URL_USES:
+            return web.Response(status=404, text="used_url")
+        state.response_urls[token] = (issued[0], issued[1] + 1)
     body = await request.json()
     channel, user = request.match_info["channel"], request.match_info["user"]
     message = {
@@ -143,7 +171,7 @@ def build_slack_app(state: SlackState) -> web.Application:
     app[STATE] = state
     app.router.add_route("*", "/api/{method}", _api)
     app.router.add_post("/upload/{file_id}", _upload)
-    app.router.add_post("/response/{channel}/{user}", _response_url)
+    app.router.add_post("/response/{channel}/{user}/{token}", _response_url)
     app.router.add_get("/_sandbox/history", _history)
     app.router.add_get("/socket-mode", state.socket.handle)
     return app

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.slack.scopes import manifest_scopes
 from sandbox.slack.socket_mode import SocketHub
 
 
@@ -64,9 +65,15 @@ class SlackState:
         self.faults: deque[Fault] = deque()
         self.outage_until = 0.0
         self.outage_calls = 0
+        self.channel_outages: dict[str, float] = {}  # channel -> until (monotonic)
         self._ids = itertools.count(1)
         self._clock = 1_700_000_000.0
         self.base_url = ""
+        # what the bot token was granted: the manifest's scopes, as at install
+        self.scopes: set[str] = set(manifest_scopes())
+        self.used_triggers: set[str] = set()
+        # response_url token -> (issued at, times used); Slack allows 5 uses within 30 minutes
+        self.response_urls: dict[str, tuple[float, int]] = {}
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08X}"
@@ -138,6 +145,11 @@ class SlackState:
         self.ims[user] = channel_id
         return self.channels[channel_id]
 
+    def issue_response_url(self, channel: str, user: str) -> str:
+        token = f"R{next(self._ids):08X}"
+        self.response_urls[token] = (time.monotonic(), 0)
+        return f"{self.base_url}/response/{channel}/{user}/{token}"
+
     def issue_trigger(self) -> str:
         trigger = f"{next(self._ids)}.{int(time.time())}.sandbox"
         self.triggers[trigger] = time.monotonic()
@@ -162,6 +174,11 @@ class SlackState:
     def outage(self, seconds: float) -> None:
         """Every Web API call answers 429 (Retry-After: 1) or 503, alternately, for a while."""
         self.outage_until = time.monotonic() + seconds
+
+    def channel_outage(self, channel: str, seconds: float) -> None:
+        """Every call naming `channel` answers 429 (Retry-After: 1) for a while; the rest of the
+        workspace works."""
+        self.channel_outages[channel] = time.monotonic() + seconds
 
     # --- what tests read ---------------------------------------------------------------
 

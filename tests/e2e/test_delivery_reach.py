@@ -170,3 +170,19 @@ async def test_a_deleted_card_is_posted_again(
     assert any("chose to roll back" in line for line in thread(slack, channel))
     assert await _waiting(runtime) == 0
     assert await _failed(runtime) == []  # not retried into message_not_found, not refused
+
+
+async def test_a_token_without_a_scope_is_refused_once_not_retried_forever(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
+) -> None:
+    slack.state.scopes.discard("chat:write")  # an install that was granted less than asked for
+    slack.state.invite_bot(channel)
+    reply = await command(runtime, driver, channel, "U0ALICE", OPEN)
+    assert "opened" in reply  # the answer goes through response_url, which needs no scope
+    assert await _waiting(runtime) == 0
+    failed = await _failed(runtime)
+    assert {error for _, _, error in failed} == {"missing_scope"}
+    # each notice was tried once and refused, none retried
+    assert len(slack.state.calls_of("chat.postMessage")) == len(failed)
+    metrics = runtime.metrics.render().decode()
+    assert 'rollbot_outbox_failed_total{error="missing_scope"}' in metrics

@@ -6,11 +6,16 @@ import asyncio
 
 import pytest
 
+from bot.domain.notices import CardUpdate, TimelineEntry
+from handlers.blockkit.notices import render as render_notice
+from integrations.slack.delivery import SlackDelivery, client_for
+from integrations.slack.pacing import ChannelPace
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedTarget
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
+from tests.e2e.workflow import card as card_of
 from tests.helpers import stored
 
 # Opening a request puts four notices in the outbox: the card, the page, and two timeline
@@ -96,3 +101,49 @@ async def test_background_loop_delivers_when_woken(
             break
         await asyncio.sleep(0.01)
     assert _targets(slack, channel) == ["deployment/api"]
+
+
+async def test_a_burst_of_progress_is_one_growing_reply_paced_per_channel(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    """Twelve rollout steps and three card redraws at once: one thread reply updated in place,
+    one redraw, and no more than the channel's burst before the pace makes delivery wait."""
+    await _open(driver, channel, ["api"])
+    await runtime.delivery.drain()
+    [request] = await runtime.queries.list_open(channel)
+    async with runtime.uow() as uow:
+        for step in range(12):
+            line = TimelineEntry(action="progress", details={"line": f"step {step}"})
+            await uow.outbox.notify(request, line, request.created_at)
+            if step % 4 == 0:
+                await uow.outbox.notify(request, CardUpdate(), request.created_at)
+    waits: list[float] = []
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:  # the pace's wait, on a clock of the test's own
+        waits.append(seconds)
+        now[0] += seconds
+
+    paced = SlackDelivery(
+        runtime.outbox,
+        client_for(slack.state.token, slack.api_url),
+        runtime.metrics,
+        clock,
+        render_notice,
+        pace=ChannelPace(1.0, burst=2, now=lambda: now[0], sleep=sleep),
+    )
+    posts = len(slack.state.calls_of("chat.postMessage"))
+    updates = len(slack.state.calls_of("chat.update"))
+    assert await paced.drain() == 15
+    replies = slack.state.replies(channel, card_of(slack, channel)["ts"])
+    progress = [m for m in replies if "step 0" in m["text"]]
+    assert len(progress) == 1  # one reply ...
+    assert progress[0]["text"].count("\n") == 11  # ... holding all twelve steps, in order
+    assert [line.split(" · ")[1] for line in progress[0]["text"].split("\n")] == [
+        f"step {i}" for i in range(12)
+    ]
+    assert len(slack.state.calls_of("chat.postMessage")) - posts == 1
+    # three redraws became one (the newest state), and the reply grew once in place
+    assert len(slack.state.calls_of("chat.update")) - updates == 2
+    assert waits  # past the burst of two, delivery waited for the channel's pace
+    assert all(w <= 1.0 for w in waits)
