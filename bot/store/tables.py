@@ -155,6 +155,35 @@ class OutboxRow(SQLModel, table=True):
     failed_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
 
 
+class InboxRow(SQLModel, table=True):
+    """What Slack or Alertmanager sent, stored before it is answered and processed behind."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", name="uq_inbox_kind_key"),
+        Index(
+            "ix_inbox_waiting",
+            "id",
+            sqlite_where=text("processed_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    key: str = Field(max_length=128)  # the sender's identity of what it sent: stored once
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_utc())
+    attempts: int = Field(default=0)
+    not_before: datetime | None = Field(default=None, sa_column=_utc_nullable())
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc_nullable())
+    processed_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
+    failed_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
+    last_error: str | None = Field(default=None, max_length=500)
+    # What processing did so far, as JSON (for alerts: one outcome per alert already handled).
+    outcomes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+
+
 class OutboxChannelRow(SQLModel, table=True):
     """Which replica delivers a channel's queue, until when: one sender per channel."""
 

@@ -25,6 +25,7 @@ from bot.domain.request import RollbackRequest
 from bot.store.audit_log import AuditLog
 from bot.store.due_items import DueItems
 from bot.store.engine import session_factory
+from bot.store.inbox import InboxRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.outbox import OutboxRepository
 from bot.store.requests import RequestRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
     requests: RequestRepository
     audit: AuditLog
     outbox: OutboxRepository
+    inbox: InboxRepository
     incidents: IncidentRepository
     due: DueItems
 
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.requests = RequestRepository(self._session)
         self.audit = AuditLog(self._session, self._signer)
         self.outbox = OutboxRepository(self._session)
+        self.inbox = InboxRepository(self._session)
         self.incidents = IncidentRepository(self._session)
         self.due = DueItems(self._session)
         return self

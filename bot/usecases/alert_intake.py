@@ -19,7 +19,7 @@ from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.targets import rollback_type_for, target_from
-from bot.ports import AdapterError, Clock
+from bot.ports import Clock, UnknownTargetError
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
 from bot.usecases.commands import OpenRollback, Origin
@@ -99,7 +99,9 @@ class AlertIntake:
                 details={"alertname": alert.name, "status": what.replace("_", " ")},
             )
 
-    async def _one(self, alert: Alert) -> dict[str, Any]:
+    async def one(self, alert: Alert) -> dict[str, Any]:
+        """Route one alert and act on it. A refusal by rollbot's rules is its outcome; Slack or
+        a platform turning it away (AdapterError) is raised, so the inbox tries it again."""
         route = route_alert(alert.labels, self._policy.alerts)
         if route is None:
             return {
@@ -141,13 +143,10 @@ class AlertIntake:
                 origin=Origin(channel_id="", channel_name="alertmanager", automated=True),
                 idempotency_key=f"alert:{alert.identity}:{alert.startsAt}",
             )
-        except (DomainError, AdapterError) as exc:
+        except (DomainError, UnknownTargetError) as exc:  # an answer, not a hiccup
             return {"alert": alert.name, "outcome": f"refused: {exc}"}
         return {
             "alert": alert.name,
             "outcome": "opened" if result.created else "duplicate",
             "request": result.request.id,
         }
-
-    async def receive(self, webhook: AlertmanagerWebhook) -> list[dict[str, Any]]:
-        return [await self._one(alert) for alert in webhook.alerts]

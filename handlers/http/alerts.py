@@ -1,5 +1,6 @@
 """POST /alerts/alertmanager: a shared bearer token or basic auth, else 401; a body that is not
-an Alertmanager webhook, 400; never a 500 for what a sender controls."""
+an Alertmanager webhook, 400; never a 500 for what a sender controls. 200 means stored (it is
+processed behind); 503 means it could not be stored, and Alertmanager sends it again."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import json
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.usecases.alert_intake import AlertIntake, AlertmanagerWebhook
+from bot.usecases.alert_inbox import AlertInbox, InboxUnavailableError
+from bot.usecases.alert_intake import AlertmanagerWebhook
 
 
 def _authorized(header: str, token: str | None, basic: str | None) -> bool:
@@ -27,7 +29,7 @@ def _authorized(header: str, token: str | None, basic: str | None) -> bool:
     return False
 
 
-def alert_route(intake: AlertIntake, *, token: str | None, basic: str | None) -> web.RouteDef:
+def alert_route(inbox: AlertInbox, *, token: str | None, basic: str | None) -> web.RouteDef:
     async def alertmanager(request: web.Request) -> web.Response:
         if not _authorized(request.headers.get("Authorization", ""), token, basic):
             return web.json_response({"error": "unauthorized"}, status=401)
@@ -37,6 +39,14 @@ def alert_route(intake: AlertIntake, *, token: str | None, basic: str | None) ->
             return web.json_response(
                 {"error": f"not an Alertmanager webhook: {type(exc).__name__}"}, status=400
             )
-        return web.json_response({"results": await intake.receive(webhook)})
+        try:
+            accepted = await inbox.accept(webhook)
+        except InboxUnavailableError:
+            return web.json_response(
+                {"error": "could not store the alert now; send it again"}, status=503
+            )
+        return web.json_response(
+            {"stored": True, "inbox": accepted.item, "already_stored": accepted.item is None}
+        )
 
     return web.post("/alerts/alertmanager", alertmanager)

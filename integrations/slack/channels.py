@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import ChannelError
+from integrations.slack.refusals import slack_error
 
 
 class SlackChannelDirectory:
@@ -35,10 +37,13 @@ class SlackChannelDirectory:
         )
         try:
             info = (await self._client.conversations_info(channel=channel))["channel"]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChannelError(
+                f"Slack did not answer whether I can post in {where} ({type(exc).__name__}); "
+                "nothing was stored"
+            ) from None
         except SlackApiError as exc:
-            if (
-                exc.response.get("error") == "channel_not_found"
-            ):  # private, and rollbot is not in it
+            if slack_error(exc) == "channel_not_found":  # private, and rollbot is not in it
                 raise ChannelError(cannot) from None
             raise ChannelError(
                 f"Slack did not say whether I can post in {where} "
@@ -65,7 +70,7 @@ class SlackChannelDirectory:
                 created = await self._client.conversations_create(name=name)
                 channel = str(created["channel"]["id"])
             except SlackApiError as exc:
-                if exc.response.get("error") != "name_taken":
+                if slack_error(exc) != "name_taken":
                     raise
                 channel = await self._find(name)
                 await self._client.conversations_join(channel=channel)
@@ -73,10 +78,15 @@ class SlackChannelDirectory:
                 try:
                     await self._client.conversations_invite(channel=channel, users=invite)
                 except SlackApiError as exc:
-                    if exc.response.get("error") != "already_in_channel":
+                    if slack_error(exc) != "already_in_channel":
                         raise
         except SlackApiError as exc:
             raise ChannelError(
-                f"could not open incident channel #{name} ({exc.response.get('error')}); nothing was stored"
+                f"could not open incident channel #{name} ({slack_error(exc)}); nothing was stored"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChannelError(
+                f"Slack did not answer while opening #{name} ({type(exc).__name__}); nothing was "
+                "stored"
             ) from None
         return channel

@@ -52,6 +52,15 @@ class Answer:
     refusal: Refusal | None = None  # refused for good, and how far the refusal reaches
 
 
+def slack_error(error: SlackApiError) -> str:
+    """Slack's error code; for an answer that is not Slack's JSON (a proxy's 5xx page), the
+    HTTP status."""
+    data = error.response.data
+    if isinstance(data, dict):
+        return str(data.get("error") or "api_error")
+    return f"http_{error.response.status_code}"
+
+
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
 
@@ -83,7 +92,7 @@ def classify(error: Exception, attempts: int, now: datetime) -> Answer:
         )
     if status >= 500:
         return Answer("server_error", retry_in=backoff(attempts))
-    code = str(error.response.get("error") or "api_error")
+    code = slack_error(error)
     if code in PASSING:
         return Answer(code, retry_in=backoff(attempts))
     if code in CHANNEL_CLOSED:

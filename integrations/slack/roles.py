@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.policy import ApprovalPolicy, Role
 from bot.ports import AdapterError, Clock
 from integrations.slack.policy_roles import PolicyRoleDirectory
+from integrations.slack.refusals import slack_error
 
 log = structlog.get_logger("rollbot.roles")
 
@@ -44,7 +45,7 @@ class SlackRoleDirectory:
         try:
             resp = await self._client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
-            error = str(exc.response.get("error"))
+            error = slack_error(exc)
             if cached is None:  # deny by default: without the group nobody can tell who may act
                 raise RoleLookupError(
                     f"could not read Slack user group {group} ({error}); try again"

@@ -25,7 +25,7 @@ from bot.domain.notices import (
     TimelineEntry,
 )
 from bot.usecases.outbox import OutboxService
-from integrations.slack.refusals import CARD_GONE
+from integrations.slack.refusals import CARD_GONE, slack_error
 
 Render = Callable[[Notice, str | None], dict[str, Any]]
 # Slack's limit for a message's text is 40,000 characters; a progress reply stays far below.
@@ -98,7 +98,7 @@ class NoticeSender:
         try:
             return await self._placed(batch, card)
         except SlackApiError as exc:
-            if exc.response.get("error") not in CARD_GONE:
+            if slack_error(exc) not in CARD_GONE:
                 raise
         # a person deleted the card: post it again, then what was meant for it
         card = await self._post_card(notice, cards)

@@ -33,6 +33,7 @@ from bot.store.config_versions import StoredConfigVersions
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
+from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.anchors import CheckpointAnchors
 from bot.usecases.approvals import Approvals
@@ -79,6 +80,7 @@ class Runtime:
     evidence: EvidenceRecorder
     outbox: OutboxService
     delivery: SlackDelivery
+    alerts: AlertInbox
     anchors: CheckpointAnchors
     metrics: Metrics
     http_app: web.Application
@@ -95,13 +97,16 @@ class Runtime:
         return f"http://{host}:{bound}/slack/events"
 
     async def settle(self) -> None:
-        """Let started rollbacks finish and deliver everything to Slack (tests, demo, shutdown)."""
+        """Let stored alerts and started rollbacks finish and deliver everything to Slack
+        (tests, demo, shutdown)."""
+        await self.alerts.drain()
         await self.executions.drain()
         await self.delivery.drain()
         await self.anchors.drain()
 
     async def close(self) -> None:
         self.due.stop()
+        await self.alerts.stop()
         await self.executions.drain()
         await self.delivery.stop()
         await self.anchors.drain()
@@ -191,7 +196,7 @@ def _http(
     bolt: AsyncApp,
     metrics: Metrics,
     engine: AsyncEngine,
-    alerts: AlertIntake,
+    alerts: AlertInbox,
     guard: WorkspaceGuard,
 ) -> web.Application:
     async def health() -> None:
@@ -298,7 +303,7 @@ async def build_runtime(
         await record_checkpoint_rule(uow, clock.now())
     deps = _handler_deps(core, metrics, clock)
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
-    alerts = AlertIntake(core.opening, core.queries, uow, clock, policy)
+    alerts = AlertInbox(AlertIntake(core.opening, core.queries, uow, clock, policy), uow, clock)
     guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
     return Runtime(
         settings=settings,
@@ -317,6 +322,7 @@ async def build_runtime(
         evidence=core.evidence,
         outbox=outbox,
         delivery=delivery,
+        alerts=alerts,
         anchors=anchors,
         metrics=metrics,
         http_app=_http(settings, core, bolt, metrics, engine, alerts, guard),

@@ -21,6 +21,7 @@ TABLES = {
     "due_items",
     "outbox",
     "outbox_channels",
+    "inbox",
 }
 
 

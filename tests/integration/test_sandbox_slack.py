@@ -4,8 +4,6 @@ URLs, scopes and Block Kit limits."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -16,8 +14,8 @@ from sandbox.slack.server import SandboxSlack
 
 
 @pytest.fixture
-async def client(slack: SandboxSlack) -> AsyncIterator[AsyncWebClient]:
-    yield client_for(slack.state.token, slack.api_url)
+def client(slack: SandboxSlack) -> AsyncWebClient:
+    return client_for(slack.state.token, slack.api_url)
 
 
 async def _error(call: object) -> str:
