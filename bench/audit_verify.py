@@ -24,18 +24,7 @@ from bot.store.engine import create_engine
 from bot.usecases.audit_export import verify_database
 
 PG = "postgres@127.0.0.1:5432"
-COLUMNS = (
-    "seq",
-    "at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "incident_id",
-    "request_id",
-    "prev_hash",
-    "hash",
-    "body",
-)
+COLUMNS = ("seq", "prev_hash", "hash", "body")
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -57,20 +46,7 @@ def _chain(n: int) -> list[tuple[object, ...]]:
             payload={"from": "awaiting_approval", "to": "approved", "role": "engineering_lead"},
         )
         digest = entry_hash(prev, body)
-        rows.append(
-            (
-                seq,
-                at.strftime("%Y-%m-%d %H:%M:%S.%f"),
-                "U0BOB",
-                "bob",
-                "approval.given",
-                f"INC-{seq % 5000:06d}",
-                request,
-                prev,
-                digest,
-                body.decode(),
-            )
-        )
+        rows.append((seq, prev, digest, body.decode()))
         prev = digest
     return rows
 
@@ -88,10 +64,9 @@ async def _sqlite(rows: list[tuple[object, ...]]) -> tuple[str, AsyncEngine, Cal
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     await migrate.ensure_schema(engine)
     with sqlite3.connect(path) as db:
+        # the query columns are computed by the database from each body
         db.executemany(
-            "INSERT INTO audit_entries (seq, at, actor_id, actor_name, action, incident_id, "
-            "request_id, prev_hash, hash, body) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rows,
+            "INSERT INTO audit_entries (seq, prev_hash, hash, body) VALUES (?,?,?,?)", rows
         )
     return "SQLite", engine, lambda: shutil.rmtree(folder, ignore_errors=True)
 
@@ -104,8 +79,7 @@ async def _postgres(rows: list[tuple[object, ...]]) -> tuple[str, AsyncEngine, C
     engine = create_engine(f"postgresql+asyncpg://{PG}/{name}")
     await migrate.ensure_schema(engine)
     conn = await asyncpg.connect(f"postgresql://{PG}/{name}")
-    records = [(r[0], datetime.fromisoformat(f"{r[1]}+00:00"), *r[2:]) for r in rows]
-    await conn.copy_records_to_table("audit_entries", records=records, columns=list(COLUMNS))
+    await conn.copy_records_to_table("audit_entries", records=rows, columns=list(COLUMNS))
     await conn.execute("ANALYZE audit_entries")
     await conn.close()
 
@@ -123,7 +97,7 @@ async def _postgres(rows: list[tuple[object, ...]]) -> tuple[str, AsyncEngine, C
 async def measure(n: int = 1_000_000) -> list[Figure]:
     rows = _chain(n)
     bodies = [str(r[-1]).encode() for r in rows]
-    head = str(rows[-1][-2])
+    head = str(rows[-1][2])
     figures = []
     for make in (_sqlite, _postgres):
         engine_name, engine, drop = await make(rows)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col, select
@@ -62,6 +62,7 @@ class AuditLog:
             seq, prev = head.one()
         else:
             seq, prev = self._head[0] + 1, self._head[1]
+        at = at.astimezone(UTC)  # the database reads the query column "at" from the body, in UTC
         body = entry_body(
             seq=seq,
             at=at,
@@ -74,18 +75,10 @@ class AuditLog:
         )
         digest = entry_hash(prev, body)
         self._head, self._unsettled = (seq, digest), True
-        self._session.add(
-            AuditEntryRow(
-                seq=seq,
-                at=at,
-                actor_id=actor.id,
-                actor_name=actor.name,
-                action=action,
-                request_id=request_id,
-                incident_id=incident_id,
-                prev_hash=prev,
-                hash=digest,
-                body=body.decode("utf-8"),
+        # the query columns are computed by the database from the body
+        await self._session.execute(
+            insert(AuditEntryRow).values(
+                seq=seq, prev_hash=prev, hash=digest, body=body.decode("utf-8")
             )
         )
         if seq % self._signer.every == 0:

@@ -1,12 +1,13 @@
 """Range checks of the stored audit chain, several at once: the fast path of `audit verify`.
 
-Each range is checked for three things: every entry's hash over its stored bytes, every
-prev_hash linking to the entry before, and the query columns agreeing with the hashed body
-(set-based, one statement). On PostgreSQL the database server hashes the stored bytes with its
+Each range is checked for two things: every entry's hash over its stored bytes, and every
+prev_hash linking to the entry before. The query columns need no check row by row: the
+database computes them from the hashed body, and `columns_from_body` makes sure it still does
+(the schema, read once). On PostgreSQL the database server hashes the stored bytes with its
 built-in sha256 (functions named with pg_catalog, so nothing a user created can stand in), one
 connection a range. On SQLite, which has no sha256, each range is hashed here, by a separate
-Python process when there are several ranges (`python -m bot.store.audit_ranges`, which reads its
-range as JSON on stdin), because one interpreter hashes on one core.
+Python process when there are several ranges (`python -m bot.store.audit_range_worker`, which reads
+its range as JSON on stdin), because one interpreter hashes on one core.
 """
 
 from __future__ import annotations
@@ -14,50 +15,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import sys
-from collections.abc import Collection, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.audit.ranges import MIN_RANGE, RangeCheck, hash_rows, split
+from bot.audit.ranges import MIN_RANGE, RangeCheck, split
+from bot.store.audit_range_worker import check_sqlite_range, from_json
 
 # A worker that has not answered by then is treated as a failed range (the exact walk follows).
 WORKER_TIMEOUT_SECONDS = 900.0
-
-# SQLite stores `at` as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC; the body holds Python's isoformat,
-# which leaves out a zero fraction and ends in "+00:00".
-_SQLITE_COLUMNS_DISAGREE = """
-SELECT 1 FROM audit_entries WHERE seq BETWEEN ? AND ? AND (
-  json_extract(body, '$.action', '$.incident_id', '$.request_id', '$.actor.id', '$.actor.name',
-               '$.seq')
-    IS NOT json_array(action, incident_id, request_id, actor_id, actor_name, seq)
-  OR replace(CASE WHEN substr(at, 20) = '.000000' THEN substr(at, 1, 19) ELSE at END, ' ', 'T')
-     || '+00:00' IS NOT json_extract(body, '$.at')
-) LIMIT 1
-"""
-
-_SQLITE_ROWS = (
-    "SELECT seq, prev_hash, hash, CAST(body AS BLOB) FROM audit_entries "
-    "WHERE seq BETWEEN ? AND ? ORDER BY seq"
-)
 
 _POSTGRES_RANGE = """
 SELECT count(*) = :n AND min(seq) = :lo AND max(seq) = :hi
    AND bool_and(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev_hash || body,
                 'UTF8')), 'hex') = hash)
    AND bool_and(before IS NULL OR prev_hash = before)
-   AND bool_and((b ->> 'action', b ->> 'incident_id', b ->> 'request_id',
-                 b -> 'actor' ->> 'id', b -> 'actor' ->> 'name', (b ->> 'seq')::bigint,
-                 (b ->> 'at')::timestamptz)
-       IS NOT DISTINCT FROM (action, incident_id, request_id, actor_id, actor_name, seq, at))
-FROM (SELECT seq, prev_hash, hash, body, action, incident_id, request_id, actor_id, actor_name,
-             at, pg_catalog.lag(hash) OVER (ORDER BY seq) AS before, body::jsonb AS b
+FROM (SELECT seq, prev_hash, hash, body, pg_catalog.lag(hash) OVER (ORDER BY seq) AS before
       FROM audit_entries WHERE seq BETWEEN :lo AND :hi) AS r
 """
 
@@ -65,20 +42,6 @@ _POSTGRES_ENDS = (
     "SELECT seq, prev_hash, hash FROM audit_entries "
     "WHERE seq = :lo OR seq = :hi OR seq = ANY(:watch)"
 )
-
-
-def check_sqlite_range(path: str, lo: int, hi: int, watch: Collection[int]) -> RangeCheck:
-    """Hash one range of a SQLite chain here, then ask SQLite whether any column disagrees."""
-    db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        check = hash_rows(db.execute(_SQLITE_ROWS, (lo, hi)), lo, hi, set(watch))
-        if check.sound and db.execute(_SQLITE_COLUMNS_DISAGREE, (lo, hi)).fetchone() is not None:
-            return RangeCheck(lo, hi, False)
-        return check
-    except sqlite3.Error:  # a body that is not JSON: the walk says which entry
-        return RangeCheck(lo, hi, False)
-    finally:
-        db.close()
 
 
 async def _postgres_range(
@@ -92,7 +55,7 @@ async def _postgres_range(
                 return RangeCheck(lo, hi, False)
             rows = await conn.execute(text(_POSTGRES_ENDS), {"lo": lo, "hi": hi, "watch": inside})
             found = {seq: (prev_hash, digest) for seq, prev_hash, digest in rows}
-    except DBAPIError:  # a body that is not JSON, a column that does not cast: the walk says which
+    except DBAPIError:  # unreadable: the walk says what is wrong
         return RangeCheck(lo, hi, False)
     if lo not in found or hi not in found:
         return RangeCheck(lo, hi, False)
@@ -105,7 +68,7 @@ async def _sqlite_worker(path: str, lo: int, hi: int, watch: Sequence[int]) -> R
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.store.audit_ranges",
+        "bot.store.audit_range_worker",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -118,29 +81,66 @@ async def _sqlite_worker(path: str, lo: int, hi: int, watch: Sequence[int]) -> R
         return RangeCheck(lo, hi, False)
     if proc.returncode != 0:
         return RangeCheck(lo, hi, False)
-    return _from_json(json.loads(out))
+    return from_json(json.loads(out))
 
 
-def _to_json(check: RangeCheck) -> dict[str, Any]:
-    return {
-        "lo": check.lo,
-        "hi": check.hi,
-        "sound": check.sound,
-        "first_prev": check.first_prev,
-        "last_hash": check.last_hash,
-        "seen": {str(k): v for k, v in check.seen.items()},
-    }
+# What migration 0005 made each query column: (column, what its expression must mention).
+_DERIVED = {
+    "at": ("at",),
+    "actor_id": ("actor", "id"),
+    "actor_name": ("actor", "name"),
+    "action": ("action",),
+    "incident_id": ("incident_id",),
+    "request_id": ("request_id",),
+}
+_PG_AT = "SELECT ((body::jsonb) ->> 'at')::timestamptz"
 
 
-def _from_json(data: dict[str, Any]) -> RangeCheck:
-    seen = {int(k): str(v) for k, v in dict(data["seen"]).items()}
-    return RangeCheck(
-        int(data["lo"]),
-        int(data["hi"]),
-        bool(data["sound"]),
-        str(data["first_prev"]),
-        str(data["last_hash"]),
-        seen,
+async def columns_from_body(engine: AsyncEngine) -> bool:
+    """Whether the database still computes every query column from the body (a column turned
+    back into plain data could hold anything, and then the walk compares them row by row)."""
+    async with engine.connect() as conn:
+        if make_url(engine.url).get_backend_name() == "sqlite":
+            ddl = (
+                await conn.execute(
+                    text(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'"
+                    )
+                )
+            ).scalar()
+            info = await conn.execute(text("PRAGMA table_xinfo(audit_entries)"))
+            stored = {str(row[1]) for row in info if int(row[6]) == 3}  # 3: generated, stored
+            ddl = " ".join(str(ddl or "").split())
+            return set(_DERIVED) <= stored and all(
+                f"$.{'.'.join(path)}" in ddl for path in _DERIVED.values()
+            )
+        rows = await conn.execute(
+            text(
+                "SELECT a.attname, a.attgenerated, pg_catalog.pg_get_expr(d.adbin, d.adrelid) "
+                "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
+                "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                "WHERE a.attrelid = 'audit_entries'::regclass AND a.attnum > 0 "
+                "AND NOT a.attisdropped"
+            )
+        )
+        found = {
+            str(name): (kind.decode() if isinstance(kind, bytes) else str(kind), str(expr or ""))
+            for name, kind, expr in rows
+        }
+        source = (
+            await conn.execute(
+                text(
+                    "SELECT prosrc FROM pg_catalog.pg_proc WHERE proname = 'audit_entry_at' "
+                    "AND provolatile = 'i'"
+                )
+            )
+        ).scalar()
+    if " ".join(str(source or "").split()) != _PG_AT:
+        return False
+    return all(
+        found.get(column, ("", ""))[0] == "s"
+        and all(f"'{part}'" in found[column][1] or part == "at" for part in path)
+        for column, path in _DERIVED.items()
     )
 
 
@@ -167,14 +167,3 @@ async def check_ranges(
         lo, hi = ranges[0]
         return [await asyncio.to_thread(check_sqlite_range, path, lo, hi, watch)]
     return list(await asyncio.gather(*(_sqlite_worker(path, lo, hi, watch) for lo, hi in ranges)))
-
-
-def main() -> None:
-    """One range of a SQLite chain, asked for on stdin, answered as JSON on stdout."""
-    job = json.loads(sys.stdin.read())
-    check = check_sqlite_range(str(job["path"]), int(job["lo"]), int(job["hi"]), job["watch"])
-    sys.stdout.write(json.dumps(_to_json(check)))
-
-
-if __name__ == "__main__":
-    main()

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Computed,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -32,6 +43,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def _utc() -> Column[datetime]:
     return Column(UtcDateTime(), nullable=False)
+
+
+def _from_body(path: str) -> Computed:
+    """A column the database computes from the hashed body, never written by rollbot. The DDL
+    is the migration's; this marks the column as computed so inserts leave it out."""
+    return Computed(f"json_extract(body, '$.{path}')", persisted=True)
 
 
 def _utc_nullable() -> Column[datetime]:
@@ -86,7 +103,9 @@ class RollbackRequestRow(SQLModel, table=True):
 
 
 class AuditEntryRow(SQLModel, table=True):
-    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE. The query
+    columns are computed by the database from the hashed body (migration 0005 holds the
+    expressions for each engine), so rollbot writes only seq, the hashes and the body."""
 
     __tablename__ = "audit_entries"
 
@@ -96,15 +115,22 @@ class AuditEntryRow(SQLModel, table=True):
             BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
         ),
     )
-    at: datetime = Field(sa_column=_utc())
-    actor_id: str = Field(max_length=32)
-    actor_name: str = Field(max_length=200)
-    action: str = Field(max_length=64)
-    incident_id: str | None = Field(default=None, max_length=32)
-    request_id: str | None = Field(default=None, max_length=32, index=True)
+    at: datetime = Field(sa_column=Column(UtcDateTime(), _from_body("at"), nullable=False))
+    actor_id: str = Field(sa_column=Column(String(32), _from_body("actor.id"), nullable=False))
+    actor_name: str = Field(sa_column=Column(String(200), _from_body("actor.name"), nullable=False))
+    action: str = Field(
+        sa_column=Column(String(64), _from_body("action"), nullable=False, index=True)
+    )
+    incident_id: str | None = Field(
+        default=None, sa_column=Column(String(32), _from_body("incident_id"), nullable=True)
+    )
+    request_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), _from_body("request_id"), nullable=True, index=True),
+    )
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
-    # The canonical JSON that was hashed; the columns above are copies for querying.
+    # The canonical JSON that was hashed; the columns above are computed from it.
     body: str = Field(sa_column=Column(Text, nullable=False))
 
 

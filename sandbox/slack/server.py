@@ -32,6 +32,10 @@ def _take_fault(state: SlackState, method: str, args: dict[str, Any]) -> Fault |
     if isinstance(channel, str) and time.monotonic() < state.channel_outages.get(channel, 0.0):
         state.outage_calls += 1
         return Fault(method, 429, None, 1, 1, channel)
+    posting = method == "chat.postMessage" and isinstance(channel, str)
+    if posting and state.over_posting_limit(str(channel)):
+        state.rate_limited += 1
+        return Fault(method, 429, None, 1, 1, str(channel))
     for fault in state.faults:
         if fault.method in (method, "*") and fault.channel in (None, channel):
             fault.times -= 1

@@ -66,6 +66,11 @@ class SlackState:
         self.outage_until = 0.0
         self.outage_calls = 0
         self.channel_outages: dict[str, float] = {}  # channel -> until (monotonic)
+        # Slack's posting limit: about one message a second per channel, short bursts allowed.
+        # Past `post_burst` messages within one second into one channel: 429, Retry-After 1.
+        self.post_burst = 30
+        self.rate_limited = 0  # how many posts were answered 429 for it
+        self._posted: dict[str, deque[float]] = {}
         self._ids = itertools.count(1)
         self._clock = 1_700_000_000.0
         self.base_url = ""
@@ -174,6 +179,17 @@ class SlackState:
     def outage(self, seconds: float) -> None:
         """Every Web API call answers 429 (Retry-After: 1) or 503, alternately, for a while."""
         self.outage_until = time.monotonic() + seconds
+
+    def over_posting_limit(self, channel: str) -> bool:
+        """Count one message into `channel`; True when it is past the burst this second."""
+        now = time.monotonic()
+        recent = self._posted.setdefault(channel, deque())
+        while recent and now - recent[0] > 1.0:
+            recent.popleft()
+        if len(recent) >= self.post_burst:
+            return True
+        recent.append(now)
+        return False
 
     def channel_outage(self, channel: str, seconds: float) -> None:
         """Every call naming `channel` answers 429 (Retry-After: 1) for a while; the rest of the

@@ -18,12 +18,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.audit.keys import AuditSigner
 from bot.audit.ranges import linked
 from bot.domain.people import Person
 from bot.store import migrate
-from bot.store.audit_ranges import check_ranges
+from bot.store.audit_ranges import check_ranges, columns_from_body
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.audit_export import export_bundle, verify_bundle, verify_database
@@ -93,6 +94,33 @@ async def test_concurrent_appenders_never_fork_the_chain(
     assert verdict.count == 40
 
 
+async def _plain_columns(uow: UnitOfWorkFactory, database_url: str) -> None:
+    """What an attacker must do first to make a query column lie: turn it back into data."""
+    async with uow.engine.begin() as conn:
+        if is_sqlite(database_url):
+            for statement in (
+                "CREATE TABLE audit_plain AS SELECT * FROM audit_entries",
+                "DROP TABLE audit_entries",
+                "ALTER TABLE audit_plain RENAME TO audit_entries",
+            ):
+                await conn.execute(text(statement))
+            return
+        for column in ("at", "actor_id", "actor_name", "action", "incident_id", "request_id"):
+            await conn.execute(
+                text(f"ALTER TABLE audit_entries ALTER COLUMN {column} DROP EXPRESSION")
+            )
+
+
+async def test_a_query_column_cannot_be_made_to_differ_from_its_body(
+    uow: UnitOfWorkFactory, database_url: str, signer: AuditSigner
+) -> None:
+    """The database computes the columns from the hashed body: it refuses to set one."""
+    await _append(uow, 3)
+    with pytest.raises(DBAPIError, match=r"generated column|can only be updated to DEFAULT"):
+        await _tamper(uow, database_url, "UPDATE audit_entries SET action = 'x' WHERE seq = 2")
+    assert (await verify_database(uow.engine, signer.public_key)).ok
+
+
 @pytest.mark.parametrize(
     ("statement", "seq", "why"),
     [
@@ -102,12 +130,12 @@ async def test_concurrent_appenders_never_fork_the_chain(
             "edited",
         ),
         (
-            "UPDATE audit_entries SET action = 'approval.denied' WHERE seq = 6",
+            "PLAIN UPDATE audit_entries SET action = 'approval.denied' WHERE seq = 6",
             6,
             "column action differs",
         ),
         (
-            "UPDATE audit_entries SET actor_name = 'mallory' WHERE seq = 2",
+            "PLAIN UPDATE audit_entries SET actor_name = 'mallory' WHERE seq = 2",
             2,
             "column actor differs",
         ),
@@ -123,6 +151,9 @@ async def test_tampering_past_the_trigger_is_found(
 ) -> None:
     await _append(uow, 8)
     assert (await verify_database(uow.engine, signer.public_key)).ok
+    if statement.startswith("PLAIN "):
+        await _plain_columns(uow, database_url)
+        statement = statement.removeprefix("PLAIN ")
     await _tamper(uow, database_url, statement)
     verdict = await verify_database(uow.engine, signer.public_key)
     assert not verdict.ok
@@ -308,9 +339,9 @@ async def test_ranges_checked_side_by_side_link_into_the_whole_chain(
             17,
             "edited",
         ),
-        ("UPDATE audit_entries SET request_id = 'RB-2' WHERE seq = 13", 13, "request_id"),
+        ("PLAIN UPDATE audit_entries SET request_id = 'RB-2' WHERE seq = 13", 13, "request_id"),
         (
-            "UPDATE audit_entries SET at = at WHERE seq = 0",  # touches nothing: still sound
+            "UPDATE audit_entries SET body = body WHERE seq = 0",  # touches nothing: still sound
             None,
             "",
         ),
@@ -326,9 +357,13 @@ async def test_a_range_that_is_not_sound_hands_over_to_the_exact_walk(
     why: str,
 ) -> None:
     await _append(uow, 30)
-    await _tamper(uow, database_url, statement)
+    plain = statement.startswith("PLAIN ")
+    if plain:  # a column made to lie: no longer computed from the body, so the walk compares
+        await _plain_columns(uow, database_url)
+    await _tamper(uow, database_url, statement.removeprefix("PLAIN "))
+    assert await columns_from_body(uow.engine) is not plain
     checks = await check_ranges(uow.engine, 30, [], workers=3, min_range=1)
-    assert linked(checks, 30) is (seq is None)
+    assert linked(checks, 30) is (seq is None or plain)
     verdict = await verify_database(uow.engine, signer.public_key, workers=3, min_range=1)
     assert verdict.ok is (seq is None)
     assert verdict.first_bad_seq == seq

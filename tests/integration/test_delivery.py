@@ -147,3 +147,29 @@ async def test_a_burst_of_progress_is_one_growing_reply_paced_per_channel(
     assert len(slack.state.calls_of("chat.update")) - updates == 2
     assert waits  # past the burst of two, delivery waited for the channel's pace
     assert all(w <= 1.0 for w in waits)
+
+
+async def test_paced_delivery_stays_under_slacks_posting_limit(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    """The sandbox answers 429 past three messages a second into one channel. Unpaced, rollbot
+    runs into it; paced at two a second with a burst of two, it never does."""
+    slack.state.post_burst = 3
+    await _open(driver, channel, ["api", "web"])  # eight messages into one channel
+    unpaced = await runtime.delivery.drain()
+    assert slack.state.rate_limited >= 1
+    assert unpaced < 2 * PER_REQUEST
+    before = slack.state.rate_limited
+    clock.advance(seconds=2)  # past Retry-After
+    paced = SlackDelivery(
+        runtime.outbox,
+        client_for(slack.state.token, slack.api_url),
+        runtime.metrics,
+        clock,
+        render_notice,
+        pace=ChannelPace(2.0, burst=2),
+    )
+    await asyncio.sleep(1.1)  # the sandbox's window of one second passes
+    assert await paced.drain() == 2 * PER_REQUEST - unpaced
+    assert slack.state.rate_limited == before
+    assert _targets(slack, channel) == ["deployment/api", "deployment/web"]

@@ -119,7 +119,11 @@ async def test_failed_unit_of_work_leaves_nothing_behind(uow: UnitOfWorkFactory)
 
 
 @pytest.mark.parametrize(
-    "statement", ["UPDATE audit_entries SET action = 'edited'", "DELETE FROM audit_entries"]
+    "statement",
+    [
+        "UPDATE audit_entries SET body = replace(body, 'request.opened', 'edited')",
+        "DELETE FROM audit_entries",
+    ],
 )
 async def test_audit_table_refuses_update_and_delete(
     uow: UnitOfWorkFactory, database_url: str, statement: str
