@@ -17,7 +17,7 @@ from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.conftest import ALERT_TOKEN
+from tests.conftest import ALERT_TOKEN, FakeClock
 from tests.e2e.workflow import card, thread
 from tests.helpers import NOTHING, stored
 
@@ -181,12 +181,15 @@ async def test_a_storm_spread_over_replicas_opens_one_request(
     executor: ScriptedExecutor,
     verifier: ScriptedVerifier,
     database_url: str,
+    clock: FakeClock,
 ) -> None:
     import asyncio
 
     executors = dict.fromkeys(("deployment", "configmap", "codedeploy", "flag"), executor)
     replicas = [runtime] + [
-        await build_runtime(runtime.settings, policy=policy, executors=executors, verifier=verifier)
+        await build_runtime(
+            runtime.settings, clock=clock, policy=policy, executors=executors, verifier=verifier
+        )
         for _ in range(2)
     ]
     try:

@@ -186,3 +186,27 @@ async def test_a_token_without_a_scope_is_refused_once_not_retried_forever(
     assert len(slack.state.calls_of("chat.postMessage")) == len(failed)
     metrics = runtime.metrics.render().decode()
     assert 'rollbot_outbox_failed_total{error="missing_scope"}' in metrics
+
+
+async def test_an_auto_approved_rollback_does_not_run_where_nobody_can_see_it(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    executor: ScriptedExecutor,
+) -> None:
+    """alice is on call, so her last-version rollback needs no approver. A click that arrives
+    after the channel was archived (and Slack refused the next message there) decides, but the
+    rollback it would start automatically is withheld."""
+    await command(runtime, driver, channel, "U0ALICE", OPEN)
+    shown = card(slack, channel)
+    slack.state.archive(channel)
+    [request] = await runtime.queries.list_open(channel)
+    async with runtime.uow() as uow:
+        line = TimelineEntry(action="progress", details={"line": "x"})
+        await uow.outbox.notify(request, line, clock.now())
+    await runtime.settle()
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK, message=shown)
+    assert executor.executions == []
+    assert "execution.withheld" in await audit_actions(runtime)

@@ -53,9 +53,10 @@ async def test_an_alert_opens_one_request_and_notes_the_rest(
 ) -> None:
     intake = AlertIntake(world.opening, world.queries, world.uow, world.clock, policy)
 
-    [first] = await intake.receive(_webhook("firing"))
-    [repeat] = await intake.receive(_webhook("firing"))
-    [resolved] = await intake.receive(_webhook("resolved"))
+    [alert] = _webhook("firing").alerts
+    first = await intake.one(alert)
+    repeat = await intake.one(alert)
+    resolved = await intake.one(_webhook("resolved").alerts[0])
 
     assert first["outcome"] == "opened"
     assert repeat["outcome"] != "opened"
