@@ -113,6 +113,7 @@ async def test_a_hung_api_server_fails_the_rollback_within_its_timeout(
     assert "execution.failed" in await audit_actions(runtime)
 
 
+@pytest.mark.drill  # slow (a read timeout on every retry): `make drills`
 async def test_an_api_server_that_stops_answering_reads_refuses_the_approval(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, kube: SandboxKube
 ) -> None:
@@ -138,6 +139,7 @@ async def test_an_api_server_that_stops_answering_reads_refuses_the_approval(
 
 
 @pytest.mark.parametrize("slow", ["rollout", "patch"])
+@pytest.mark.drill  # slow (a lease runs out in real time): `make drills`
 async def test_a_takeover_of_a_slow_rollback_rolls_back_once(
     runtime: Runtime,
     driver: SlackDriver,
