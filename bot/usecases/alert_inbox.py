@@ -11,7 +11,6 @@ webhook already handled are not handled twice. A re-send of the same group with 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from bot.ports import AdapterError, Clock
 from bot.store.engine import is_transient
 from bot.store.uow import UnitOfWork
 from bot.usecases.alert_intake import Alert, AlertIntake, AlertmanagerWebhook
+from bot.usecases.background import WakeLoop
 
 log = structlog.get_logger("rollbot.alert_inbox")
 KIND = "alertmanager"
@@ -65,8 +65,7 @@ class AlertInbox:
         self._intake = intake
         self._uow = uow
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = WakeLoop("alert_inbox", self.drain, poll=5.0, log=log)
         self._lock = asyncio.Lock()
         self._pruned_at: datetime | None = None
 
@@ -92,7 +91,7 @@ class AlertInbox:
                 log.warning("alert_not_stored", error=repr(exc))
                 raise InboxUnavailableError(str(exc)) from exc
             raise
-        self._wake.set()
+        self._loop.wake()
         return Accepted(item)
 
     async def outcomes(self, item: int) -> list[dict[str, Any]] | None:
@@ -151,23 +150,8 @@ class AlertInbox:
         else:
             log.warning("alert_postponed", inbox=item, attempts=attempts + 1, error=repr(error))
 
-    async def _loop(self, poll: float) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception as exc:  # the worker must outlive any one bad webhook
-                log.error("alert_inbox_round_failed", error=repr(exc), exc_info=exc)
-
-    def start(self, poll: float = 5.0) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(poll), name="alert-inbox")
+    def start(self) -> None:
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()

@@ -11,7 +11,6 @@ notice Slack refuses for good is marked failed, never retried, and a person is t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -26,6 +25,7 @@ from bot.config.metrics import Metrics
 from bot.domain.notices import Notice, NoticeKind
 from bot.ports import Clock
 from bot.store.uow import Committed
+from bot.usecases.background import WakeLoop
 from bot.usecases.outbox import OutboxService
 from integrations.slack.pacing import ChannelPace
 from integrations.slack.refusals import MAX_BACKOFF, classify
@@ -60,21 +60,19 @@ class SlackDelivery:
         self._outbox = outbox
         self._metrics = metrics
         self._clock = clock
-        self._poll = poll_interval
         self._pace = pace or ChannelPace()
         self._sender = NoticeSender(client, render, outbox)
         self.holder = holder or replica_name()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = WakeLoop("slack_delivery", self.drain, poll=poll_interval, log=log)
         self._lock = asyncio.Lock()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def on_commit(self, committed: Committed) -> None:
         """After a commit that wrote notices: deliver them now rather than at the next poll."""
         if committed.notices_written:
-            self._wake.set()
+            self._loop.wake()
 
     async def drain(self) -> int:
         """Deliver everything deliverable now, channel by channel; return how many notices
@@ -161,26 +159,11 @@ class SlackDelivery:
         self._metrics.outbox_failed.labels(error=answer.reason).inc(len(failed))
         return True
 
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception as exc:  # the loop must outlive any one bad delivery round
-                log.error("slack_delivery_round_failed", error=repr(exc), exc_info=exc)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="slack-delivery")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
 
 def client_for(token: str, base_url: str | None, timeout: float = 10.0) -> AsyncWebClient:

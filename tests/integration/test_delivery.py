@@ -103,6 +103,14 @@ async def test_background_loop_delivers_when_woken(
     assert _targets(slack, channel) == ["deployment/api"]
 
 
+def _delivery_with(
+    runtime: Runtime, slack: SandboxSlack, clock: FakeClock, pace: ChannelPace
+) -> SlackDelivery:
+    """Delivery from the runtime's outbox, paced as the test says."""
+    client = client_for(slack.state.token, slack.api_url)
+    return SlackDelivery(runtime.outbox, client, runtime.metrics, clock, render_notice, pace=pace)
+
+
 async def test_a_burst_of_progress_is_one_growing_reply_paced_per_channel(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
@@ -124,13 +132,8 @@ async def test_a_burst_of_progress_is_one_growing_reply_paced_per_channel(
         waits.append(seconds)
         now[0] += seconds
 
-    paced = SlackDelivery(
-        runtime.outbox,
-        client_for(slack.state.token, slack.api_url),
-        runtime.metrics,
-        clock,
-        render_notice,
-        pace=ChannelPace(1.0, burst=2, now=lambda: now[0], sleep=sleep),
+    paced = _delivery_with(
+        runtime, slack, clock, ChannelPace(1.0, 2, now=lambda: now[0], sleep=sleep)
     )
     posts = len(slack.state.calls_of("chat.postMessage"))
     updates = len(slack.state.calls_of("chat.update"))
@@ -161,14 +164,7 @@ async def test_paced_delivery_stays_under_slacks_posting_limit(
     assert unpaced < 2 * PER_REQUEST
     before = slack.state.rate_limited
     clock.advance(seconds=2)  # past Retry-After
-    paced = SlackDelivery(
-        runtime.outbox,
-        client_for(slack.state.token, slack.api_url),
-        runtime.metrics,
-        clock,
-        render_notice,
-        pace=ChannelPace(2.0, burst=2),
-    )
+    paced = _delivery_with(runtime, slack, clock, ChannelPace(2.0, burst=2))
     await asyncio.sleep(1.1)  # the sandbox's window of one second passes
     assert await paced.drain() == 2 * PER_REQUEST - unpaced
     assert slack.state.rate_limited == before
