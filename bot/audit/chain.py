@@ -220,10 +220,10 @@ class ChainVerifier:
         if entry.seq in self._watch:
             self._seen[entry.seq] = entry.hash
         self.prev, self.expected, self.count = entry.hash, self.expected + 1, self.count + 1
-        self._note(entry.seq, _decode(entry.body))
+        self.note(entry.seq, _decode(entry.body))
         return True
 
-    def _note(self, seq: int, body: dict[str, Any]) -> None:
+    def note(self, seq: int, body: dict[str, Any]) -> None:
         """A key rotation: checked, and its new key trusted when a trusted key handed over. A
         checkpoint rule: remembered, so a missing checkpoint is noticed."""
         if body.get("action") == CHECKPOINT_RULE:
@@ -257,7 +257,7 @@ class ChainVerifier:
                     self._seen[seq] = digest
                 self.prev, self.expected, self.count = digest, seq + 1, self.count + 1
                 if parsed.get("action") in (ROTATION, CHECKPOINT_RULE):
-                    self._note(seq, parsed)
+                    self.note(seq, parsed)
                     if self.problem is not None:
                         return None
                 return parsed
@@ -269,9 +269,6 @@ class ChainVerifier:
         their rules and rotations are then given to `note` in order."""
         self.prev, self.expected, self.count = head, last_seq + 1, last_seq - self.first_seq + 1
         self._seen.update({seq: digest for seq, digest in seen.items() if seq in self._watch})
-
-    def note(self, seq: int, body: dict[str, Any]) -> None:
-        self._note(seq, body)
 
     def fail(self, seq: int, reason: str) -> None:
         if self.problem is None:

@@ -4,13 +4,11 @@ after the prompt (30 minutes by default), and the request rolls back, announced 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 import structlog
 
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
-from bot.domain.people import SYSTEM
 from bot.domain.request import RequestState
 from bot.ports import Clock
 from bot.store.due_items import DueKind
@@ -28,25 +26,6 @@ class DecisionTimeouts:
         self._clock = clock
         self._transitions = transitions
 
-    async def _unseen(self, request_id: str, incident_id: str | None, now: datetime) -> bool:
-        """Slack stopped taking messages in the request's channel: the timeout does not roll
-        back (the requester and the incidents channel were told when Slack refused); the
-        audit log says it was withheld and why."""
-        async with self._uow() as uow:
-            closed = await uow.requests.channel_closed(request_id)
-            if closed is None:
-                return False
-            await uow.audit.append(
-                at=now,
-                actor=SYSTEM,
-                action="decision.timeout_withheld",
-                request_id=request_id,
-                incident_id=incident_id,
-                payload={"why": f"nobody can see the request's channel ({closed})"},
-            )
-        log.warning("decision_timeout_withheld", request=request_id, channel_closed=closed)
-        return True
-
     async def tick(self) -> int:
         """Fire every decision timeout that is due; return how many requests it moved.
 
@@ -60,11 +39,11 @@ class DecisionTimeouts:
         for item_id, request_id, stage in due:
             try:
                 request = await self._transitions.load(request_id)
-                if request.state is RequestState.AWAITING_DECISION and await self._unseen(
-                    request_id, request.incident_id, now
+                if request.state is RequestState.AWAITING_DECISION and not (
+                    await self._transitions.withheld_unseen(
+                        request, "decision.timeout_withheld", "nobody decided in time"
+                    )
                 ):
-                    pass  # nobody can see the channel: no rollback in the dark
-                elif request.state is RequestState.AWAITING_DECISION:
                     await self._transitions.apply(request_id, ev.DecisionTimedOut())
                     fired += 1
             except DomainError as exc:  # someone decided, or another replica fired it first

@@ -24,6 +24,7 @@ from bot.audit.chain import (
 )
 from bot.audit.keys import AuditSigner
 from bot.domain.people import Person
+from bot.store.audit_ranges import columns_from_body
 from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
 
 
@@ -219,13 +220,17 @@ class ChainReader:
         every = json.loads(body).get("payload", {}).get("every")
         return every if isinstance(every, int) else None
 
+    async def columns_from_body(self) -> bool:
+        """Whether the database still computes the query columns from the hashed body."""
+        return await columns_from_body(self._conn)
+
     async def last_seq(self) -> int:
         rows = await self._conn.execute(select_columns(func.max(col(AuditEntryRow.seq))))
         return int(rows.scalar() or 0)
 
     async def rules_and_rotations(self, last_seq: int) -> list[tuple[int, str]]:
         """The entries that change how the chain is checked, in order (found by their action
-        column, which the range checks proved agrees with the hashed body)."""
+        column, which the database computes from the hashed body)."""
         rows = await self._conn.execute(
             select_columns(col(AuditEntryRow.seq), col(AuditEntryRow.body))
             .where(col(AuditEntryRow.action).in_((CHECKPOINT_RULE, ROTATION)))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.audit.ranges import MIN_RANGE, RangeCheck, split
 from bot.store.audit_range_worker import check_sqlite_range, from_json
@@ -96,45 +96,50 @@ _DERIVED = {
 _PG_AT = "SELECT ((body::jsonb) ->> 'at')::timestamptz"
 
 
-async def columns_from_body(engine: AsyncEngine) -> bool:
+async def columns_from_body(conn: AsyncConnection) -> bool:
     """Whether the database still computes every query column from the body (a column turned
     back into plain data could hold anything, and then the walk compares them row by row)."""
-    async with engine.connect() as conn:
-        if make_url(engine.url).get_backend_name() == "sqlite":
-            ddl = (
-                await conn.execute(
-                    text(
-                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'"
-                    )
-                )
-            ).scalar()
-            info = await conn.execute(text("PRAGMA table_xinfo(audit_entries)"))
-            stored = {str(row[1]) for row in info if int(row[6]) == 3}  # 3: generated, stored
-            ddl = " ".join(str(ddl or "").split())
-            return set(_DERIVED) <= stored and all(
-                f"$.{'.'.join(path)}" in ddl for path in _DERIVED.values()
-            )
-        rows = await conn.execute(
+    if conn.dialect.name == "sqlite":
+        return await _sqlite_columns_from_body(conn)
+    return await _postgres_columns_from_body(conn)
+
+
+async def _sqlite_columns_from_body(conn: AsyncConnection) -> bool:
+    ddl = (
+        await conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'")
+        )
+    ).scalar()
+    info = await conn.execute(text("PRAGMA table_xinfo(audit_entries)"))
+    stored = {str(row[1]) for row in info if int(row[6]) == 3}  # 3: generated, stored
+    ddl = " ".join(str(ddl or "").split())
+    return set(_DERIVED) <= stored and all(
+        f"$.{'.'.join(path)}" in ddl for path in _DERIVED.values()
+    )
+
+
+async def _postgres_columns_from_body(conn: AsyncConnection) -> bool:
+    rows = await conn.execute(
+        text(
+            "SELECT a.attname, a.attgenerated, pg_catalog.pg_get_expr(d.adbin, d.adrelid) "
+            "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
+            "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = 'audit_entries'::regclass AND a.attnum > 0 "
+            "AND NOT a.attisdropped"
+        )
+    )
+    found = {
+        str(name): (kind.decode() if isinstance(kind, bytes) else str(kind), str(expr or ""))
+        for name, kind, expr in rows
+    }
+    source = (
+        await conn.execute(
             text(
-                "SELECT a.attname, a.attgenerated, pg_catalog.pg_get_expr(d.adbin, d.adrelid) "
-                "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
-                "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-                "WHERE a.attrelid = 'audit_entries'::regclass AND a.attnum > 0 "
-                "AND NOT a.attisdropped"
+                "SELECT prosrc FROM pg_catalog.pg_proc WHERE proname = 'audit_entry_at' "
+                "AND provolatile = 'i'"
             )
         )
-        found = {
-            str(name): (kind.decode() if isinstance(kind, bytes) else str(kind), str(expr or ""))
-            for name, kind, expr in rows
-        }
-        source = (
-            await conn.execute(
-                text(
-                    "SELECT prosrc FROM pg_catalog.pg_proc WHERE proname = 'audit_entry_at' "
-                    "AND provolatile = 'i'"
-                )
-            )
-        ).scalar()
+    ).scalar()
     if " ".join(str(source or "").split()) != _PG_AT:
         return False
     return all(

@@ -176,25 +176,14 @@ class RequestRepository:
             .values(card_channel=channel, card_ts=ts)
         )
 
-    async def forget_card(self, request_id: str) -> None:
-        """Its card was deleted in Slack: the next notice posts it again."""
+    async def close_channel(self, channel: str, why: str) -> None:
+        """Slack stopped taking rollbot's messages in `channel`: mark its requests."""
         await self._session.execute(
-            update(RollbackRequestRow)
-            .where(col(RollbackRequestRow.id) == request_id)
-            .values(card_channel=None, card_ts=None)
-        )
-
-    async def close_channel(self, channel: str, why: str) -> list[str]:
-        """Slack stopped taking rollbot's messages in `channel`: mark its requests; returns
-        the ones newly marked."""
-        rows = await self._session.execute(
             update(RollbackRequestRow)
             .where(col(RollbackRequestRow.channel_id) == channel)
             .where(col(RollbackRequestRow.channel_closed).is_(None))
             .values(channel_closed=why[:200])
-            .returning(col(RollbackRequestRow.id))
         )
-        return [str(r) for r in rows.scalars()]
 
     async def reopen_channel(self, channel: str) -> None:
         """A message went through again (rollbot was invited back)."""

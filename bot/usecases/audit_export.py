@@ -26,7 +26,7 @@ from bot.audit.chain import (
 from bot.audit.keys import load_public_key, public_pem
 from bot.audit.ranges import MIN_RANGE, RangeCheck, linked
 from bot.store.audit_log import chain_reader
-from bot.store.audit_ranges import check_ranges, columns_from_body
+from bot.store.audit_ranges import check_ranges
 
 PAGE = 10_000
 _COLUMNS = ("action", "incident_id", "request_id")
@@ -82,20 +82,22 @@ async def verify_database(
     async with chain_reader(engine) as reader:
         checkpoints = _plain(await reader.checkpoints())
         last_seq = await reader.last_seq()
-    watch = sorted({c.seq for c in checkpoints})
-    derived = await columns_from_body(engine)
-    checks = await check_ranges(engine, last_seq, watch, workers, min_range) if derived else []
-    if derived and linked(checks, last_seq):
-        verifier = ChainVerifier(watch=watch, trusted=keys)
-        verifier.accept(last_seq, checks[-1].last_hash if checks else GENESIS, _seen(checks))
-        async with chain_reader(engine) as reader:
-            for seq, body in await reader.rules_and_rotations(last_seq):
+        derived = await reader.columns_from_body()
+        # found by their action column, which the database computes from the hashed body
+        special = await reader.rules_and_rotations(last_seq) if derived else []
+    if derived:
+        watch = sorted({c.seq for c in checkpoints})
+        checks = await check_ranges(engine, last_seq, watch, workers, min_range)
+        if linked(checks, last_seq):
+            verifier = ChainVerifier(watch=watch, trusted=keys)
+            verifier.accept(last_seq, checks[-1].last_hash if checks else GENESIS, _seen(checks))
+            for seq, body in special:
                 verifier.note(seq, json.loads(body))
-        verdict = verifier.finish(
-            checkpoints, keys[0] if keys else None, newest_signature_only=True
-        )
-        if verdict.ok:
-            return verdict
+            verdict = verifier.finish(
+                checkpoints, keys[0] if keys else None, newest_signature_only=True
+            )
+            if verdict.ok:
+                return verdict
     return await _walk(engine, keys)
 
 

@@ -92,7 +92,9 @@ class ExecutionRunner:
         """Re-read the target, and roll back only if it is still what the approvals were for."""
         transitions = self._transitions
         planned = await transitions.load(request_id)
-        if planned.auto_approved and await self._unseen(planned):
+        if planned.auto_approved and await transitions.withheld_unseen(
+            planned, "execution.withheld", "auto-approved"
+        ):
             return
         executor = self._executors[planned.target.kind]
         try:
@@ -109,25 +111,6 @@ class ExecutionRunner:
         async with self._leases.hold(request_id) as lease:
             await self._evidence.before(request)
             await self._carry_out(request, executor.execute, lease)
-
-    async def _unseen(self, request: RollbackRequest) -> bool:
-        """Nobody approved this rollback and nobody can see its channel (Slack stopped taking
-        rollbot's messages there): it does not run in the dark. The requester and the incidents
-        channel were told when Slack refused; the audit log says it was withheld."""
-        async with self._uow() as uow:
-            closed = await uow.requests.channel_closed(request.id)
-            if closed is None:
-                return False
-            await uow.audit.append(
-                at=self._clock.now(),
-                actor=SYSTEM,
-                action="execution.withheld",
-                request_id=request.id,
-                incident_id=request.incident_id,
-                payload={"why": f"auto-approved, and nobody can see the channel ({closed})"},
-            )
-        log.warning("execution_withheld", request=request.id, channel_closed=closed)
-        return True
 
     async def _plan_change(
         self,

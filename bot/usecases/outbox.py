@@ -68,10 +68,6 @@ class OutboxService:
             await uow.requests.reopen_channel(last.channel)
         return True
 
-    async def card_gone(self, notice: Notice) -> None:
-        async with self._uow() as uow:
-            await uow.requests.forget_card(notice.request.id)
-
     async def card_posted(self, notice: Notice, channel: str, ts: str) -> None:
         async with self._uow() as uow:
             await uow.requests.set_card(notice.request.id, channel, ts)

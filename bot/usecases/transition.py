@@ -17,6 +17,7 @@ import structlog
 from bot.domain import events as ev
 from bot.domain.errors import DomainError
 from bot.domain.notices import escalation_for
+from bot.domain.people import SYSTEM
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RollbackRequest
 from bot.domain.transitions import apply
@@ -83,6 +84,26 @@ class Transitions:
     async def load(self, request_id: str) -> RollbackRequest:
         async with self._uow() as uow:
             return await uow.requests.get(request_id)
+
+    async def withheld_unseen(self, request: RollbackRequest, action: str, what: str) -> bool:
+        """True when Slack stopped taking rollbot's messages in the request's channel: the
+        automatic step (`what`) does not run where nobody can see it, and the audit log says it
+        was withheld and why. The requester and the incidents channel were told when Slack
+        refused."""
+        async with self._uow() as uow:
+            closed = await uow.requests.channel_closed(request.id)
+            if closed is None:
+                return False
+            await uow.audit.append(
+                at=self._clock.now(),
+                actor=SYSTEM,
+                action=action,
+                request_id=request.id,
+                incident_id=request.incident_id,
+                payload={"why": f"{what}, and nobody can see the request's channel ({closed})"},
+            )
+        log.warning("automatic_step_withheld", request=request.id, step=action, why=closed)
+        return True
 
     async def apply(
         self,

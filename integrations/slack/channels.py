@@ -47,7 +47,7 @@ class SlackChannelDirectory:
                 raise ChannelError(cannot) from None
             raise ChannelError(
                 f"Slack did not say whether I can post in {where} "
-                f"({exc.response.get('error')}); nothing was stored"
+                f"({slack_error(exc)}); nothing was stored"
             ) from None
         if info.get("is_archived"):
             raise ChannelError(

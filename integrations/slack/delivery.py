@@ -22,13 +22,13 @@ import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.metrics import Metrics
-from bot.domain.notices import Notice, NoticeKind
+from bot.domain.notices import Notice
 from bot.ports import Clock
 from bot.store.uow import Committed
 from bot.usecases.background import WakeLoop
 from bot.usecases.outbox import OutboxService
 from integrations.slack.pacing import ChannelPace
-from integrations.slack.refusals import MAX_BACKOFF, classify
+from integrations.slack.refusals import MAX_BACKOFF, SLACK_FAILURES, SlackFailure, classify
 from integrations.slack.sending import Batch, NoticeSender, coalesce
 
 log = structlog.get_logger("rollbot.delivery")
@@ -125,20 +125,17 @@ class SlackDelivery:
             await self._pace.take(channel)
             try:
                 ts = await self._sender.send(batch, cards)
-            except Exception as exc:  # sorted below: postponed, or refused for good
+            except SLACK_FAILURES as exc:  # sorted below: postponed, or refused for good
                 go_on = await self._failed(batch, exc)
                 return sent, True if go_on else moved, go_on
             if not await self._outbox.delivered(batch.notices, ts, self.holder, CHANNEL_HOLD):
                 log.warning("slack_channel_taken_over", channel=channel, holder=self.holder)
                 return sent, moved, False
-            last = batch.notices[-1]
-            if last.kind is NoticeKind.REQUEST_OPENED and ts:
-                cards[last.request.id] = (last.channel, ts)
             self._metrics.outbox_delivered.inc(len(batch.notices))
             sent, moved = sent + len(batch.notices), True
         return sent, moved, True
 
-    async def _failed(self, batch: Batch, error: Exception) -> bool:
+    async def _failed(self, batch: Batch, error: SlackFailure) -> bool:
         """Postpone or refuse; True when the channel's queue can go on with the next notice."""
         notice = batch.notices[0]
         answer = classify(error, notice.attempts, self._clock.now())

@@ -9,7 +9,6 @@ person instead of being retried forever.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -41,6 +40,12 @@ WORKSPACE_REFUSED = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+# What a Slack call raises when Slack or the way to it fails; anything else is a bug of ours,
+# left to the delivery loop's error log rather than retried as if Slack had said it.
+SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
+SlackFailure = SlackApiError | aiohttp.ClientError | TimeoutError
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,9 @@ def retry_after(value: str | None, now: datetime) -> timedelta:
     return max(when - now, timedelta(seconds=1))
 
 
-def classify(error: Exception, attempts: int, now: datetime) -> Answer:
-    if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
-        return Answer("connection", retry_in=backoff(attempts))
+def classify(error: SlackFailure, attempts: int, now: datetime) -> Answer:
     if not isinstance(error, SlackApiError):
-        return Answer(type(error).__name__, retry_in=backoff(attempts))
+        return Answer("connection", retry_in=backoff(attempts))
     status = error.response.status_code
     if status == 429:
         return Answer(

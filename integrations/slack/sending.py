@@ -86,10 +86,14 @@ class NoticeSender:
         self._progress: dict[str, tuple[str, str, tuple[str, ...]]] = {}
 
     async def send(self, batch: Batch, cards: dict[str, tuple[str, str]]) -> str | None:
-        """Post the batch; return the ts of what it posted or redrew."""
+        """Post the batch; return the ts of what it posted or redrew. `cards` (request ->
+        channel, ts) is kept up to date with every card this posts."""
         notice = batch.last
         if notice.placement is Placement.MESSAGE:
-            return await self._message(notice, cards.get(notice.request.id))
+            ts = await self._message(notice, cards.get(notice.request.id))
+            if notice.kind is NoticeKind.REQUEST_OPENED:
+                cards[notice.request.id] = (notice.channel, ts)  # for what follows it here
+            return ts
         card = cards.get(notice.request.id)
         if card is None:
             card = await self._post_card(notice, cards)

@@ -24,7 +24,8 @@ from bot.audit.keys import AuditSigner
 from bot.audit.ranges import linked
 from bot.domain.people import Person
 from bot.store import migrate
-from bot.store.audit_ranges import check_ranges, columns_from_body
+from bot.store.audit_log import chain_reader
+from bot.store.audit_ranges import check_ranges
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.audit_export import export_bundle, verify_bundle, verify_database
@@ -361,7 +362,8 @@ async def test_a_range_that_is_not_sound_hands_over_to_the_exact_walk(
     if plain:  # a column made to lie: no longer computed from the body, so the walk compares
         await _plain_columns(uow, database_url)
     await _tamper(uow, database_url, statement.removeprefix("PLAIN "))
-    assert await columns_from_body(uow.engine) is not plain
+    async with chain_reader(uow.engine) as reader:
+        assert await reader.columns_from_body() is not plain
     checks = await check_ranges(uow.engine, 30, [], workers=3, min_range=1)
     assert linked(checks, 30) is (seq is None or plain)
     verdict = await verify_database(uow.engine, signer.public_key, workers=3, min_range=1)
