@@ -37,6 +37,13 @@ class ChannelDirectory(Protocol):
         ...
 
 
+class Announcer(Protocol):
+    """Says one line in a channel now, outside any request's outbox: for what has no request
+    to hang on (an alert that could not be handled). Raises AdapterError when it cannot."""
+
+    async def announce(self, channel: str, text: str) -> None: ...
+
+
 class AdapterError(Exception):
     """Something outside rollbot refused or failed (Slack, a cluster, a cloud API). Not a rule
     of rollbot's: `str(err)` says what the outside world answered, for the person who acted, and

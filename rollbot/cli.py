@@ -91,7 +91,7 @@ def serve(
         executors, verifier = _executors(settings)
         runtime = await build_runtime(settings, executors=executors, verifier=verifier)
         runtime.delivery.start()
-        runtime.alerts.start()
+        runtime.workers.start()
         runtime.due.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -14,8 +14,9 @@ from sqlmodel import col
 from bot.audit.chain import CHECKPOINT_RULE
 from bot.domain.policy import ApprovalPolicy
 from bot.ports import Clock
-from bot.store.tables import AuditEntryRow, OutboxRow, RollbackRequestRow
+from bot.store.tables import AuditEntryRow, InboxRow, OutboxRow, RollbackRequestRow
 from rollbot.bootstrap.runtime import Runtime, build_runtime
+from sandbox.slack.driver import BotReply, SlackDriver
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 
 
@@ -42,6 +43,33 @@ async def stored(rt: Runtime) -> Stored:
 
 
 NOTHING = Stored(0, 0, 0)
+
+
+async def inbox_rows(rt: Runtime, kind: str = "slack") -> int:
+    """Every row the inbox holds of `kind`, processed or not."""
+    async with rt.engine.connect() as conn:
+        found = await conn.execute(
+            select(func.count()).select_from(InboxRow).where(col(InboxRow.kind) == kind)
+        )
+    return int(found.scalar_one())
+
+
+async def answered(rt: Runtime, driver: SlackDriver, user: str, send: Awaitable[BotReply]) -> str:
+    """Send a request as `user`, let the worker process it, and return what the person was
+    told last (through the request's response_url or by direct message), else what the HTTP
+    answer itself said."""
+    seen = len(driver.slack.ephemeral_for(user)), len(driver.slack.direct_messages_to(user))
+    reply = await send
+    assert reply.status == 200, reply.text
+    await rt.settle()
+    later = [
+        *driver.slack.ephemeral_for(user)[seen[0] :],
+        *driver.slack.direct_messages_to(user)[seen[1] :],
+    ]
+    if later:
+        return str(later[-1]["text"])
+    body = reply.json() if reply.text else None
+    return str(body.get("text", "")) if isinstance(body, dict) else ""
 
 
 def evidence_files(rt: Runtime) -> tuple[Path, dict[str, bytes]]:

@@ -275,6 +275,15 @@ class EvidencePolicy(BaseModel):
     retention: timedelta = timedelta(days=7 * 365)
 
 
+class InboxPolicy(BaseModel):
+    """How long what Slack and Alertmanager sent is kept after it was processed (to answer
+    "what did that command or alert do?"); items that failed are kept until a person looks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retention: timedelta = Field(default=timedelta(days=30), ge=timedelta(hours=1))
+
+
 def _default_matrix() -> dict[RollbackType, MatrixRow]:
     top_only = OverrideRule()
     return {
@@ -312,6 +321,7 @@ class ApprovalPolicy(BaseModel):
     deadlines: Deadlines = Deadlines()
     services: dict[str, ServicePolicy] = Field(default_factory=dict)
     evidence: EvidencePolicy = EvidencePolicy()
+    inbox: InboxPolicy = InboxPolicy()
     # Which Alertmanager alerts open a rollback request for which target.
     alerts: tuple[AlertRoute, ...] = ()
     paging: PagingPolicy = PagingPolicy()

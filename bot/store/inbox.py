@@ -56,6 +56,7 @@ class InboxRepository:
             .where(col(InboxRow.kind) == kind, _WAITING, free, due)
             .order_by(col(InboxRow.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
             .scalar_subquery()
         )
         result = await self._session.execute(
@@ -109,11 +110,11 @@ class InboxRepository:
         )
         return len(rows.all())
 
-    async def prune(self, before: datetime) -> int:
+    async def prune(self, kind: str, before: datetime) -> int:
         """Forget processed items received before `before` (failed ones are kept)."""
         result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
             delete(InboxRow)
-            .where(col(InboxRow.processed_at).is_not(None))
+            .where(col(InboxRow.kind) == kind, col(InboxRow.processed_at).is_not(None))
             .where(col(InboxRow.received_at) < before)
         )
         return int(result.rowcount or 0)

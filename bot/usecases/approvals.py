@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.domain import events as ev
-from bot.domain.approvals import check_denier
 from bot.domain.people import Person
 from bot.domain.request import RequestState, RollbackRequest
 from bot.ports import Executor, RoleDirectory
@@ -48,16 +47,6 @@ class Approvals:
         await self._lapse_if_moved(request)
         return await self._t.apply(
             request_id, ev.Approve(by=by, roles=roles), seen_version=seen_version
-        )
-
-    async def check_can_deny(self, request_id: str, by: Person) -> None:
-        """Refuse a Deny click before asking for a reason, with the same words as the domain."""
-        request = await self._t.load(request_id)
-        check_denier(
-            needed=request.needed_roles,
-            requester=request.requester,
-            by=by,
-            roles=await self._roles.roles_of(by.id),
         )
 
     async def deny(

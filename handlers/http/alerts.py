@@ -12,8 +12,9 @@ import json
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.usecases.alert_inbox import AlertInbox, InboxUnavailableError
+from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.alert_intake import AlertmanagerWebhook
+from bot.usecases.inbox import InboxUnavailableError
 
 
 def _authorized(header: str, token: str | None, basic: str | None) -> bool:
@@ -40,7 +41,7 @@ def alert_route(inbox: AlertInbox, *, token: str | None, basic: str | None) -> w
                 {"error": f"not an Alertmanager webhook: {type(exc).__name__}"}, status=400
             )
         try:
-            accepted = await inbox.accept(webhook)
+            accepted = await inbox.accept_webhook(webhook)
         except InboxUnavailableError:
             return web.json_response(
                 {"error": "could not store the alert now; send it again"}, status=503

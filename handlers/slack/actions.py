@@ -1,5 +1,6 @@
-"""Card buttons. Each acks, then hands the click to one use case; refusals go to the person by
-the one error handler. Buttons that need a reason open a modal (handlers.slack.modals)."""
+"""Card buttons. A click that acts is stored in the inbox and acked; the worker hands it to
+its use case and tells the person of a refusal. Buttons that need a reason open their modal at
+once (the trigger expires in 3 seconds); the modal's submission is judged (handlers.slack.modals)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.events import ObligationKind
 from bot.domain.people import Person
+from bot.usecases.inbox import InboxUnavailableError
 from handlers.blockkit import cards
 from handlers.slack.context import actor_from_interaction
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.ids import ActionId, CallbackId, CardAction
+from handlers.slack.replies import answer
+from handlers.slack.stored import NOT_STORED, RequestKind, store
 
 Click = Callable[[HandlerDeps, CardAction, Person], Awaitable[object]]
 
@@ -48,20 +52,31 @@ ASK_WHY: dict[ActionId, tuple[CallbackId, str, str]] = {
 }
 
 
+async def run_stored(body: dict[str, Any], deps: HandlerDeps) -> None:
+    """The worker's half: the stored click's use case (a refusal raises, for the person)."""
+    action = ActionId(body["actions"][0]["action_id"])
+    card = CardAction.decode(str(body["actions"][0].get("value", "")))
+    await CLICKS[action](deps, card, actor_from_interaction(body))
+
+
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
-    async def on_click(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def on_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            await store(deps.inbox, RequestKind.CLICK, body)
+        except InboxUnavailableError:
+            await ack()
+            await answer(body, cards.ephemeral(NOT_STORED), client)
+            return
         await ack()
-        action = ActionId(body["actions"][0]["action_id"])
-        await CLICKS[action](deps, context["card"], actor_from_interaction(body))
 
     async def ask_why(
         ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
+        # Who may deny is judged when the reason is submitted: a role lookup here would hold
+        # the trigger, which expires in 3 seconds.
         await ack()
         card: CardAction = context["card"]
         action = ActionId(body["actions"][0]["action_id"])
-        if action is ActionId.DENY:  # refuse a denier before asking for a reason
-            await deps.approvals.check_can_deny(card.request_id, actor_from_interaction(body))
         callback, title, question = ASK_WHY[action]
         modal = cards.reason_modal(callback, card, title, question)
         await client.views_open(trigger_id=body["trigger_id"], view=modal)

@@ -10,6 +10,7 @@ from bot.ports import Clock
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.approvals import Approvals
 from bot.usecases.decisions import Decisions
+from bot.usecases.inbox import Inbox
 from bot.usecases.opening import RollbackService
 from bot.usecases.queries import RequestQueries
 from bot.usecases.reports import AuditorReport, ReportService
@@ -27,3 +28,5 @@ class HandlerDeps:
     # Renders a report's charts (PNG bytes by file name); the composition root picks matplotlib.
     charts: Callable[[AuditorReport], dict[str, bytes]]
     clock: Clock
+    # Where the answering path stores what Slack sent, for the worker.
+    inbox: Inbox

@@ -1,78 +1,89 @@
-"""Modal submissions. A refusal is shown on the form's field, where the person is looking."""
+"""Modal submissions. What Slack requires in the answer stays there: the form's own checks
+(pure: a missing field, a number that is not one) are shown on the field at once. Everything
+else is stored in the inbox and the modal closes; the worker opens the request or records the
+reason, and tells the person by direct message what it did or why it could not."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.domain.acts import ActRefusedError
-from bot.domain.errors import DomainError, OverrideRefusedError
-from bot.domain.policy import Act
-from bot.ports import AdapterError, UnknownTargetError
-from bot.store.requests import TargetBusyError
+from bot.usecases.inbox import InboxUnavailableError
+from handlers.blockkit import cards
+from handlers.blockkit.cards import Message
 from handlers.blockkit.forms import FormError, read_open_form
 from handlers.slack.context import actor_from_interaction, origin_of_form
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.ids import BlockId, CallbackId, CardAction, FormOrigin
+from handlers.slack.stored import NOT_STORED, RequestKind, store
+
+# A blank reason is the form's own check, answered on the field.
+REASONS = {
+    CallbackId.DENY_REASON: "a denial needs a reason",
+    CallbackId.OVERRIDE_REASON: "an emergency override needs a reason for the evidence pack",
+    CallbackId.CANCEL_REASON: "a cancellation needs a reason",
+}
 
 
 def _reason(view: dict[str, Any]) -> str:
     return str(view["state"]["values"][BlockId.REASON.value]["value"].get("value") or "")
 
 
-def _field_for(error: DomainError | AdapterError) -> BlockId:
-    if isinstance(error, FormError):
-        return error.block
-    if isinstance(error, UnknownTargetError | TargetBusyError):
-        return BlockId.TARGET_NAME
-    if isinstance(error, OverrideRefusedError):
-        return BlockId.OVERRIDE
-    if isinstance(error, ActRefusedError) and error.act is Act.DECLARE_OVERRIDE:
-        return BlockId.OVERRIDE  # who may declare one: answered on the override itself
-    return BlockId.REASON
+async def _open_form(body: dict[str, Any], deps: HandlerDeps) -> Message | None:
+    view = body["view"]
+    origin = FormOrigin.decode(str(view.get("private_metadata", "")))
+    result = await deps.opening.open_request(
+        read_open_form(view["state"]["values"]),
+        actor=actor_from_interaction(body),
+        origin=origin_of_form(origin),
+        idempotency_key=f"view:{view['id']}",
+    )
+    if result.created:
+        deps.metrics.requests_opened.inc()
+    return cards.opened_ack(result.request, result.created)
+
+
+async def _card_reason(body: dict[str, Any], deps: HandlerDeps) -> Message | None:
+    view = body["view"]
+    card = CardAction.decode(str(view.get("private_metadata", "")))
+    actor, reason = actor_from_interaction(body), _reason(view)
+    callback = view["callback_id"]
+    if callback == CallbackId.DENY_REASON:
+        await deps.approvals.deny(card.request_id, card.version, actor, reason)
+    elif callback == CallbackId.OVERRIDE_REASON:
+        await deps.approvals.declare_override(card.request_id, card.version, actor, reason)
+    else:
+        await deps.approvals.cancel(card.request_id, card.version, actor, reason)
+    return None  # the card shows it
+
+
+async def run_stored(body: dict[str, Any], deps: HandlerDeps) -> Message | None:
+    """The worker's half: the stored submission's use case, and what to tell the person."""
+    if body["view"]["callback_id"] == CallbackId.OPEN_FORM:
+        return await _open_form(body, deps)
+    return await _card_reason(body, deps)
 
 
 def register(app: AsyncApp, deps: HandlerDeps) -> None:
-    @app.view(CallbackId.OPEN_FORM.value)
-    async def open_form(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, view: dict[str, Any]
-    ) -> None:
-        origin: FormOrigin = context["origin"]
-        try:
-            command = read_open_form(view["state"]["values"])
-            result = await deps.opening.open_request(
-                command,
-                actor=actor_from_interaction(body),
-                origin=origin_of_form(origin),
-                idempotency_key=f"view:{view['id']}",
-            )
-        except (DomainError, AdapterError) as exc:
-            await ack(response_action="errors", errors={_field_for(exc).value: str(exc)[:3000]})
+    async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if view["callback_id"] == CallbackId.OPEN_FORM:
+            try:
+                read_open_form(view["state"]["values"])
+            except FormError as exc:
+                await ack(response_action="errors", errors={exc.block.value: str(exc)[:3000]})
+                return
+        elif not _reason(view).strip():
+            blank = REASONS[CallbackId(view["callback_id"])]
+            await ack(response_action="errors", errors={BlockId.REASON.value: blank})
             return
-        if result.created:
-            deps.metrics.requests_opened.inc()
-        await ack()
-
-    async def _card_reason(
-        ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, view: dict[str, Any]
-    ) -> None:
-        card: CardAction = context["card"]
-        actor = actor_from_interaction(body)
-        callback = view["callback_id"]
         try:
-            if callback == CallbackId.DENY_REASON:
-                await deps.approvals.deny(card.request_id, card.version, actor, _reason(view))
-            elif callback == CallbackId.OVERRIDE_REASON:
-                await deps.approvals.declare_override(
-                    card.request_id, card.version, actor, _reason(view)
-                )
-            else:
-                await deps.approvals.cancel(card.request_id, card.version, actor, _reason(view))
-        except (DomainError, AdapterError) as exc:
-            await ack(response_action="errors", errors={BlockId.REASON.value: str(exc)[:3000]})
+            await store(deps.inbox, RequestKind.VIEW, body)
+        except InboxUnavailableError:
+            # every one of our modals has a reason field, where a form-wide message shows
+            await ack(response_action="errors", errors={BlockId.REASON.value: NOT_STORED})
             return
         await ack()
 
-    for callback in (CallbackId.DENY_REASON, CallbackId.OVERRIDE_REASON, CallbackId.CANCEL_REASON):
-        app.view(callback.value)(_card_reason)
+    for callback in (CallbackId.OPEN_FORM, *REASONS):
+        app.view(callback.value)(submitted)

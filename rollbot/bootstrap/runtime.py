@@ -34,13 +34,13 @@ from bot.store.engine import create_engine, is_sqlite
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_inbox import AlertInbox
-from bot.usecases.alert_intake import AlertIntake
 from bot.usecases.anchors import CheckpointAnchors
 from bot.usecases.approvals import Approvals
 from bot.usecases.audit_keys import check_signing_key, record_checkpoint_rule
 from bot.usecases.decisions import Decisions
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
+from bot.usecases.inbox import Inbox
 from bot.usecases.leasing import LeaseRules
 from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
@@ -60,6 +60,7 @@ from integrations.slack.channels import SlackChannelDirectory
 from integrations.slack.delivery import SlackDelivery, client_for
 from integrations.slack.pacing import ChannelPace
 from integrations.slack.roles import SlackRoleDirectory
+from rollbot.bootstrap.inboxes import Workers, slack_inbox, workers
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Runtime:
     outbox: OutboxService
     delivery: SlackDelivery
     alerts: AlertInbox
+    workers: Workers
     anchors: CheckpointAnchors
     metrics: Metrics
     http_app: web.Application
@@ -99,14 +101,14 @@ class Runtime:
     async def settle(self) -> None:
         """Let stored alerts and started rollbacks finish and deliver everything to Slack
         (tests, demo, shutdown)."""
-        await self.alerts.drain()
+        await self.workers.drain()
         await self.executions.drain()
         await self.delivery.drain()
         await self.anchors.drain()
 
     async def close(self) -> None:
         self.due.stop()
-        await self.alerts.stop()
+        await self.workers.stop()
         await self.executions.drain()
         await self.delivery.stop()
         await self.anchors.drain()
@@ -209,7 +211,7 @@ def _http(
     )
 
 
-def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
+def _handler_deps(core: _Core, metrics: Metrics, clock: Clock, inbox: Inbox) -> HandlerDeps:
     return HandlerDeps(
         opening=core.opening,
         queries=core.queries,
@@ -220,6 +222,7 @@ def _handler_deps(core: _Core, metrics: Metrics, clock: Clock) -> HandlerDeps:
         reports=core.reports,
         charts=report_charts,
         clock=clock,
+        inbox=inbox,
     )
 
 
@@ -301,9 +304,9 @@ async def build_runtime(
     anchors = _subscribe(uow, delivery, core.executions, store)
     if check_schema:
         await record_checkpoint_rule(uow, clock.now())
-    deps = _handler_deps(core, metrics, clock)
+    deps = _handler_deps(core, metrics, clock, slack_inbox(uow, clock))
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
-    alerts = AlertInbox(AlertIntake(core.opening, core.queries, uow, clock, policy), uow, clock)
+    inboxes = workers(deps, client, uow, clock, policy)
     guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
     return Runtime(
         settings=settings,
@@ -322,9 +325,10 @@ async def build_runtime(
         evidence=core.evidence,
         outbox=outbox,
         delivery=delivery,
-        alerts=alerts,
+        alerts=inboxes.alerts,
+        workers=inboxes,
         anchors=anchors,
         metrics=metrics,
-        http_app=_http(settings, core, bolt, metrics, engine, alerts, guard),
+        http_app=_http(settings, core, bolt, metrics, engine, inboxes.alerts, guard),
         bolt=bolt,
     )

@@ -204,6 +204,11 @@ class SlackState:
             m for m in self.find_channel(channel).messages if m.get("thread_ts") in (None, m["ts"])
         ]
 
+    def direct_messages_to(self, user: str) -> list[dict[str, Any]]:
+        """What the bot said to `user` by direct message, oldest first (none: no DM opened)."""
+        found = self.ims.get(user)
+        return [] if found is None else self.history(found)
+
     def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
         return [
             m

@@ -15,6 +15,7 @@ from sandbox.executor import ScriptedExecutor, ScriptedTarget
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import thread
+from tests.helpers import eventually
 
 pytestmark = [
     pytest.mark.drill,
@@ -31,6 +32,11 @@ def clock() -> SystemClock:
     return SystemClock()
 
 
+def _opened(slack: SandboxSlack) -> int:
+    """Requests the worker told the requester it opened."""
+    return sum("opened for" in e["text"] for e in slack.state.ephemeral_for("U0ALICE"))
+
+
 def _cards(slack: SandboxSlack, channel: str) -> int:
     return sum(m["text"].startswith("Rollback RB-") for m in slack.state.history(channel))
 
@@ -41,16 +47,19 @@ async def test_a_channel_rate_limited_for_two_minutes_holds_back_only_itself(
     for name in ("api", "web", "worker", "cart"):
         executor.targets[f"deployment/{name} -n prod"] = ScriptedTarget(["1", "2"], live="2")
     held = slack.state.add_channel("inc-20261127-api", PEOPLE)
-    runtime.delivery.start()  # the real delivery loop, as `rollbot serve` runs it
+    runtime.delivery.start()  # the real delivery loop and workers, as `rollbot serve` runs them
+    runtime.workers.start()
     reply = await driver.command("U0ALICE", held, 'deployment/api -n prod --reason "5xx"')
-    assert "opened" in reply.json()["text"]
-    slack.state.channel_outage(held, HELD_SECONDS)
+    assert "Opening a rollback request" in reply.json()["text"]
+    await eventually(lambda: _opened(slack) == 1, "the first request never opened")
+    slack.state.channel_outage(held, HELD_SECONDS)  # the request is open: its delivery is held
     started = time.monotonic()
     flowing = []
     for name in ("web", "worker", "cart"):
         other = slack.state.add_channel(f"inc-20261127-{name}", PEOPLE)
         text = f'deployment/{name} -n prod --reason "5xx"'
-        assert "opened" in (await driver.command("U0ALICE", other, text)).json()["text"]
+        reply = await driver.command("U0ALICE", other, text)
+        assert "Opening a rollback request" in reply.json()["text"]
         for _ in range(200):
             if _cards(slack, other) and len(thread(slack, other)) >= 2:
                 break

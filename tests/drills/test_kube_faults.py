@@ -164,7 +164,8 @@ async def test_a_takeover_of_a_slow_rollback_rolls_back_once(
         kube.controller.rollout_seconds = 4.0
     else:  # the API server takes 0.8 s to apply a patch (the client gives up after 1 s)
         kube.faults.hang_on, kube.faults.hang_seconds = frozenset({"PATCH"}), 0.8
-    await driver.click("U0BOB", channel, card(slack, channel), ActionId.APPROVE)  # no settling
+    await driver.click("U0BOB", channel, card(slack, channel), ActionId.APPROVE)
+    await runtime.workers.slack.drain()  # the approval; its rollback runs behind, unsettled
     await eventually(  # until the first process watches, or its patch is held up
         lambda: _revision(kube) == before + 1 or bool(kube.faults.hanging),
         "the rollback never got under way",

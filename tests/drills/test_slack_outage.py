@@ -45,6 +45,7 @@ async def test_a_minute_of_slack_outage_loses_and_reorders_nothing(
     shown = card(slack, channel)
     reply = await driver.click("U0BOB", channel, shown, ActionId.APPROVE)
     assert reply.status == 200  # the click is answered while Slack is down
+    await runtime.workers.slack.drain()
     await runtime.executions.drain()
     assert len(thread(slack, channel)) == before  # nothing got through yet
     while time.monotonic() - started < OUTAGE_SECONDS + 30:

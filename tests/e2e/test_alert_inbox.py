@@ -64,11 +64,11 @@ async def test_an_alert_during_a_slack_outage_is_kept_and_opened_once_slack_is_b
     status, answer = await _post(driver, webhook())
     assert status == 200  # stored: Alertmanager need not send it again
     await runtime.settle()
-    assert await runtime.alerts.outcomes(answer["inbox"]) is None  # postponed, not dropped
+    assert await runtime.alerts.alert_outcomes(answer["inbox"]) is None  # postponed, not dropped
     assert await runtime.queries.history(API) == []
     clock.advance(minutes=1)
     await runtime.settle()
-    outcomes = await runtime.alerts.outcomes(answer["inbox"])
+    outcomes = await runtime.alerts.alert_outcomes(answer["inbox"])
     assert [o["outcome"] for o in outcomes or []] == ["opened"]
     assert len(await runtime.queries.history(API)) == 1
 
@@ -86,7 +86,7 @@ async def test_a_stopped_worker_leaves_the_webhook_to_the_next_one(
     restarted = await another_replica(runtime, clock, policy, executor)
     try:
         assert await restarted.alerts.drain() == 1
-        outcomes = await restarted.alerts.outcomes(answer["inbox"])
+        outcomes = await restarted.alerts.alert_outcomes(answer["inbox"])
         assert [o["outcome"] for o in outcomes or []] == ["opened"]
         assert await runtime.alerts.drain() == 0  # and it is not processed twice
     finally:

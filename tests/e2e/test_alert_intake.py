@@ -88,7 +88,7 @@ async def _outcomes(runtime: Runtime, answer: Any) -> list[str]:
     """What the inbox worker did with each alert of a stored webhook."""
     assert answer["stored"] is True
     await runtime.settle()
-    found = await runtime.alerts.outcomes(answer["inbox"])
+    found = await runtime.alerts.alert_outcomes(answer["inbox"])
     assert found is not None, "the webhook was not processed"
     return [str(o["outcome"]) for o in found]
 

@@ -184,10 +184,12 @@ async def test_errors_before_the_request_opens_refuse_it_and_store_nothing(
 ) -> None:
     codedeploy.state.release("shop", "prod", "shop-1.1.zip")
     codedeploy.state.fail_next("ListDeployments", "5xx", times=10)
-    reply = await driver.command("U0ALICE", channel, f'{SHOP} --reason "5xx"')
-    assert "CodeDeploy answered ListDeployments with InternalFailure" in reply.json()["text"]
-    unknown = await driver.command("U0ALICE", channel, 'codedeploy/shop/nope --reason "5xx"')
-    assert "The deployment group nope does not exist" in unknown.json()["text"]
+    said = await command(runtime, driver, channel, "U0ALICE", f'{SHOP} --reason "5xx"')
+    assert "CodeDeploy answered ListDeployments with InternalFailure" in said
+    unknown = await command(
+        runtime, driver, channel, "U0ALICE", 'codedeploy/shop/nope --reason "5xx"'
+    )
+    assert "The deployment group nope does not exist" in unknown
     assert await stored(runtime) == NOTHING
 
 

@@ -36,6 +36,7 @@ async def _die_mid_rollout(
     target.hold = asyncio.Event()
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    await runtime.workers.slack.drain()  # the click's use case; its rollback runs behind
 
     async def under_way() -> bool:  # the change is in, the task waits
         [request] = await runtime.queries.history(API)
@@ -57,6 +58,7 @@ async def _held_in_front_of_the_change(
     target.change_hold = held = asyncio.Event()
     await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "down"')
     await driver.click("U0ALICE", channel, card(slack, channel), ActionId.CHOOSE_ROLLBACK)
+    await runtime.workers.slack.drain()  # the click's use case; its rollback runs behind
     await eventually(lambda: bool(target.changing), "the rollback never reached its change")
     return held
 

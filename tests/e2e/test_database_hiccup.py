@@ -46,6 +46,7 @@ async def test_a_locked_database_does_not_turn_a_rollback_into_a_failure(
         next(m for m in slack.state.history(channel) if m["text"].startswith("Rollback RB-")),
         ActionId.CHOOSE_ROLLBACK,
     )
+    await runtime.workers.slack.drain()  # the click's use case; its rollback runs behind
     for _ in range(500):  # until the rollout is under way (bounded)
         if executor.executions:
             break

@@ -27,6 +27,7 @@ STORY = ("opened the request", "recommended", "chose to roll back", "started the
 async def _deliver_everything(replicas: list[Runtime]) -> None:
     """Every replica drains at once, again and again, until nothing waits."""
     for _ in range(50):
+        await asyncio.gather(*(r.workers.drain() for r in replicas))
         await asyncio.gather(*(r.executions.drain() for r in replicas))
         await asyncio.gather(*(r.delivery.drain() for r in replicas))
         if await replicas[0].outbox.waiting_count() == 0:
@@ -77,8 +78,10 @@ async def test_three_replicas_post_every_notice_once_and_in_order(
                 for i, name in enumerate(SERVICES)
             )
         )
-        assert all("opened" in r.json()["text"] for r in replies)
+        assert all("Opening a rollback request" in r.json()["text"] for r in replies)
         await _deliver_everything(replicas)
+        opened = [e["text"] for e in slack.state.ephemeral_for("U0ALICE") if "opened" in e["text"]]
+        assert len(opened) == len(SERVICES)  # each command processed once, by one replica
         channels = [slack.state.channel_by_name(f"inc-20261127-{name}") for name in SERVICES]
         assert all(c is not None for c in channels)
         ids = [c.id for c in channels if c is not None]

@@ -234,11 +234,10 @@ async def test_a_429_is_waited_out_and_a_wrong_token_refused(
     await command(runtime, driver, channel, "U0ALICE", 'flag/new-checkout --reason "x"')
     assert "turn it off (kill switch)" in str(card(slack, channel)["blocks"])
     flags.state.ld_token = "api-rotated"  # rollbot's token no longer works
-    reply = await driver.command("U0BOB", channel, 'flag/new-checkout --env staging --reason "y"')
-    assert (
-        "LaunchDarkly answered GET /api/v2/flags/default/new-checkout with 401"
-        in reply.json()["text"]
+    said = await command(
+        runtime, driver, channel, "U0BOB", 'flag/new-checkout --env staging --reason "y"'
     )
+    assert "LaunchDarkly answered GET /api/v2/flags/default/new-checkout with 401" in said
     assert (
         len(await runtime.queries.history(target_from("flag/new-checkout", None, "staging"))) == 0
     )
@@ -247,6 +246,6 @@ async def test_a_429_is_waited_out_and_a_wrong_token_refused(
 async def test_an_unknown_flag_is_refused_and_nothing_stored(
     runtime: Runtime, driver: SlackDriver, channel: str
 ) -> None:
-    reply = await driver.command("U0ALICE", channel, 'flag/no-such-flag --reason "x"')
-    assert "LaunchDarkly: Unknown resource" in reply.json()["text"]
+    said = await command(runtime, driver, channel, "U0ALICE", 'flag/no-such-flag --reason "x"')
+    assert "LaunchDarkly: Unknown resource" in said
     assert await stored(runtime) == NOTHING

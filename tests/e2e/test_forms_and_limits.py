@@ -26,7 +26,7 @@ from tests.conftest import FakeClock
 from tests.e2e.workflow import card, click, command, thread
 from tests.e2e.workflow import form_text as _text
 from tests.e2e.workflow import form_values as _form
-from tests.helpers import stored
+from tests.helpers import answered, inbox_rows, stored
 from tests.unit.domain.factories import ALICE, BOB, CAROL, DAVE, ERIN, make_request, roles
 
 
@@ -40,17 +40,26 @@ async def test_rollback_alone_opens_the_form_and_submitting_it_opens_a_request(
     assert view["callback_id"] == CallbackId.OPEN_FORM
     assert block_problems(view["blocks"], modal=True) == []
 
-    bad = await driver.submit_view("U0ALICE", view_id, _form(target_name=_text("nope")))
-    assert bad.json() == {
-        "response_action": "errors",
-        "errors": {
-            "target_name": "`deployment/nope -n prod` was not found; check the kind, name and namespace"
-        },
-    }
+    # The form's own checks are answered on the field, and nothing is stored.
     bad_rate = await driver.submit_view("U0ALICE", view_id, _form(error_rate=_text("lots")))
     assert bad_rate.json()["errors"] == {"error_rate": "`lots` is not a number"}
+    assert await inbox_rows(runtime) == 0
+    # Whether the target exists is the cluster's answer: the form closes, and the worker tells
+    # the person by direct message.
+    said = await answered(
+        runtime,
+        driver,
+        "U0ALICE",
+        driver.submit_view("U0ALICE", view_id, _form(target_name=_text("nope"))),
+    )
+    assert said == (
+        ":no_entry_sign: `deployment/nope -n prod` was not found; check the kind, name and "
+        "namespace"
+    )
     assert (await stored(runtime)).requests == 0
 
+    await driver.command("U0ALICE", channel, "")  # that form closed: a new one
+    view_id = list(slack.state.views)[-1]
     ok = await driver.submit_view("U0ALICE", view_id, _form())
     assert ok.status == 200
     again = await driver.submit_view("U0ALICE", view_id, _form())  # Slack retrying the submission
@@ -71,12 +80,16 @@ async def test_override_in_the_form_needs_the_incident_commander(
     await driver.command("U0ALICE", channel, "")
     view_id = list(slack.state.views)[-1]
     p1 = {"value": {"type": "static_select", "selected_option": {"value": "P1"}}}
-    refused = await driver.submit_view(
-        "U0ALICE", view_id, _form(severity=p1, override=_text("no time"))
+    refused = await answered(
+        runtime,
+        driver,
+        "U0ALICE",
+        driver.submit_view("U0ALICE", view_id, _form(severity=p1, override=_text("no time"))),
     )
-    assert refused.json()["errors"] == {
-        "override": "an emergency override is for incident commander; you hold none of those roles"
-    }
+    assert refused == (
+        ":no_entry_sign: an emergency override is for incident commander; you hold none of "
+        "those roles"
+    )
     assert (await stored(runtime)).requests == 0
 
     await driver.command("U0DAVE", channel, "")
@@ -104,11 +117,10 @@ async def test_cancel_by_the_requester(
     )
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.CANCEL)
     view_id = list(slack.state.views)[-1]
-    refused = await driver.submit_view("U0BOB", view_id, {"reason": _text("dup")})
-    assert (
-        "cancelling the request is for incident commander or the requester"
-        in refused.json()["errors"]["reason"]
+    refused = await answered(
+        runtime, driver, "U0BOB", driver.submit_view("U0BOB", view_id, {"reason": _text("dup")})
     )
+    assert "cancelling the request is for incident commander or the requester" in refused
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CANCEL)
     view_id = list(slack.state.views)[-1]
     await driver.submit_view("U0ALICE", view_id, {"reason": _text("false alarm")})

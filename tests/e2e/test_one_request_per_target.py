@@ -84,8 +84,11 @@ async def test_two_replicas_racing_for_one_target_open_one_request(
                 a.command("U0ALICE", first_channel, 'deployment/api -n prod --reason "5xx"'),
                 b.command("U0BOB", second_channel, 'deployment/api -n prod --reason "5xx"'),
             )
-        texts = [str(r.json()["text"]) for r in replies]
+        assert [r.status for r in replies] == [200, 200]
+        await asyncio.gather(runtime.settle(), other.settle())  # both replicas' workers
+        texts = [e["text"] for e in slack.state.ephemerals]
         assert sum("already has an open rollback request" in t for t in texts) == 1
+        assert sum("opened for `deployment/api -n prod`" in t for t in texts) == 1
         assert len(await runtime.queries.history(API)) == 1
     finally:
         await other.close()

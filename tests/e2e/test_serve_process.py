@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from bot.store import migrate
 from sandbox.slack.driver import SlackDriver, socket_command
 from sandbox.slack.server import SandboxSlack
+from tests.helpers import eventually
 
 ROLLBOT = str(Path(sys.executable).parent / "rollbot")
 SECRET = "process-signing-secret"
@@ -88,17 +89,24 @@ async def _card_posted(slack: SandboxSlack, channel: str) -> list[dict[str, obje
     return _cards(slack, channel)
 
 
+def _told(slack: SandboxSlack, words: str) -> bool:
+    return any(words in e["text"] for e in slack.state.ephemeral_for("U0ALICE"))
+
+
 async def test_socket_mode_runs_the_same_app(
     tmp_path: Path, slack: SandboxSlack, channel: str
 ) -> None:
     async with serving(tmp_path, slack, "--socket-mode"):
         ack = await socket_command(slack.state, "U0ALICE", channel, 'deployment/api --reason "5xx"')
         assert ack["response_type"] == "ephemeral"
-        assert "opened for `deployment/api -n default`" in ack["text"]
+        assert "Opening a rollback request for `deployment/api -n default`" in ack["text"]
         bad = await socket_command(slack.state, "U0ALICE", channel, "frobnicate")
         assert "unknown subcommand" in bad["text"]
         [card] = await _card_posted(slack, channel)
         assert "deployment/api" in str(card["text"])
+        await eventually(
+            lambda: _told(slack, "opened for `deployment/api -n default`"), "no answer"
+        )
     assert slack.state.calls_of("apps.connections.open")
 
 
@@ -112,10 +120,12 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
             b"command=%2Frollback&text=help", headers={"X-Slack-Signature": "v0=00"}
         )
     assert reply.status == 200
-    assert "opened" in reply.json()["text"]
+    assert "Opening a rollback request" in reply.json()["text"]
     assert forged.status == 401
     [card] = await _card_posted(slack, channel)
     assert "deployment/api -n prod" in str(card["text"])
+    # the worker's answer, through the command's response_url
+    await eventually(lambda: _told(slack, "opened for `deployment/api -n prod`"), "no answer")
 
 
 async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from bot.domain.request import RequestState
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.helpers import NOTHING, Stored, stored
+from tests.e2e.workflow import command, ephemerals
+from tests.helpers import NOTHING, Stored, inbox_rows, stored
 
 OPEN = 'deployment/api -n prod --severity P1 --reason "5xx at 38% since v1.3.0"'
 
@@ -21,10 +22,17 @@ async def test_signed_command_stores_request_and_posts_card(
 ) -> None:
     reply = await driver.command("U0ALICE", channel, OPEN)
 
+    # The answer is the receipt: the command is stored, nothing else has happened yet.
     assert reply.status == 200
     body = reply.json()
     assert body["response_type"] == "ephemeral"
-    assert "opened for `deployment/api -n prod`" in body["text"]
+    assert "Opening a rollback request for `deployment/api -n prod`" in body["text"]
+    assert await stored(runtime) == NOTHING
+    assert await inbox_rows(runtime) == 1
+
+    assert await runtime.workers.slack.drain() == 1
+    [told] = ephemerals(slack, "U0ALICE")
+    assert "opened for `deployment/api -n prod`" in told
     assert await stored(runtime) == Stored(requests=1, audit=2, outbox=4)
     request = (await runtime.queries.list_open(channel))[0]
     assert request.state is RequestState.AWAITING_DECISION
@@ -49,12 +57,15 @@ async def test_slack_retry_of_the_same_command_makes_one_request(
     retried_again = await driver.post(body, retry_num=2)
 
     assert [first.status, retried.status, retried_again.status] == [200, 200, 200]
-    assert "already exists" in retried.json()["text"]
+    assert first.json() == retried.json() == retried_again.json()  # answered the same way
+    assert await inbox_rows(runtime) == 1  # stored once
+    assert await runtime.workers.slack.drain() == 1  # processed once
+    [told] = ephemerals(slack, "U0ALICE")
     assert await stored(runtime) == Stored(requests=1, audit=2, outbox=4)
     await runtime.delivery.drain()
     assert [m["text"].split(":")[0] for m in slack.state.history(channel)] == [
-        f"Rollback {first.json()['text'].split()[2]}",
-        f"P1 {first.json()['text'].split()[2]}",
+        f"Rollback {told.split()[2]}",
+        f"P1 {told.split()[2]}",
     ]
 
 
@@ -123,40 +134,40 @@ async def test_malformed_commands_answer_usage_and_store_nothing(
     assert says in body["text"]
     assert "*Usage*" in body["text"]
     assert await stored(runtime) == NOTHING
+    assert await inbox_rows(runtime) == 0
 
 
 async def test_help_status_and_list(runtime: Runtime, driver: SlackDriver, channel: str) -> None:
-    assert "*Usage*" in (await driver.command("U0ALICE", channel, "help")).json()["text"]
-    assert (
-        "no rollback request in this channel"
-        in (await driver.command("U0ALICE", channel, "status")).json()["text"]
+    help_reply = await driver.command("U0ALICE", channel, "help")
+    assert "*Usage*" in help_reply.json()["text"]  # answered inline
+    assert await inbox_rows(runtime) == 0
+    assert "no rollback request in this channel" in await command(
+        runtime, driver, channel, "U0ALICE", "status"
     )
-    assert (
-        "No open rollback requests"
-        in (await driver.command("U0ALICE", channel, "list")).json()["text"]
-    )
+    assert "No open rollback requests" in await command(runtime, driver, channel, "U0ALICE", "list")
 
-    await driver.command("U0ALICE", channel, OPEN)
+    await command(runtime, driver, channel, "U0ALICE", OPEN)
     [request] = await runtime.queries.list_open(channel)
 
-    status = (await driver.command("U0BOB", channel, f"status {request.id}")).json()["text"]
+    status = await command(runtime, driver, channel, "U0BOB", f"status {request.id}")
     assert request.id in status
     assert "awaiting decision" in status
-    listing = (await driver.command("U0BOB", channel, "list")).json()["text"]
+    listing = await command(runtime, driver, channel, "U0BOB", "list")
     assert request.id in listing
-    unknown = (await driver.command("U0BOB", channel, "status RB-ZZZZZZ")).json()["text"]
+    unknown = await command(runtime, driver, channel, "U0BOB", "status RB-ZZZZZZ")
     assert "there is no rollback request RB-ZZZZZZ" in unknown
 
 
 async def test_user_text_cannot_ping_or_spoof(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
-    await driver.command(
-        "U0ALICE",
+    await command(
+        runtime,
+        driver,
         channel,
+        "U0ALICE",
         'deployment/api -n prod --reason "<!channel> see <@U0BOB> <https://evil|docs>"',
     )
-    await runtime.delivery.drain()
     card = slack.state.history(channel)[0]
     text = str(card["blocks"]) + str(slack.state.replies(channel, card["ts"]))
     assert "<!channel>" not in text
@@ -168,7 +179,7 @@ async def test_user_text_cannot_ping_or_spoof(
 async def test_health_and_metrics(runtime: Runtime, driver: SlackDriver, channel: str) -> None:
     import aiohttp
 
-    await driver.command("U0ALICE", channel, OPEN)
+    await command(runtime, driver, channel, "U0ALICE", OPEN)
     base = driver.bot_url.removesuffix("/slack/events")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/healthz") as resp:

@@ -17,7 +17,7 @@ from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import buttons, card, click, command, ephemerals, thread
 from tests.e2e.workflow import summary as summary_of
-from tests.helpers import stored
+from tests.helpers import answered, stored
 
 P1_OLDER = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx at 38% since v1.3.0"'
 
@@ -227,13 +227,16 @@ async def test_deny_asks_for_a_reason_and_ends_the_request(
     await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
 
-    # someone without the role gets told, and no form opens
+    # someone without the role is told when they give their reason, and nothing changes
     await click(runtime, driver, slack, channel, "U0CAROL", ActionId.DENY)
-    assert "only engineering lead may deny" in ephemerals(slack, "U0CAROL")[-1]
-    assert slack.state.views == {}
+    [carols] = slack.state.views
+    why = {"reason": {"value": {"type": "plain_text_input", "value": "not sure"}}}
+    said = await answered(runtime, driver, "U0CAROL", driver.submit_view("U0CAROL", carols, why))
+    assert "only engineering lead may deny" in said
+    assert await _only_request(runtime, channel) is RequestState.AWAITING_APPROVAL
 
     await click(runtime, driver, slack, channel, "U0BOB", ActionId.DENY)
-    [view_id] = slack.state.views
+    view_id = list(slack.state.views)[-1]
     empty = await driver.submit_view(
         "U0BOB", view_id, {"reason": {"value": {"type": "plain_text_input", "value": " "}}}
     )
@@ -267,12 +270,13 @@ async def test_emergency_override_by_incident_commander(
     await command(runtime, driver, channel, "U0ALICE", P1_OLDER)
     await click(runtime, driver, slack, channel, "U0CAROL", ActionId.OVERRIDE)
     [refused_view] = slack.state.views
-    refused = await driver.submit_view(
-        "U0CAROL", refused_view, {"reason": {"value": {"type": "plain_text_input", "value": "now"}}}
+    now = {"reason": {"value": {"type": "plain_text_input", "value": "now"}}}
+    refused = await answered(
+        runtime, driver, "U0CAROL", driver.submit_view("U0CAROL", refused_view, now)
     )
-    assert (
-        refused.json()["errors"]["reason"]
-        == "an emergency override is for incident commander; you hold none of those roles"
+    assert refused == (
+        ":no_entry_sign: an emergency override is for incident commander; you hold none of "
+        "those roles"
     )
 
     await click(runtime, driver, slack, channel, "U0DAVE", ActionId.OVERRIDE)

@@ -7,6 +7,7 @@ from typing import Any
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.slack.driver import BotReply, SlackDriver
 from sandbox.slack.server import SandboxSlack
+from tests.helpers import answered
 
 
 def card(slack: SandboxSlack, channel: str) -> dict[str, Any]:
@@ -60,10 +61,8 @@ async def click(
 
 
 async def command(runtime: Runtime, driver: SlackDriver, channel: str, user: str, text: str) -> str:
-    reply = await driver.command(user, channel, text)
-    assert reply.status == 200
-    await runtime.settle()
-    return str(reply.json()["text"]) if reply.text else ""
+    """Type `/rollback <text>`, let the worker answer; the person's last answer."""
+    return await answered(runtime, driver, user, driver.command(user, channel, text))
 
 
 def form_text(value: str) -> dict[str, Any]:

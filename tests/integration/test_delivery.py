@@ -28,11 +28,14 @@ def _targets_exist(executor: ScriptedExecutor) -> None:
     executor.targets["deployment/worker -n prod"] = ScriptedTarget(revisions=["1", "2"], live="2")
 
 
-async def _open(driver: SlackDriver, channel: str, names: list[str]) -> None:
+async def _open(runtime: Runtime, driver: SlackDriver, channel: str, names: list[str]) -> None:
+    """Open a request per name; the worker opens them, and delivery is left to the test."""
     for name in names:
         text = f'deployment/{name} -n prod --reason "broken {name}"'
         reply = await driver.command("U0ALICE", channel, text)
-        assert "opened" in reply.json()["text"]
+        assert reply.status == 200
+        assert await runtime.workers.slack.drain() == 1
+        assert "opened" in driver.slack.ephemeral_for("U0ALICE")[-1]["text"]
 
 
 def _targets(slack: SandboxSlack, channel: str) -> list[str]:
@@ -43,7 +46,7 @@ def _targets(slack: SandboxSlack, channel: str) -> list[str]:
 async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
-    await _open(driver, channel, ["api", "web", "worker"])
+    await _open(runtime, driver, channel, ["api", "web", "worker"])
     slack.state.fail_next("chat.postMessage", status=429, retry_after=7)
 
     assert await runtime.delivery.drain() == 0
@@ -68,7 +71,7 @@ async def test_429_holds_the_channel_until_retry_after_then_delivers_in_order(
 async def test_server_errors_back_off_and_lose_nothing(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
 ) -> None:
-    await _open(driver, channel, ["api", "web"])
+    await _open(runtime, driver, channel, ["api", "web"])
     slack.state.fail_next("chat.postMessage", status=503, times=3)
 
     for _ in range(3):
@@ -82,8 +85,8 @@ async def test_one_channel_held_back_does_not_block_another(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
     other = slack.state.add_channel("inc-20261127-web", ("U0ALICE",))
-    await _open(driver, channel, ["api"])
-    await _open(driver, other, ["web"])
+    await _open(runtime, driver, channel, ["api"])
+    await _open(runtime, driver, other, ["web"])
     slack.state.fail_next("chat.postMessage", status=429, retry_after=30, channel=channel)
 
     assert await runtime.delivery.drain() == PER_REQUEST
@@ -95,7 +98,7 @@ async def test_background_loop_delivers_when_woken(
     runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str
 ) -> None:
     runtime.delivery.start()
-    await _open(driver, channel, ["api"])
+    await _open(runtime, driver, channel, ["api"])
     for _ in range(200):  # the loop is woken by the write; wait for its round, bounded
         if slack.state.history(channel):
             break
@@ -116,7 +119,7 @@ async def test_a_burst_of_progress_is_one_growing_reply_paced_per_channel(
 ) -> None:
     """Twelve rollout steps and three card redraws at once: one thread reply updated in place,
     one redraw, and no more than the channel's burst before the pace makes delivery wait."""
-    await _open(driver, channel, ["api"])
+    await _open(runtime, driver, channel, ["api"])
     await runtime.delivery.drain()
     [request] = await runtime.queries.list_open(channel)
     async with runtime.uow() as uow:
@@ -158,7 +161,7 @@ async def test_paced_delivery_stays_under_slacks_posting_limit(
     """The sandbox answers 429 past three messages a second into one channel. Unpaced, rollbot
     runs into it; paced at two a second with a burst of two, it never does."""
     slack.state.post_burst = 3
-    await _open(driver, channel, ["api", "web"])  # eight messages into one channel
+    await _open(runtime, driver, channel, ["api", "web"])  # eight messages into one channel
     unpaced = await runtime.delivery.drain()
     assert slack.state.rate_limited >= 1
     assert unpaced < 2 * PER_REQUEST

@@ -1,0 +1,62 @@
+"""What the ack path stores for the worker: Slack's raw request, what kind it is, and the key
+Slack's own retries share, so a retried request is stored (and processed) once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.usecases.inbox import Inbox
+
+KIND = "slack"
+NOT_STORED = (
+    ":warning: rollbot could not store this just now (its database did not answer), so nothing "
+    "was done. Try again in a moment."
+)
+
+
+class RequestKind(StrEnum):
+    COMMAND = "command"  # a typed /rollback
+    CLICK = "click"  # a card button that acts at once
+    VIEW = "view"  # a submitted modal: the /rollback form or a reason
+
+
+class StoredRequest(BaseModel):
+    """One inbox row's payload: the kind and Slack's body exactly as it arrived (JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: RequestKind
+    body: str
+
+    @classmethod
+    def of(cls, kind: RequestKind, body: dict[str, Any]) -> StoredRequest:
+        return cls(kind=kind, body=json.dumps(body, separators=(",", ":"), sort_keys=True))
+
+    def slack_body(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.body)
+        return found
+
+
+def key_of(kind: RequestKind, body: dict[str, Any]) -> str:
+    """Slack's identity of a request: a command's trigger_id, a click's action_ts with the
+    person and the button, a view's id with its hash (a re-submission has a new hash)."""
+    team = str((body.get("team") or {}).get("id", "") or body.get("team_id", ""))
+    if kind is RequestKind.COMMAND:
+        return f"cmd:{team}:{body['trigger_id']}"
+    if kind is RequestKind.CLICK:
+        action = (body.get("actions") or [{}])[0]
+        user = (body.get("user") or {}).get("id", "")
+        raw = f"{action.get('action_ts', '')}:{user}:{action.get('action_id', '')}"
+        return f"act:{team}:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
+    view = body.get("view") or {}
+    return f"view:{team}:{view.get('id', '')}:{view.get('hash', '')}"[:128]
+
+
+async def store(inbox: Inbox, kind: RequestKind, body: dict[str, Any]) -> None:
+    """One inbox row for the worker; InboxUnavailableError when the database cannot take it."""
+    await inbox.accept(key_of(kind, body), StoredRequest.of(kind, body).model_dump_json())
