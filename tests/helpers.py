@@ -16,8 +16,8 @@ from bot.domain.policy import ApprovalPolicy
 from bot.ports import Clock
 from bot.store.tables import AuditEntryRow, InboxRow, OutboxRow, RollbackRequestRow
 from rollbot.bootstrap.runtime import Runtime, build_runtime
-from sandbox.slack.driver import BotReply, SlackDriver
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.slack.driver import BotReply, SlackDriver
 
 
 @dataclass(frozen=True)
