@@ -77,42 +77,69 @@ def serve(
     socket_mode: Annotated[
         bool, typer.Option("--socket-mode", help="Connect to Slack over Socket Mode")
     ] = False,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also do the work (the default); --no-worker only stores and answers, "
+            "for replicas beside `rollbot worker` ones",
+        ),
+    ] = True,
 ) -> None:
-    """Run the bot."""
+    """Run the bot: answer Slack and Alertmanager, and (unless --no-worker) do the work."""
+    settings = settings_or_fail()
+    if socket_mode and not settings.slack_app_token:
+        raise fail("missing required setting SLACK_APP_TOKEN (needed for --socket-mode)")
+    run(lambda: _run(settings, port, host, socket_mode=socket_mode, work=worker))
+
+
+@app.command("worker")
+def worker_command(
+    port: Annotated[int, typer.Option(help="HTTP port for /healthz, /readyz and /metrics")] = 3001,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "0.0.0.0",
+) -> None:
+    """Do the work only: process what `serve --no-worker` replicas stored, run rollbacks,
+    deliver to Slack, and run timeouts and reminders. Point Slack at the serve replicas."""
+    run(lambda: _run(settings_or_fail(), port, host, socket_mode=False, work=True, answer=False))
+
+
+async def _run(
+    settings: Settings, port: int, host: str, *, socket_mode: bool, work: bool, answer: bool = True
+) -> None:
+    """One rollbot process until SIGINT or SIGTERM: the answering HTTP surface, the workers,
+    or both (`rollbot serve`)."""
     from bot.config.logs import configure_logging
     from rollbot.bootstrap.runtime import build_runtime
 
-    settings = settings_or_fail()
     configure_logging(settings.log_format, settings.log_level)
-    if socket_mode and not settings.slack_app_token:
-        raise fail("missing required setting SLACK_APP_TOKEN (needed for --socket-mode)")
-
-    async def main() -> None:
-        executors, verifier = _executors(settings)
-        runtime = await build_runtime(settings, executors=executors, verifier=verifier)
+    executors, verifier = _executors(settings)
+    runtime = await build_runtime(settings, executors=executors, verifier=verifier)
+    if work:
         runtime.delivery.start()
         runtime.workers.start()
         runtime.due.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        handler = None
-        try:
-            url = await runtime.serve_http(port, host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    handler = None
+    try:
+        url = await runtime.serve_http(port, host)
+        if answer:
             typer.echo(f"rollbot serving {url}", err=True)
-            if socket_mode:
-                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        else:
+            base = url.removesuffix("/slack/events")
+            typer.echo(f"rollbot working; health and metrics at {base}/healthz", err=True)
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-                handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
-                await handler.connect_async()  # type: ignore[no-untyped-call]
-            await stop.wait()
-        finally:
-            if handler is not None:
-                await handler.close_async()  # type: ignore[no-untyped-call]
-            await runtime.close()
-
-    run(main)
+            handler = AsyncSocketModeHandler(runtime.bolt, settings.slack_app_token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+        await stop.wait()
+    finally:
+        if handler is not None:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+        await runtime.close()
 
 
 @app.command()

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # previous process had already sent lands or times out first (at least the longest timeout).
     takeover_grace_seconds: float = Field(default=20, ge=0)
     tick_seconds: float = Field(default=15, gt=0)
+    # How often a worker looks for stored Slack requests and alerts that another process (a
+    # `serve --no-worker` replica) stored; within one process a stored item wakes it at once.
+    inbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     log_format: str = "json"
     log_level: str = "info"
 

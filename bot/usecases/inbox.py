@@ -118,14 +118,19 @@ class InboxWorker:
     """The processing half: claims what its inbox holds and hands each item to its work."""
 
     def __init__(
-        self, inbox: Inbox, work: InboxWork, uow: Callable[[], UnitOfWork], clock: Clock
+        self,
+        inbox: Inbox,
+        work: InboxWork,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        poll: float = 5.0,
     ) -> None:
         self.inbox = inbox
         self.work = work
         self._kind = inbox.kind
         self._uow = uow
         self._clock = clock
-        self._loop = WakeLoop(f"{inbox.kind}_inbox", self.drain, poll=5.0, log=log)
+        self._loop = WakeLoop(f"{inbox.kind}_inbox", self.drain, poll=poll, log=log)
         inbox.on_stored(self._loop.wake)
         self._lock = asyncio.Lock()
         self._pruned_at: datetime | None = None

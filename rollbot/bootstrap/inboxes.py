@@ -47,10 +47,11 @@ def workers(
     uow: UnitOfWorkFactory,
     clock: Clock,
     policy: ApprovalPolicy,
+    poll: float,
 ) -> Workers:
     retention = policy.inbox.retention
-    slack = InboxWorker(deps.inbox, SlackWork(deps, client, retention), uow, clock)
+    slack = InboxWorker(deps.inbox, SlackWork(deps, client, retention), uow, clock, poll)
     intake = AlertIntake(deps.opening, deps.queries, uow, clock, policy)
     work = AlertWork(intake, SlackAnnouncer(client), policy.paging.incidents_channel, retention)
-    alerts = AlertInbox(Inbox(ALERTS, uow, clock), work, uow, clock)
+    alerts = AlertInbox(Inbox(ALERTS, uow, clock), work, uow, clock, poll)
     return Workers(slack=slack, alerts=alerts)

@@ -306,7 +306,7 @@ async def build_runtime(
         await record_checkpoint_rule(uow, clock.now())
     deps = _handler_deps(core, metrics, clock, slack_inbox(uow, clock))
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
-    inboxes = workers(deps, client, uow, clock, policy)
+    inboxes = workers(deps, client, uow, clock, policy, settings.inbox_poll_seconds)
     guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
     return Runtime(
         settings=settings,

@@ -39,8 +39,11 @@ async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 
 @contextlib.asynccontextmanager
-async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIterator[str]:
-    """Run `rollbot serve` against the sandbox until the block ends, then SIGTERM it."""
+async def serving(
+    tmp_path: Path, slack: SandboxSlack, *extra: str, command: str = "serve"
+) -> AsyncIterator[str]:
+    """Run `rollbot serve` (or `worker`) against the sandbox until the block ends, then
+    SIGTERM it."""
     env = _env(
         ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
         SLACK_BOT_TOKEN=slack.state.token,
@@ -50,7 +53,7 @@ async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIter
         ROLLBOT_EXECUTOR="sandbox",
         ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
     )
-    args = ("serve", "--port", "0", "--host", "127.0.0.1", *extra)
+    args = (command, "--port", "0", "--host", "127.0.0.1", *extra)
     proc = await asyncio.create_subprocess_exec(
         ROLLBOT, *args, env=env, stderr=asyncio.subprocess.PIPE
     )
@@ -58,8 +61,8 @@ async def serving(tmp_path: Path, slack: SandboxSlack, *extra: str) -> AsyncIter
     url = ""
     while not url:
         line = (await asyncio.wait_for(proc.stderr.readline(), timeout=60)).decode()
-        assert line, "rollbot serve exited before it was serving"
-        if line.startswith("rollbot serving "):
+        assert line, f"rollbot {command} exited before it was serving"
+        if line.startswith(("rollbot serving ", "rollbot working; ")):
             url = line.split()[-1]
     drain = asyncio.create_task(proc.stderr.read())
     try:
@@ -126,6 +129,22 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
     assert "deployment/api -n prod" in str(card["text"])
     # the worker's answer, through the command's response_url
     await eventually(lambda: _told(slack, "opened for `deployment/api -n prod`"), "no answer")
+
+
+async def test_answering_replicas_store_and_a_worker_process_does_the_work(
+    tmp_path: Path, slack: SandboxSlack, channel: str
+) -> None:
+    async with serving(tmp_path, slack, "--no-worker") as url:
+        async with SlackDriver(url, SECRET, slack.state) as drv:
+            reply = await drv.command("U0ALICE", channel, 'deployment/api -n prod --reason "5xx"')
+        assert "Opening a rollback request" in reply.json()["text"]
+        async with serving(tmp_path, slack, command="worker") as health:
+            assert health.endswith("/healthz")
+            [card] = await _card_posted(slack, channel)  # the worker opened it and posted it
+            assert "deployment/api -n prod" in str(card["text"])
+            await eventually(lambda: _told(slack, "opened for `deployment/api"), "no answer")
+    [opened] = [e for e in slack.state.ephemeral_for("U0ALICE") if "opened for" in e["text"]]
+    assert opened  # processed once
 
 
 async def test_missing_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
