@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,17 +29,45 @@ from bot.store.audit_ranges import columns_from_body
 from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """An entry appended in this transaction, chained and written only at its end."""
+
+    at: datetime
+    actor: Person
+    action: str
+    request_id: str | None
+    incident_id: str | None
+    payload: dict[str, Any]
+
+
+def _body(seq: int, at: datetime, entry: _Waiting) -> bytes:
+    return entry_body(
+        seq=seq,
+        at=at,
+        actor_id=entry.actor.id,
+        actor_name=entry.actor.name,
+        action=entry.action,
+        incident_id=entry.incident_id,
+        request_id=entry.request_id,
+        payload=entry.payload,
+    )
+
+
 class AuditLog:
     """Appends to the hash chain inside the caller's transaction, so each entry commits or rolls
-    back with the state change it records; signs a checkpoint every `signer.every` entries."""
+    back with the state change it records; signs a checkpoint every `signer.every` entries.
+
+    The chain's head is one row every appender must lock, so it is taken last: entries wait in
+    the transaction until settle() (the unit of work calls it just before its commit), which
+    locks the head, writes them all in one statement, signs what falls due and moves the head.
+    The lock is held for those few statements and the commit, not for the whole transaction."""
 
     def __init__(self, session: AsyncSession, signer: AuditSigner) -> None:
         self._session = session
         self._signer = signer
-        # The head as this transaction moved it: taken (and locked) by the first append, written
-        # back once by settle() before commit, so a transition's entries cost one round trip each.
-        self._head: tuple[int, str] | None = None
-        self._unsettled = False
+        self._waiting: list[_Waiting] = []
+        self._checkpoint_at: datetime | None = None
         # checkpoints this transaction signed: anchored outside the database once it commits
         self.signed: list[SignedCheckpoint] = []
 
@@ -51,51 +80,57 @@ class AuditLog:
         request_id: str | None,
         incident_id: str | None,
         payload: dict[str, Any],
-    ) -> int:
-        if self._head is None:
-            # Taking the head row first serializes appenders: the chain cannot fork.
-            head = await self._session.execute(
-                update(AuditHeadRow)
-                .where(col(AuditHeadRow.id) == 1)
-                .values(seq=col(AuditHeadRow.seq) + 1)
-                .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
-            )
-            seq, prev = head.one()
-        else:
-            seq, prev = self._head[0] + 1, self._head[1]
-        at = at.astimezone(UTC)  # the database reads the query column "at" from the body, in UTC
-        body = entry_body(
-            seq=seq,
-            at=at,
-            actor_id=actor.id,
-            actor_name=actor.name,
-            action=action,
-            incident_id=incident_id,
-            request_id=request_id,
-            payload=payload,
-        )
-        digest = entry_hash(prev, body)
-        self._head, self._unsettled = (seq, digest), True
-        # the query columns are computed by the database from the body
-        await self._session.execute(
-            insert(AuditEntryRow).values(
-                seq=seq, prev_hash=prev, hash=digest, body=body.decode("utf-8")
-            )
-        )
-        if seq % self._signer.every == 0:
-            await self._sign(seq, digest, at)
-        return int(seq)
+    ) -> None:
+        self._waiting.append(_Waiting(at, actor, action, request_id, incident_id, payload))
 
-    async def settle(self) -> None:
-        """Write the moved head back; the unit of work calls this before it commits."""
-        if self._head is not None and self._unsettled:
-            seq, digest = self._head
+    async def checkpoint(self, at: datetime) -> None:
+        """Sign the head as this transaction leaves it (on each completed rollback); nothing
+        new is signed if that head is signed already."""
+        self._checkpoint_at = at
+
+    async def settle(self) -> int | None:
+        """Chain and write what waits, sign what falls due, move the head; returns the head's
+        seq (None when this transaction appended nothing and asked for no checkpoint)."""
+        if not self._waiting and self._checkpoint_at is None:
+            return None
+        # A no-op write rather than SELECT ... FOR UPDATE: it locks the head on PostgreSQL and,
+        # on SQLite, where a plain read takes no lock, makes this transaction the one writer.
+        head = await self._session.execute(
+            update(AuditHeadRow)
+            .where(col(AuditHeadRow.id) == 1)
+            .values(seq=AuditHeadRow.seq)
+            .returning(col(AuditHeadRow.seq), col(AuditHeadRow.hash))
+        )
+        seq, digest = head.one()
+        rows: list[dict[str, Any]] = []
+        due: list[tuple[int, str, datetime]] = []
+        for entry in self._waiting:
+            seq, prev = seq + 1, digest
+            at = entry.at.astimezone(UTC)  # the database reads the column "at" from the body
+            body = _body(seq, at, entry)
+            digest = entry_hash(prev, body)
+            # the query columns are computed by the database from the body
+            rows.append({"seq": seq, "prev_hash": prev, "hash": digest, "body": body.decode()})
+            if seq % self._signer.every == 0:
+                due.append((seq, digest, at))
+        if rows:
+            await self._session.execute(insert(AuditEntryRow), rows)
             await self._session.execute(
                 update(AuditHeadRow).where(col(AuditHeadRow.id) == 1).values(seq=seq, hash=digest)
             )
-            self._unsettled = False
+        asked = self._checkpoint_at
+        unsigned = asked is not None and seq and not any(d[0] == seq for d in due)
+        if unsigned and (rows or await self._session.get(AuditCheckpointRow, seq) is None):
+            assert asked is not None
+            due.append((seq, digest, asked))
+        for checkpoint in due:
+            self._sign(*checkpoint)
+        if due:
+            await self._session.flush()
+        self._waiting, self._checkpoint_at = [], None
+        return int(seq)
 
-    async def _sign(self, seq: int, digest: str, at: datetime) -> None:
+    def _sign(self, seq: int, digest: str, at: datetime) -> None:
         signature = self._signer.sign(seq, digest)
         self._session.add(
             AuditCheckpointRow(
@@ -103,17 +138,6 @@ class AuditLog:
             )
         )
         self.signed.append(SignedCheckpoint(seq, digest, signature, self._signer.key_id, at))
-        await self._session.flush()
-
-    async def checkpoint(self, at: datetime) -> int:
-        """Sign the current head (on each completed rollback); a no-op if it is signed already."""
-        await self.settle()
-        await self._session.flush()
-        head = await self._session.get(AuditHeadRow, 1, populate_existing=True)
-        assert head is not None
-        if head.seq and await self._session.get(AuditCheckpointRow, head.seq) is None:
-            await self._sign(head.seq, head.hash, at)
-        return head.seq
 
     async def entries(self) -> list[AuditRecord]:
         rows = await self._session.scalars(select(AuditEntryRow).order_by(col(AuditEntryRow.seq)))

@@ -65,7 +65,7 @@ async def rotate_key(
     statement = rotation_message(old_id, new_id, now.isoformat())
     uow_factory = UnitOfWorkFactory(engine, AuditSigner(new))
     async with uow_factory() as uow:
-        seq = await uow.audit.append(
+        await uow.audit.append(
             at=now,
             actor=SYSTEM,
             action=ROTATION,
@@ -81,4 +81,6 @@ async def rotate_key(
             },
         )
         await uow.audit.checkpoint(now)
+        seq = await uow.audit.settle()  # the rotation is the head now
+    assert seq is not None
     return seq

@@ -140,7 +140,7 @@ async def test_a_rotation_signed_by_one_key_only_fails_verification(
         key_id(old.public_key()), key_id(new.public_key()), now.isoformat()
     )
     async with runtime.uow() as uow:
-        seq = await uow.audit.append(
+        await uow.audit.append(
             at=now,
             actor=SYSTEM,
             action=ROTATION,
@@ -155,6 +155,7 @@ async def test_a_rotation_signed_by_one_key_only_fails_verification(
                 "to_signature": new.sign(statement).hex(),
             },
         )
+        seq = await uow.audit.settle()
     verdict = await verify_database(runtime.engine, old.public_key())
     assert not verdict.ok
     assert verdict.first_bad_seq == seq

@@ -165,8 +165,14 @@ async def test_tampering_past_the_trigger_is_found(
 async def test_a_checkpoint_is_signed_when_asked_and_only_once(uow: UnitOfWorkFactory) -> None:
     await _append(uow, 3)
     async with uow() as u:
-        assert await u.audit.checkpoint(T0) == 3
-        assert await u.audit.checkpoint(T0) == 3
+        await u.audit.checkpoint(T0)
+        assert await u.audit.settle() == 3
+        await u.audit.checkpoint(T0)
+        assert await u.audit.settle() == 3
+        assert [c.seq for c in await u.audit.checkpoints()] == [3]
+    async with uow() as u:  # a later transaction asking again signs nothing new
+        await u.audit.checkpoint(T0)
+    async with uow() as u:
         assert [c.seq for c in await u.audit.checkpoints()] == [3]
 
 
