@@ -19,6 +19,11 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def is_dropped_connection(exc: BaseException) -> bool:
+    """The server or the network closed the connection under us; the pool has thrown it away."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def is_transient(exc: BaseException) -> bool:
     """A database error worth trying again: locked, busy, a dropped connection. Never a
     constraint violation (that is an answer, not a hiccup)."""
@@ -26,7 +31,7 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return is_dropped_connection(exc)
 
 
 def create_engine(url: str, busy_timeout: float = 30.0) -> AsyncEngine:
@@ -43,7 +48,11 @@ def create_engine(url: str, busy_timeout: float = 30.0) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it is one more round trip before every statement on the answering path. A
+    # connection the server dropped fails its first use, the pool is invalidated, and callers
+    # retry what is_transient() names; recycling keeps idle connections from outliving the
+    # server's and the network's idle timeouts.
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=300)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -20,7 +20,7 @@ from typing import Protocol
 import structlog
 
 from bot.ports import Clock
-from bot.store.engine import is_transient
+from bot.store.engine import is_dropped_connection, is_transient
 from bot.store.inbox import InboxItem
 from bot.store.uow import UnitOfWork
 from bot.usecases.background import WakeLoop
@@ -88,15 +88,23 @@ class Inbox:
         self._stored.append(wake)
 
     async def accept(self, key: str, payload: str) -> Accepted:
-        """Store it in one statement; InboxUnavailableError when the database cannot."""
-        try:
-            async with self._uow() as uow:
-                item = await uow.inbox.add(self.kind, key, payload, self._clock.now())
-        except Exception as exc:
-            if is_transient(exc) or isinstance(exc, OSError | TimeoutError):
-                log.warning("inbox_not_stored", kind=self.kind, error=repr(exc))
-                raise InboxUnavailableError(str(exc)) from exc
-            raise
+        """Store it in one statement; InboxUnavailableError when the database cannot.
+
+        The pool does not ping before each use (that doubles the round trips of the answering
+        path), so a connection the server dropped is found here: the pool throws it and every
+        idle one away, and the second try runs on a fresh connection."""
+        for attempt in (1, 2):
+            try:
+                async with self._uow() as uow:
+                    item = await uow.inbox.add(self.kind, key, payload, self._clock.now())
+                break
+            except Exception as exc:
+                if is_dropped_connection(exc) and attempt == 1:
+                    continue
+                if is_transient(exc) or isinstance(exc, OSError | TimeoutError):
+                    log.warning("inbox_not_stored", kind=self.kind, error=repr(exc))
+                    raise InboxUnavailableError(str(exc)) from exc
+                raise
         for wake in self._stored:
             wake()
         return Accepted(item)

@@ -18,7 +18,7 @@ from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor, ScriptedTarget
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.conftest import SIGNING_SECRET, FakeClock
+from tests.conftest import SIGNING_SECRET, FakeClock, _admin
 from tests.helpers import NOTHING, another_replica, audit_actions, inbox_rows, stored
 
 API = target_from("deployment/api", "prod")
@@ -146,3 +146,28 @@ async def test_three_replicas_process_every_stored_command_exactly_once(
     assert opened.scalar_one() == len(names)
     answers = [t for t in _told(slack, "U0ALICE") if "opened for" in t]
     assert len(answers) == len(names)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_command_after_postgresql_dropped_every_connection_is_still_stored(
+    runtime: Runtime, driver: SlackDriver, channel: str, database_url: str
+) -> None:
+    """No pre-ping on the answering path: the first use of a dead pooled connection fails, and
+    the inbox tries once more on a fresh one rather than tell the person to try again."""
+    first = await driver.command("U0ALICE", channel, OPEN)
+    assert "Opening a rollback request" in first.json()["text"]
+    await runtime.settle()
+    admin = await _admin()
+    try:
+        name = database_url.rsplit("/", 1)[1]
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            name,
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1  # the pool held connections, and the server closed them all
+
+    again = await driver.command("U0BOB", channel, 'deployment/web -n prod --reason "5xx"')
+    assert "Opening a rollback request" in again.json()["text"]  # stored, not "try again"
+    assert await inbox_rows(runtime, "slack") == 2
