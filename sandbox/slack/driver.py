@@ -31,6 +31,8 @@ class BotReply:
 
 
 class SlackDriver:
+    _last_action = 0.0  # shared by every driver in the process, as Slack's clock is
+
     def __init__(self, bot_url: str, signing_secret: str, slack: SlackState) -> None:
         self.bot_url = bot_url
         self.signing_secret = signing_secret
@@ -93,6 +95,12 @@ class SlackDriver:
             "team_id": self.slack.team_id,
         }
 
+    def _action_ts(self) -> str:
+        """Slack stamps each click with its own action_ts; two clicks in one microsecond from
+        this driver must still differ, as two real clicks always do."""
+        SlackDriver._last_action = max(time.time(), SlackDriver._last_action + 1e-6)
+        return f"{SlackDriver._last_action:.6f}"
+
     async def click(
         self, user: str, channel: str, message: dict[str, Any], action_id: str, **kw: Any
     ) -> BotReply:
@@ -121,7 +129,7 @@ class SlackDriver:
                     "block_id": block_id,
                     "text": element.get("text", {"type": "plain_text", "text": ""}),
                     "value": element.get("value", ""),
-                    "action_ts": f"{time.time():.6f}",
+                    "action_ts": self._action_ts(),
                 }
             ],
         }
