@@ -74,6 +74,9 @@ class AlertWork:
             outcomes.append({"key": key, **outcome})
         return json.dumps(outcomes)
 
+    def lane(self, item: InboxItem) -> str:
+        return "alerts"  # one lane: a group's firing and its resolution are heard in order
+
     async def given_up(self, item: InboxItem, correlation: str, error: str) -> None:
         if self._incidents is None:
             return

@@ -50,6 +50,10 @@ class InboxRules:
     # Each try is held this long; a worker that died holding it is replaced after it.
     hold: timedelta = timedelta(minutes=2)
     batch: int = 20
+    # Lanes worked on at once. Items of one lane (see InboxWork.lane) run one after another in
+    # the order they came; different lanes run side by side, so one slow cluster or a
+    # rate-limited channel holds up only its own lane.
+    lanes: int = 1
 
     def backoff(self, attempts: int) -> timedelta:
         grown: timedelta = self.first_backoff * (2 ** min(attempts, 16))
@@ -67,6 +71,9 @@ class InboxWork(Protocol):
 
     async def given_up(self, item: InboxItem, correlation: str, error: str) -> None:
         """The last try failed: tell a person, quoting `correlation`."""
+
+    def lane(self, item: InboxItem) -> str:
+        """Which items must keep their order: those of one lane are processed one at a time."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +164,20 @@ class InboxWorker:
                     )
                 if not items:
                     return finished
-                for item in items:
-                    finished += await self._one(item)
+                finished += await self._lanes(items)
+
+    async def _lanes(self, items: list[InboxItem]) -> int:
+        lanes: dict[str, list[InboxItem]] = {}
+        for item in items:  # claimed in the order they were stored
+            lanes.setdefault(self.work.lane(item), []).append(item)
+        room = asyncio.Semaphore(self.work.rules.lanes)
+
+        async def in_order(lane: list[InboxItem]) -> int:
+            async with room:
+                return sum([await self._one(item) for item in lane])
+
+        done = await asyncio.gather(*(in_order(lane) for lane in lanes.values()))
+        return sum(done)
 
     async def _one(self, item: InboxItem) -> int:
         try:

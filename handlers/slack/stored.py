@@ -41,6 +41,16 @@ class StoredRequest(BaseModel):
         found: dict[str, Any] = json.loads(self.body)
         return found
 
+    def where(self) -> str:
+        """The channel it was sent in (a command's or a click's), else the person (a modal):
+        what happens in one channel keeps the order it was typed and clicked in."""
+        body = self.slack_body()
+        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+        if channel:
+            return f"channel:{channel}"
+        user = body.get("user_id") or (body.get("user") or {}).get("id", "")
+        return f"user:{user}"
+
 
 def key_of(kind: RequestKind, body: dict[str, Any]) -> str:
     """Slack's identity of a request: a command's trigger_id, a click's action_ts with the

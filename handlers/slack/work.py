@@ -10,6 +10,7 @@ with a correlation id to quote.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -28,9 +29,14 @@ from handlers.slack.errors import message_for
 from handlers.slack.replies import answer
 from handlers.slack.stored import RequestKind, StoredRequest
 
-# The person is waiting: a few quick tries, then they are told.
+# The person is waiting: a few quick tries, then they are told. Channels are worked on side by
+# side, so one incident's slow cluster does not hold up another incident's command.
 RULES = InboxRules(
-    attempts=3, first_backoff=timedelta(seconds=2), max_backoff=timedelta(seconds=30)
+    attempts=3,
+    first_backoff=timedelta(seconds=2),
+    max_backoff=timedelta(seconds=30),
+    batch=50,
+    lanes=16,
 )
 
 Run = Callable[[dict[str, Any], HandlerDeps, AsyncWebClient], Awaitable[Message | None]]
@@ -57,12 +63,7 @@ class SlackWork:
     ) -> None:
         self._deps = deps
         self._client = client
-        self.rules = InboxRules(
-            attempts=RULES.attempts,
-            first_backoff=RULES.first_backoff,
-            max_backoff=RULES.max_backoff,
-            retention=retention,
-        )
+        self.rules = replace(RULES, retention=retention)
 
     async def process(self, item: InboxItem) -> str:
         stored = StoredRequest.model_validate_json(item.payload)
@@ -77,6 +78,9 @@ class SlackWork:
         if said is not None:
             await answer(body, said, self._client)
         return json.dumps({"outcome": "done", "said": (said or {}).get("text", "")})
+
+    def lane(self, item: InboxItem) -> str:
+        return StoredRequest.model_validate_json(item.payload).where()
 
     async def given_up(self, item: InboxItem, correlation: str, error: str) -> None:
         body = StoredRequest.model_validate_json(item.payload).slack_body()
