@@ -5,7 +5,6 @@ preflight, each evidence capture) or writes, and rolls back to one of those."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from kubernetes import client
@@ -29,6 +28,7 @@ from integrations.kubernetes.rollout import (
     json_body,
     read_named,
 )
+from integrations.kubernetes.threads import in_kube_thread
 
 
 def changed_keys(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -53,7 +53,7 @@ class KubernetesConfigMapExecutor:
         return live, seen.version
 
     async def _seen(self, target: TargetRef) -> tuple[dict[str, Any], ConfigVersion]:
-        live = await asyncio.to_thread(self._read, target)
+        live = await in_kube_thread(self._read, target)
         return live, await self._versions.record(target, live.get("data") or {})
 
     async def _chosen(self, target: TargetRef, current: int, to_revision: str | None) -> Any:
@@ -127,7 +127,7 @@ class KubernetesConfigMapExecutor:
         chosen = await self._chosen(target, current, request.to_revision)
         keys = changed_keys(live.get("data") or {}, chosen.data)
         await fence()
-        await asyncio.to_thread(self._write, target, chosen.data)
+        await in_kube_thread(self._write, target, chosen.data)
         written = await self._versions.record(target, chosen.data)
         await progress(
             f"restored `{target.label}` to the content of version {chosen.version}; changed keys: {', '.join(keys)}"

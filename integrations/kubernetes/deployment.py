@@ -46,6 +46,7 @@ from integrations.kubernetes.rollout import (
     unanswered_patch,
     undo_patch,
 )
+from integrations.kubernetes.threads import KUBE_THREADS, in_kube_thread
 
 T = TypeVar("T")
 
@@ -80,15 +81,19 @@ class KubernetesExecutor:
                 self._apis[key] = self._factory()
             elif self._kubeconfig is None:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]  # in a pod: its service account
-                self._apis[key] = client.ApiClient()
+                found = client.Configuration.get_default_copy()
+                found.connection_pool_maxsize = KUBE_THREADS  # one connection per thread
+                self._apis[key] = client.ApiClient(found)
             else:
+                found = client.Configuration()
+                found.connection_pool_maxsize = KUBE_THREADS
                 self._apis[key] = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                    config_file=str(self._kubeconfig), context=context
+                    config_file=str(self._kubeconfig), context=context, client_configuration=found
                 )
         return self._apis[key]
 
     async def _call(self, fn: Callable[[], T]) -> T:
-        return await asyncio.to_thread(fn)
+        return await in_kube_thread(fn)
 
     def _deployment(self, target: TargetRef) -> dict[str, Any]:
         apps = client.AppsV1Api(self.api_for(target))
@@ -224,11 +229,11 @@ class KubernetesExecutor:
                     f"(the plan was from revision {request.baseline_revision}); rollbot did not "
                     "patch it"
                 )
-            chosen = await asyncio.to_thread(self._choose, deployment, request.to_revision, target)
+            chosen = await in_kube_thread(self._choose, deployment, request.to_revision, target)
             await fence()  # this process still holds the rollback: nobody else acts on it
             sent = datetime.now(UTC)
             try:
-                patched = await asyncio.to_thread(self._patch_sync, target, deployment, chosen)
+                patched = await in_kube_thread(self._patch_sync, target, deployment, chosen)
                 return deployment, patched
             except ApiException as exc:
                 if exc.status in (409, 422) and attempt + 1 < CONFLICT_RETRIES:
