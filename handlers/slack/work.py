@@ -10,8 +10,8 @@ with a correlation id to quote.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 

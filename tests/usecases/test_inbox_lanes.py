@@ -50,9 +50,7 @@ async def test_other_lanes_run_while_one_waits_and_a_lane_keeps_its_order(world:
     inbox = Inbox("test", world.uow, world.clock)
     work = _Recorded(lanes=4)
     worker = InboxWorker(inbox, work, world.uow, world.clock)
-    await _store(
-        inbox, ("channel:A", "slow-1"), ("channel:B", "quick-1"), ("channel:A", "slow-2")
-    )
+    await _store(inbox, ("channel:A", "slow-1"), ("channel:B", "quick-1"), ("channel:A", "slow-2"))
     drain = asyncio.create_task(worker.drain())
     for _ in range(200):  # until the other lane has finished (bounded)
         if "quick-1" in work.finished:
