@@ -7,6 +7,7 @@ exposes all of it to tests. Run standalone with `rollbot sandbox slack --port N`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -87,6 +88,8 @@ async def _api(request: web.Request) -> web.Response:
         args = await _read_args(request)
     except SlackApiError as exc:
         return web.json_response({"ok": False, "error": exc.error, **exc.extra})
+    if state.latency:
+        await asyncio.sleep(state.latency)
     fault = _take_fault(state, method, args)
     if fault is not None:
         if fault.status == 429:

@@ -64,6 +64,7 @@ class SlackState:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: deque[Fault] = deque()
         self.outage_until = 0.0
+        self.latency = 0.0  # seconds every Web API call takes before it answers (a slow Slack)
         self.outage_calls = 0
         self.channel_outages: dict[str, float] = {}  # channel -> until (monotonic)
         # Slack's posting limit: about one message a second per channel, short bursts allowed.
