@@ -25,8 +25,8 @@ class Figure:
 def _num(value: float, unit: str) -> str:
     if unit == "ms":
         return f"{value:.2f} ms"
-    if unit == "entries/s":
-        return f"{value:,.0f} entries/s"
+    if unit.endswith("/s") or unit in ("requests", "commands"):
+        return f"{value:,.0f} {unit}"
     if unit == "MiB":
         return f"{value:.1f} MiB"
     return f"{value:.3g} {unit}"

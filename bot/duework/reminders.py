@@ -6,13 +6,14 @@ Also the clocks of a declared incident (the incident response standard): the dec
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.events import ObligationKind
 from bot.domain.notices import Mentions, Reminder, mentions_for
 from bot.domain.policy import ApprovalPolicy, Role
 from bot.domain.request import RollbackRequest
 from bot.ports import Clock
+from bot.store.due_items import Move
 from bot.store.uow import UnitOfWork
 
 K = ObligationKind
@@ -77,36 +78,53 @@ class Reminders:
         """Send every reminder that is due; return how many went out.
 
         Escalation: the channel, then a direct message to the incident commander, then the
-        channel again mentioning the responsible role; it repeats until the obligation is met."""
+        channel again mentioning the responsible role; it repeats until the obligation is met.
+        Set-based: the claimed items' requests are read in one statement and the items moved
+        on in a statement per group, so a tick costs a few round trips, not three per item."""
         now = self._clock.now()
-        sent = 0
         async with self._uow() as uow:
-            for item in await uow.due.claim(now, limit=100, kinds=OBLIGATION_KINDS):
-                stage = item.stage  # read before advance(): the update refreshes the object
-                request = await uow.requests.get(item.request_id)
+            items = await uow.due.claim(now, limit=100, kinds=OBLIGATION_KINDS)
+            requests = await uow.requests.get_many({item.request_id for item in items})
+            moves, chased = [], []
+            for item in items:
                 kind = ObligationKind(item.kind)
-                obligation = request.obligation(kind)
-                if obligation is None or obligation.met_at is not None:
-                    await uow.due.advance(
-                        item.id, stage, next_due=None, done=now
-                    )  # the chase stops
+                request = requests.get(item.request_id)
+                obligation = request.obligation(kind) if request else None
+                if request is None or obligation is None or obligation.met_at is not None:
+                    moves.append(Move(item.id, item.stage, next_due=None, done=now))  # stop
                     continue
                 every = REMIND_EVERY.get(kind, DEFAULT_EVERY)
-                if not await uow.due.advance(item.id, stage, next_due=now + every, done=None):
+                moves.append(Move(item.id, item.stage, next_due=now + every, done=None))
+                chased.append((item, request, obligation.due))
+            moved = await uow.due.advance_many(moves)
+            sent = 0
+            for item, request, due in chased:
+                if item.id not in moved:
                     continue  # another replica sent this one
-                reminder = Reminder(
-                    obligation=kind.value,
-                    due=obligation.due,
-                    stage=stage,
-                    how=HOW_TO_MEET[kind].format(id=request.id),
-                    hint=HINTS.get(kind, "").format(id=request.id),
-                    mentions=self._role_mentions(request, kind) if stage >= 2 else Mentions(),
-                    link_thread=kind is ObligationKind.POST_MORTEM,
-                )
-                if stage == 1:
-                    for person in self._incident_commanders(request):
-                        await uow.outbox.notify(request, reminder, now, to=person)
-                else:
-                    await uow.outbox.notify(request, reminder, now)
+                await self._send(uow, item.stage, ObligationKind(item.kind), request, due, now)
                 sent += 1
         return sent
+
+    async def _send(
+        self,
+        uow: UnitOfWork,
+        stage: int,
+        kind: ObligationKind,
+        request: RollbackRequest,
+        due: datetime,
+        now: datetime,
+    ) -> None:
+        reminder = Reminder(
+            obligation=kind.value,
+            due=due,
+            stage=stage,
+            how=HOW_TO_MEET[kind].format(id=request.id),
+            hint=HINTS.get(kind, "").format(id=request.id),
+            mentions=self._role_mentions(request, kind) if stage >= 2 else Mentions(),
+            link_thread=kind is ObligationKind.POST_MORTEM,
+        )
+        if stage == 1:
+            for person in self._incident_commanders(request):
+                await uow.outbox.notify(request, reminder, now, to=person)
+        else:
+            await uow.outbox.notify(request, reminder, now)

@@ -37,6 +37,16 @@ class DueItem:
     done_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Move:
+    """One item moved on: to its next stage, due again at `next_due`, or done at `done`."""
+
+    item_id: int
+    stage: int
+    next_due: datetime | None
+    done: datetime | None
+
+
 def _item(row: DueItemRow) -> DueItem:
     assert row.id is not None
     return DueItem(row.id, row.kind, row.request_id, row.due_at, row.stage, row.done_at)
@@ -131,6 +141,29 @@ class DueItems:
             )
         )
         return result.rowcount == 1
+
+    async def advance_many(self, moves: Collection[Move]) -> set[int]:
+        """advance() for many items in a statement per (stage, next due, done) group, not one
+        per item; returns the ids that moved (the others somebody else moved first)."""
+        groups: dict[tuple[int, datetime | None, datetime | None], list[int]] = {}
+        for move in moves:
+            groups.setdefault((move.stage, move.next_due, move.done), []).append(move.item_id)
+        moved: set[int] = set()
+        for (stage, next_due, done), ids in groups.items():
+            found = await self._session.scalars(
+                update(DueItemRow)
+                .where(col(DueItemRow.id).in_(ids))
+                .where(col(DueItemRow.stage) == stage)
+                .where(col(DueItemRow.done_at).is_(None))
+                .values(
+                    stage=stage + 1,
+                    **({"due_at": next_due} if next_due is not None else {}),
+                    **({"done_at": done} if done is not None else {}),
+                )
+                .returning(col(DueItemRow.id))
+            )
+            moved.update(i for i in found if i is not None)
+        return moved
 
     async def pending(self, request_id: str) -> list[DueItem]:
         rows = await self._session.scalars(

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, or_, update
+from sqlalchemy import CursorResult, delete, func, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,8 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self.written = 0  # notices added in this unit of work: delivery is woken after commit
+        self._waiting: list[dict[str, Any]] = []
+        self._dumped: dict[int, tuple[RollbackRequest, Any]] = {}
 
     async def notify(
         self,
@@ -33,21 +35,34 @@ class OutboxRepository:
     ) -> None:
         """`to`: another conversation than the request's channel (a user ID, the incidents
         channel). The notice carries the request as it is now, for the card it renders."""
+        # A tick's reminders often show one request twice; requests are frozen, so the same
+        # object always dumps the same (held here, its id cannot be reused meanwhile).
+        cached = self._dumped.get(id(request))
+        if cached is None or cached[0] is not request:
+            cached = self._dumped[id(request)] = (request, request.model_dump(mode="json"))
         body: dict[str, Any] = {
-            "request": request.model_dump(mode="json"),
+            "request": cached[1],
             "data": payload.model_dump(mode="json"),
             "at": now.isoformat(),
         }
-        self._session.add(
-            OutboxRow(
-                channel_id=to or request.channel,
-                kind=payload.kind.value,
-                request_id=request.id,
-                payload=json.dumps(body, separators=(",", ":")),
-                created_at=now,
-            )
+        self._waiting.append(
+            {
+                "channel_id": to or request.channel,
+                "kind": payload.kind.value,
+                "request_id": request.id,
+                "payload": json.dumps(body, separators=(",", ":")),
+                "created_at": now,
+                "attempts": 0,
+            }
         )
         self.written += 1
+
+    async def settle(self) -> None:
+        """Write this transaction's notices in one statement, in the order they were added (the
+        unit of work calls it before its commit)."""
+        if self._waiting:
+            await self._session.execute(insert(OutboxRow), self._waiting)
+            self._waiting = []
 
     def _with_card(self) -> Any:
         return select(OutboxRow, RollbackRequestRow.card_channel, RollbackRequestRow.card_ts).join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,15 @@ class RequestRepository:
         if row is None:
             raise UnknownRequestError(request_id)
         return RollbackRequest.model_validate_json(row.data)
+
+    async def get_many(self, request_ids: Collection[str]) -> dict[str, RollbackRequest]:
+        """The requests that exist among `request_ids`, in one statement."""
+        if not request_ids:
+            return {}
+        rows = await self._session.scalars(
+            select(RollbackRequestRow).where(col(RollbackRequestRow.id).in_(list(request_ids)))
+        )
+        return {row.id: RollbackRequest.model_validate_json(row.data) for row in rows}
 
     async def by_idempotency_key(self, key: str) -> RollbackRequest | None:
         row = (

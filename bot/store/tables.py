@@ -243,6 +243,13 @@ class DueItemRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("request_id", "kind", name="uq_due_items_request_kind"),
         Index("ix_due_items_open", "done_at", "due_at"),
+        # the scheduler's claim: the chased ones only, soonest first
+        Index(
+            "ix_due_items_pending",
+            "due_at",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

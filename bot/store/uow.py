@@ -109,7 +109,8 @@ class UnitOfWork:
         committed: Committed | None = None
         try:
             if exc_type is None:
-                await self.audit.settle()
+                await self.outbox.settle()
+                await self.audit.settle()  # the audit head last: its lock is held the shortest
                 await self._session.commit()
                 committed = Committed(
                     tuple(self._effects), self.outbox.written, tuple(self.audit.signed)
