@@ -11,11 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain import events as ev
 from bot.domain.acts import check_rule
 from bot.domain.decision import decide_rollback_or_fix
+from bot.domain.errors import DomainError
 from bot.domain.incident import Incident, incident_channel_name
 from bot.domain.notices import RequestOpened, page_for
 from bot.domain.opening import open_rollback_request, rolled_back_from
@@ -32,6 +34,7 @@ from bot.domain.severity import (
 )
 from bot.domain.transitions import apply
 from bot.ports import (
+    Announcer,
     ChannelDirectory,
     Clock,
     Executor,
@@ -50,6 +53,9 @@ Steps = list[tuple[RollbackRequest, tuple[ev.Effect, ...]]]
 
 def new_request_id() -> str:
     return "RB-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class RollbackService:
         channels: ChannelDirectory,
         executors: Mapping[str, Executor],
         new_id: Callable[[], str] = new_request_id,
+        announcer: Announcer | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -98,6 +105,7 @@ class RollbackService:
         self._channels = channels
         self._executors = executors
         self._new_id = new_id
+        self._announcer = announcer  # says why a channel made for a request stayed empty
 
     def executor_for(self, target: TargetRef) -> Executor:
         executor = self._executors.get(target.kind)
@@ -108,17 +116,42 @@ class RollbackService:
     async def open_request(
         self, command: OpenRollback, *, actor: Person, origin: Origin, idempotency_key: str
     ) -> OpenResult:
-        existing = await self._existing(idempotency_key)
-        if existing is not None:
-            return OpenResult(existing, created=False)
-        await self._refuse_if_busy(command.target)  # before a channel is made for it
-        checked = await self._check(command, actor)
+        # What the database knows, read once before the slow calls (the cluster, Slack): a
+        # retried command, a target already being rolled back, and the target's history.
+        async with self._uow() as uow:
+            existing = await uow.requests.by_idempotency_key(idempotency_key)
+            if existing is not None:
+                return OpenResult(existing, created=False)
+            busy = await uow.requests.open_for_target(command.target)
+            if busy is not None:  # refused before a channel is made for it
+                raise TargetBusyError(busy)
+            earlier = await uow.requests.for_target(command.target)
+        checked = await self._check(command, actor, earlier)
         if command.severity is TOP_SEVERITY and not origin.automated:
             # who may declare the top severity is a policy rule; refused before anything is made
             rule = self._policy.acts[Act.DECLARE_TOP_SEVERITY]
             check_rule(Act.DECLARE_TOP_SEVERITY, rule, actor, checked.roles)
         now = self._clock.now()
         channel = await self._incident_channel(command.target, actor, origin, now)
+        try:
+            return await self._store_once(
+                command, actor, origin, idempotency_key, checked, channel, now
+            )
+        except Exception as exc:
+            if not origin.is_incident_channel:  # a channel rollbot just made for this request
+                await self._explain_empty(channel, command.target, exc)
+            raise
+
+    async def _store_once(
+        self,
+        command: OpenRollback,
+        actor: Person,
+        origin: Origin,
+        idempotency_key: str,
+        checked: _Checked,
+        channel: str,
+        now: datetime,
+    ) -> OpenResult:
         # Two different requests racing to open one incident channel: the loser tries once
         # more, and then finds the incident the winner recorded.
         for attempt in (1, 2):
@@ -135,6 +168,20 @@ class RollbackService:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _explain_empty(self, channel: str, target: TargetRef, exc: Exception) -> None:
+        """The channel exists and the request does not: whoever finds it must not guess."""
+        if self._announcer is None or isinstance(exc, DomainError):
+            return  # a refusal after the channel (another request won) is said to the person
+        text = (
+            f":warning: This channel was opened for a rollback request for `{target.label}`, "
+            "but rollbot could not save the request, so nothing was rolled back or approved "
+            "here. rollbot tries again; if no card appears, run the `/rollback` command again."
+        )
+        try:
+            await self._announcer.announce(channel, text)
+        except Exception as failure:  # the log is what is left; the person hears the error
+            log.error("empty_channel_not_explained", channel=channel, error=repr(failure))
+
     async def _refuse_if_busy(self, target: TargetRef) -> None:
         async with self._uow() as uow:
             busy = await uow.requests.open_for_target(target)
@@ -145,7 +192,9 @@ class RollbackService:
         async with self._uow() as uow:
             return await uow.requests.by_idempotency_key(key)
 
-    async def _check(self, command: OpenRollback, actor: Person) -> _Checked:
+    async def _check(
+        self, command: OpenRollback, actor: Person, earlier: list[RollbackRequest]
+    ) -> _Checked:
         """Ask the target's platform and the role directory; nothing is written yet."""
         preflight = await self.executor_for(command.target).preflight(
             command.target, command.to_revision
@@ -155,8 +204,6 @@ class RollbackService:
             changes=preflight.changes,
             service=self._policy.service(command.target.name),
         )
-        async with self._uow() as uow:
-            earlier = await uow.requests.for_target(command.target)
         known_bad = rolled_back_from(
             earlier,
             preflight.to_identity,

@@ -56,6 +56,7 @@ from handlers.slack.deps import HandlerDeps
 from integrations.evidence.store import store_from
 from integrations.health.checks import HttpVerifier
 from integrations.reports.html import charts as report_charts
+from integrations.slack.announce import SlackAnnouncer
 from integrations.slack.channels import SlackChannelDirectory
 from integrations.slack.delivery import SlackDelivery, client_for
 from integrations.slack.pacing import ChannelPace
@@ -164,17 +165,16 @@ def _core(
     watch = RecoveryWatch(uow, clock, transitions, verifier)
     channels = SlackChannelDirectory(client)
     opening = RollbackService(
-        uow=uow, clock=clock, policy=policy, roles=roles, channels=channels, executors=executors
+        uow=uow,
+        clock=clock,
+        policy=policy,
+        roles=roles,
+        channels=channels,
+        executors=executors,
+        announcer=SlackAnnouncer(client),
     )
     due = DueWork(
-        uow,
-        clock,
-        transitions,
-        evidence,
-        reminders,
-        watch,
-        executions,
-        tick_seconds=settings.tick_seconds,
+        uow, clock, transitions, evidence, reminders, watch, executions, settings.tick_seconds
     )
     return _Core(
         opening=opening,
