@@ -12,7 +12,7 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import ack, audit_verify, overhead, scheduler_tick, slow_deps
+from bench import ack, audit_verify, opening, overhead, scheduler_tick, slow_deps
 from bench.report import Figure, render
 
 
@@ -28,9 +28,10 @@ async def main(quick: bool) -> None:
             ack.measure(1_300 if quick else 10_000),
         ),
         ("2. ack while Kubernetes and Slack are slow", slow_deps.measure(quick)),
-        ("3. rollback overhead", overhead.measure()),
-        ("4. audit verify throughput", audit_verify.measure(100_000 if quick else 1_000_000)),
-        ("5. scheduler tick", scheduler_tick.measure()),
+        ("3. opening throughput", opening.measure(quick)),
+        ("4. rollback overhead", overhead.measure()),
+        ("5. audit verify throughput", audit_verify.measure(100_000 if quick else 1_000_000)),
+        ("6. scheduler tick", scheduler_tick.measure()),
     ]
     for title, job in sections:
         print(f"\n{title}", flush=True)
