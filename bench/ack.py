@@ -111,7 +111,7 @@ async def _profile(url: str, loads: dict[int, Path]) -> dict[int, tuple[float, f
 Profile = dict[int, tuple[float, float]]
 
 
-def _figures(ours: Profile, default: Profile, inline: Profile) -> list[Figure]:
+def _figures(ours: Profile, default: Profile, inline: Profile, who: str) -> list[Figure]:
     """p50 and p99 at each rate, against both bare Bolt runners."""
     figures: list[Figure] = []
     for rate in RATES:
@@ -120,14 +120,14 @@ def _figures(ours: Profile, default: Profile, inline: Profile) -> list[Figure]:
         i50, i99 = inline[rate]
         figures += [
             Figure(
-                f"ack p50 at {rate}/s, rollbot on PostgreSQL",
+                f"ack p50 at {rate}/s, {who}",
                 p50,
                 d50,
                 "ms",
                 "bare Bolt, default runner",
             ),
             Figure(
-                f"ack p99 at {rate}/s, rollbot on PostgreSQL",
+                f"ack p99 at {rate}/s, {who}",
                 p99,
                 d99,
                 "ms",
@@ -136,14 +136,14 @@ def _figures(ours: Profile, default: Profile, inline: Profile) -> list[Figure]:
                 p99 < 0.5 * d99,
             ),
             Figure(
-                f"ack p50 at {rate}/s, rollbot on PostgreSQL",
+                f"ack p50 at {rate}/s, {who}",
                 p50,
                 i50,
                 "ms",
                 "bare Bolt, process_before_response",
             ),
             Figure(
-                f"ack p99 at {rate}/s, rollbot on PostgreSQL",
+                f"ack p99 at {rate}/s, {who}",
                 p99,
                 i99,
                 "ms",
@@ -224,6 +224,15 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
                 await asyncio.sleep(2)  # let the outbox drain what the load queued
                 loaded = served.rss_mib()
                 stored = await _stored(database_url)
+        async with _database() as database_url:
+            # an answering replica alone (its workers run elsewhere): the same load, fresh ids
+            env["ROLLBOT_DATABASE_URL"] = database_url
+            fresh = {rate: folder / f"thin-{rate}.jsonl" for rate in (0, *RATES)}
+            for rate, path in fresh.items():
+                _write_commands(path, ws, channel, int(rate * SECONDS) if rate else 20)
+            async with rollbot_serve(env, "--no-worker") as served:
+                thin = await _profile(served.url, fresh)
+                thin_stored = await _stored(database_url)
     finally:
         await slack.stop()
     answered = max(total_requests, sent)
@@ -236,4 +245,19 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
         "every one",
         stored == answered,
     )
-    return [*_figures(ours, default, inline), kept, *_memory(idle, loaded, total_requests)]
+    thin_kept = Figure(
+        f"commands answered 200 and found in the inbox, of {sent:,}, serve --no-worker",
+        thin_stored,
+        sent,
+        "commands",
+        "answered",
+        "every one",
+        thin_stored == sent,
+    )
+    return [
+        *_figures(ours, default, inline, "rollbot serve (its worker in the process)"),
+        kept,
+        *_figures(thin, default, inline, "rollbot serve --no-worker (answering only)"),
+        thin_kept,
+        *_memory(idle, loaded, total_requests),
+    ]

@@ -77,9 +77,11 @@ async def _rollbot_round(
     card = _card(driver, channel)
     started = time.perf_counter()
     await driver.click("U0BOB", channel, card, ActionId.APPROVE)
+    # the click is stored and answered; the worker takes it behind, as it does for a person
+    waiting = (RequestState.AWAITING_APPROVAL, RequestState.APPROVED, RequestState.EXECUTING)
     while True:
         request = (await runtime.queries.history(API))[0]
-        if request.state not in (RequestState.APPROVED, RequestState.EXECUTING):
+        if request.state not in waiting or time.perf_counter() - started > 60:
             break
         await asyncio.sleep(0.002)
     took = time.perf_counter() - started
@@ -131,6 +133,7 @@ async def measure() -> list[Figure]:
     ours: list[float] = []
     try:
         url = await runtime.serve_http()
+        runtime.workers.start()  # as `rollbot serve` does: a stored click wakes its worker
         async with SlackDriver(url, SECRET, ws) as driver:
             for n in range(ROUNDS):
                 await _bad_release(kube, 2 * n)
