@@ -177,12 +177,34 @@ def _memory(idle: float, loaded: float, total_requests: int) -> list[Figure]:
     ]
 
 
-async def _stored(database_url: str) -> int:
+async def count(database_url: str, query: str) -> int:
+    """One count from the bench's database, outside rollbot."""
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM inbox WHERE kind = 'slack'"))
+        return int(await conn.fetchval(query))
     finally:
         await conn.close()
+
+
+async def _stored(database_url: str) -> int:
+    return await count(database_url, "SELECT count(*) FROM inbox WHERE kind = 'slack'")
+
+
+def serve_env(
+    database_url: str, ws: SlackState, api: str, folder: Path, **extra: str
+) -> dict[str, str]:
+    """`rollbot serve` on the bench's database and sandbox Slack, with a key made first (a
+    shared database never gets a key nobody configured)."""
+    load_signing_key(seed_b64=None, path=folder / "audit.key", create=True)
+    return clean_env(
+        ROLLBOT_DATABASE_URL=database_url,
+        SLACK_BOT_TOKEN=ws.token,
+        SLACK_SIGNING_SECRET=SECRET,
+        ROLLBOT_SLACK_API_URL=api,
+        ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
+        ROLLBOT_LOG_LEVEL="warning",
+        **extra,
+    )
 
 
 async def measure(total_requests: int = 10_000) -> list[Figure]:
@@ -201,17 +223,7 @@ async def measure(total_requests: int = 10_000) -> list[Figure]:
         async with _bare(api, ws.token, inline=True) as url:
             inline = await _profile(url, loads)
         async with _database() as database_url:
-            # a shared database never gets a key nobody configured: make it first
-            load_signing_key(seed_b64=None, path=folder / "audit.key", create=True)
-            env = clean_env(
-                ROLLBOT_DATABASE_URL=database_url,
-                SLACK_BOT_TOKEN=ws.token,
-                SLACK_SIGNING_SECRET=SECRET,
-                ROLLBOT_SLACK_API_URL=api,
-                ROLLBOT_EXECUTOR="sandbox",
-                ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
-                ROLLBOT_LOG_LEVEL="warning",
-            )
+            env = serve_env(database_url, ws, api, folder, ROLLBOT_EXECUTOR="sandbox")
             async with rollbot_serve(env) as served:
                 await asyncio.sleep(1)
                 idle = served.rss_mib()

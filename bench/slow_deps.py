@@ -16,14 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
-from bench.ack import SECRET, _database, _load, _quantile
+from bench.ack import _database, _load, _quantile, count, serve_env
 from bench.report import Figure
-from bot.audit.keys import load_signing_key
 from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
-from sandbox.processes import clean_env, rollbot_serve
+from sandbox.processes import rollbot_serve
 from sandbox.slack.driver import command_fields
 from sandbox.slack.server import SandboxSlack
 from sandbox.slack.state import SlackState
@@ -44,11 +41,7 @@ def _commands(path: Path, ws: SlackState, targets: range, tag: str) -> None:
 
 
 async def _opened(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM rollback_requests"))
-    finally:
-        await conn.close()
+    return await count(database_url, "SELECT count(*) FROM rollback_requests")
 
 
 async def _run(slow: bool, count: int) -> tuple[list[float], int, float]:
@@ -66,17 +59,14 @@ async def _run(slow: bool, count: int) -> tuple[list[float], int, float]:
     _commands(fields, ws, range(count), "load")
     try:
         async with _database() as database_url:
-            load_signing_key(seed_b64=None, path=folder / "audit.key", create=True)
-            env = clean_env(
-                ROLLBOT_DATABASE_URL=database_url,
-                SLACK_BOT_TOKEN=ws.token,
-                SLACK_SIGNING_SECRET=SECRET,
-                ROLLBOT_SLACK_API_URL=api,
+            env = serve_env(
+                database_url,
+                ws,
+                api,
+                folder,
                 ROLLBOT_EXECUTOR="kubernetes",
                 ROLLBOT_KUBECONFIG=str(kube.write_kubeconfig(folder / "kubeconfig")),
                 ROLLBOT_KUBE_REQUEST_TIMEOUT_SECONDS=str(KUBE_SECONDS * 3),
-                ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
-                ROLLBOT_LOG_LEVEL="warning",
             )
             async with rollbot_serve(env) as served:
                 await _load(served.url, warm, 0, 1)

@@ -133,39 +133,25 @@ class RollbackService:
             check_rule(Act.DECLARE_TOP_SEVERITY, rule, actor, checked.roles)
         now = self._clock.now()
         channel = await self._incident_channel(command.target, actor, origin, now)
+        # Two different requests racing to open one incident channel: the loser tries once
+        # more, and then finds the incident the winner recorded.
         try:
-            return await self._store_once(
-                command, actor, origin, idempotency_key, checked, channel, now
-            )
+            for attempt in (1, 2):
+                try:
+                    return await self._store(
+                        command, actor, origin, idempotency_key, checked, channel, now
+                    )
+                except IntegrityError:
+                    winner = await self._existing(idempotency_key)
+                    if winner is not None:  # a concurrent delivery of the same command won
+                        return OpenResult(winner, created=False)
+                    await self._refuse_if_busy(command.target)  # another request for it won
+                    if attempt == 2:
+                        raise
         except Exception as exc:
             if not origin.is_incident_channel:  # a channel rollbot just made for this request
                 await self._explain_empty(channel, command.target, exc)
             raise
-
-    async def _store_once(
-        self,
-        command: OpenRollback,
-        actor: Person,
-        origin: Origin,
-        idempotency_key: str,
-        checked: _Checked,
-        channel: str,
-        now: datetime,
-    ) -> OpenResult:
-        # Two different requests racing to open one incident channel: the loser tries once
-        # more, and then finds the incident the winner recorded.
-        for attempt in (1, 2):
-            try:
-                return await self._store(
-                    command, actor, origin, idempotency_key, checked, channel, now
-                )
-            except IntegrityError:
-                winner = await self._existing(idempotency_key)
-                if winner is not None:  # a concurrent delivery of the same command won
-                    return OpenResult(winner, created=False)
-                await self._refuse_if_busy(command.target)  # another request for it won
-                if attempt == 2:
-                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _explain_empty(self, channel: str, target: TargetRef, exc: Exception) -> None:
