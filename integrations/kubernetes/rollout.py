@@ -19,15 +19,19 @@ from bot.ports import ExecutionError, TargetUnavailableError, UnknownTargetError
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
-# Annotations kubectl leaves alone when it copies a ReplicaSet's annotations onto the deployment.
-SKIPPED_ANNOTATIONS = {
-    "kubectl.kubernetes.io/last-applied-configuration",
-    REVISION,
-    "deployment.kubernetes.io/revision-history",
-    "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas",
-    "deprecated.deployment.rollback.to",
-}
+# kubectl's annotationsToSkip (pkg/polymorphichelpers/rollback.go), the same list as the
+# deployment controller's (pkg/controller/deployment/util/deployment_util.go): an undo keeps these
+# from the deployment and takes every other annotation from the chosen ReplicaSet.
+SKIPPED_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 CONFLICT_RETRIES = 3
 T = TypeVar("T")
 
@@ -148,15 +152,24 @@ def unanswered_patch(target: TargetRef, sent: datetime, timeout: float, exc: Exc
     )
 
 
-def undo_patch(deployment: dict[str, Any], chosen: dict[str, Any]) -> list[dict[str, Any]]:
-    """kubectl rollout undo's JSON patch (rollback.go: the chosen ReplicaSet's template, the
-    annotations merged but for the ones kubectl skips), plus a test on the resourceVersion read."""
-    template = plain_template(chosen["spec"]["template"])
-    template.setdefault("metadata", {})["creationTimestamp"] = None
-    annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items()}
+def undo_annotations(deployment: dict[str, Any], chosen: dict[str, Any]) -> dict[str, str]:
+    """The deployment's annotations after an undo, rebuilt as rollback.go does: only the skipped
+    keys survive from the deployment, everything else comes from the chosen ReplicaSet. So a
+    change-cause or custom annotation of the bad revision does not stay on the restored one."""
+    kept = deployment["metadata"].get("annotations") or {}
+    annotations = {k: kept[k] for k in sorted(SKIPPED_ANNOTATIONS) if k in kept}
     for key, value in (chosen["metadata"].get("annotations") or {}).items():
         if key not in SKIPPED_ANNOTATIONS:
             annotations[key] = value
+    return annotations
+
+
+def undo_patch(deployment: dict[str, Any], chosen: dict[str, Any]) -> list[dict[str, Any]]:
+    """kubectl rollout undo's JSON patch (rollback.go: the chosen ReplicaSet's template without
+    its pod-template-hash, the annotations rebuilt), plus a test on the resourceVersion read."""
+    template = plain_template(chosen["spec"]["template"])
+    template.setdefault("metadata", {})["creationTimestamp"] = None
+    annotations = undo_annotations(deployment, chosen)
     return [
         # kubectl's two operations, plus a test that makes the patch conditional on what we read
         {

@@ -13,10 +13,9 @@ import re
 import secrets
 from typing import Any
 
+from sandbox.kube.annotations import REVISION, revision, sync_new_replica_set
 from sandbox.kube.store import ApiError, ObjectStore, now_iso
 
-REVISION = "deployment.kubernetes.io/revision"
-HISTORY = "deployment.kubernetes.io/revision-history"
 HASH_LABEL = "pod-template-hash"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -42,10 +41,6 @@ def _plain_template(template: dict[str, Any]) -> dict[str, Any]:
 def template_hash(template: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(_plain_template(template), sort_keys=True).encode()).digest()
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
-
-
-def _revision(rs: dict[str, Any]) -> int:
-    return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
 
 
 def default_deployment(obj: dict[str, Any]) -> None:
@@ -83,15 +78,41 @@ class DeploymentController:
         if resource != "deployments" or kind == "DELETED":
             return
         meta, status = obj["metadata"], obj.get("status") or {}
-        if meta.get("generation", 1) > status.get("observedGeneration", 0):
-            self._queued += 1
-            asyncio.get_running_loop().call_soon(
-                self._queued_reconcile, meta["namespace"], meta["name"]
-            )
+        # The real controller syncs on every update; a new template needs a rollout, anything
+        # else (an annotation, a status write) only the current ReplicaSet's annotations.
+        rollout = meta.get("generation", 1) > status.get("observedGeneration", 0)
+        self._queued += 1
+        asyncio.get_running_loop().call_soon(
+            self._queued_reconcile, meta["namespace"], meta["name"], rollout
+        )
 
-    def _queued_reconcile(self, namespace: str, name: str) -> None:
+    def _queued_reconcile(self, namespace: str, name: str, rollout: bool) -> None:
         self._queued -= 1
-        self._reconcile(namespace, name)
+        if rollout:
+            self._reconcile(namespace, name)
+        else:
+            self._sync_annotations(namespace, name)
+
+    def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+        """The ReplicaSet running the deployment's template, and the revision it should carry
+        (getNewReplicaSet: one more than the highest of the others)."""
+        owned = self._owned(deployment)
+        wanted = _plain_template(deployment["spec"]["template"])
+        current = next(
+            (rs for rs in owned if _plain_template(rs["spec"]["template"]) == wanted), None
+        )
+        others = [revision(rs) for rs in owned if rs is not current]
+        return current, max(others, default=0) + 1
+
+    def _sync_annotations(self, namespace: str, name: str) -> None:
+        deployment = self.store.get("deployments", namespace, name)
+        if deployment is None:
+            return
+        current, new_revision = self._current(deployment)
+        if current is not None and sync_new_replica_set(
+            deployment, current, new_revision, exists=True
+        ):
+            self.store.replace("replicasets", current)
 
     def _owned(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         uid = deployment["metadata"]["uid"]
@@ -131,46 +152,36 @@ class DeploymentController:
             },
         )
 
-    def _new_replica_set(self, deployment: dict[str, Any], revision: int) -> dict[str, Any]:
+    def _new_replica_set(self, deployment: dict[str, Any], new_revision: int) -> dict[str, Any]:
         meta, spec = deployment["metadata"], deployment["spec"]
         pod_hash = template_hash(spec["template"])
         template = copy.deepcopy(spec["template"])
         template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
         selector = copy.deepcopy(spec.get("selector") or {"matchLabels": {}})
         selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
-        return self.store.create(
-            "replicasets",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": f"{meta['name']}-{pod_hash}",
-                    "namespace": meta["namespace"],
-                    "labels": template["metadata"]["labels"],
-                    "annotations": {
-                        REVISION: str(revision),
-                        "deployment.kubernetes.io/desired-replicas": str(spec["replicas"]),
-                        **{
-                            k: v
-                            for k, v in (meta.get("annotations") or {}).items()
-                            if k == "kubernetes.io/change-cause"
-                        },
-                    },
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "apps/v1",
-                            "kind": "Deployment",
-                            "name": meta["name"],
-                            "uid": meta["uid"],
-                            "controller": True,
-                            "blockOwnerDeletion": True,
-                        }
-                    ],
-                },
-                "spec": {"replicas": 0, "selector": selector, "template": template},
-                "status": {"replicas": 0},
+        rs: dict[str, Any] = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{meta['name']}-{pod_hash}",
+                "namespace": meta["namespace"],
+                "labels": template["metadata"]["labels"],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
-        )
+            "spec": {"replicas": 0, "selector": selector, "template": template},
+            "status": {"replicas": 0},
+        }
+        sync_new_replica_set(deployment, rs, new_revision, exists=False)
+        return self.store.create("replicasets", rs)
 
     def _reconcile(self, namespace: str, name: str) -> None:
         deployment = self.store.get("deployments", namespace, name)
@@ -182,20 +193,11 @@ class DeploymentController:
                 deployment, progressing=("Unknown", "DeploymentPaused", "Deployment is paused")
             )
             return
-        owned = self._owned(deployment)
-        top = max((_revision(rs) for rs in owned), default=0)
-        wanted = _plain_template(spec["template"])
-        current = next(
-            (rs for rs in owned if _plain_template(rs["spec"]["template"]) == wanted), None
-        )
+        current, new_revision = self._current(deployment)
         if current is None:
-            current = self._new_replica_set(deployment, top + 1)
-        elif _revision(current) != top:
-            # an undo: the old ReplicaSet comes back as the newest revision
-            notes = current["metadata"].setdefault("annotations", {})
-            history = [h for h in notes.get(HISTORY, "").split(",") if h]
-            notes[HISTORY] = ",".join([*history, notes[REVISION]])
-            notes[REVISION] = str(top + 1)
+            current = self._new_replica_set(deployment, new_revision)
+        elif sync_new_replica_set(deployment, current, new_revision, exists=True):
+            # e.g. an undo: the old ReplicaSet comes back as the newest revision
             current = self.store.replace("replicasets", current)
         notes = deployment["metadata"].setdefault("annotations", {})
         if notes.get(REVISION) != current["metadata"]["annotations"][REVISION]:
@@ -308,7 +310,7 @@ class DeploymentController:
         if fresh is None:
             return deployment
         owned = self._owned(fresh)
-        newest = max(owned, key=_revision, default=None)
+        newest = max(owned, key=revision, default=None)
         status = fresh.setdefault("status", {})
         status["observedGeneration"] = fresh["metadata"].get("generation", 1)
         status["replicas"] = sum(rs["spec"]["replicas"] for rs in owned)
