@@ -1,16 +1,14 @@
-"""AWS CodeDeploy rollbacks through boto3.
+"""AWS CodeDeploy rollbacks through boto3: the calls. Which way back is chosen in plan.py.
 
-Two ways back, both CodeDeploy's own: a deployment still running is stopped with automatic
-rollback (CodeDeploy redeploys the last successful revision); a finished bad deployment is
-rolled back by redeploying the revision of an earlier successful deployment. Either way the
-new deployment is followed with GetDeployment until it ends. A target's revision, as rollbot
-records it, is the deployment ID of the group's latest deployment.
+The new deployment is followed with GetDeployment until it ends; throttling and 5xx answers are
+ridden out while polling, within a deadline. A target's revision, as rollbot records it, is the
+deployment ID of the group's latest deployment.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,15 +24,18 @@ from bot.ports import (
     TargetUnavailableError,
     UnknownTargetError,
 )
+from integrations.codedeploy.plan import ACTIVE, Plan, choose_plan, revision_label
 
-ACTIVE = frozenset({"Created", "Queued", "InProgress", "Ready", "Baking"})
 _NOT_FOUND = {
     "ApplicationDoesNotExistException",
     "DeploymentGroupDoesNotExistException",
     "DeploymentDoesNotExistException",
 }
-# Worth asking again while following a deployment; anything else ends the rollback.
+# Worth asking again while polling a deployment; anything else ends the rollback.
 _TRANSIENT = {"ThrottlingException", "InternalFailure", "ServiceUnavailable", "Unreachable"}
+POLL_MISSES = 5  # transient failures in a row that still count as "CodeDeploy is busy"
+BATCH = 25  # BatchGetDeployments takes at most 25 ids
+HISTORY_PAGES = 40  # ListDeployments pages read at most, within the history window
 
 
 class CodeDeployCallError(TargetUnavailableError):
@@ -43,46 +44,24 @@ class CodeDeployCallError(TargetUnavailableError):
         self.code = code
 
 
-def revision_label(revision: dict[str, Any]) -> str:
-    s3 = revision.get("s3Location")
-    if s3:
-        return f"s3://{s3.get('bucket')}/{s3.get('key')}"
-    github = revision.get("gitHubLocation")
-    if github:
-        return f"{github.get('repository')}@{str(github.get('commitId', ''))[:12]}"
-    return str(revision.get("revisionType", "revision"))
-
-
-@dataclass(frozen=True)
-class _Plan:
-    app: str
-    group: str
-    latest: dict[str, Any]
-    # "stop": stop `latest` and let CodeDeploy roll back; "redeploy": deploy `good`'s revision.
-    mode: str
-    good: dict[str, Any]
-
-    def describe(self) -> str:
-        bad, good = self.latest, self.good
-        if self.mode == "stop":
-            return (
-                f"stop {bad['deploymentId']} ({bad['status']}, {revision_label(bad['revision'])}) "
-                f"with automatic rollback to {revision_label(good['revision'])} "
-                f"(last successful: {good['deploymentId']})"
-            )
-        return (
-            f"redeploy {revision_label(good['revision'])} (from {good['deploymentId']}) over "
-            f"{bad['deploymentId']} ({revision_label(bad['revision'])})"
-        )
-
-
 class CodeDeployExecutor:
     def __init__(
-        self, client: Any, *, poll_seconds: float = 5.0, timeout_seconds: float = 3600
+        self,
+        client: Any,
+        *,
+        poll_seconds: float = 5.0,
+        timeout_seconds: float = 3600,
+        stop_timeout_seconds: float = 300,
+        history_days: float = 90,
     ) -> None:
         self._client = client  # a boto3 CodeDeploy client; its endpoint_url picks the service
         self._poll = poll_seconds
         self._timeout = timeout_seconds
+        # how long CodeDeploy may take to act on a stop and name its rollback deployment
+        self._stop_timeout = stop_timeout_seconds
+        # ListDeployments is read back this far (createTimeRange); older deployments count only
+        # through GetDeploymentGroup's lastSuccessfulDeployment
+        self._history_seconds = history_days * 86400
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -107,47 +86,42 @@ class CodeDeployExecutor:
         return app, group
 
     async def _history(self, app: str, group: str) -> list[dict[str, Any]]:
-        ids = (await self._ask("list_deployments", applicationName=app, deploymentGroupName=group))[
-            "deployments"
-        ]
-        if not ids:
-            return []
-        infos = (await self._ask("batch_get_deployments", deploymentIds=ids[:25]))[
-            "deploymentsInfo"
-        ]
+        """Every deployment in the window, oldest first: ListDeployments is paginated and in no
+        particular order, so all pages are read and the details sorted by createTime."""
+        window = {"start": time.time() - self._history_seconds, "end": time.time() + 60}
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = await self._ask(
+                "list_deployments",
+                applicationName=app,
+                deploymentGroupName=group,
+                createTimeRange=window,
+                **({"nextToken": token} if token else {}),
+            )
+            ids.extend(page.get("deployments") or [])
+            token = page.get("nextToken")
+            if not token:
+                break
+        infos: list[dict[str, Any]] = []
+        for at in range(0, len(ids), BATCH):
+            batch = await self._ask("batch_get_deployments", deploymentIds=ids[at : at + BATCH])
+            infos.extend(batch["deploymentsInfo"])
         return sorted(infos, key=lambda d: d["createTime"])
 
-    async def _plan(self, target: TargetRef, to_revision: str | None) -> _Plan:
+    async def _plan(self, target: TargetRef, to_revision: str | None) -> Plan:
         app, group = self._names(target)
-        await self._ask("get_deployment_group", applicationName=app, deploymentGroupName=group)
+        group_info = (
+            await self._ask("get_deployment_group", applicationName=app, deploymentGroupName=group)
+        )["deploymentGroupInfo"]
         history = await self._history(app, group)
-        if not history:
-            raise UnknownTargetError(f"`{target.label}` has no deployments to roll back")
-        latest = history[-1]
-        succeeded = [d for d in history[:-1] if d["status"] == "Succeeded"]
-        if to_revision is not None:
-            chosen = next((d for d in history if d["deploymentId"] == to_revision), None)
-            if chosen is None or chosen["status"] != "Succeeded":
-                raise UnknownTargetError(
-                    f"{to_revision} is not a successful deployment of `{target.label}`"
-                )
-        else:
-            # the newest earlier success that deployed something else than the bad revision
-            different = [d for d in succeeded if d["revision"] != latest["revision"]]
-            if not different:
-                raise UnknownTargetError(
-                    f"`{target.label}` has no earlier successful deployment of another revision"
-                )
-            chosen = different[-1]
-        if latest["status"] in ACTIVE:
-            last_good = succeeded[-1] if succeeded else None
-            if last_good is None or last_good["deploymentId"] != chosen["deploymentId"]:
-                raise UnknownTargetError(
-                    f"{latest['deploymentId']} is still running: CodeDeploy can stop it and roll "
-                    "back only to the last successful deployment; ask without --to-revision"
-                )
-            return _Plan(app, group, latest, "stop", chosen)
-        return _Plan(app, group, latest, "redeploy", chosen)
+        named = (group_info.get("lastSuccessfulDeployment") or {}).get("deploymentId")
+        last_successful = next((d for d in history if d["deploymentId"] == named), None)
+        if named and last_successful is None:  # older than the window: read it by its id
+            last_successful = (await self._ask("get_deployment", deploymentId=named))[
+                "deploymentInfo"
+            ]
+        return choose_plan(group_info, history, last_successful, to_revision, target.label)
 
     async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
         plan = await self._plan(target, to_revision)
@@ -170,6 +144,7 @@ class CodeDeployExecutor:
         try:
             plan = await self._plan(request.target, request.to_revision)
             await fence()
+            await progress(f"restoring {plan.good['deploymentId']}: {plan.reason}")
             if plan.mode == "stop":
                 following = await self._stop(plan, progress)
             else:
@@ -215,13 +190,35 @@ class CodeDeployExecutor:
             detail=f"{revision_label(final['revision'])} deployed by {final['deploymentId']}",
         )
 
-    async def _stop(self, plan: _Plan, progress: Progress) -> str:
+    async def _poll_once(self, deployment: str) -> dict[str, Any]:
+        """GetDeployment, riding out throttling and 5xx as long as CodeDeploy is only busy."""
+        for miss in range(1, POLL_MISSES + 1):
+            try:
+                info: dict[str, Any] = (await self._ask("get_deployment", deploymentId=deployment))[
+                    "deploymentInfo"
+                ]
+                return info
+            except CodeDeployCallError as exc:
+                if exc.code not in _TRANSIENT or miss == POLL_MISSES:
+                    raise ExecutionError(
+                        f"lost track of {deployment} ({exc}); check it in the CodeDeploy console"
+                    ) from None
+                await asyncio.sleep(self._poll)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _stop(self, plan: Plan, progress: Progress) -> str:
         bad = plan.latest["deploymentId"]
+        if plan.latest["status"] == "Ready":
+            await progress(
+                f"{bad} is waiting in Ready: its replacement is up but takes no production "
+                "traffic; stopping it keeps traffic where it was"
+            )
         answer = await self._ask("stop_deployment", deploymentId=bad, autoRollbackEnabled=True)
         await progress(f"stopped {bad} with automatic rollback: {answer.get('statusMessage', '')}")
-        stopped_polls = 0
+        loop = asyncio.get_running_loop()
+        deadline, stopped_polls = loop.time() + self._stop_timeout, 0
         while True:
-            info = (await self._ask("get_deployment", deploymentId=bad))["deploymentInfo"]
+            info = await self._poll_once(bad)
             rollback = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
             if rollback:
                 await progress(f"CodeDeploy started rollback deployment {rollback}")
@@ -231,9 +228,15 @@ class CodeDeployExecutor:
             if stopped_polls > 12:
                 message = (info.get("rollbackInfo") or {}).get("rollbackMessage", "no reason given")
                 raise ExecutionError(f"CodeDeploy stopped {bad} but started no rollback: {message}")
+            if loop.time() > deadline:
+                raise ExecutionError(
+                    f"CodeDeploy accepted the stop of {bad} but it is still {info['status']} and "
+                    f"no rollback deployment was started within {self._stop_timeout:g} s; "
+                    "check it in the CodeDeploy console"
+                )
             await asyncio.sleep(self._poll)
 
-    async def _redeploy(self, plan: _Plan, request: RollbackRequest, progress: Progress) -> str:
+    async def _redeploy(self, plan: Plan, request: RollbackRequest, progress: Progress) -> str:
         answer = await self._ask(
             "create_deployment",
             applicationName=plan.app,
@@ -245,37 +248,55 @@ class CodeDeployExecutor:
         await progress(f"created deployment {deployment}: {plan.describe()}")
         return deployment
 
-    async def _follow(self, deployment: str, progress: Progress) -> dict[str, Any]:
-        """Poll until the deployment ends; transient API errors are waited out a few times."""
-        deadline = asyncio.get_running_loop().time() + self._timeout
-        said, misses = "", 0
+    async def _follow(
+        self, deployment: str, progress: Progress, *, answered: bool = False
+    ) -> dict[str, Any]:
+        """Poll until the deployment ends. When it fails and the group's own automatic rollback
+        answers with a deployment, follow that one too and say what is live at the end."""
+        loop = asyncio.get_running_loop()
+        deadline, said, waited = loop.time() + self._timeout, "", False
         while True:
-            try:
-                answer = await self._ask("get_deployment", deploymentId=deployment)
-                info: dict[str, Any] = answer["deploymentInfo"]
-                misses = 0
-            except CodeDeployCallError as exc:
-                misses += 1
-                if exc.code not in _TRANSIENT or misses >= 5:
-                    raise ExecutionError(
-                        f"lost track of {deployment} ({exc}); check it in the CodeDeploy console"
-                    ) from None
-                await asyncio.sleep(self._poll)
-                continue
+            info = await self._poll_once(deployment)
             overview = info.get("deploymentOverview") or {}
             total = sum(int(v) for v in overview.values())
             line = f"{deployment} {info['status']}: {overview.get('Succeeded', 0)} of {total} instances done"
             if line != said:
                 await progress(line)
                 said = line
+            if info["status"] == "Ready" and not waited:
+                waited = True
+                await progress(
+                    f"{deployment} is waiting in Ready: traffic moves only when someone "
+                    "continues it (ContinueDeployment) or its wait runs out"
+                )
             if info["status"] == "Succeeded":
                 return info
             if info["status"] not in ACTIVE:
-                error = (info.get("errorInformation") or {}).get("message", "no reason given")
-                raise ExecutionError(f"rollback deployment {deployment} {info['status']}: {error}")
-            if asyncio.get_running_loop().time() > deadline:
+                await self._failed(deployment, info, progress, answered)
+            if loop.time() > deadline:
                 raise ExecutionError(f"{deployment} did not finish in {self._timeout:.0f} s")
             await asyncio.sleep(self._poll)
+
+    async def _failed(
+        self, deployment: str, info: dict[str, Any], progress: Progress, answered: bool
+    ) -> None:
+        error = (info.get("errorInformation") or {}).get("message", "no reason given")
+        failed = f"rollback deployment {deployment} {info['status']}: {error}"
+        again = (info.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+        if not again or answered:
+            raise ExecutionError(failed)
+        await progress(
+            f"{failed}; the group's automatic rollback answered with {again}, following it"
+        )
+        try:
+            final = await self._follow(str(again), progress, answered=True)
+        except ExecutionError as exc:
+            raise ExecutionError(f"{failed}; then {exc}") from None
+        raise ExecutionError(
+            f"{failed}. The group's automatic rollback then deployed "
+            f"{revision_label(final['revision'])} with {again}: live now is the revision that was "
+            "live before this rollback"
+        )
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         app, group = self._names(target)

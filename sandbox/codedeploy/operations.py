@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.codedeploy.state import CodeDeployState, Deployment
+from sandbox.codedeploy.state import ACTIVE, CodeDeployState, Deployment
 
 
 class AwsError(Exception):
@@ -57,7 +56,7 @@ def _deployment(state: CodeDeployState, deployment_id: str) -> Deployment:
             "DeploymentDoesNotExistException",
             f"The deployment {deployment_id} does not exist with the user or AWS account.",
         )
-    found.advance()
+    state.advance(found)
     return found
 
 
@@ -73,11 +72,8 @@ def deployment_info(d: Deployment) -> dict[str, Any]:
         "creator": d.creator,
         "description": d.description,
         "deploymentOverview": d.overview(),
-        "computePlatform": "Server",
-        "deploymentStyle": {
-            "deploymentType": "IN_PLACE",
-            "deploymentOption": "WITHOUT_TRAFFIC_CONTROL",
-        },
+        "computePlatform": d.platform,
+        "deploymentStyle": _style(d.platform),
     }
     if d.status != "Created":
         info["startTime"] = d.created
@@ -88,6 +84,13 @@ def deployment_info(d: Deployment) -> dict[str, Any]:
     if d.status == "Failed" and d.fail_with:
         info["errorInformation"] = {"code": "SCRIPT_FAILED", "message": d.fail_with}
     return info
+
+
+def _style(platform: str) -> dict[str, str]:
+    """ECS and Lambda deployments are always blue/green with traffic control."""
+    if platform == "Server":
+        return {"deploymentType": "IN_PLACE", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}
+    return {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
 
 
 def _summary(d: Deployment | None) -> dict[str, Any] | None:
@@ -104,14 +107,21 @@ def get_deployment_group(state: CodeDeployState, args: dict[str, Any]) -> dict[s
     app, group = _group(state, args)
     history = state.of_group(app, group)
     succeeded = [d for d in history if d.status == "Succeeded"]
+    settings = state.groups[(app, group)]
+    rollback = (
+        {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+        if settings["auto_rollback"]
+        else {"enabled": False}
+    )
     info: dict[str, Any] = {
         "applicationName": app,
         "deploymentGroupId": state.groups[(app, group)]["id"],
         "deploymentGroupName": group,
         "deploymentConfigName": "CodeDeployDefault.OneAtATime",
         "serviceRoleArn": "arn:aws:iam::123456789012:role/codedeploy",
-        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
-        "computePlatform": "Server",
+        "autoRollbackConfiguration": rollback,
+        "computePlatform": settings["platform"],
+        "deploymentStyle": _style(settings["platform"]),
     }
     if history:
         info["lastAttemptedDeployment"] = _summary(history[-1])
@@ -122,12 +132,30 @@ def get_deployment_group(state: CodeDeployState, args: dict[str, Any]) -> dict[s
 
 @operation("ListDeployments")
 def list_deployments(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
+    """Pages of ids with a nextToken, in the order the scenario picked (the API promises none),
+    filtered by status and by createTimeRange as the API reference describes."""
     app, group = _group(state, args)
     statuses = set(args.get("includeOnlyStatuses") or [])
+    window = args.get("createTimeRange") or {}
+    start, end = window.get("start", float("-inf")), window.get("end", float("inf"))
     found = [
-        d.id for d in reversed(state.of_group(app, group)) if not statuses or d.status in statuses
+        d.id
+        for d in state.of_group(app, group)
+        if (not statuses or d.status in statuses) and start <= d.created <= end
     ]
-    return {"deployments": found}
+    if state.list_order == "newest":
+        found.reverse()
+    token = args.get("nextToken")
+    offset = int(token.removeprefix("page-")) if token else 0
+    if token and (not token.startswith("page-") or offset > len(found)):
+        raise AwsError(
+            "InvalidNextTokenException", "The next token was specified in an invalid format."
+        )
+    page = found[offset : offset + state.page_size]
+    answer: dict[str, Any] = {"deployments": page}
+    if offset + state.page_size < len(found):
+        answer["nextToken"] = f"page-{offset + state.page_size}"
+    return answer
 
 
 @operation("GetDeployment")
@@ -138,6 +166,11 @@ def get_deployment(state: CodeDeployState, args: dict[str, Any]) -> dict[str, An
 @operation("BatchGetDeployments")
 def batch_get_deployments(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
     ids = _required(args, "deploymentIds")
+    if len(ids) > 25:
+        raise AwsError(
+            "BatchLimitExceededException",
+            "The maximum number of names or IDs allowed for this request (25) was exceeded.",
+        )
     return {
         "deploymentsInfo": [
             deployment_info(_deployment(state, i)) for i in ids if i in state.deployments
@@ -167,7 +200,7 @@ def get_application_revision(state: CodeDeployState, args: dict[str, Any]) -> di
 @operation("CreateDeployment")
 def create_deployment(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
     app, group = _group(state, args)
-    if any(d.status in ("Created", "InProgress") for d in state.of_group(app, group)):
+    if any(d.status in ACTIVE for d in state.of_group(app, group)):
         raise AwsError(
             "DeploymentLimitExceededException",
             f"The Deployment Group '{group}' already has an active Deployment",
@@ -181,38 +214,14 @@ def create_deployment(state: CodeDeployState, args: dict[str, Any]) -> dict[str,
 def stop_deployment(state: CodeDeployState, args: dict[str, Any]) -> dict[str, Any]:
     """Stop an active deployment; with autoRollbackEnabled, redeploy the last good revision."""
     deployment = _deployment(state, _required(args, "deploymentId"))
-    if deployment.status not in ("Created", "Queued", "InProgress", "Ready", "Baking"):
+    if deployment.status not in ACTIVE or deployment.stopping_at is not None:
         raise AwsError(
             "DeploymentAlreadyCompletedException",
             f"Deployment {deployment.id} is already completed",
         )
-    deployment.status = "Stopped"
-    deployment.completed = time.time()
-    if not args.get("autoRollbackEnabled"):
-        return {"status": "Succeeded", "statusMessage": "Deployment stopped"}
-    good = [d for d in state.of_group(deployment.app, deployment.group) if d.status == "Succeeded"]
-    if not good:
-        deployment.rollback_info = {"rollbackMessage": "No deployment found for rollback."}
-        return {
-            "status": "Succeeded",
-            "statusMessage": "Deployment stopped; nothing to roll back to",
-        }
-    rollback = state.start(
-        deployment.app,
-        deployment.group,
-        good[-1].revision,
-        creator="autoRollback",
-        description=f"Rollback of {deployment.id}",
-    )
-    rollback.rollback_info = {
-        "rollbackTriggeringDeploymentId": deployment.id,
-        "rollbackMessage": f"Automatic rollback of {deployment.id}",
-    }
-    deployment.rollback_info = {
-        "rollbackDeploymentId": rollback.id,
-        "rollbackMessage": f"Deployment {deployment.id} stopped; rolling back with {rollback.id}",
-    }
-    return {"status": "Pending", "statusMessage": "Stopping deployment; rollback starts"}
+    status = state.stop(deployment, rollback=bool(args.get("autoRollbackEnabled")))
+    message = "Stopping deployment" if status == "Pending" else "Deployment stopped"
+    return {"status": status, "statusMessage": message}
 
 
 @operation("CreateApplication")

@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from bot.domain.request import TargetRef
+from integrations.codedeploy.executor import CodeDeployExecutor
 from sandbox.codedeploy.server import SandboxCodeDeploy
 from sandbox.codedeploy.state import s3_revision
 
@@ -127,3 +129,29 @@ async def test_the_sandbox_checks_the_signature_moto_does_not(
         await asyncio.to_thread(stranger.list_applications)
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
     assert sandbox.state.calls == []  # refused before anything was done
+
+
+def _thirty_releases(client: Any) -> list[str]:
+    # moto's backend outlives one server: its own application name
+    client.create_application(applicationName="bigshop", computePlatform="Server")
+    client.create_deployment_group(
+        applicationName="bigshop", deploymentGroupName="prod", serviceRoleArn=ROLE
+    )
+    return [
+        client.create_deployment(
+            applicationName="bigshop",
+            deploymentGroupName="prod",
+            revision=s3_revision(f"shop-{n}.zip"),
+        )["deploymentId"]
+        for n in range(1, 31)
+    ]
+
+
+async def test_with_thirty_deployments_in_moto_the_newest_is_live(moto_url: str) -> None:
+    """moto lists oldest first: reading only the first 25 ids reported #25 as live."""
+    client = _client(moto_url)
+    ids = await asyncio.to_thread(_thirty_releases, client)
+    executor = CodeDeployExecutor(client, poll_seconds=0.01)
+    assert (
+        await executor.live_revision(TargetRef(kind="codedeploy", name="bigshop/prod")) == ids[-1]
+    )

@@ -71,7 +71,7 @@ async def test_a_bad_release_is_rolled_back_by_redeploying_the_good_revision(
     await command(runtime, driver, channel, "U0ALICE", text)
     shown = str(card(slack, channel)["blocks"])
     assert (
-        f"redeploy s3://releases/shop-1.0.zip (from d-SBX000001) over {bad} "
+        f"redeploy s3://releases/shop-1.0.zip (from d-SBX000001, the deployment asked for) over {bad} "
         "(s3://releases/shop-1.1.zip)" in shown
     )
     await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
@@ -136,7 +136,7 @@ async def test_a_running_release_is_stopped_and_codedeploy_rolls_it_back(
     assert stop == {"deploymentId": bad, "autoRollbackEnabled": True}
     assert codedeploy.state.deployments[bad].status == "Stopped"
     rollback = codedeploy.state.deployments["d-SBX000003"]
-    assert (rollback.creator, rollback.status) == ("autoRollback", "Succeeded")
+    assert (rollback.creator, rollback.status) == ("codeDeployRollback", "Succeeded")
     assert "CreateDeployment" not in codedeploy.state.operations_called()
     lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
     assert any(line.startswith(f"stopped {bad} with automatic rollback") for line in lines)
