@@ -76,10 +76,23 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+# what comes before the path of a URL: scheme, host and port (the userinfo is its own shape)
+_URL_HEAD = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/@]*$", re.I)
+
+
+def _random_segment(segment: str) -> bool:
+    """A path segment that is a key (a webhook's secret part), not an id or a word: long and
+    above 4 bits a character, which no hex id reaches."""
+    return len(segment) >= 16 and _entropy(segment) > 4.0
+
+
 def _high_entropy(match: re.Match[str]) -> str:
     """Long random-looking strings are keys; hex digests (at most 4 bits a character, like
-    image digests and hashes, which evidence needs) are not."""
+    image digests and hashes, which evidence needs) are not. A URL's path is judged segment by
+    segment, so a link to an approval request stays readable while a webhook's key does not."""
     word = match.group(0)
+    if "/" in word and _URL_HEAD.search(match.string, 0, match.start()):
+        return "/".join(REDACTED if _random_segment(s) else s for s in word.split("/"))
     return REDACTED if _entropy(word) > 4.3 else word
 
 

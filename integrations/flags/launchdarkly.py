@@ -5,6 +5,10 @@ the environment's targeting state (on/off, fallthrough and off variations) as it
 at that flag version; LaunchDarkly's `_version` is the revision. Every state rollbot reads is
 recorded, so versions it saw stay restorable. Each write carries a comment naming the request,
 which LaunchDarkly keeps in its own audit log; the evidence pack copies those entries.
+
+An environment that requires approval takes changes only as approval requests: there rollbot,
+after its own approvals, opens one with the same semantic patch and follows it (reviews.py).
+Every call pins LD-API-Version, so the answers' shapes do not depend on the token's version.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ from bot.ports import (
     TargetUnavailableError,
     UnknownTargetError,
 )
-from integrations.flags.http import JsonApi
+from integrations.flags.http import FlagApiError, JsonApi
+from integrations.flags.reviews import Proposal, Review, ReviewState, WaitRules, follow, span
 
 SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
+# The REST API version this code is written against (LaunchDarkly's API versioning).
+LD_API_VERSION = "20240415"
+_PINNED = {"LD-API-Version": LD_API_VERSION}
 
 
 def _variation_id(flag: dict[str, Any], index: Any) -> str:
@@ -62,18 +70,66 @@ def served(target: TargetRef, state: dict[str, str]) -> str:
     )
 
 
+def _approval_state(answer: dict[str, Any]) -> ReviewState:
+    """An approval request's `status` (pending, completed, failed, scheduled) and `reviewStatus`
+    (pending, approved, declined), as one state."""
+    reviews = answer.get("allReviews") or []
+    detail = "; ".join(
+        f"{r.get('kind', '?')} by {r.get('memberId', 'someone')}"
+        + (f": {r['comment']}" if r.get("comment") else "")
+        for r in reviews
+        if r.get("kind") in ("approve", "decline")
+    )
+    status, review = answer.get("status"), answer.get("reviewStatus")
+    if status == "completed":
+        return ReviewState(Review.APPLIED, detail)
+    if status == "failed":
+        return ReviewState(Review.FAILED, detail or "LaunchDarkly could not apply it")
+    if review == "declined":
+        return ReviewState(Review.DECLINED, detail)
+    if review == "approved":
+        return ReviewState(Review.APPROVED, detail)
+    return ReviewState(Review.PENDING, detail or "no review yet")
+
+
 class LaunchDarklyExecutor:
-    def __init__(self, api: JsonApi, project: str, versions: ConfigVersions) -> None:
+    def __init__(
+        self,
+        api: JsonApi,
+        project: str,
+        versions: ConfigVersions,
+        *,
+        waits: WaitRules | None = None,
+    ) -> None:
         self._api = api
         self._project = project
         self._versions = versions
+        self._waits = waits or WaitRules()
 
     def _path(self, target: TargetRef) -> str:
         return f"/api/v2/flags/{self._project}/{target.name}"
 
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return await self._api.call(method, path, headers=_PINNED, **kwargs)
+
+    async def _approval_required(self, target: TargetRef, flag: dict[str, Any]) -> bool:
+        """The environment's approvalSettings: required for every flag, or for flags with one
+        of its requiredApprovalTags. A token that may not read environments finds out on the
+        patch instead (405), which is handled the same way."""
+        env = target.namespace or "production"
+        try:
+            found = await self._call("GET", f"/api/v2/projects/{self._project}/environments/{env}")
+        except FlagApiError as exc:
+            if exc.status == 403:
+                return False
+            raise
+        settings = (found or {}).get("approvalSettings") or {}
+        tags = set(settings.get("requiredApprovalTags") or [])
+        return bool(settings.get("required")) or bool(tags & set(flag.get("tags") or []))
+
     async def _read(self, target: TargetRef) -> tuple[dict[str, Any], dict[str, str]]:
         env = target.namespace or "production"
-        flag = await self._api.call("GET", self._path(target), params={"env": env})
+        flag = await self._call("GET", self._path(target), params={"env": env})
         if env not in (flag.get("environments") or {}):
             raise UnknownTargetError(f"LaunchDarkly flag `{target.name}` has no environment {env}")
         state = flag_state(flag, env)
@@ -108,7 +164,7 @@ class LaunchDarklyExecutor:
         return wanted
 
     async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
-        _, state = await self._read(target)
+        flag, state = await self._read(target)
         wanted = await self._wanted(target, state, to_revision)
         changes = _diff(state, wanted)
         how = (
@@ -116,10 +172,17 @@ class LaunchDarklyExecutor:
             if to_revision is None
             else f"restore flag version {to_revision}"
         )
+        gate = ""
+        if await self._approval_required(target, flag):
+            gate = (
+                f". LaunchDarkly requires approval in {target.namespace or 'production'}: after "
+                "the approvals here, rollbot opens a LaunchDarkly approval request with this "
+                "change and waits until it is applied (its link goes on the timeline)"
+            )
         return Preflight(
             live_revision=state["_version"],
             to_revision=to_revision,
-            summary=f"flag version {state['_version']}: {how}; {', '.join(changes)}",
+            summary=f"flag version {state['_version']}: {how}; {', '.join(changes)}{gate}",
             changes=tuple(f"flag {c}" for c in changes),
             live_identity=served(target, state),
             to_identity=served(target, wanted),
@@ -149,17 +212,30 @@ class LaunchDarklyExecutor:
         target = request.target
         env = target.namespace or "production"
         try:
-            _, state = await self._read(target)
+            flag, state = await self._read(target)
             wanted = await self._wanted(target, state, request.to_revision)
-            body = {
-                "environmentKey": env,
-                "instructions": self._instructions(state, wanted),
-                "comment": f"rollbot {request.id}: {request.reason}"[:500],
-            }
+            instructions = self._instructions(state, wanted)
+            comment = f"rollbot {request.id}: {request.reason}"[:500]
+            gated = await self._approval_required(target, flag)
             await fence()
-            flag = await self._api.call(
-                "PATCH", self._path(target), body=body, content_type=SEMANTIC_PATCH
-            )
+            if not gated:
+                try:
+                    flag = await self._call(
+                        "PATCH",
+                        self._path(target),
+                        body={
+                            "environmentKey": env,
+                            "instructions": instructions,
+                            "comment": comment,
+                        },
+                        content_type=SEMANTIC_PATCH,
+                    )
+                except FlagApiError as exc:
+                    if exc.status != 405:  # method_not_allowed: "updates require approval"
+                        raise
+                    gated = True
+            if gated:
+                flag = await self._through_approval(request, instructions, comment, progress)
         except (TargetUnavailableError, UnknownTargetError) as exc:
             raise ExecutionError(str(exc)) from None
         after = flag_state(flag, env)
@@ -175,6 +251,56 @@ class LaunchDarklyExecutor:
         return ExecutionResult(
             from_revision=state["_version"], to_revision=after["_version"], detail=changed
         )
+
+    async def _through_approval(
+        self,
+        request: RollbackRequest,
+        instructions: list[dict[str, str]],
+        comment: str,
+        progress: Progress,
+    ) -> dict[str, Any]:
+        """Open a LaunchDarkly approval request with the same semantic patch, follow it until it
+        is applied, and return the flag as it then reads."""
+        target = request.target
+        env = target.namespace or "production"
+        base = f"/api/v2/projects/{self._project}/flags/{target.name}/environments/{env}"
+        opened = await self._call(
+            "POST",
+            f"{base}/approval-requests",
+            body={
+                "description": f"rollbot {request.id}: roll back `{target.name}` in {env}",
+                "instructions": instructions,
+                "comment": comment,
+            },
+        )
+        at = f"{base}/approval-requests/{opened['_id']}"
+        site = ((opened.get("_links") or {}).get("site") or {}).get("href") or (
+            f"/projects/{self._project}/flags/{target.name}/approvals/{opened['_id']}?env={env}"
+        )
+        link = site if site.startswith("http") else self._api.base_url + site
+
+        async def read() -> ReviewState:
+            return _approval_state(await self._call("GET", at))
+
+        async def apply() -> bool:
+            try:
+                await self._call("POST", f"{at}/apply", body={"comment": comment})
+            except FlagApiError as exc:
+                if exc.status == 403:
+                    return False
+                raise
+            return True
+
+        await progress(
+            f"LaunchDarkly requires approval in {env}: opened approval request {link} with "
+            f"this change; waiting up to {span(self._waits.wait_seconds)} for it to "
+            "be applied"
+        )
+        await follow(
+            Proposal("LaunchDarkly", "approval request", link, read, apply), progress, self._waits
+        )
+        flag: dict[str, Any] = await self._call("GET", self._path(target), params={"env": env})
+        return flag
 
     async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
         target = request.target
@@ -199,7 +325,7 @@ class LaunchDarklyExecutor:
         env = target.namespace or "production"
         flag, state = await self._read(target)
         spec = f"proj/{self._project}:env/{env}:flag/{target.name}"
-        audit = await self._api.call("GET", "/api/v2/auditlog", params={"spec": spec, "limit": "5"})
+        audit = await self._call("GET", "/api/v2/auditlog", params={"spec": spec, "limit": "5"})
         return {
             "flag": target.label,
             "launchdarkly_version": state["_version"],

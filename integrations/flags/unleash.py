@@ -2,6 +2,11 @@
 
 Unleash keeps no version of a feature's environment state that rollbot could restore, so the
 revision rollbot records is the state itself (enabled/disabled) and the only way back is off.
+
+Where the environment has change requests on (Unleash Enterprise), the toggle goes in as a
+change request with a comment naming the rollback request, submitted for review and followed
+until applied (reviews.py). Open source Unleash has no change-request API; a toggle it refuses
+for want of one fails with the reason.
 """
 
 from __future__ import annotations
@@ -19,13 +24,42 @@ from bot.ports import (
     TargetUnavailableError,
     UnknownTargetError,
 )
-from integrations.flags.http import JsonApi
+from integrations.flags.http import FlagApiError, JsonApi
+from integrations.flags.reviews import Proposal, Review, ReviewState, WaitRules, follow, span
+
+# Change request states (Unleash Enterprise) as rollbot follows them.
+_CHANGE_STATES = {
+    "Draft": Review.PENDING,
+    "In review": Review.PENDING,
+    "Scheduled": Review.PENDING,
+    "Approved": Review.APPROVED,
+    "Applied": Review.APPLIED,
+    "Rejected": Review.DECLINED,
+    "Cancelled": Review.DECLINED,
+}
 
 
 class UnleashExecutor:
-    def __init__(self, api: JsonApi, project: str) -> None:
+    def __init__(self, api: JsonApi, project: str, *, waits: WaitRules | None = None) -> None:
         self._api = api
         self._project = project
+        self._waits = waits or WaitRules()
+
+    async def _change_requests_on(self, env: str) -> bool:
+        """The project's change-request settings; open source Unleash has none (404)."""
+        try:
+            config = await self._api.call(
+                "GET", f"/api/admin/projects/{self._project}/change-requests/config"
+            )
+        except UnknownTargetError:
+            return False
+        except FlagApiError as exc:
+            if exc.status == 403:  # the token may not read them: the toggle will tell
+                return False
+            raise
+        return any(
+            c.get("environment") == env and c.get("changeRequestEnabled") for c in config or []
+        )
 
     def _path(self, target: TargetRef) -> str:
         return f"/api/admin/projects/{self._project}/features/{target.name}"
@@ -51,10 +85,20 @@ class UnleashExecutor:
         _, enabled = await self._read(target)
         if not enabled:
             raise UnknownTargetError(f"`{target.label}` is already off; nothing to roll back")
+        gate = ""
+        if await self._change_requests_on(target.namespace or "production"):
+            gate = (
+                f". Unleash requires a change request in {target.namespace}: after the approvals "
+                "here, rollbot opens one and waits until it is applied (its link goes on the "
+                "timeline)"
+            )
         return Preflight(
             live_revision="enabled",
             to_revision="disabled",
-            summary=f"turn Unleash feature `{target.name}` off in {target.namespace} (kill switch)",
+            summary=(
+                f"turn Unleash feature `{target.name}` off in {target.namespace} (kill switch)"
+                f"{gate}"
+            ),
             changes=("flag enabled → disabled",),
             live_identity=f"`{target.name}` on",
             to_identity=f"`{target.name}` off",
@@ -68,9 +112,13 @@ class UnleashExecutor:
     ) -> ExecutionResult:
         target = request.target
         env = target.namespace or "production"
-        await fence()
         try:
-            await self._api.call("POST", f"{self._path(target)}/environments/{env}/off")
+            gated = await self._change_requests_on(env)
+            await fence()
+            if gated:
+                await self._through_change_request(request, progress)
+            else:
+                await self._switch_off(target, env)
             _, enabled = await self._read(target)
         except (TargetUnavailableError, UnknownTargetError) as exc:
             raise ExecutionError(str(exc)) from None
@@ -78,6 +126,62 @@ class UnleashExecutor:
             raise ExecutionError(f"Unleash accepted the switch but `{target.label}` is still on")
         await progress(f"Unleash: `{target.name}` turned off in {env}")
         return ExecutionResult(from_revision="enabled", to_revision="disabled", detail="turned off")
+
+    async def _switch_off(self, target: TargetRef, env: str) -> None:
+        try:
+            await self._api.call("POST", f"{self._path(target)}/environments/{env}/off")
+        except FlagApiError as exc:
+            if exc.status == 403 and "SKIP_CHANGE_REQUEST" in str(exc):
+                raise ExecutionError(
+                    f"Unleash takes changes to {env} only as change requests, and it offers "
+                    "rollbot no change-request API (open source Unleash, or a token without "
+                    f"access to it): turn `{target.name}` off in {env} in Unleash by hand"
+                ) from None
+            raise
+
+    async def _through_change_request(self, request: RollbackRequest, progress: Progress) -> None:
+        target, env = request.target, request.target.namespace or "production"
+        base = f"/api/admin/projects/{self._project}"
+        opened = await self._api.call(
+            "POST",
+            f"{base}/environments/{env}/change-requests",
+            body={"feature": target.name, "action": "updateEnabled", "payload": {"enabled": False}},
+        )
+        at = f"{base}/change-requests/{opened['id']}"
+        comment = f"rollbot {request.id}: {request.reason}"[:500]
+        await self._api.call("POST", f"{at}/comments", body={"text": comment})
+        await self._api.call("PUT", f"{at}/state", body={"state": "In review"})
+        link = f"{self._api.base_url}/projects/{self._project}/change-requests/{opened['id']}"
+
+        async def read() -> ReviewState:
+            change = await self._api.call("GET", at)
+            state = str(change.get("state"))
+            people = [
+                f"{verb} by {(r.get('createdBy') or {}).get('username', 'someone')}"
+                for verb, key in (("approved", "approvals"), ("rejected", "rejections"))
+                for r in change.get(key) or []
+            ]
+            return ReviewState(
+                _CHANGE_STATES.get(state, Review.PENDING), "; ".join(people) or state
+            )
+
+        async def apply() -> bool:
+            try:
+                await self._api.call("PUT", f"{at}/state", body={"state": "Applied"})
+            except FlagApiError as exc:
+                if exc.status == 403:
+                    return False
+                raise
+            return True
+
+        await progress(
+            f"Unleash requires a change request in {env}: opened change request {link} and "
+            f"submitted it for review; waiting up to {span(self._waits.wait_seconds)} "
+            "for it to be applied"
+        )
+        await follow(
+            Proposal("Unleash", "change request", link, read, apply), progress, self._waits
+        )
 
     async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
         try:

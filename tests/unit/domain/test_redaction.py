@@ -177,6 +177,23 @@ def test_a_random_key_in_any_text_is_redacted(key: str, prefix: str) -> None:
     assert key not in redact_text(line)
 
 
+@settings(max_examples=200, deadline=None)
+@given(key=RANDOM_KEY)
+def test_a_random_key_in_a_url_path_is_redacted(key: str) -> None:
+    line = f"posted to https://hooks.example.com/services/T0AB12CD3/{key.replace('/', '')}"
+    assert key.replace("/", "") not in redact_text(line)
+
+
+def test_a_link_to_an_approval_request_stays_readable() -> None:
+    link = (
+        "https://app.launchdarkly.com/projects/default/flags/new-checkout/approvals/"
+        "fe3c82433db14a2193012efa?env=production"
+    )
+    assert redact_text(f"opened approval request {link}") == f"opened approval request {link}"
+    webhook = "http://127.0.0.1:8080/services/T0AB12CD3/B0XY45ZW6/q8Lr2mN5vT7kP1sD9fG3hJ6a"
+    assert redact_text(webhook) == "http://127.0.0.1:8080/services/T0AB12CD3/B0XY45ZW6/<redacted>"
+
+
 def test_digests_uids_and_ordinary_words_stay() -> None:
     digest = "sha256:" + "0123456789abcdef" * 4
     uid = "6b1c0b8e-2a4f-4c1d-9e3f-0d9f1c2b3a4e"
