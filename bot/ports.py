@@ -103,7 +103,17 @@ class VerificationResult:
     ran: bool = True
 
 
-Progress = Callable[[str], Awaitable[None]]
+@dataclass(frozen=True)
+class PlatformReview:
+    """Said through Progress when the change now waits on the platform's own review: it goes on
+    the card, in the timeline and in the audit log, with its link."""
+
+    what: str  # "LaunchDarkly approval request"
+    link: str
+    why: str  # "LaunchDarkly requires approval in production; rollbot waits up to 10 minutes"
+
+
+Progress = Callable[[str | PlatformReview], Awaitable[None]]
 # Called right before each change to the target: raises LeaseLostError when this process no
 # longer holds the rollback (another one took it over), so a slow worker never acts after it.
 Fence = Callable[[], Awaitable[None]]

@@ -84,6 +84,15 @@ class ExecutionFailed(_Frozen):
     reason: str
 
 
+class PlatformReviewOpened(_Frozen):
+    """The rollback waits on the platform's own review of the change (a LaunchDarkly approval
+    request, an Unleash change request), after rollbot's approvals."""
+
+    what: str  # "LaunchDarkly approval request"
+    link: str
+    why: str = ""  # "LaunchDarkly requires approval in production"
+
+
 class VerificationPassed(_Frozen):
     summary: str = "health checks passed"
     checks: dict[str, str] = {}
@@ -159,6 +168,7 @@ Event = (
     | StartExecution
     | ExecutionSucceeded
     | ExecutionFailed
+    | PlatformReviewOpened
     | VerificationPassed
     | VerificationFailed
     | VerificationSkipped

@@ -145,6 +145,8 @@ class RollbackRequest(BaseModel):
     override: ap.EmergencyOverride | None = None
     obligations: tuple[Obligation, ...] = ()
     outcome: str | None = None
+    # While executing: the platform's own review the rollback waits on, with its link.
+    waiting_on: str | None = None
     # Why this rollback needs a security reviewer's eye (authn/authz touched); empty if none.
     security_implications: tuple[str, ...] = ()
     # What the preflight found the rollback will change, shown to approvers before they approve.

@@ -251,6 +251,7 @@ def _post_mortem(r: RollbackRequest, now: datetime) -> tuple[dict[str, Any], tup
 def _succeeded(r: RollbackRequest, e: ev.ExecutionSucceeded, now: datetime) -> Outcome:
     updates, effects = _post_mortem(r, now)
     updates["to_revision"] = e.to_revision
+    updates["waiting_on"] = None
     return Outcome(
         state=S.VERIFYING,
         action="execution.succeeded",
@@ -265,6 +266,7 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
     # The rollback runbook: a failed rollback stops, escalates and preserves state; no automatic second try.
     updates, effects = _post_mortem(r, now)
     updates["outcome"] = f"rollback failed: {e.reason}"
+    updates["waiting_on"] = None
     return Outcome(
         state=S.FAILED,
         action="execution.failed",
@@ -276,6 +278,16 @@ def _failed(r: RollbackRequest, e: ev.ExecutionFailed, now: datetime) -> Outcome
             ev.Escalate(reason=e.reason, page=ev.FAILURE_PAGES),
             ev.PreserveState(reason=e.reason),
         ),
+    )
+
+
+def _review_opened(r: RollbackRequest, e: ev.PlatformReviewOpened, now: datetime) -> Outcome:
+    return Outcome(
+        state=S.EXECUTING,
+        action="execution.awaiting_review",
+        actor=SYSTEM,
+        updates={"waiting_on": f"{e.what} {e.link}"},
+        details={"what": e.what, "link": e.link, "why": e.why},
     )
 
 
@@ -305,6 +317,7 @@ RULES: dict[type[Any], tuple[frozenset[RequestState], Handler]] = {
     ev.StartExecution: (frozenset({S.APPROVED}), _start),
     ev.ExecutionSucceeded: (frozenset({S.EXECUTING}), _succeeded),
     ev.ExecutionFailed: (frozenset({S.EXECUTING}), _failed),
+    ev.PlatformReviewOpened: (frozenset({S.EXECUTING}), _review_opened),
     ev.VerificationPassed: (frozenset({S.VERIFYING}), verification.verified),
     ev.VerificationFailed: (frozenset({S.VERIFYING}), verification.not_recovered),
     ev.VerificationSkipped: (frozenset({S.VERIFYING}), verification.unverified),

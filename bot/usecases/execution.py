@@ -27,6 +27,7 @@ from bot.ports import (
     Fence,
     LeaseLostError,
     NothingChangedError,
+    PlatformReview,
     Progress,
     Verifier,
 )
@@ -73,10 +74,19 @@ class ExecutionRunner:
         """Wait for every rollback started so far (tests and shutdown)."""
         await self._background.drain()
 
-    async def _progress(self, request: RollbackRequest, lease: Lease, line: str) -> None:
+    async def _progress(
+        self, request: RollbackRequest, lease: Lease, line: str | PlatformReview
+    ) -> None:
         """A progress line on the timeline, written only while this process holds the lease.
-        Best effort: a database hiccup loses the line, never the rollback."""
+        Best effort: a database hiccup loses the line, never the rollback. A platform review
+        the rollback now waits on is recorded on the request itself (card, audit log)."""
         lease.progressed = self._clock.now()
+        if isinstance(line, PlatformReview):
+            opened = ev.PlatformReviewOpened(
+                what=line.what, link=redact_text(line.link), why=redact_text(line.why)
+            )
+            await self._transitions.record_outcome(request.id, opened, fence=lease.token)
+            return
         try:
             async with self._uow() as uow:
                 if await self._leases.held(uow, request.id, lease):

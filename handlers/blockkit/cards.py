@@ -265,6 +265,11 @@ def request_card(r: RollbackRequest) -> Message:
         {"type": "section", "block_id": BlockId.SUMMARY, "fields": _summary_fields(r)},
         section(f"*Reason*\n{escape(r.reason)}"),
         *([section(f"*What changes*\n{escape(r.preflight)}")] if r.preflight else []),
+        *(
+            [section(f"*Waiting on*\n{escape(r.waiting_on)}")]
+            if r.waiting_on and r.state is RequestState.EXECUTING
+            else []
+        ),
         *([_known_bad_section(r.known_bad)] if r.known_bad and r.state.is_open else []),
         *_decision_blocks(r, card),
         *_approval_blocks(r, card),

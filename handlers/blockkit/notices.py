@@ -40,6 +40,7 @@ _TIMELINE = {
     "execution.started": "started the rollback",
     "execution.succeeded": "rolled back to revision {to_revision}",
     "execution.failed": "rollback failed: {reason}",
+    "execution.awaiting_review": "is waiting on {what} {link}: {why}",
     "verification.passed": "recovery verified: {summary}",
     "verification.failed": "recovery NOT verified: {reason}",
     "verification.skipped": "rolled back; recovery NOT verified: {summary}. Press Recovery confirmed on the card once you have seen the service work.",

@@ -22,6 +22,7 @@ from bot.ports import (
     ExecutionResult,
     Fence,
     NothingChangedError,
+    PlatformReview,
     Preflight,
     Progress,
     TargetUnavailableError,
@@ -292,9 +293,12 @@ class LaunchDarklyExecutor:
             return True
 
         await progress(
-            f"LaunchDarkly requires approval in {env}: opened approval request {link} with "
-            f"this change; waiting up to {span(self._waits.wait_seconds)} for it to "
-            "be applied"
+            PlatformReview(
+                "LaunchDarkly approval request",
+                link,
+                f"LaunchDarkly requires approval in {env}; rollbot opened it with this change "
+                f"and waits up to {span(self._waits.wait_seconds)} for it to be applied",
+            )
         )
         await follow(
             Proposal("LaunchDarkly", "approval request", link, read, apply), progress, self._waits

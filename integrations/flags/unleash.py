@@ -19,6 +19,7 @@ from bot.ports import (
     ExecutionResult,
     Fence,
     NothingChangedError,
+    PlatformReview,
     Preflight,
     Progress,
     TargetUnavailableError,
@@ -175,9 +176,12 @@ class UnleashExecutor:
             return True
 
         await progress(
-            f"Unleash requires a change request in {env}: opened change request {link} and "
-            f"submitted it for review; waiting up to {span(self._waits.wait_seconds)} "
-            "for it to be applied"
+            PlatformReview(
+                "Unleash change request",
+                link,
+                f"Unleash requires a change request in {env}; rollbot opened it, submitted it "
+                f"for review and waits up to {span(self._waits.wait_seconds)} for it to be applied",
+            )
         )
         await follow(
             Proposal("Unleash", "change request", link, read, apply), progress, self._waits

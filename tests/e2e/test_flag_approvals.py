@@ -53,11 +53,25 @@ def executors(
     return build
 
 
-async def _reviewer(flags: SandboxFlags, kind: str, comment: str) -> None:
-    """A LaunchDarkly member reviewing the request once it shows up in LaunchDarkly."""
+async def _reviewer(
+    flags: SandboxFlags,
+    kind: str,
+    comment: str,
+    seen: tuple[Runtime, SandboxSlack, str, list[str]] | None = None,
+) -> None:
+    """A LaunchDarkly member reviewing the request once it shows up in LaunchDarkly (and, when
+    asked, what the card in the channel said while it waited)."""
     while not flags.state.ld_approvals:  # noqa: ASYNC110  (a person, polling their inbox)
         await asyncio.sleep(0.01)
     [approval_id] = flags.state.ld_approvals
+    if seen is not None:
+        runtime, slack, channel, cards = seen
+        for _ in range(500):  # bounded: the card update is delivered while the rollback waits
+            await runtime.delivery.drain()
+            if "Waiting on" in str(card(slack, channel)["blocks"]):
+                break
+            await asyncio.sleep(0.01)
+        cards.append(str(card(slack, channel)["blocks"]))
     flags.state.ld_review(approval_id, kind, "member-lead", comment)
 
 
@@ -77,7 +91,9 @@ async def test_rollbots_approvals_then_a_launchdarkly_approval_request_applied(
 ) -> None:
     await _open_and_approve_here(runtime, driver, slack, channel)
     assert not flags.state.ld_approvals  # nothing goes to LaunchDarkly before rollbot's approval
-    reviewer = asyncio.create_task(_reviewer(flags, "approve", "go ahead"))
+    shown: list[str] = []
+    seen = (runtime, slack, channel, shown)
+    reviewer = asyncio.create_task(_reviewer(flags, "approve", "go ahead", seen))
     await click(runtime, driver, slack, channel, "U0FRANK", ActionId.APPROVE)
     await reviewer
 
@@ -95,8 +111,11 @@ async def test_rollbots_approvals_then_a_launchdarkly_approval_request_applied(
 
     lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
     link = f"{flags.url}/projects/default/flags/new-checkout/approvals/{approval['_id']}"
-    opened = next(line for line in lines if "opened approval request" in line)
+    [waiting] = shown  # the card while LaunchDarkly's review was open
+    assert f"*Waiting on*\\nLaunchDarkly approval request {link}" in waiting
+    opened = next(line for line in lines if "is waiting on LaunchDarkly approval request" in line)
     assert link in opened
+    assert "Waiting on" not in str(card(slack, channel)["blocks"])  # gone once it ended
     assert any("was applied" in line for line in lines)
     assert "rollbot rolled back to revision 2" in lines
     assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok

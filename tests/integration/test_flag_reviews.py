@@ -14,7 +14,7 @@ import pytest
 
 from bot.domain.policy import RollbackType
 from bot.domain.request import TargetRef
-from bot.ports import ExecutionError
+from bot.ports import ExecutionError, PlatformReview
 from integrations.flags.http import JsonApi, wait_for
 from integrations.flags.launchdarkly import LD_API_VERSION, LaunchDarklyExecutor
 from integrations.flags.reviews import WaitRules
@@ -66,8 +66,9 @@ def _unleash(flags: SandboxFlags) -> UnleashExecutor:
 async def _execute(executor: Any, target: TargetRef) -> tuple[Any, list[str]]:
     lines: list[str] = []
 
-    async def progress(line: str) -> None:
-        lines.append(line)
+    async def progress(line: str | PlatformReview) -> None:
+        said = line if isinstance(line, str) else f"waiting on {line.what} {line.link}: {line.why}"
+        lines.append(said)
 
     request = make_request(RollbackType.FEATURE_FLAG).model_copy(
         update={"target": target, "to_revision": None, "reason": "checkout errors"}
@@ -98,7 +99,7 @@ async def test_a_405_on_the_patch_turns_into_an_approval_request(flags: SandboxF
         False
     )
     assert result.to_revision == "2"
-    assert any("opened approval request" in line for line in lines)
+    assert any(line.startswith("waiting on LaunchDarkly approval request http") for line in lines)
     assert set(flags.state.ld_api_versions) == {LD_API_VERSION}
 
 
@@ -166,7 +167,10 @@ async def test_an_unleash_change_request_is_submitted_followed_and_applied(
     assert change["comments"][0]["text"].endswith(": checkout errors")
     [env] = flags.state.unleash[("default", "fast-search")]["environments"]
     assert env["enabled"] is False
-    assert f"{flags.url}/projects/default/change-requests/1" in lines[0]
+    assert lines[0].startswith(
+        f"waiting on Unleash change request {flags.url}/projects/default/change-requests/1: "
+        "Unleash requires a change request in production; rollbot opened it, submitted it"
+    )
 
 
 async def test_a_rejected_unleash_change_request_fails_with_who_rejected_it(

@@ -382,6 +382,35 @@ def test_failed_rollback_stops_escalates_and_preserves_state() -> None:
         apply(request, ev.StartExecution(), T0)
 
 
+@pytest.mark.parametrize(
+    "outcome", [ev.ExecutionSucceeded(to_revision="4"), ev.ExecutionFailed(reason="declined")]
+)
+def test_a_platform_review_shows_while_executing_and_clears_with_the_outcome(
+    outcome: ev.Event,
+) -> None:
+    request = make_request(
+        RollbackType.DEPLOYMENT_LAST_VERSION, requester_roles=roles(Role.ON_CALL)
+    )
+    request, _ = step(request, ev.ChooseRollback(by=ALICE))
+    with pytest.raises(IllegalTransitionError):  # only a rollback under way waits on one
+        apply(request, ev.PlatformReviewOpened(what="x", link="https://x"), T0)
+    request, _ = step(request, ev.StartExecution())
+    opened = ev.PlatformReviewOpened(
+        what="LaunchDarkly approval request", link="https://ld/approvals/1", why="required"
+    )
+    request, effects = step(request, opened)
+    assert request.state is S.EXECUTING
+    assert request.waiting_on == "LaunchDarkly approval request https://ld/approvals/1"
+    [audit] = effects
+    assert isinstance(audit, ev.AuditEffect)
+    assert (audit.action, audit.details["link"]) == (
+        "execution.awaiting_review",
+        "https://ld/approvals/1",
+    )
+    request, _ = step(request, outcome)
+    assert request.waiting_on is None
+
+
 def test_failed_verification_marks_failed_to_recover_and_escalates() -> None:
     request = make_request(
         RollbackType.DEPLOYMENT_LAST_VERSION, requester_roles=roles(Role.ON_CALL)
