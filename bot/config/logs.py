@@ -16,12 +16,18 @@ def redact_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return {k: redact_text(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
-def configure_logging(fmt: str = "json", level: str = "info") -> None:
+# Libraries that narrate their own routine (APScheduler's "Running job" every tick, each HTTP
+# request): heard only at debug level, so a day's log is about rollbacks.
+CHATTY = ("apscheduler", "aiohttp.access", "botocore", "urllib3", "kubernetes", "asyncio")
+
+
+def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.dev.ConsoleRenderer(colors=False)
+        if console
+        else structlog.processors.JSONRenderer()
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -44,3 +50,5 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)

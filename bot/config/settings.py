@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,8 +84,16 @@ class Settings(BaseSettings):
     # How often a worker looks for stored Slack requests and alerts that another process (a
     # `serve --no-worker` replica) stored; within one process a stored item wakes it at once.
     inbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    log_format: str = "json"
-    log_level: str = "info"
+    # json for a log pipeline; console: key=value lines for a terminal; auto: console on a
+    # terminal, json otherwise
+    log_format: Literal["json", "console", "auto"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        """INFO and info are the same level to everyone who types them."""
+        return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _flag_service_reachable(self) -> Settings:

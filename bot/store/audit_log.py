@@ -30,8 +30,9 @@ from bot.store.tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
 
 
 @dataclass(frozen=True)
-class _Waiting:
-    """An entry appended in this transaction, chained and written only at its end."""
+class AuditedStep:
+    """An entry appended in this transaction, chained and written only at its end; after the
+    commit, what the step log tells the people on call."""
 
     at: datetime
     actor: Person
@@ -41,7 +42,7 @@ class _Waiting:
     payload: dict[str, Any]
 
 
-def _body(seq: int, at: datetime, entry: _Waiting) -> bytes:
+def _body(seq: int, at: datetime, entry: AuditedStep) -> bytes:
     return entry_body(
         seq=seq,
         at=at,
@@ -66,10 +67,12 @@ class AuditLog:
     def __init__(self, session: AsyncSession, signer: AuditSigner) -> None:
         self._session = session
         self._signer = signer
-        self._waiting: list[_Waiting] = []
+        self._waiting: list[AuditedStep] = []
         self._checkpoint_at: datetime | None = None
         # checkpoints this transaction signed: anchored outside the database once it commits
         self.signed: list[SignedCheckpoint] = []
+        # every entry this transaction wrote, for the handlers after the commit
+        self.written: list[AuditedStep] = []
 
     async def append(
         self,
@@ -81,7 +84,7 @@ class AuditLog:
         incident_id: str | None,
         payload: dict[str, Any],
     ) -> None:
-        self._waiting.append(_Waiting(at, actor, action, request_id, incident_id, payload))
+        self._waiting.append(AuditedStep(at, actor, action, request_id, incident_id, payload))
 
     async def checkpoint(self, at: datetime) -> None:
         """Sign the head as this transaction leaves it (on each completed rollback); nothing
@@ -127,6 +130,7 @@ class AuditLog:
             self._sign(*checkpoint)
         if due:
             await self._session.flush()
+        self.written.extend(self._waiting)
         self._waiting, self._checkpoint_at = [], None
         return int(seq)
 

@@ -22,7 +22,7 @@ from bot.audit.chain import SignedCheckpoint
 from bot.audit.keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.request import RollbackRequest
-from bot.store.audit_log import AuditLog
+from bot.store.audit_log import AuditedStep, AuditLog
 from bot.store.due_items import DueItems
 from bot.store.engine import session_factory
 from bot.store.inbox import InboxRepository
@@ -41,6 +41,7 @@ class Committed:
     effects: tuple[tuple[RollbackRequest, ev.Effect], ...]
     notices_written: int
     checkpoints: tuple[SignedCheckpoint, ...] = ()
+    audited: tuple[AuditedStep, ...] = ()
 
     def of_type(self, kind: type[E]) -> list[tuple[RollbackRequest, E]]:
         return [(r, e) for r, e in self.effects if isinstance(e, kind)]
@@ -113,7 +114,10 @@ class UnitOfWork:
                 await self.audit.settle()  # the audit head last: its lock is held the shortest
                 await self._session.commit()
                 committed = Committed(
-                    tuple(self._effects), self.outbox.written, tuple(self.audit.signed)
+                    tuple(self._effects),
+                    self.outbox.written,
+                    tuple(self.audit.signed),
+                    tuple(self.audit.written),
                 )
             else:
                 await self._session.rollback()
@@ -121,7 +125,10 @@ class UnitOfWork:
             await self._session.close()
             self._session = None
         if committed is not None and (
-            committed.effects or committed.notices_written or committed.checkpoints
+            committed.effects
+            or committed.notices_written
+            or committed.checkpoints
+            or committed.audited
         ):
             self._publish(committed)
 

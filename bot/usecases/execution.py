@@ -87,6 +87,7 @@ class ExecutionRunner:
             )
             await self._transitions.record_outcome(request.id, opened, fence=lease.token)
             return
+        log.info("execution.step", request=request.id, target=request.target.label, line=line)
         try:
             async with self._uow() as uow:
                 if await self._leases.held(uow, request.id, lease):

@@ -154,6 +154,14 @@ class SlackDelivery:
             raise error
         failed = await self._outbox.refused(notice, answer.refusal, answer.reason)
         self._metrics.outbox_failed.labels(error=answer.reason).inc(len(failed))
+        log.error(
+            "delivery.failed",
+            request=notice.request.id,
+            target=notice.request.target.label,
+            channel=notice.channel,
+            error=answer.reason,
+            notices=len(failed),
+        )
         return True
 
     def start(self) -> None:

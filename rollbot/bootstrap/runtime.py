@@ -46,6 +46,7 @@ from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
 from bot.usecases.queries import RequestQueries
 from bot.usecases.reports import ReportService
+from bot.usecases.step_log import StepLog
 from bot.usecases.transition import Transitions
 from handlers.blockkit.notices import render as render_notice
 from handlers.http.alerts import alert_route
@@ -259,6 +260,7 @@ def _subscribe(
     uow.on_commit(executions.on_commit)
     anchors = CheckpointAnchors(store)
     uow.on_commit(anchors.on_commit)  # every signed checkpoint, also outside the database
+    uow.on_commit(StepLog().on_commit)  # one log event per step, for the people on call
     return anchors
 
 

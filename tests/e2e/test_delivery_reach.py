@@ -5,6 +5,7 @@ notices stuck in one channel while another needs its card now."""
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from bot.domain.notices import TimelineEntry
 from bot.domain.policy import ApprovalPolicy, PagingPolicy
@@ -102,10 +103,15 @@ async def test_a_channel_archived_under_a_request_stops_its_automatic_steps(
         await uow.outbox.notify(
             request, TimelineEntry(action="progress", details={"line": "x"}), clock.now()
         )
-    await runtime.settle()
+    with capture_logs() as logs:
+        await runtime.settle()
     assert await _waiting(runtime) == 0  # failed for good, not waiting
     failed = await _failed(runtime)
     assert {error for _, where, error in failed if where == channel} == {"is_archived"}
+    # the on-call engineer's log says so too, with the request and the target
+    [refused] = [e for e in logs if e["event"] == "delivery.failed" and e["channel"] == channel]
+    assert (refused["request"], refused["error"]) == (request.id, "is_archived")
+    assert refused["log_level"] == "error"
     # the word to the incidents channel is refused too (rollbot was never invited there)
     assert {error for _, where, error in failed if where != channel} == {"not_in_channel"}
     [dm] = _dms(slack, "U0ALICE")

@@ -56,3 +56,20 @@ def test_serve_builds_the_flag_executor_the_settings_name() -> None:
         "http://127.0.0.1:9",
         "eu-west-1",
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ({"log_level": "verbose"}, "invalid setting ROLLBOT_LOG_LEVEL"),
+        ({"log_format": "pretty"}, "invalid setting ROLLBOT_LOG_FORMAT"),
+    ],
+)
+def test_logging_settings_take_only_their_values(given: dict[str, str], says: str) -> None:
+    with pytest.raises(MissingSettingError, match=says):
+        load_settings(**SLACK, **given)
+
+
+def test_log_levels_are_read_in_any_case() -> None:
+    settings = load_settings(**SLACK, log_level="WARNING", log_format="JSON")
+    assert (settings.log_level, settings.log_format) == ("warning", "json")
