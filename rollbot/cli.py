@@ -9,14 +9,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import structlog
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config.settings import Settings
 from rollbot.cli_admin import db_app, policy_app
 from rollbot.cli_audit import audit_app
-from rollbot.cli_support import fail, on_database, run, settings_or_fail
+from rollbot.cli_support import (
+    FLAGS,
+    PortInUseError,
+    fail,
+    on_database,
+    port_in_use,
+    run,
+    settings_or_fail,
+)
 
+log = structlog.get_logger("rollbot")
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Governed production rollbacks from Slack."
 )
@@ -29,10 +39,39 @@ app.add_typer(sandbox_app, name="sandbox")
 T = TypeVar("T")
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"rollbot {version('rollbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error, not one line")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Governed production rollbacks from Slack."""
+    FLAGS.debug = debug
+
+
 def _executors(settings: Settings) -> tuple[Any, Any]:
     if settings.executor == "kubernetes":
         from bot.config.policy_file import load_policy
+        from integrations.kubernetes.access import kubeconfig_problem
         from integrations.kubernetes.deployment import KubernetesExecutor
+
+        problem = kubeconfig_problem(settings.kubeconfig, settings.kube_context)
+        if problem is not None:
+            raise fail(problem, 3)
 
         policy = load_policy(settings.policy_file)
         contexts = {
@@ -124,12 +163,18 @@ async def _run(
         loop.add_signal_handler(sig, stop.set)
     handler = None
     try:
-        url = await runtime.serve_http(port, host)
+        try:
+            url = await runtime.serve_http(port, host)
+        except OSError as exc:
+            if port_in_use(exc):
+                raise PortInUseError(host, port) from None
+            raise
+        base = url.removesuffix("/slack/events")
+        # a log event, not a plain line: the stream stays one format
         if answer:
-            typer.echo(f"rollbot serving {url}", err=True)
-        else:
-            base = url.removesuffix("/slack/events")
-            typer.echo(f"rollbot working; health and metrics at {base}/healthz", err=True)
+            log.info("rollbot.serving", url=url, health=f"{base}/healthz")
+        else:  # a worker answers no Slack request: its address is its health check
+            log.info("rollbot.working", url=f"{base}/healthz")
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 

@@ -25,7 +25,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         await migrate.upgrade(engine, revision)
         return f"schema at {(await migrate.schema_status(engine)).current}"
 
-    typer.echo(on_database(work))
+    typer.echo(on_database(work, creates=True, needs_schema=False))
 
 
 @db_app.command("downgrade")
@@ -73,7 +73,7 @@ def db_current() -> None:
         status = await migrate.schema_status(engine)
         return f"current {status.current or 'base'} · head {status.head}"
 
-    typer.echo(on_database(work))
+    typer.echo(on_database(work, needs_schema=False))
 
 
 @policy_app.command("check")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -37,6 +39,16 @@ class Served:
         raise RuntimeError("no VmRSS in /proc status")
 
 
+def served_url(line: str) -> str | None:
+    """The URL in the log event a rollbot process writes once it listens (JSON or console)."""
+    if "rollbot.serving" not in line and "rollbot.working" not in line:
+        return None
+    if line.lstrip().startswith("{"):
+        return str(json.loads(line)["url"])
+    found = re.search(r"\burl=(\S+)", line)
+    return found.group(1) if found else None
+
+
 async def start_serve(env: dict[str, str], *args: str) -> Served:
     proc = await asyncio.create_subprocess_exec(
         ROLLBOT,
@@ -54,9 +66,10 @@ async def start_serve(env: dict[str, str], *args: str) -> Served:
         line = (await asyncio.wait_for(proc.stderr.readline(), timeout=60)).decode()
         if not line:
             raise RuntimeError("rollbot serve exited before it was serving")
-        if line.startswith("rollbot serving "):
+        url = served_url(line)
+        if url is not None:
             break
-    served = Served(line.split()[-1], proc)
+    served = Served(url, proc)
     # keep reading stderr so the process never blocks on a full pipe
     asyncio.get_running_loop().create_task(proc.stderr.read())
     return served

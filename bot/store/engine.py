@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store.database_url import driver_url
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -35,6 +37,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def create_engine(url: str, busy_timeout: float = 30.0) -> AsyncEngine:
+    """The engine for a URL as operators write it (postgres://, sslmode=…: database_url.py)."""
+    url, connect_args = driver_url(url)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
         busy_ms = int(busy_timeout * 1000)
@@ -52,7 +56,9 @@ def create_engine(url: str, busy_timeout: float = 30.0) -> AsyncEngine:
     # connection the server dropped fails its first use, the pool is invalidated, and callers
     # retry what is_transient() names; recycling keeps idle connections from outliving the
     # server's and the network's idle timeouts.
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=300)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=10, pool_recycle=300, connect_args=connect_args
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

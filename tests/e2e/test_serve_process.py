@@ -14,6 +14,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from bot.store import migrate
+from sandbox.processes import served_url
 from sandbox.slack.driver import SlackDriver, socket_command
 from sandbox.slack.server import SandboxSlack
 from tests.helpers import eventually
@@ -62,8 +63,7 @@ async def serving(
     while not url:
         line = (await asyncio.wait_for(proc.stderr.readline(), timeout=60)).decode()
         assert line, f"rollbot {command} exited before it was serving"
-        if line.startswith(("rollbot serving ", "rollbot working; ")):
-            url = line.split()[-1]
+        url = served_url(line) or ""
     drain = asyncio.create_task(proc.stderr.read())
     try:
         yield url
