@@ -13,9 +13,10 @@ import structlog
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config.settings import Settings
+from bot.config.settings import Settings, variables_read
 from rollbot.cli_admin import db_app, policy_app
 from rollbot.cli_audit import audit_app
+from rollbot.cli_requests import requests_app
 from rollbot.cli_support import (
     FLAGS,
     PortInUseError,
@@ -28,12 +29,18 @@ from rollbot.cli_support import (
 
 log = structlog.get_logger("rollbot")
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Governed production rollbacks from Slack."
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: no <bool> placeholders on flags
+    help="Governed production rollbacks from Slack.",
 )
-sandbox_app = typer.Typer(no_args_is_help=True, help="Run the in-repo fakes standalone.")
+sandbox_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Run the in-repo fakes standalone."
+)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(requests_app, name="requests")
 app.add_typer(sandbox_app, name="sandbox")
 
 T = TypeVar("T")
@@ -107,7 +114,10 @@ def _executors(settings: Settings) -> tuple[Any, Any]:
     return {}, None
 
 
-@app.command()
+@app.command(
+    help="Run the bot: answer Slack and Alertmanager, and (unless --no-worker) do the work.\n\n"
+    + variables_read()
+)
 def serve(
     port: Annotated[
         int, typer.Option(help="HTTP port for /slack/events, /healthz, /metrics")
@@ -125,20 +135,22 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Run the bot: answer Slack and Alertmanager, and (unless --no-worker) do the work."""
     settings = settings_or_fail()
     if socket_mode and not settings.slack_app_token:
         raise fail("missing required setting SLACK_APP_TOKEN (needed for --socket-mode)")
     run(lambda: _run(settings, port, host, socket_mode=socket_mode, work=worker))
 
 
-@app.command("worker")
+@app.command(
+    "worker",
+    help="Do the work only: process what `serve --no-worker` replicas stored, run rollbacks, "
+    "deliver to Slack, and run timeouts and reminders. Point Slack at the serve replicas.\n\n"
+    + variables_read(),
+)
 def worker_command(
     port: Annotated[int, typer.Option(help="HTTP port for /healthz, /readyz and /metrics")] = 3001,
     host: Annotated[str, typer.Option(help="Address to bind")] = "0.0.0.0",
 ) -> None:
-    """Do the work only: process what `serve --no-worker` replicas stored, run rollbacks,
-    deliver to Slack, and run timeouts and reminders. Point Slack at the serve replicas."""
     run(lambda: _run(settings_or_fail(), port, host, socket_mode=False, work=True, answer=False))
 
 
@@ -220,7 +232,8 @@ def report(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of printing")] = None,
 ) -> None:
-    """The month's incident metrics for teams and auditors: counts, MTTR, success rate, trend."""
+    """The month's incident metrics for teams and auditors: counts, MTTR, success rate, trend.
+    Reads ROLLBOT_DATABASE_URL."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from bot.audit.keys import AuditSigner

@@ -12,8 +12,14 @@ from bot.config.policy_file import PolicyFileError
 from bot.config.settings import DatabaseSettings
 from rollbot.cli_support import fail, on_database
 
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
-policy_app = typer.Typer(no_args_is_help=True, help="The approval policy file.")
+db_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Database schema. Reads ROLLBOT_DATABASE_URL.",
+)
+policy_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="The approval policy file."
+)
 
 
 @db_app.command("upgrade")

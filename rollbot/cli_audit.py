@@ -9,10 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from bot.audit.keys import AuditKeyError
-from bot.config.settings import DatabaseSettings
+from bot.config.settings import DatabaseSettings, variables_read
 from rollbot.cli_support import fail, on_database, public_key_of
 
-audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+audit_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="The tamper-evident audit log. " + variables_read(DatabaseSettings),
+)
 
 
 @audit_app.command("keygen")

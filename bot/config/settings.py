@@ -122,6 +122,24 @@ class DatabaseSettings(BaseSettings):
     s3_timeout_seconds: float = Settings.model_fields["s3_timeout_seconds"].default
 
 
+def variable_name(model: type[BaseSettings], field: str) -> str:
+    """The environment variable a setting is read from (an alias such as SLACK_BOT_TOKEN, or
+    ROLLBOT_ and the field's name)."""
+    alias = model.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"ROLLBOT_{field.upper()}"
+
+
+def variables_read(model: type[BaseSettings] = Settings) -> str:
+    """What a command's --help says it reads: the required variables, then every optional one."""
+    fields = model.model_fields
+    required = [variable_name(model, f) for f, info in fields.items() if info.is_required()]
+    optional = [variable_name(model, f) for f, info in fields.items() if not info.is_required()]
+    head = f"Reads {' and '.join(required)} (required)" if required else "Reads"
+    return f"{head}; when set: {', '.join(optional)}. README's Configuration says what each does."
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings; turn pydantic's report into one line that names the variable."""
     try:

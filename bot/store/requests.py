@@ -154,6 +154,21 @@ class RequestRepository:
         rows = await self._session.scalars(query)
         return [RollbackRequest.model_validate_json(r.data) for r in rows]
 
+    async def listed(
+        self, *, state: str | None, target: TargetRef | None, limit: int
+    ) -> list[RollbackRequest]:
+        """Newest first, optionally of one state or one target (the operator's `requests list`)."""
+        query = select(RollbackRequestRow).order_by(col(RollbackRequestRow.created_at).desc())
+        if state is not None:
+            query = query.where(col(RollbackRequestRow.state) == state)
+        if target is not None:
+            query = query.where(col(RollbackRequestRow.target_kind) == target.kind)
+            query = query.where(col(RollbackRequestRow.target_name) == target.name)
+            if target.namespace is not None:
+                query = query.where(col(RollbackRequestRow.target_namespace) == target.namespace)
+        rows = await self._session.scalars(query.limit(limit))
+        return [RollbackRequest.model_validate_json(r.data) for r in rows]
+
     async def in_state(self, state: str, limit: int = 500) -> list[RollbackRequest]:
         rows = await self._session.scalars(
             select(RollbackRequestRow)
