@@ -43,6 +43,11 @@ class DueWork:
         self._watch = watch
         self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
+        self._heartbeats: list[Callable[[], None]] = []
+
+    def on_tick(self, heartbeat: Callable[[], None]) -> None:
+        """Called after every tick that finished: /metrics shows when the last one did."""
+        self._heartbeats.append(heartbeat)
 
     async def run_once(self) -> None:
         """Everything that is due now, in the order an incident needs it."""
@@ -52,16 +57,20 @@ class DueWork:
         await self._evidence.retry_pending()
         await self._reminders.tick()
 
-    async def _safe_tick(self) -> None:
+    async def tick(self) -> None:
+        """One scheduled tick: what is due runs; a failure is logged, never fatal."""
         try:
             await self.run_once()
         except Exception as exc:  # the schedule must outlive one bad tick
             log.error("tick_failed", error=repr(exc), exc_info=exc)
+            return
+        for heartbeat in self._heartbeats:
+            heartbeat()
 
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(
-            self._safe_tick,
+            self.tick,
             "interval",
             seconds=self._tick_seconds,
             max_instances=1,

@@ -10,6 +10,9 @@ from typing import Any
 
 import structlog
 
+from bot.config.metrics import Metrics
+from bot.domain import events as ev
+from bot.domain.request import TERMINAL, RequestState
 from bot.store.audit_log import AuditedStep
 from bot.store.uow import Committed
 
@@ -31,11 +34,34 @@ def _fields(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ENDED = frozenset(s.value for s in TERMINAL)
+_EXECUTED = {"execution.succeeded": "succeeded", "execution.failed": "failed"}
+
+
 class StepLog:
+    """The log line of every step; with `metrics`, the counters an SRE alerts on as well."""
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
+
     def on_commit(self, committed: Committed) -> None:
         targets = {request.id: request.target.label for request, _ in committed.effects}
         for step in committed.audited:
             self.write(step, targets.get(step.request_id or ""))
+        if self._metrics is not None:
+            self.count(committed, self._metrics)
+
+    @staticmethod
+    def count(committed: Committed, metrics: Metrics) -> None:
+        for request, effect in committed.of_type(ev.AuditEffect):
+            outcome = _EXECUTED.get(effect.action)
+            if outcome is not None:
+                metrics.rollbacks.labels(outcome, request.rollback_type.value).inc()
+            if effect.action == "decision.timeout_rollback":
+                metrics.decision_timeouts.inc()
+            if effect.to_state in _ENDED and effect.from_state not in _ENDED:
+                took = (request.updated_at - request.created_at).total_seconds()
+                metrics.request_duration.labels(RequestState(effect.to_state).value).observe(took)
 
     @staticmethod
     def write(step: AuditedStep, target: str | None) -> None:

@@ -7,6 +7,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 
+import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -14,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config.metrics import Metrics
 from handlers.http.workspace import WorkspaceGuard
 
+log = structlog.get_logger("rollbot.http")
 HealthCheck = Callable[[], Awaitable[None]]
 STALE_AFTER_SECONDS = 60 * 5
 
@@ -27,17 +29,9 @@ def signed_by_slack(secret: bytes, body: bytes, timestamp: str, signature: str, 
     return hmac.compare_digest(expected, signature)
 
 
-def build_web_app(
-    bolt: AsyncApp,
-    metrics: Metrics,
-    health: HealthCheck,
-    extra: list[web.RouteDef] | None = None,
-    *,
-    signing_secret: str,
-    guard: WorkspaceGuard | None = None,
-) -> web.Application:
-    secret = signing_secret.encode()
-
+def _slack_events(
+    bolt: AsyncApp, metrics: Metrics, secret: bytes, guard: WorkspaceGuard | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def slack_events(request: web.Request) -> web.Response:
         # Checked here as well as in Bolt: some bodies (empty, not UTF-8) Bolt answers before,
         # or instead of, checking who sent them.
@@ -68,6 +62,21 @@ def build_web_app(
             bolt_response = await bolt.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
+    return slack_events
+
+
+def build_web_app(
+    bolt: AsyncApp,
+    metrics: Metrics,
+    health: HealthCheck,
+    extra: list[web.RouteDef] | None = None,
+    *,
+    signing_secret: str,
+    guard: WorkspaceGuard | None = None,
+    before_scrape: HealthCheck | None = None,
+) -> web.Application:
+    slack_events = _slack_events(bolt, metrics, signing_secret.encode(), guard)
+
     async def healthz(_: web.Request) -> web.Response:
         try:
             await health()
@@ -78,6 +87,11 @@ def build_web_app(
         return web.json_response({"status": "ok"})
 
     async def prometheus(_: web.Request) -> web.Response:
+        if before_scrape is not None:
+            try:
+                await before_scrape()  # the gauges as the database has them now
+            except Exception as exc:  # counters still answer while the database is away
+                log.warning("metrics_gauges_unread", error=repr(exc))
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 
     app = web.Application(client_max_size=1024 * 1024)

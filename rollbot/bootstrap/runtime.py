@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.metadata import version
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -31,6 +33,7 @@ from bot.ports import (
 from bot.store import migrate
 from bot.store.config_versions import StoredConfigVersions
 from bot.store.engine import create_engine, is_sqlite
+from bot.store.gauges import read_gauges
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_inbox import AlertInbox
@@ -195,20 +198,31 @@ def _core(
 
 def _http(
     settings: Settings,
-    core: _Core,
+    core_and_clock: tuple[_Core, Clock],
     bolt: AsyncApp,
     metrics: Metrics,
     engine: AsyncEngine,
     alerts: AlertInbox,
     guard: WorkspaceGuard,
 ) -> web.Application:
+    _, clock = core_and_clock
+
     async def health() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def gauges() -> None:
+        metrics.publish(await read_gauges(engine, clock.now()))
+
     route = alert_route(alerts, token=settings.alert_token, basic=settings.alert_basic_auth)
     return build_web_app(
-        bolt, metrics, health, [route], signing_secret=settings.slack_signing_secret, guard=guard
+        bolt,
+        metrics,
+        health,
+        [route],
+        signing_secret=settings.slack_signing_secret,
+        guard=guard,
+        before_scrape=gauges,
     )
 
 
@@ -254,13 +268,15 @@ def _subscribe(
     delivery: SlackDelivery,
     executions: ExecutionRunner,
     store: EvidenceStore,
+    metrics: Metrics,
 ) -> CheckpointAnchors:
     """The commit is the event bus: what a committed unit of work changed reaches these."""
     uow.on_commit(delivery.on_commit)
     uow.on_commit(executions.on_commit)
     anchors = CheckpointAnchors(store)
     uow.on_commit(anchors.on_commit)  # every signed checkpoint, also outside the database
-    uow.on_commit(StepLog().on_commit)  # one log event per step, for the people on call
+    # one log event per step for the people on call, and the counters they alert on
+    uow.on_commit(StepLog(metrics).on_commit)
     return anchors
 
 
@@ -273,6 +289,12 @@ async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
             await engine.dispose()
             raise
     return engine
+
+
+def _instrument(core: _Core, metrics: Metrics) -> None:
+    """What /metrics says about the process itself: its build, and the scheduler's heartbeat."""
+    metrics.build.info({"version": version("rollbot")})
+    core.due.on_tick(lambda: metrics.scheduler_last_tick.set(time.time()))
 
 
 async def build_runtime(
@@ -303,7 +325,8 @@ async def build_runtime(
     outbox = OutboxService(uow, clock, policy.paging.incidents_channel)
     pace = ChannelPace(settings.slack_channel_messages_per_second, settings.slack_channel_burst)
     delivery = SlackDelivery(outbox, client, metrics, clock, render_notice, pace=pace)
-    anchors = _subscribe(uow, delivery, core.executions, store)
+    anchors = _subscribe(uow, delivery, core.executions, store, metrics)
+    _instrument(core, metrics)
     if check_schema:
         await record_checkpoint_rule(uow, clock.now())
     deps = _handler_deps(core, metrics, clock, slack_inbox(uow, clock))
@@ -331,6 +354,6 @@ async def build_runtime(
         workers=inboxes,
         anchors=anchors,
         metrics=metrics,
-        http_app=_http(settings, core, bolt, metrics, engine, inboxes.alerts, guard),
+        http_app=_http(settings, (core, clock), bolt, metrics, engine, inboxes.alerts, guard),
         bolt=bolt,
     )
