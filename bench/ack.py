@@ -203,7 +203,7 @@ def serve_env(
         ROLLBOT_SLACK_API_URL=api,
         ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
         ROLLBOT_LOG_LEVEL="warning",
-        **extra,
+        **{"ROLLBOT_EXECUTOR": "none", **extra},
     )
 
 

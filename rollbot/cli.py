@@ -70,7 +70,8 @@ def _options(
     FLAGS.debug = debug
 
 
-def _executors(settings: Settings) -> tuple[Any, Any]:
+def _executors(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
+    """What rolls each target kind back, what verifies recovery, and what /readyz probes."""
     if settings.executor == "kubernetes":
         from bot.config.policy_file import load_policy
         from integrations.kubernetes.access import kubeconfig_problem
@@ -103,15 +104,20 @@ def _executors(settings: Settings) -> tuple[Any, Any]:
             flags = flag_executor(settings, versions)
             return found | ({"flag": flags} if flags is not None else {})
 
-        return executors, None
+        from bot.domain.request import TargetRef
+        from integrations.kubernetes.access import api_server_version
+
+        default = TargetRef(kind="deployment", name="-")  # the default context's cluster
+        api = kube.api_for(default)
+        timeout = settings.kube_request_timeout_seconds
+        return executors, None, {"kubernetes": lambda: api_server_version(api, timeout)}
     if settings.executor == "sandbox":
         from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 
         scripted = ScriptedExecutor()
-        return dict.fromkeys(
-            ("deployment", "configmap", "codedeploy", "flag"), scripted
-        ), ScriptedVerifier()
-    return {}, None
+        kinds = ("deployment", "configmap", "codedeploy", "flag")
+        return dict.fromkeys(kinds, scripted), ScriptedVerifier(), {}
+    return {}, None, {}
 
 
 @app.command(
@@ -161,10 +167,19 @@ async def _run(
     or both (`rollbot serve`)."""
     from bot.config.logs import configure_logging
     from rollbot.bootstrap.runtime import build_runtime
+    from rollbot.startup import executor_problem, slack_token_problem
 
     configure_logging(settings.log_format, settings.log_level)
-    executors, verifier = _executors(settings)
-    runtime = await build_runtime(settings, executors=executors, verifier=verifier)
+    problem = executor_problem(settings)
+    if problem is not None:
+        raise fail(problem, 3)
+    executors, verifier, probes = _executors(settings)
+    # the database first: reachable, migrated (or an empty one migrated); then Slack's token
+    runtime = await build_runtime(settings, executors=executors, verifier=verifier, probes=probes)
+    problem = await slack_token_problem(settings)
+    if problem is not None:
+        await runtime.close()
+        raise fail(problem, 3)
     if work:
         runtime.delivery.start()
         runtime.workers.start()

@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
     policy_file: Path | None = None
     # Which executor rolls targets back: "kubernetes" (deployments through the API server),
-    # "sandbox" (the scripted stand-in tests use), or "none" (refuse every target).
-    executor: Literal["kubernetes", "sandbox", "none"] = "none"
+    # "sandbox" (the scripted stand-in tests use), or "none" (refuse every target). `serve`
+    # refuses to start with it unset: a bot that refuses every target must be asked for.
+    executor: Literal["kubernetes", "sandbox", "none"] | None = None
     # For the kubernetes executor: a kubeconfig and context; unset means in-cluster config.
     kubeconfig: Path | None = None
     kube_context: str | None = None

@@ -5,6 +5,7 @@ packs whose upload failed. All of it is rows in the database, so a restart loses
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 
 import structlog
@@ -44,6 +45,9 @@ class DueWork:
         self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._heartbeats: list[Callable[[], None]] = []
+        # monotonic times, for /readyz: when this process started its schedule, last finished
+        self.started_at: float | None = None
+        self.last_tick_at: float | None = None
 
     def on_tick(self, heartbeat: Callable[[], None]) -> None:
         """Called after every tick that finished: /metrics shows when the last one did."""
@@ -64,10 +68,25 @@ class DueWork:
         except Exception as exc:  # the schedule must outlive one bad tick
             log.error("tick_failed", error=repr(exc), exc_info=exc)
             return
+        self.last_tick_at = time.monotonic()
         for heartbeat in self._heartbeats:
             heartbeat()
 
+    def stalled(self) -> str | None:
+        """Why the schedule looks stuck (no tick for three intervals), or None; a process that
+        does not run it is never stalled."""
+        if self.started_at is None:
+            return None
+        last = self.last_tick_at or self.started_at
+        quiet = time.monotonic() - last
+        if quiet > 3 * self._tick_seconds:
+            return (
+                f"no scheduler tick for {quiet:.0f} s (one every {self._tick_seconds:g} s expected)"
+            )
+        return None
+
     def start(self) -> None:
+        self.started_at = time.monotonic()
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         self._scheduler.add_job(
             self.tick,

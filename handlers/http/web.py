@@ -1,4 +1,4 @@
-"""The HTTP surface: Slack's events endpoint, /healthz and /metrics."""
+"""The HTTP surface: Slack's events endpoint, /healthz (liveness), /readyz and /metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.config.metrics import Metrics
+from bot.usecases.readiness import Readiness
 from handlers.http.workspace import WorkspaceGuard
 
 log = structlog.get_logger("rollbot.http")
@@ -74,8 +75,19 @@ def build_web_app(
     signing_secret: str,
     guard: WorkspaceGuard | None = None,
     before_scrape: HealthCheck | None = None,
+    readiness: Readiness | None = None,
 ) -> web.Application:
     slack_events = _slack_events(bolt, metrics, signing_secret.encode(), guard)
+
+    async def readyz(_: web.Request) -> web.Response:
+        parts = await readiness.parts() if readiness is not None else []
+        failing = [p.name for p in parts if not p.ready]
+        body = {
+            "status": "not ready" if failing else "ready",
+            "failing": failing,
+            "parts": {p.name: {"ready": p.ready, "detail": p.detail} for p in parts},
+        }
+        return web.json_response(body, status=503 if failing else 200)
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -98,5 +110,6 @@ def build_web_app(
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/readyz", readyz)
     app.router.add_routes(extra or [])
     return app

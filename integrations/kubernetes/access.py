@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from kubernetes import config
 
@@ -36,3 +37,15 @@ def kubeconfig_problem(kubeconfig: Path | None, context: str | None) -> str | No
     if context is None and not current:
         return f"{kubeconfig} has no current context: set ROLLBOT_KUBE_CONTEXT"
     return None
+
+
+async def api_server_version(api: Any, request_timeout: float) -> str:
+    """What `kubectl version` asks the API server (GET /version): it answers, and as what."""
+    from kubernetes import client
+
+    from integrations.kubernetes.threads import in_kube_thread
+
+    info = await in_kube_thread(
+        lambda: client.VersionApi(api).get_code(_request_timeout=request_timeout)
+    )
+    return f"Kubernetes {info.git_version}"

@@ -11,7 +11,6 @@ from importlib.metadata import version
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit.keys import AuditSigner, load_signing_key
@@ -48,6 +47,7 @@ from bot.usecases.leasing import LeaseRules
 from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
 from bot.usecases.queries import RequestQueries
+from bot.usecases.readiness import Check, Readiness
 from bot.usecases.reports import ReportService
 from bot.usecases.step_log import StepLog
 from bot.usecases.transition import Transitions
@@ -66,6 +66,7 @@ from integrations.slack.delivery import SlackDelivery, client_for
 from integrations.slack.pacing import ChannelPace
 from integrations.slack.roles import SlackRoleDirectory
 from rollbot.bootstrap.inboxes import Workers, slack_inbox, workers
+from rollbot.bootstrap.readiness import readiness
 
 
 @dataclass
@@ -203,13 +204,13 @@ def _http(
     metrics: Metrics,
     engine: AsyncEngine,
     alerts: AlertInbox,
-    guard: WorkspaceGuard,
+    surface: tuple[WorkspaceGuard, Readiness],
 ) -> web.Application:
     _, clock = core_and_clock
+    guard, ready = surface
 
     async def health() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        """Liveness: the process answers. What it depends on is /readyz."""
 
     async def gauges() -> None:
         metrics.publish(await read_gauges(engine, clock.now()))
@@ -223,6 +224,7 @@ def _http(
         signing_secret=settings.slack_signing_secret,
         guard=guard,
         before_scrape=gauges,
+        readiness=ready,
     )
 
 
@@ -291,6 +293,20 @@ async def _engine(settings: Settings, check_schema: bool) -> AsyncEngine:
     return engine
 
 
+def _delivery(
+    settings: Settings,
+    uow_and_clock: tuple[UnitOfWorkFactory, Clock],
+    policy: ApprovalPolicy,
+    client: AsyncWebClient,
+    metrics: Metrics,
+) -> tuple[OutboxService, SlackDelivery]:
+    """The outbox and what delivers it to Slack, at the pace Slack allows a channel."""
+    uow, clock = uow_and_clock
+    outbox = OutboxService(uow, clock, policy.paging.incidents_channel)
+    pace = ChannelPace(settings.slack_channel_messages_per_second, settings.slack_channel_burst)
+    return outbox, SlackDelivery(outbox, client, metrics, clock, render_notice, pace=pace)
+
+
 def _instrument(core: _Core, metrics: Metrics) -> None:
     """What /metrics says about the process itself: its build, and the scheduler's heartbeat."""
     metrics.build.info({"version": version("rollbot")})
@@ -308,13 +324,13 @@ async def build_runtime(
     verifier: Verifier | None = None,
     evidence_store: EvidenceStore | None = None,
     check_schema: bool = True,
+    probes: Mapping[str, Check] | None = None,
 ) -> Runtime:
     clock = clock or SystemClock()
     policy = policy or load_policy(settings.policy_file)
     engine, uow = await _storage(settings, check_schema)
-    if callable(executors):
-        executors = executors(StoredConfigVersions(uow, clock))
-    executors = executors or {}
+    made = executors(StoredConfigVersions(uow, clock)) if callable(executors) else executors
+    executors = made or {}
     metrics = Metrics()
     client = client_for(
         settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds
@@ -322,9 +338,7 @@ async def build_runtime(
     store = evidence_store or store_from(settings, policy.evidence.retention, clock)
     verifier = verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds)
     core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
-    outbox = OutboxService(uow, clock, policy.paging.incidents_channel)
-    pace = ChannelPace(settings.slack_channel_messages_per_second, settings.slack_channel_burst)
-    delivery = SlackDelivery(outbox, client, metrics, clock, render_notice, pace=pace)
+    outbox, delivery = _delivery(settings, (uow, clock), policy, client, metrics)
     anchors = _subscribe(uow, delivery, core.executions, store, metrics)
     _instrument(core, metrics)
     if check_schema:
@@ -333,6 +347,8 @@ async def build_runtime(
     bolt = build_bolt_app(signing_secret=settings.slack_signing_secret, client=client, deps=deps)
     inboxes = workers(deps, client, uow, clock, policy, settings.inbox_poll_seconds)
     guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
+    ready = readiness(engine, client, core.due, clock, probes or {})
+    http_app = _http(settings, (core, clock), bolt, metrics, engine, inboxes.alerts, (guard, ready))
     return Runtime(
         settings=settings,
         engine=engine,
@@ -354,6 +370,6 @@ async def build_runtime(
         workers=inboxes,
         anchors=anchors,
         metrics=metrics,
-        http_app=_http(settings, (core, clock), bolt, metrics, engine, inboxes.alerts, guard),
+        http_app=http_app,
         bolt=bolt,
     )

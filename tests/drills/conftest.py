@@ -61,5 +61,5 @@ def serve_env(
         ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
         ROLLBOT_EVIDENCE_DIR=str(tmp_path / "evidence"),
         ROLLBOT_LOG_LEVEL="warning",
-        **extra,
+        **{"ROLLBOT_EXECUTOR": "none", **extra},
     )

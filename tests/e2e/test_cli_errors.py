@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.processes import ROLLBOT, clean_env
+from sandbox.slack.server import SandboxSlack
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, fresh_postgres_database
 
 SLACK = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
@@ -21,7 +22,7 @@ async def _rollbot(cwd: Path, *args: str, **env: str) -> tuple[int, list[str]]:
         ROLLBOT,
         *args,
         cwd=cwd,
-        env=clean_env(**SLACK, ROLLBOT_LOG_FORMAT="console", **env),
+        env=clean_env(**{**SLACK, "ROLLBOT_LOG_FORMAT": "console", **env}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -131,6 +132,7 @@ async def test_a_busy_port_is_one_line(tmp_path: Path) -> None:
             str(port),
             ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
             ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+            ROLLBOT_EXECUTOR="sandbox",
         )
     finally:
         holder.close()
@@ -180,3 +182,25 @@ async def test_version_and_debug(tmp_path: Path) -> None:
     assert code == 3
     assert any(line.startswith("Traceback") for line in lines)  # --debug shows it
     assert lines[-1].startswith("rollbot: cannot reach the database at 127.0.0.1:1")
+
+
+async def test_serve_refuses_a_token_slack_refuses_and_an_unset_executor(
+    tmp_path: Path, slack: SandboxSlack
+) -> None:
+    common = {
+        "ROLLBOT_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+        "ROLLBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+        "ROLLBOT_SLACK_API_URL": slack.api_url,
+    }
+    code, lines = await _rollbot(tmp_path, "serve", **common, ROLLBOT_EXECUTOR="sandbox")
+    assert (code, lines[-1]) == (
+        3,
+        "rollbot: Slack refused SLACK_BOT_TOKEN (invalid_auth): use the app's Bot User OAuth "
+        "Token (xoxb-…) from its OAuth & Permissions page",
+    )
+    code, lines = await _rollbot(tmp_path, "serve", **common, SLACK_BOT_TOKEN=slack.state.token)
+    assert (code, lines[-1]) == (
+        3,
+        "rollbot: ROLLBOT_EXECUTOR is not set: set it to kubernetes to roll back for real, or "
+        "to none to start a bot that refuses every target",
+    )

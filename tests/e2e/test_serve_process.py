@@ -184,6 +184,7 @@ async def test_db_commands_and_refusal_of_an_unknown_schema(tmp_path: Path) -> N
         ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
         SLACK_BOT_TOKEN="xoxb-x",
         SLACK_SIGNING_SECRET="s",
+        ROLLBOT_EXECUTOR="none",
     )
     assert (await _run("db", "upgrade", env=env))[:2] == (0, f"schema at {HEAD}\n")
     assert (await _run("db", "current", env=env))[1] == f"current {HEAD} · head {HEAD}\n"

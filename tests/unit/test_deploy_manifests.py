@@ -37,5 +37,6 @@ def test_rollbot_runs_with_its_service_account_and_probes() -> None:
     pod = deployment["spec"]["template"]["spec"]  # type: ignore[index]
     assert pod["serviceAccountName"] == "rollbot"
     container = pod["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert {"name": "ROLLBOT_EXECUTOR", "value": "kubernetes"} in container["env"]
