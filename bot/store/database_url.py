@@ -44,10 +44,15 @@ def _tls(query: dict[str, str]) -> str | ssl.SSLContext | None:
     return context
 
 
+def _parse(url: str) -> URL:
+    """The URL as SQLAlchemy reads it, with `postgres://` (Heroku's spelling) understood."""
+    return make_url(url.replace("postgres://", "postgresql://", 1))
+
+
 def driver_url(url: str) -> tuple[str, dict[str, Any]]:
     """The URL for rollbot's async drivers, and the connect arguments it implies."""
     try:
-        parsed: URL = make_url(url.replace("postgres://", "postgresql://", 1))
+        parsed = _parse(url)
     except Exception as exc:
         raise DatabaseUrlError(
             "ROLLBOT_DATABASE_URL is not a database URL; write it like "
@@ -69,7 +74,7 @@ def driver_url(url: str) -> tuple[str, dict[str, Any]]:
 
 def _where(url: str) -> str:
     try:
-        parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+        parsed = _parse(url)
     except Exception:
         return "the database"
     if parsed.get_backend_name() == "sqlite":
@@ -92,7 +97,7 @@ def database_problem(exc: BaseException, url: str) -> str | None:
     for cause in _chain(exc):
         name = type(cause).__name__
         if name == "InvalidCatalogNameError":
-            database = make_url(url.replace("postgres://", "postgresql://", 1)).database
+            database = _parse(url).database
             return (
                 f'database "{database}" does not exist on {where}: create it '
                 f"(createdb {database}) or fix ROLLBOT_DATABASE_URL"

@@ -13,6 +13,7 @@ Every call pins LD-API-Version, so the answers' shapes do not depend on the toke
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
@@ -29,7 +30,15 @@ from bot.ports import (
     UnknownTargetError,
 )
 from integrations.flags.http import FlagApiError, JsonApi
-from integrations.flags.reviews import Proposal, Review, ReviewState, WaitRules, follow, span
+from integrations.flags.reviews import (
+    Proposal,
+    Review,
+    ReviewState,
+    WaitRules,
+    applied_unless_forbidden,
+    follow,
+    span,
+)
 
 SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
 # The REST API version this code is written against (LaunchDarkly's API versioning).
@@ -283,14 +292,10 @@ class LaunchDarklyExecutor:
         async def read() -> ReviewState:
             return _approval_state(await self._call("GET", at))
 
-        async def apply() -> bool:
-            try:
-                await self._call("POST", f"{at}/apply", body={"comment": comment})
-            except FlagApiError as exc:
-                if exc.status == 403:
-                    return False
-                raise
-            return True
+        def apply() -> Awaitable[bool]:
+            return applied_unless_forbidden(
+                self._call("POST", f"{at}/apply", body={"comment": comment})
+            )
 
         await progress(
             PlatformReview(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.ports import ExecutionError, Progress
+from integrations.flags.http import FlagApiError
 
 
 class Review(StrEnum):
@@ -45,6 +46,18 @@ class WaitRules:
     wait_seconds: float = 600.0  # within the rollback's lease deadline
     poll_seconds: float = 5.0
     remind_seconds: float = 120.0  # a line on the timeline while waiting, so people see it
+
+
+async def applied_unless_forbidden(call: Awaitable[object]) -> bool:
+    """A Proposal's apply: True once the call went through, False when the platform answers
+    403 (rollbot's token lacks the apply permission); any other failure is raised."""
+    try:
+        await call
+    except FlagApiError as exc:
+        if exc.status == 403:
+            return False
+        raise
+    return True
 
 
 def span(seconds: float) -> str:

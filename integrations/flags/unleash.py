@@ -11,6 +11,7 @@ for want of one fails with the reason.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
@@ -26,7 +27,15 @@ from bot.ports import (
     UnknownTargetError,
 )
 from integrations.flags.http import FlagApiError, JsonApi
-from integrations.flags.reviews import Proposal, Review, ReviewState, WaitRules, follow, span
+from integrations.flags.reviews import (
+    Proposal,
+    Review,
+    ReviewState,
+    WaitRules,
+    applied_unless_forbidden,
+    follow,
+    span,
+)
 
 # Change request states (Unleash Enterprise) as rollbot follows them.
 _CHANGE_STATES = {
@@ -166,14 +175,10 @@ class UnleashExecutor:
                 _CHANGE_STATES.get(state, Review.PENDING), "; ".join(people) or state
             )
 
-        async def apply() -> bool:
-            try:
-                await self._api.call("PUT", f"{at}/state", body={"state": "Applied"})
-            except FlagApiError as exc:
-                if exc.status == 403:
-                    return False
-                raise
-            return True
+        def apply() -> Awaitable[bool]:
+            return applied_unless_forbidden(
+                self._api.call("PUT", f"{at}/state", body={"state": "Applied"})
+            )
 
         await progress(
             PlatformReview(
