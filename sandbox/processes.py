@@ -8,10 +8,13 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import aiohttp
 
 ROLLBOT = str(Path(sys.executable).with_name("rollbot"))
 
@@ -49,12 +52,21 @@ def served_url(line: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def start_serve(env: dict[str, str], *args: str) -> Served:
+    """Start `rollbot serve` on a free port and wait until /healthz answers: whatever
+    ROLLBOT_LOG_LEVEL the drill or bench chose, the address does not depend on a log line."""
+    port = _free_port()
     proc = await asyncio.create_subprocess_exec(
         ROLLBOT,
         "serve",
         "--port",
-        "0",
+        str(port),
         "--host",
         "127.0.0.1",
         *args,
@@ -62,17 +74,23 @@ async def start_serve(env: dict[str, str], *args: str) -> Served:
         stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
-    while True:
-        line = (await asyncio.wait_for(proc.stderr.readline(), timeout=60)).decode()
-        if not line:
-            raise RuntimeError("rollbot serve exited before it was serving")
-        url = served_url(line)
-        if url is not None:
-            break
-    served = Served(url, proc)
     # keep reading stderr so the process never blocks on a full pipe
-    asyncio.get_running_loop().create_task(proc.stderr.read())
-    return served
+    said = asyncio.get_running_loop().create_task(proc.stderr.read())
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):  # bounded: 60 s
+            if proc.returncode is not None or said.done():
+                await proc.wait()
+                raise RuntimeError(
+                    f"rollbot serve exited before it was serving: {(await said).decode()[-500:]}"
+                )
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{base}/healthz") as resp:
+                    if resp.status == 200:
+                        return Served(f"{base}/slack/events", proc)
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("rollbot serve did not answer /healthz within 60 s")
 
 
 @contextlib.asynccontextmanager

@@ -45,6 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             ROLLBOT_SLACK_API_URL=api,
             ROLLBOT_ALERT_TOKEN=ALERT_TOKEN,
             ROLLBOT_AUDIT_KEY_FILE=str(folder / "audit.key"),
+            ROLLBOT_EXECUTOR="none",  # the fuzz drill never rolls anything back
         )
         async with rollbot_serve(env) as proc:
             ready["url"] = proc.url
