@@ -35,6 +35,11 @@ def _run(conn: Connection, fn: str, target: str) -> None:
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together against an empty database migrate one after another:
+            # the second finds the schema at head and does nothing, instead of failing on a
+            # table the first has just created.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('rollbot.migrate'))"))
         await conn.run_sync(_run, "upgrade", target)
 
 
@@ -117,8 +122,8 @@ async def ensure_schema(engine: AsyncEngine) -> SchemaStatus:
     """Start-up check for `rollbot serve`: migrate an empty database, refuse anything unexpected."""
     status = await schema_status(engine)
     if status.empty:
-        await upgrade(engine)
-        return await schema_status(engine)
+        await upgrade(engine)  # a replica that lost the race finds head and does nothing
+        status = await schema_status(engine)
     if not status.known:
         raise SchemaError(
             f"the database schema is at revision {status.current}, which this rollbot does not know "

@@ -37,6 +37,13 @@ class Readiness:
     def __init__(self, checks: Mapping[str, Check]) -> None:
         self._checks = dict(checks)
 
-    async def parts(self) -> list[Part]:
-        """Every part, checked at once."""
-        return list(await asyncio.gather(*(_one(n, c) for n, c in self._checks.items())))
+    @property
+    def names(self) -> list[str]:
+        return list(self._checks)
+
+    async def parts(self, only: str | None = None) -> list[Part]:
+        """Every part, checked at once; or only the one named (as Kubernetes' /readyz/<check>),
+        for a replica whose traffic needs only that part: an answering replica needs only the
+        database to store what arrives, so a slow cluster must not take it out of the Service."""
+        chosen = self._checks if only is None else {only: self._checks[only]}
+        return list(await asyncio.gather(*(_one(n, c) for n, c in chosen.items())))

@@ -79,8 +79,14 @@ def build_web_app(
 ) -> web.Application:
     slack_events = _slack_events(bolt, metrics, signing_secret.encode(), guard)
 
-    async def readyz(_: web.Request) -> web.Response:
-        parts = await readiness.parts() if readiness is not None else []
+    async def readyz(request: web.Request) -> web.Response:
+        only = request.match_info.get("part")
+        known = readiness.names if readiness is not None else []
+        if only is not None and only not in known:
+            return web.json_response(
+                {"error": f"no part named {only}; the parts are {', '.join(known)}"}, status=404
+            )
+        parts = await readiness.parts(only) if readiness is not None else []
         failing = [p.name for p in parts if not p.ready]
         body = {
             "status": "not ready" if failing else "ready",
@@ -111,5 +117,6 @@ def build_web_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/readyz/{part}", readyz)
     app.router.add_routes(extra or [])
     return app

@@ -40,3 +40,26 @@ async def test_a_part_down_is_named_with_503(
     assert body["parts"]["scheduler"]["detail"].startswith("no scheduler tick for 1000 s")
     assert body["parts"]["database"] == {"ready": True, "detail": "ok"}
     assert (await _get(driver, "/healthz")) == (200, {"status": "ok"})  # still alive
+
+
+async def test_one_part_alone_for_an_answering_replica(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack
+) -> None:
+    """An answering replica's probe asks for the database only: Slack being refused (or a slow
+    cluster) must not take the replica that stores requests out of its Service."""
+    slack.state.token = "xoxb-rotated"
+    assert (await _get(driver, "/readyz"))[0] == 503
+    status, body = await _get(driver, "/readyz/database")
+    assert status == 200, body
+    assert body == {
+        "status": "ready",
+        "failing": [],
+        "parts": {"database": {"ready": True, "detail": "ok"}},
+    }
+    status, body = await _get(driver, "/readyz/slack")
+    assert (status, body["failing"]) == (503, ["slack"])
+    status, body = await _get(driver, "/readyz/etcd")
+    assert status == 404
+    assert body == {
+        "error": "no part named etcd; the parts are database, slack, scheduler, backlog"
+    }

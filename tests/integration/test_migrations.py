@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -62,6 +63,24 @@ async def test_ensure_schema_migrates_an_empty_database(database_url: str) -> No
         assert await _tables(database_url) == TABLES
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_replicas_starting_together_migrate_an_empty_database_once(postgres_url: str) -> None:
+    """Three replicas of a fresh deployment start at the same moment against one empty
+    database: each one's start-up succeeds and the schema is at head once."""
+    engines = [create_engine(postgres_url) for _ in range(3)]
+    try:
+        # without taking turns the replicas' migrations block one another: a guard, not a timing
+        starting = asyncio.gather(*(migrate.ensure_schema(e) for e in engines))
+        statuses = await asyncio.wait_for(starting, 120)
+        assert all(s.up_to_date for s in statuses)
+        async with engines[0].connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert [v[0] for v in versions] == [statuses[0].head]
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 async def test_ensure_schema_refuses_a_newer_unknown_schema(database_url: str) -> None:
