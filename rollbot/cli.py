@@ -70,6 +70,10 @@ def _options(
     FLAGS.debug = debug
 
 
+def _answering_only() -> tuple[Any, Any, dict[str, Any]]:
+    return {}, None, {}
+
+
 def _executors(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
     """What rolls each target kind back, what verifies recovery, and what /readyz probes."""
     if settings.executor == "kubernetes":
@@ -137,7 +141,7 @@ def serve(
         typer.Option(
             "--worker/--no-worker",
             help="Also do the work (the default); --no-worker only stores and answers, "
-            "for replicas beside `rollbot worker` ones",
+            "for replicas beside `rollbot worker` ones, and reads no ROLLBOT_EXECUTOR",
         ),
     ] = True,
 ) -> None:
@@ -170,10 +174,13 @@ async def _run(
     from rollbot.startup import executor_problem, slack_token_problem
 
     configure_logging(settings.log_format, settings.log_level)
-    problem = executor_problem(settings)
-    if problem is not None:
-        raise fail(problem, 3)
-    executors, verifier, probes = _executors(settings)
+    # A replica that only answers rolls nothing back: it needs no executor and no cluster access.
+    executors, verifier, probes = _answering_only()
+    if work:
+        problem = executor_problem(settings)
+        if problem is not None:
+            raise fail(problem, 3)
+        executors, verifier, probes = _executors(settings)
     # the database first: reachable, migrated (or an empty one migrated); then Slack's token
     runtime = await build_runtime(settings, executors=executors, verifier=verifier, probes=probes)
     problem = await slack_token_problem(settings)

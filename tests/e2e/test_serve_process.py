@@ -41,19 +41,23 @@ async def _run(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 @contextlib.asynccontextmanager
 async def serving(
-    tmp_path: Path, slack: SandboxSlack, *extra: str, command: str = "serve"
+    tmp_path: Path, slack: SandboxSlack, *extra: str, command: str = "serve", **settings: str
 ) -> AsyncIterator[str]:
     """Run `rollbot serve` (or `worker`) against the sandbox until the block ends, then
-    SIGTERM it."""
+    SIGTERM it. `settings` override the environment; an empty value unsets one."""
     env = _env(
-        ROLLBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
-        SLACK_BOT_TOKEN=slack.state.token,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_APP_TOKEN=slack.state.app_token,
-        ROLLBOT_SLACK_API_URL=slack.api_url,
-        ROLLBOT_EXECUTOR="sandbox",
-        ROLLBOT_AUDIT_KEY_FILE=str(tmp_path / "audit.key"),
+        **{
+            "ROLLBOT_EXECUTOR": "sandbox",
+            "ROLLBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+            "SLACK_BOT_TOKEN": slack.state.token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_APP_TOKEN": slack.state.app_token,
+            "ROLLBOT_SLACK_API_URL": slack.api_url,
+            "ROLLBOT_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+            **settings,
+        }
     )
+    env = {k: v for k, v in env.items() if v}
     args = (command, "--port", "0", "--host", "127.0.0.1", *extra)
     proc = await asyncio.create_subprocess_exec(
         ROLLBOT, *args, env=env, stderr=asyncio.subprocess.PIPE
@@ -134,7 +138,8 @@ async def test_serve_answers_a_real_signed_request_and_posts_the_card(
 async def test_answering_replicas_store_and_a_worker_process_does_the_work(
     tmp_path: Path, slack: SandboxSlack, channel: str
 ) -> None:
-    async with serving(tmp_path, slack, "--no-worker") as url:
+    # an answering replica rolls nothing back: it starts without any executor setting
+    async with serving(tmp_path, slack, "--no-worker", ROLLBOT_EXECUTOR="") as url:
         async with SlackDriver(url, SECRET, slack.state) as drv:
             reply = await drv.command("U0ALICE", channel, 'deployment/api -n prod --reason "5xx"')
         assert "Opening a rollback request" in reply.json()["text"]
