@@ -18,7 +18,15 @@ def redact_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 # Libraries that narrate their own routine (APScheduler's "Running job" every tick, each HTTP
 # request): heard only at debug level, so a day's log is about rollbacks.
-CHATTY = ("apscheduler", "aiohttp.access", "botocore", "urllib3", "kubernetes", "asyncio")
+CHATTY = (
+    "apscheduler",
+    "aiohttp.access",
+    "alembic",
+    "botocore",
+    "urllib3",
+    "kubernetes",
+    "asyncio",
+)
 
 
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
@@ -51,4 +59,6 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     for name in CHATTY:
-        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.WARNING)
+        # their warnings (urllib3's Retrying on every failed call) repeat what our own events
+        # and /readyz already say once, in our words
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else logging.ERROR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,6 +14,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic's own lines ("Context impl", "Running upgrade …") are at debug (bot/config/logs.py);
+# what an operator needs is one line saying the schema was created, and at which revision.
+log = structlog.get_logger("rollbot.database")
 
 
 class SchemaError(Exception):
@@ -124,6 +128,7 @@ async def ensure_schema(engine: AsyncEngine) -> SchemaStatus:
     if status.empty:
         await upgrade(engine)  # a replica that lost the race finds head and does nothing
         status = await schema_status(engine)
+        log.info("database.migrated", revision=status.current)
     if not status.known:
         raise SchemaError(
             f"the database schema is at revision {status.current}, which this rollbot does not know "

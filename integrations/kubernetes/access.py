@@ -4,9 +4,11 @@ given exist, so a wrong path fails at start-up with the variable to fix, not at 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import config
 
 # What a pod's service account provides (kubernetes.config.incluster_config)
@@ -39,13 +41,38 @@ def kubeconfig_problem(kubeconfig: Path | None, context: str | None) -> str | No
     return None
 
 
+class ApiServerUnreachableError(Exception):
+    """The API server did not answer /version as it should; the message is one line."""
+
+
+def _why(exc: BaseException) -> str:
+    """urllib3 wraps the socket's reason several times over; people need only the reason."""
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    if found:
+        return found.group(1).strip().lower()
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return type(exc.reason).__name__
+    return type(exc).__name__
+
+
 async def api_server_version(api: Any, request_timeout: float) -> str:
     """What `kubectl version` asks the API server (GET /version): it answers, and as what."""
     from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
     from integrations.kubernetes.threads import in_kube_thread
 
-    info = await in_kube_thread(
-        lambda: client.VersionApi(api).get_code(_request_timeout=request_timeout)
-    )
+    host = api.configuration.host
+    try:
+        info = await in_kube_thread(
+            lambda: client.VersionApi(api).get_code(_request_timeout=request_timeout)
+        )
+    except ApiException as exc:
+        raise ApiServerUnreachableError(
+            f"the API server at {host} answered GET /version with {exc.status} {exc.reason}"
+        ) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ApiServerUnreachableError(
+            f"cannot reach the API server at {host}: {_why(exc)}"
+        ) from None
     return f"Kubernetes {info.git_version}"

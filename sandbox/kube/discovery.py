@@ -88,15 +88,24 @@ def static_json(payload: dict[str, Any]) -> Any:
     return handler
 
 
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-sandbox",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22.10",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
 def _discovery() -> dict[str, Any]:
     """What kubectl reads before anything else: version, API groups, resource lists, OpenAPI."""
     return {
-        "/version": {
-            "major": "1",
-            "minor": "32",
-            "gitVersion": "v1.32.0-rollbot-sandbox",
-            "platform": "linux/amd64",
-        },
+        # `kubectl version` and the client's VersionApi: the API server's build, as it reports it
+        "/version": SERVER_VERSION,
         "/api": {
             "kind": "APIVersions",
             "versions": ["v1"],
@@ -146,3 +155,5 @@ def _discovery() -> dict[str, Any]:
 def add_discovery(r: web.UrlDispatcher) -> None:
     for path, document in _discovery().items():
         r.add_get(path, static_json(document))
+    # the Python client asks for /version/ (with the slash); the API server answers both
+    r.add_get("/version/", static_json(SERVER_VERSION))

@@ -181,3 +181,10 @@ async def test_an_image_that_never_becomes_ready_exceeds_the_deadline(
         for c in kube.store.get("deployments", "default", "web")["status"]["conditions"]
     }  # type: ignore[index]
     assert conditions["Progressing"]["reason"] == "ProgressDeadlineExceeded"
+
+
+async def test_version_reports_the_server(kubectl: Kubectl) -> None:
+    """`kubectl version` reads GET /version: the server's build as the API server reports it."""
+    answer = json.loads(await kubectl.ok("version", "-o", "json"))
+    assert answer["serverVersion"]["gitVersion"] == "v1.32.0-sandbox"
+    assert (answer["serverVersion"]["major"], answer["serverVersion"]["minor"]) == ("1", "32")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pytest
 import structlog
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from structlog.testing import capture_logs
 
 from bot.config.logs import CHATTY, configure_logging, redact_secrets
@@ -55,7 +57,7 @@ async def test_a_rollback_leaves_one_log_event_per_step(
 def test_library_chatter_is_heard_only_at_debug_level() -> None:
     try:
         configure_logging("json", "info")
-        assert all(logging.getLogger(name).level == logging.WARNING for name in CHATTY)
+        assert all(logging.getLogger(name).level == logging.ERROR for name in CHATTY)
         configure_logging("json", "debug")
         assert all(logging.getLogger(name).level == logging.DEBUG for name in CHATTY)
     finally:
@@ -63,3 +65,16 @@ def test_library_chatter_is_heard_only_at_debug_level() -> None:
         logging.getLogger().handlers.clear()
         for name in CHATTY:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+async def test_bolt_keeps_quiet_only_about_the_environment_token(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt warns at every start that SLACK_BOT_TOKEN in the environment goes unused (our
+    client is tokenless on purpose); that one line is dropped, every other warning is heard."""
+    bolt_log = logging.getLogger("rollbot.bolt")
+    with caplog.at_level(logging.WARNING, logger="rollbot.bolt"):
+        bolt_log.warning(warning_client_prioritized_and_token_skipped())
+        bolt_log.warning("listener failed")
+    said = [r.getMessage() for r in caplog.records if r.name == "rollbot.bolt"]
+    assert said == ["listener failed"]

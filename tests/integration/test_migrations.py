@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
+from structlog.testing import capture_logs
 
 from bot.store import migrate
 from bot.store.engine import create_engine
@@ -58,9 +59,15 @@ async def test_upgrade_from_empty_then_downgrade_to_base(database_url: str) -> N
 async def test_ensure_schema_migrates_an_empty_database(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
-        status = await migrate.ensure_schema(engine)
+        with capture_logs() as logs:
+            status = await migrate.ensure_schema(engine)
+            await migrate.ensure_schema(engine)  # migrated already: nothing to say
         assert status.up_to_date
         assert await _tables(database_url) == TABLES
+        said = [e for e in logs if e["event"] == "database.migrated"]
+        assert said == [
+            {"event": "database.migrated", "revision": status.head, "log_level": "info"}
+        ]
     finally:
         await engine.dispose()
 
