@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The process-heavy tests (real rollbot, kubectl and PostgreSQL processes) run on both cores of
+# the CI machine: each test makes its own database, ports and folders, so they share nothing.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test lint drills bench postgres chromium clean
 
@@ -39,7 +42,7 @@ test: $(STAMP) postgres chromium
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider tests/unit tests/usecases $(PYTEST_ARGS)
 	$(BIN)/coverage report --include='bot/domain/*' --fail-under=100
-	$(BIN)/pytest -q -p no:cacheprovider tests/contract tests/drills tests/e2e tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests/contract tests/drills tests/e2e tests/integration $(PYTEST_ARGS)
 
 # Every drill, the slow ones too (make test runs the fast ones).
 drills: $(STAMP) postgres
