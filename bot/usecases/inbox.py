@@ -21,8 +21,8 @@ import structlog
 
 from bot.ports import Clock
 from bot.store.engine import is_dropped_connection, is_transient
-from bot.store.inbox import InboxItem
-from bot.store.uow import UnitOfWork
+from bot.store.inbox import InboxItem, InboxWriter
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 from bot.usecases.background import WakeLoop
 
 log = structlog.get_logger("rollbot.inbox")
@@ -85,9 +85,10 @@ class Inbox:
     """The storing half, all the answering path needs: one statement, then a wake-up for the
     workers of this process (others find it on their next poll)."""
 
-    def __init__(self, kind: str, uow: Callable[[], UnitOfWork], clock: Clock) -> None:
+    def __init__(self, kind: str, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self.kind = kind
         self._uow = uow
+        self._writer = InboxWriter(uow.engine)
         self._clock = clock
         self._stored: list[Callable[[], None]] = []
 
@@ -102,8 +103,7 @@ class Inbox:
         idle one away, and the second try runs on a fresh connection."""
         for attempt in (1, 2):
             try:
-                async with self._uow() as uow:
-                    item = await uow.inbox.add(self.kind, key, payload, self._clock.now())
+                item = await self._writer.add(self.kind, key, payload, self._clock.now())
                 break
             except Exception as exc:
                 if is_dropped_connection(exc) and attempt == 1:
