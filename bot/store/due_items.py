@@ -129,18 +129,8 @@ class DueItems:
         self, item_id: int, stage: int, *, next_due: datetime | None, done: datetime | None
     ) -> bool:
         """Move an item on only if nobody else did since we read it: one sender per reminder."""
-        result: CursorResult[Any] = await self._session.execute(  # type: ignore[assignment]
-            update(DueItemRow)
-            .where(col(DueItemRow.id) == item_id)
-            .where(col(DueItemRow.stage) == stage)
-            .where(col(DueItemRow.done_at).is_(None))
-            .values(
-                stage=stage + 1,
-                **({"due_at": next_due} if next_due is not None else {}),
-                **({"done_at": done} if done is not None else {}),
-            )
-        )
-        return result.rowcount == 1
+        moved = await self.advance_many([Move(item_id, stage, next_due, done)])
+        return item_id in moved
 
     async def advance_many(self, moves: Collection[Move]) -> set[int]:
         """advance() for many items in a statement per (stage, next due, done) group, not one

@@ -122,9 +122,8 @@ class RollbackService:
             existing = await uow.requests.by_idempotency_key(idempotency_key)
             if existing is not None:
                 return OpenResult(existing, created=False)
-            busy = await uow.requests.open_for_target(command.target)
-            if busy is not None:  # refused before a channel is made for it
-                raise TargetBusyError(busy)
+            # refused before a channel is made for it
+            _refuse_if_open(await uow.requests.open_for_target(command.target))
             earlier = await uow.requests.for_target(command.target)
         checked = await self._check(command, actor, earlier)
         if command.severity is TOP_SEVERITY and not origin.automated:
@@ -170,9 +169,7 @@ class RollbackService:
 
     async def _refuse_if_busy(self, target: TargetRef) -> None:
         async with self._uow() as uow:
-            busy = await uow.requests.open_for_target(target)
-        if busy is not None:
-            raise TargetBusyError(busy)
+            _refuse_if_open(await uow.requests.open_for_target(target))
 
     async def _existing(self, key: str) -> RollbackRequest | None:
         async with self._uow() as uow:
@@ -296,3 +293,9 @@ class RollbackService:
             for snapshot, effects in steps:
                 await record_effects(uow, snapshot, effects, now)
         return OpenResult(request, created=True)
+
+
+def _refuse_if_open(busy: RollbackRequest | None) -> None:
+    """One open request per target: a second one is refused, naming the first."""
+    if busy is not None:
+        raise TargetBusyError(busy)

@@ -3,6 +3,7 @@ Slack's own retries share, so a retried request is stored (and processed) once."
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from enum import StrEnum
@@ -37,19 +38,37 @@ class StoredRequest(BaseModel):
     def of(cls, kind: RequestKind, body: dict[str, Any]) -> StoredRequest:
         return cls(kind=kind, body=json.dumps(body, separators=(",", ":"), sort_keys=True))
 
+    @classmethod
+    def read(cls, payload: str) -> StoredRequest:
+        """One inbox row's payload, parsed once however often the worker asks (its lane when
+        claimed, then its processing)."""
+        return _read(payload)
+
     def slack_body(self) -> dict[str, Any]:
+        """Slack's body, the processing's own copy (it may add to it)."""
         found: dict[str, Any] = json.loads(self.body)
         return found
 
     def where(self) -> str:
         """The channel it was sent in (a command's or a click's), else the person (a modal):
         what happens in one channel keeps the order it was typed and clicked in."""
-        body = self.slack_body()
+        body = _parsed(self.body)  # only read here: the cached parse, not a copy
         channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
         if channel:
             return f"channel:{channel}"
         user = body.get("user_id") or (body.get("user") or {}).get("id", "")
         return f"user:{user}"
+
+
+@functools.lru_cache(maxsize=256)
+def _read(payload: str) -> StoredRequest:
+    return StoredRequest.model_validate_json(payload)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(body: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(body)
+    return found
 
 
 def key_of(kind: RequestKind, body: dict[str, Any]) -> str:

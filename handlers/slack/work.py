@@ -66,7 +66,7 @@ class SlackWork:
         self.rules = replace(RULES, retention=retention)
 
     async def process(self, item: InboxItem) -> str:
-        stored = StoredRequest.model_validate_json(item.payload)
+        stored = StoredRequest.read(item.payload)
         body = stored.slack_body()
         try:
             said = await RUNS[stored.kind](body, self._deps, self._client)
@@ -80,10 +80,10 @@ class SlackWork:
         return json.dumps({"outcome": "done", "said": (said or {}).get("text", "")})
 
     def lane(self, item: InboxItem) -> str:
-        return StoredRequest.model_validate_json(item.payload).where()
+        return StoredRequest.read(item.payload).where()
 
     async def given_up(self, item: InboxItem, correlation: str, error: str) -> None:
-        body = StoredRequest.model_validate_json(item.payload).slack_body()
+        body = StoredRequest.read(item.payload).slack_body()
         self._deps.metrics.commands.labels(outcome="error").inc()
         text = (
             f":boom: rollbot could not finish this after {item.attempts + 1} tries. Look at the "
