@@ -80,10 +80,12 @@ class RequestRepository:
         """The requests that exist among `request_ids`, in one statement."""
         if not request_ids:
             return {}
-        rows = await self._session.scalars(
-            select(RollbackRequestRow).where(col(RollbackRequestRow.id).in_(list(request_ids)))
+        rows = await self._session.execute(
+            select(col(RollbackRequestRow.id), col(RollbackRequestRow.data)).where(
+                col(RollbackRequestRow.id).in_(list(request_ids))
+            )
         )
-        return {row.id: RollbackRequest.model_validate_json(row.data) for row in rows}
+        return {rid: RollbackRequest.model_validate_json(data) for rid, data in rows}
 
     async def by_idempotency_key(self, key: str) -> RollbackRequest | None:
         row = (
