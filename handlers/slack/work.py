@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.errors import DomainError
@@ -28,6 +29,8 @@ from handlers.slack.deps import HandlerDeps
 from handlers.slack.errors import message_for
 from handlers.slack.replies import answer
 from handlers.slack.stored import RequestKind, StoredRequest
+
+log = structlog.get_logger("rollbot.slack")
 
 # The person is waiting: a few quick tries, then they are told. Channels are worked on side by
 # side, so one incident's slow cluster does not hold up another incident's command.
@@ -73,6 +76,15 @@ class SlackWork:
         except (DomainError, AdapterError) as exc:
             outcome, text = message_for(exc)
             self._deps.metrics.commands.labels(outcome=outcome).inc()
+            # the person is told; the log says it too, for whoever looks into it later
+            log.info(
+                "request.refused",
+                inbox=item.id,
+                kind=stored.kind.value,
+                actor=_person(body),
+                channel=stored.where(),
+                reason=str(exc),
+            )
             await answer(body, cards.ephemeral(text), self._client)
             return json.dumps({"outcome": outcome, "said": text})
         if said is not None:
@@ -91,3 +103,9 @@ class SlackWork:
             f"correlation id `{correlation}` to the rollbot maintainers."
         )
         await answer(body, cards.ephemeral(text), self._client)
+
+
+def _person(body: dict[str, Any]) -> str:
+    """Who sent it, as Slack names them: a command's user_name, an interaction's user."""
+    user = body.get("user") or {}
+    return str(body.get("user_name") or user.get("username") or user.get("name") or "")

@@ -78,3 +78,19 @@ async def test_bolt_keeps_quiet_only_about_the_environment_token(
         bolt_log.warning("listener failed")
     said = [r.getMessage() for r in caplog.records if r.name == "rollbot.bolt"]
     assert said == ["listener failed"]
+
+
+async def test_a_refused_request_is_logged_with_who_and_why(
+    runtime: Runtime, driver: SlackDriver, channel: str
+) -> None:
+    """The person is told at once; whoever reads the log later sees the refusal too."""
+    with capture_logs() as logs:
+        text = 'deployment/nope -n prod --reason "5xx"'
+        said = await command(runtime, driver, channel, "U0ALICE", text)
+    [refused] = [e for e in logs if e["event"] == "request.refused"]
+    assert refused["reason"] in said
+    assert refused["actor"] == "alice"
+    assert refused["kind"] == "command"
+    assert refused["channel"] == f"channel:{channel}"
+    assert refused["log_level"] == "info"
+    assert await runtime.queries.history(target_from("deployment/nope", "prod")) == []
