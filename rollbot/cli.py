@@ -7,11 +7,10 @@ import contextlib
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import structlog
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config.settings import Settings, variables_read
 from rollbot.cli_admin import db_app, policy_app
@@ -26,6 +25,9 @@ from rollbot.cli_support import (
     run,
     settings_or_fail,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger("rollbot")
 app = typer.Typer(

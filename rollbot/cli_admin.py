@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config.policy_file import PolicyFileError
 from bot.config.settings import DatabaseSettings
 from rollbot.cli_support import fail, on_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 db_app = typer.Typer(
     no_args_is_help=True,

@@ -7,13 +7,14 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.errors import DomainError
 from bot.domain.request import RequestState, RollbackRequest
 from rollbot.cli_support import fail, on_database
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from bot.usecases.request_records import RequestRecord, RequestRecords
 
 requests_app = typer.Typer(

@@ -12,17 +12,16 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.audit.keys import AuditKeyError
 from bot.config.policy_file import PolicyFileError
 from bot.config.settings import DatabaseSettings, MissingSettingError, Settings, load_settings
-from bot.store.database_url import DatabaseUrlError, database_problem
-from bot.store.migrate import SchemaError
-from bot.usecases.audit_keys import AuditKeyMismatchError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -61,6 +60,11 @@ def settings_or_fail(**overrides: Any) -> Settings:
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
+    # imported here, not at the top: `rollbot --version` and `--help` need no database code
+    from bot.store.database_url import DatabaseUrlError, database_problem
+    from bot.store.migrate import SchemaError
+    from bot.usecases.audit_keys import AuditKeyMismatchError
+
     try:
         return asyncio.run(main())  # type: ignore[arg-type]
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -119,7 +123,9 @@ def on_database(
     """Run one operator task against ROLLBOT_DATABASE_URL, with an engine just for it. Only
     `creates` may bring a SQLite file into being; `needs_schema` refuses an unmigrated one."""
     from bot.store import migrate
+    from bot.store.database_url import DatabaseUrlError
     from bot.store.engine import create_engine
+    from bot.store.migrate import SchemaError
 
     url = db_url()
     try:
