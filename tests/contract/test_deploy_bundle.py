@@ -409,3 +409,18 @@ def test_service_monitor_scrapes_both_services(docs: list[Doc], monitoring: list
     # a worker's metrics matter most when it is not ready
     worker = _one(docs, "Service", "rollbot-worker")
     assert worker["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_every_alert_says_what_to_do_in_the_operations_guide(monitoring: list[Doc]) -> None:
+    """An alert that fires at night points to a section that says what it means and what to
+    do; a new rule without one fails here."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    sections = set(re.findall(r"^### (\w+)$", guide, re.MULTILINE))
+    alerts = {
+        r["alert"]
+        for g in _one(monitoring, "PrometheusRule", "rollbot")["spec"]["groups"]
+        for r in g["rules"]
+    }
+    assert alerts == sections
+    for state in re.findall(r"--state (\w+)", guide):
+        assert state in {s.value for s in RequestState}, state
