@@ -72,7 +72,9 @@ def _options(
     FLAGS.debug = debug
 
 
-def _answering_only() -> tuple[Any, Any, dict[str, Any]]:
+def _rolls_nothing_back() -> tuple[Any, Any, dict[str, Any]]:
+    """No executor, no verifier, nothing for /readyz to probe: ROLLBOT_EXECUTOR=none, and a
+    replica that only answers."""
     return {}, None, {}
 
 
@@ -123,7 +125,7 @@ def _executors(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
         scripted = ScriptedExecutor()
         kinds = ("deployment", "configmap", "codedeploy", "flag")
         return dict.fromkeys(kinds, scripted), ScriptedVerifier(), {}
-    return {}, None, {}
+    return _rolls_nothing_back()
 
 
 @app.command(
@@ -177,7 +179,7 @@ async def _run(
 
     configure_logging(settings.log_format, settings.log_level)
     # A replica that only answers rolls nothing back: it needs no executor and no cluster access.
-    executors, verifier, probes = _answering_only()
+    executors, verifier, probes = _rolls_nothing_back()
     if work:
         problem = executor_problem(settings)
         if problem is not None:
