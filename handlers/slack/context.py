@@ -28,6 +28,11 @@ def actor_from_interaction(body: dict[str, Any]) -> Person:
     return Person(id=str(user["id"]), name=str(user.get("username") or user.get("name") or ""))
 
 
+def actor_of(body: dict[str, Any]) -> Person:
+    """Whoever sent a command (its user_id) or an interaction (its user)."""
+    return actor_from_command(body) if "command" in body else actor_from_interaction(body)
+
+
 def idempotency_key(body: dict[str, Any]) -> str:
     """Slack retries carry the same trigger_id; a fresh command gets a fresh one."""
     return f"cmd:{body.get('team_id', '')}:{body['trigger_id']}"

@@ -25,6 +25,7 @@ from bot.usecases.inbox import InboxRules
 from handlers.blockkit import cards
 from handlers.blockkit.cards import Message
 from handlers.slack import actions, commands, modals
+from handlers.slack.context import actor_of
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.errors import message_for
 from handlers.slack.replies import answer
@@ -81,7 +82,7 @@ class SlackWork:
                 "request.refused",
                 inbox=item.id,
                 kind=stored.kind.value,
-                actor=_person(body),
+                actor=actor_of(body).name,
                 channel=stored.where(),
                 reason=str(exc),
             )
@@ -103,9 +104,3 @@ class SlackWork:
             f"correlation id `{correlation}` to the rollbot maintainers."
         )
         await answer(body, cards.ephemeral(text), self._client)
-
-
-def _person(body: dict[str, Any]) -> str:
-    """Who sent it, as Slack names them: a command's user_name, an interaction's user."""
-    user = body.get("user") or {}
-    return str(body.get("user_name") or user.get("username") or user.get("name") or "")
