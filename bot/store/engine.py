@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,6 +35,19 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
     return is_dropped_connection(exc)
+
+
+_NAMED_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name))")
+
+
+async def hold_named_lock(db: AsyncSession | AsyncConnection, name: str) -> None:
+    """Hold a named lock until this transaction ends, across every replica.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite runs one process, whose own asyncio
+    locks (and its single writer) already serialise it."""
+    dialect = db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect
+    if dialect.name == "postgresql":
+        await db.execute(_NAMED_LOCK, {"name": name})
 
 
 def create_engine(url: str, busy_timeout: float = 30.0) -> AsyncEngine:

@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.engine import hold_named_lock
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic's own lines ("Context impl", "Running upgrade …") are at debug (bot/config/logs.py);
 # what an operator needs is one line saying the schema was created, and at which revision.
@@ -39,11 +41,10 @@ def _run(conn: Connection, fn: str, target: str) -> None:
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
     async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Replicas starting together against an empty database migrate one after another:
-            # the second finds the schema at head and does nothing, instead of failing on a
-            # table the first has just created.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('rollbot.migrate'))"))
+        # Replicas starting together against an empty database migrate one after another: the
+        # second finds the schema at head and does nothing, instead of failing on a table the
+        # first has just created.
+        await hold_named_lock(conn, "rollbot.migrate")
         await conn.run_sync(_run, "upgrade", target)
 
 

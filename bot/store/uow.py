@@ -15,7 +15,6 @@ from types import TracebackType
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.audit.chain import SignedCheckpoint
@@ -24,7 +23,7 @@ from bot.domain import events as ev
 from bot.domain.request import RollbackRequest
 from bot.store.audit_log import AuditedStep, AuditLog
 from bot.store.due_items import DueItems
-from bot.store.engine import session_factory
+from bot.store.engine import hold_named_lock, session_factory
 from bot.store.inbox import InboxRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.outbox import OutboxRepository
@@ -71,14 +70,8 @@ class UnitOfWork:
         self._effects: list[tuple[RollbackRequest, ev.Effect]] = []
 
     async def hold_lock(self, name: str) -> None:
-        """Hold a named lock until this unit of work ends, across every replica.
-
-        PostgreSQL: a transaction-level advisory lock. SQLite runs one process, whose own
-        asyncio locks already serialise it."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name}
-            )
+        """Hold a named lock until this unit of work ends, across every replica."""
+        await hold_named_lock(self.session, name)
 
     def collect(self, request: RollbackRequest, effects: tuple[ev.Effect, ...]) -> None:
         """Effects of a transition written in this unit of work, handed on after the commit."""
