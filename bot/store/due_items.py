@@ -49,8 +49,20 @@ class Move:
 
 
 def _item(row: DueItemRow) -> DueItem:
-    assert row.id is not None
-    return DueItem(row.id, row.kind, row.request_id, row.due_at, row.stage, row.done_at)
+    return _stored(row.id, row.kind, row.request_id, row.due_at, row.stage, row.done_at)
+
+
+def _stored(
+    item_id: int | None,
+    kind: str,
+    request_id: str,
+    due_at: datetime,
+    stage: int,
+    done_at: datetime | None,
+) -> DueItem:
+    """A due item as the table holds it, whether read as a row object or as its columns."""
+    assert item_id is not None  # a stored row has its id
+    return DueItem(item_id, kind, request_id, due_at, stage, done_at)
 
 
 class DueItems:
@@ -133,8 +145,7 @@ class DueItems:
         )
         if self._session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        rows = await self._session.execute(query)
-        return [DueItem(int(i or 0), k, r, due, stage, done) for i, k, r, due, stage, done in rows]
+        return [_stored(*row) for row in await self._session.execute(query)]
 
     async def advance(
         self, item_id: int, stage: int, *, next_due: datetime | None, done: datetime | None
