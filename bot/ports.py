@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain.policy import Role
@@ -123,6 +124,32 @@ class LeaseLostError(Exception):
     """This process no longer holds the rollback: it must stop without touching the target."""
 
 
+class CaptureMoment(StrEnum):
+    BEFORE = "before"  # right before the rollback changes anything: the version that failed
+    AFTER = "after"  # once verification has run: the restored version
+
+
+@dataclass(frozen=True)
+class EvidenceWindow:
+    """What the runbook's readable evidence covers at one moment of a rollback."""
+
+    moment: CaptureMoment
+    # `kubectl logs --tail` per container, and the most of one pod's log kept (policy)
+    log_lines: int
+    log_bytes: int
+    # Kubernetes events from this time on: the incident window
+    events_since: datetime
+
+
+@dataclass(frozen=True)
+class ReadableEvidence:
+    """Files the runbook names, as people read them (describe output, YAML, logs, an events
+    table), by their path in the pack; and what could not be read, for the manifest."""
+
+    files: Mapping[str, str] = field(default_factory=dict)
+    gaps: tuple[str, ...] = ()
+
+
 class Executor(Protocol):
     """Rolls one kind of target back (Kubernetes, CodeDeploy, a flag...)."""
 
@@ -144,6 +171,14 @@ class Executor(Protocol):
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         """The target's state as evidence: what an auditor would want before and after."""
+        ...
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        """The runbook's human-readable forms of `captured` (already redacted), and at the
+        window's moment what only the platform holds (logs). Never raises for a part it cannot
+        read: the part is named in `gaps` and the rollback goes on."""
         ...
 
 

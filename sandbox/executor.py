@@ -8,17 +8,20 @@ infrastructure; it stands in until the sandbox cluster answers for deployments.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
     NothingChangedError,
     Preflight,
     Progress,
+    ReadableEvidence,
     UnknownTargetError,
     VerificationResult,
 )
@@ -42,6 +45,8 @@ class ScriptedTarget:
     # Set: the change waits for it before it is sent (a slow API server in front of the patch).
     change_hold: asyncio.Event | None = None
     changing: bool = False
+    # What the readable evidence could not read (a log service that is down), for the manifest.
+    evidence_gaps: list[str] = field(default_factory=list)
 
 
 def _key(target: TargetRef) -> str:
@@ -102,6 +107,16 @@ class ScriptedExecutor:
             "image": state.images.get(state.live),
             "history": list(state.revisions),
         }
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        """The in-memory target has no describe output and no logs; a test may plant a gap."""
+        state = self._get(target)
+        line = f"revision {captured.get('revision')}, image {captured.get('image')}\n"
+        return ReadableEvidence(
+            files={f"target-{window.moment.value}.txt": line}, gaps=tuple(state.evidence_gaps)
+        )
 
     async def live_revision(self, target: TargetRef) -> str | None:
         return self._get(target).live

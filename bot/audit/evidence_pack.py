@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,49 @@ def json_diff(before: dict[str, Any], after: dict[str, Any]) -> str:
     return "".join(difflib.unified_diff(a, b, "before.json", "after.json")) or "no difference\n"
 
 
+# Audit actions that settle whether the rollback goes ahead, in the order they can happen.
+DECIDING = ("decision.rollback", "decision.timeout_rollback", "approval.given", "request.opened")
+
+
+def decision_at(timeline: Sequence[Mapping[str, Any]]) -> str | None:
+    """When the rollback was decided: a person's (or the timeout's) choice, else the approval
+    that completed it, else the opening of an auto-approved request."""
+    for action in DECIDING:
+        hits = [e for e in timeline if e.get("action") == action]
+        if hits:
+            return str(hits[-1 if action == "approval.given" else 0].get("at"))
+    return None
+
+
+def verification_checks(
+    request: RollbackRequest, timeline: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each check with the time it ran, its result, and where its output is."""
+    checks: list[dict[str, Any]] = []
+    for entry in timeline:
+        action = str(entry.get("action", ""))
+        if not action.startswith("verification."):
+            continue
+        payload = entry.get("payload") or {}
+        ran = {
+            "at": entry.get("at"),
+            "step": action.removeprefix("verification."),
+            "result": payload.get("summary") or payload.get("reason") or action,
+            "output": f"timeline.json, audit entry {entry.get('seq')}",
+        }
+        if action in ("verification.passed", "verification.failed", "verification.skipped"):
+            ran["checks"] = dict(request.verification)
+        checks.append(ran)
+    return checks
+
+
 def manifest(
-    request: RollbackRequest, *, timeline: list[dict[str, Any]], from_version: str | None
+    request: RollbackRequest,
+    *,
+    timeline: list[dict[str, Any]],
+    from_version: str | None,
+    files: Sequence[str] = (),
+    gaps: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The runbook's fields first, then what rollbot adds for the auditor."""
     a = request.assessment
@@ -54,6 +96,7 @@ def manifest(
             "metrics": request.verification.get("metrics", "not configured"),
             "user_validation": request.verification.get("user_validation", "pending"),
             "result": request.outcome,
+            "checks": verification_checks(request, timeline),
         },
         # rollbot's own
         "state": request.state.value,
@@ -66,7 +109,7 @@ def manifest(
             {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
             for x in request.retro_approvals
         ],
-        "decision": _decision(request),
+        "decision": {**_decision(request), "at": decision_at(timeline)},
         "severity": {
             "class": a.severity.value,
             "computed": a.computed.value,
@@ -78,7 +121,10 @@ def manifest(
         else None,
         "obligations": [o.model_dump(mode="json") for o in request.obligations],
         "security_implications": list(request.security_implications),
-        "links": {"ticket": request.ticket},
+        "links": {"ticket": request.ticket, "decided_at": decision_at(timeline)},
+        # the runbook's readable forms beside the JSON, and what could not be captured
+        "files": sorted(files),
+        "capture_gaps": list(gaps),
         "rollback_type": request.rollback_type.value,
         "timeline": timeline,
     }
@@ -111,16 +157,25 @@ def build_pack(
     timeline: list[dict[str, Any]],
     before: dict[str, Any],
     after: dict[str, Any],
+    readable: Mapping[str, str] | None = None,
+    gaps: Sequence[str] = (),
 ) -> EvidencePack:
     files = {
-        "manifest.json": _json(
-            manifest(request, timeline=timeline, from_version=request.baseline_revision)
-        ),
         "before.json": _json(before),
         "after.json": _json(after),
         "diff.txt": json_diff(before, after).encode(),
         "timeline.json": _json(timeline),
+        **{name: text.encode() for name, text in (readable or {}).items()},
     }
+    files["manifest.json"] = _json(
+        manifest(
+            request,
+            timeline=timeline,
+            from_version=request.baseline_revision,
+            files=list(files),
+            gaps=gaps,
+        )
+    )
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(files):

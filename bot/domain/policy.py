@@ -273,6 +273,17 @@ class EvidencePolicy(BaseModel):
 
     # S3 Object Lock COMPLIANCE retention of evidence packs; SOC 2 evidence is commonly kept 7 years.
     retention: timedelta = timedelta(days=7 * 365)
+    # The runbook's `kubectl logs --all-containers --tail=1000` of the version rolled back from,
+    # and a shorter window of the restored version's logs once verification has run.
+    log_lines: int = Field(default=1000, ge=1, le=100_000)
+    log_lines_after: int = Field(default=200, ge=1, le=100_000)
+    # The most of one container's log kept; the file says where it was cut.
+    log_bytes: int = Field(default=512 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Describe output and logs are evidence, not a step: past this they are left out (and the
+    # manifest says so) so that a slow kubelet never holds up the rollback.
+    readable_timeout: timedelta = Field(default=timedelta(seconds=20), gt=timedelta(0))
+    # Kubernetes events are kept from this long before the incident was detected.
+    events_lead: timedelta = timedelta(minutes=15)
 
 
 class InboxPolicy(BaseModel):

@@ -3,6 +3,7 @@ fails a rollback: the pack is retried by the scheduler and the channel is told u
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -13,9 +14,18 @@ import structlog
 from bot.audit.evidence_pack import EvidencePack, build_pack
 from bot.domain.notices import Summary
 from bot.domain.people import SYSTEM
+from bot.domain.policy import EvidencePolicy
 from bot.domain.redaction import redact, redact_text
 from bot.domain.request import RollbackRequest
-from bot.ports import Clock, EvidenceStore, EvidenceStoreError, Executor
+from bot.ports import (
+    CaptureMoment,
+    Clock,
+    EvidenceStore,
+    EvidenceStoreError,
+    EvidenceWindow,
+    Executor,
+    ReadableEvidence,
+)
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
@@ -29,6 +39,10 @@ def _entry(row: Any) -> dict[str, Any]:
     return {"seq": row.seq, "hash": row.hash, **json.loads(row.body)}
 
 
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, default=str).encode()
+
+
 class EvidenceRecorder:
     def __init__(
         self,
@@ -36,11 +50,13 @@ class EvidenceRecorder:
         clock: Clock,
         store: EvidenceStore,
         executors: Mapping[str, Executor],
+        policy: EvidencePolicy | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._store = store
         self._executors = executors
+        self._policy = policy or EvidencePolicy()
         # Before-captures the store refused, kept in memory for the pack of this process.
         self._unstored_before: dict[str, bytes] = {}
 
@@ -53,33 +69,77 @@ class EvidenceRecorder:
             log.warning("capture_failed", request=request.id, error=repr(exc))
             return {"capture_failed": redact_text(repr(exc))}
 
+    async def _readable(
+        self, request: RollbackRequest, captured: Mapping[str, Any], moment: CaptureMoment
+    ) -> ReadableEvidence:
+        """The runbook's readable files, redacted like every capture; what could not be read
+        or took too long is a gap named in the manifest, never a reason to stop."""
+        p = self._policy
+        lines = p.log_lines if moment is CaptureMoment.BEFORE else p.log_lines_after
+        since = (request.detected_at or request.created_at) - p.events_lead
+        window = EvidenceWindow(moment, lines, p.log_bytes, since)
+        what = f"the readable {moment.value}-rollback evidence (describe output, logs)"
+        try:
+            got = await asyncio.wait_for(
+                self._executors[request.target.kind].readable(request.target, captured, window),
+                timeout=p.readable_timeout.total_seconds(),
+            )
+        except TimeoutError:
+            seconds = int(p.readable_timeout.total_seconds())
+            return ReadableEvidence(gaps=(f"{what} took longer than {seconds} s: left out",))
+        except Exception as exc:  # evidence must not stop a rollback
+            log.warning("readable_capture_failed", request=request.id, error=repr(exc))
+            return ReadableEvidence(gaps=(f"{what} failed: {redact_text(repr(exc))}",))
+        return ReadableEvidence(
+            files={name: redact_text(text) for name, text in got.files.items()},
+            gaps=tuple(redact_text(g) for g in got.gaps),
+        )
+
+    async def _stage(self, name: str, data: bytes) -> None:
+        try:
+            await self._store.put(name, data)
+        except EvidenceStoreError as exc:
+            log.warning("before_capture_not_stored", name=name, error=str(exc))
+            self._unstored_before[name] = data
+
     async def before(self, request: RollbackRequest) -> None:
         """The target as it was before the rollback, staged in the evidence store."""
-        data = json.dumps(await self._capture(request), sort_keys=True, default=str).encode()
-        try:
-            await self._store.put(f"{request.id}/before.json", data)
-        except EvidenceStoreError as exc:
-            log.warning("before_capture_not_stored", request=request.id, error=str(exc))
-            self._unstored_before[request.id] = data
+        captured = await self._capture(request)
+        readable = await self._readable(request, captured, CaptureMoment.BEFORE)
+        staged = {"files": dict(readable.files), "gaps": list(readable.gaps)}
+        await self._stage(f"{request.id}/before.json", _dumps(captured))
+        await self._stage(f"{request.id}/before-readable.json", _dumps(staged))
 
-    async def _staged_before(self, request: RollbackRequest) -> dict[str, Any]:
+    async def _staged(self, name: str) -> Any:
         try:
-            raw = await self._store.get(f"{request.id}/before.json")
+            raw = await self._store.get(name)
         except EvidenceStoreError:
             raw = None
-        raw = raw or self._unstored_before.get(request.id)
-        return json.loads(raw) if raw else {"capture_missing": "no before-capture was stored"}
+        raw = raw or self._unstored_before.get(name)
+        return json.loads(raw) if raw else None
+
+    async def _staged_before(self, request: RollbackRequest) -> dict[str, Any]:
+        found = await self._staged(f"{request.id}/before.json")
+        return found or {"capture_missing": "no before-capture was stored"}
 
     async def finish(self, request_id: str) -> EvidencePack | None:
         """Build, store and announce the pack of an ended rollback; None when storing failed."""
         async with self._uow() as uow:
             request = await uow.requests.get(request_id)
             timeline = [_entry(row) for row in await uow.audit.for_request(request_id)]
+        after = await self._capture(request)
+        staged = await self._staged(f"{request.id}/before-readable.json") or {
+            "files": {},
+            "gaps": ["no readable before-rollback evidence was staged"],
+        }
+        readable = await self._readable(request, after, CaptureMoment.AFTER)
         pack = build_pack(
             request,
             timeline=timeline,
             before=await self._staged_before(request),
-            after=await self._capture(request),
+            after=after,
+            readable={**staged["files"], **readable.files},
+            gaps=[*staged["gaps"], *readable.gaps],
         )
         now = self._clock.now()
         try:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.audit.readable import fields, table
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
     NothingChangedError,
     Preflight,
     Progress,
+    ReadableEvidence,
     TargetUnavailableError,
     UnknownTargetError,
 )
@@ -303,7 +307,15 @@ class CodeDeployExecutor:
         info = (
             await self._ask("get_deployment_group", applicationName=app, deploymentGroupName=group)
         )["deploymentGroupInfo"]
-        keep = ("deploymentId", "status", "revision", "createTime", "completeTime", "creator")
+        keep = (
+            "deploymentId",
+            "status",
+            "revision",
+            "createTime",
+            "completeTime",
+            "creator",
+            "deploymentOverview",
+        )
         recent = [
             {k: d[k] for k in (*keep, "rollbackInfo", "description") if k in d}
             for d in (await self._history(app, group))[-5:]
@@ -314,3 +326,52 @@ class CodeDeployExecutor:
             "lastAttemptedDeployment": info.get("lastAttemptedDeployment"),
             "recentDeployments": recent,
         }
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        return ReadableEvidence(
+            files={f"codedeploy-{window.moment.value}.txt": codedeploy_text(captured)}
+        )
+
+
+def codedeploy_text(captured: Mapping[str, Any]) -> str:
+    """The deployment group's details and each recent deployment's instance summary, as the
+    CodeDeploy console's deployment page shows them."""
+    if "codedeploy" not in captured:
+        return "the capture failed: nothing was read from CodeDeploy\n"
+    last = captured.get("lastSuccessfulDeployment") or {}
+    tried = captured.get("lastAttemptedDeployment") or {}
+    head = fields(
+        f"Deployment group {captured['codedeploy']}",
+        [
+            ("Last successful deployment", last.get("deploymentId")),
+            ("  status", last.get("status")),
+            ("  ended", last.get("endTime")),
+            ("Last attempted deployment", tried.get("deploymentId")),
+            ("  status", tried.get("status")),
+            ("  ended", tried.get("endTime")),
+        ],
+    )
+    rows = []
+    for d in captured.get("recentDeployments") or []:
+        o = d.get("deploymentOverview") or {}
+        instances = " ".join(
+            f"{k.lower()} {o[k]}"
+            for k in ("Succeeded", "Failed", "InProgress", "Pending", "Skipped")
+            if o.get(k)
+        )
+        rows.append(
+            (
+                d.get("deploymentId", ""),
+                d.get("status", ""),
+                d.get("createTime", ""),
+                d.get("creator", ""),
+                instances or "-",
+                (d.get("rollbackInfo") or {}).get("rollbackDeploymentId") or "-",
+            )
+        )
+    recent = table(
+        ("deployment", "status", "created", "creator", "instances", "rolled back by"), rows
+    )
+    return f"{head}\nRecent deployments\n{recent}"

@@ -13,12 +13,13 @@ Every call pins LD-API-Version, so the answers' shapes do not depend on the toke
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ConfigVersions,
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
@@ -26,9 +27,11 @@ from bot.ports import (
     PlatformReview,
     Preflight,
     Progress,
+    ReadableEvidence,
     TargetUnavailableError,
     UnknownTargetError,
 )
+from integrations.flags.evidence import readable_flag
 from integrations.flags.http import FlagApiError, JsonApi
 from integrations.flags.reviews import (
     Proposal,
@@ -342,3 +345,8 @@ class LaunchDarklyExecutor:
             "state": state,
             "launchdarkly_audit_log": audit.get("items", []),
         }
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        return readable_flag(captured, window)

@@ -11,11 +11,12 @@ for want of one fails with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
@@ -23,9 +24,11 @@ from bot.ports import (
     PlatformReview,
     Preflight,
     Progress,
+    ReadableEvidence,
     TargetUnavailableError,
     UnknownTargetError,
 )
+from integrations.flags.evidence import readable_flag
 from integrations.flags.http import FlagApiError, JsonApi
 from integrations.flags.reviews import (
     Proposal,
@@ -205,3 +208,8 @@ class UnleashExecutor:
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         feature, enabled = await self._read(target)
         return {"flag": target.label, "unleash_feature": feature, "state": self._revision(enabled)}
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        return readable_flag(captured, window)

@@ -5,21 +5,25 @@ preflight, each evidence capture) or writes, and rolls back to one of those."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from bot.audit.readable import fields
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
     ConfigVersion,
     ConfigVersions,
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
     NothingChangedError,
     Preflight,
     Progress,
+    ReadableEvidence,
     UnknownTargetError,
 )
 from integrations.kubernetes.deployment import KubernetesExecutor
@@ -166,3 +170,20 @@ class KubernetesConfigMapExecutor:
             "resourceVersion": live["metadata"]["resourceVersion"],
             "data": data,
         }
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        if "configmap" not in captured:
+            return ReadableEvidence(gaps=("the ConfigMap capture failed: nothing to render",))
+        data = captured.get("data") or {}
+        text = fields(
+            f"ConfigMap {captured['configmap']}",
+            [
+                ("Version (rollbot's numbering)", captured.get("rollbot_version")),
+                ("resourceVersion", captured.get("resourceVersion")),
+                ("Keys", len(data)),
+                *((f"  {k}", v) for k, v in sorted(data.items())),
+            ],
+        )
+        return ReadableEvidence(files={f"configmap-{window.moment.value}.txt": text})

@@ -22,14 +22,17 @@ from kubernetes.client.exceptions import ApiException
 from bot.domain.redaction import redact
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    EvidenceWindow,
     ExecutionError,
     ExecutionResult,
     Fence,
     NothingChangedError,
     Preflight,
     Progress,
+    ReadableEvidence,
     UnknownTargetError,
 )
+from integrations.kubernetes.evidence import capture_deployment, readable_deployment
 from integrations.kubernetes.rollout import (
     CONFLICT_RETRIES,
     AccessDeniedError,
@@ -357,38 +360,20 @@ class KubernetesExecutor:
 
     def _capture_sync(self, target: TargetRef) -> dict[str, Any]:
         deployment = self._deployment(target)
-        namespace = target.namespace or "default"
-        core = client.CoreV1Api(self.api_for(target))
-        labels = ",".join(
-            f"{k}={v}" for k, v in deployment["spec"]["selector"].get("matchLabels", {}).items()
+        replicasets = self._replicasets(deployment, target)
+        captured = capture_deployment(
+            self.api_for(target), target, deployment, replicasets, self.request_timeout
         )
-        pods = json_body(
-            core.list_namespaced_pod(
-                namespace,
-                label_selector=labels,
-                _preload_content=False,
-                _request_timeout=self.request_timeout,
-            )
-        )["items"]
-        events = json_body(
-            core.list_namespaced_event(
-                namespace,
-                field_selector=f"involvedObject.name={target.name}",
-                _preload_content=False,
-                _request_timeout=self.request_timeout,
-            )
-        )["items"]
-        captured: dict[str, Any] = redact(
-            {
-                "deployment": deployment,
-                "revision": str(revision_of(deployment)),
-                "images": images_of(deployment["spec"]["template"]),
-                "replicasets": self._replicasets(deployment, target),
-                "pods": pods,
-                "events": events,
-            }
-        )
-        return captured
+        redacted: dict[str, Any] = redact(captured)
+        return redacted
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:
         return await self._call(lambda: self._capture_sync(target))
+
+    async def readable(
+        self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
+    ) -> ReadableEvidence:
+        api = self.api_for(target)
+        return await self._call(
+            lambda: readable_deployment(api, captured, window, self.request_timeout)
+        )

@@ -152,7 +152,7 @@ def _core(
     roles = SlackRoleDirectory(policy, client, clock)
     lease = timedelta(seconds=settings.execution_lease_seconds)
     transitions = Transitions(uow, clock, lease=lease, policy=policy)
-    evidence = EvidenceRecorder(uow, clock, store, executors)
+    evidence = EvidenceRecorder(uow, clock, store, executors, policy.evidence)
     executions = ExecutionRunner(
         transitions=transitions,
         evidence=evidence,

@@ -14,6 +14,7 @@ import secrets
 from typing import Any
 
 from sandbox.kube.annotations import REVISION, revision, sync_new_replica_set
+from sandbox.kube.pods import ContainerOutput, new_pod
 from sandbox.kube.store import ApiError, ObjectStore, now_iso
 
 HASH_LABEL = "pod-template-hash"
@@ -70,6 +71,7 @@ class DeploymentController:
         self.steps = steps
         self.deadline_scale = deadline_scale
         self.broken = re.compile(broken_image)
+        self.output = ContainerOutput()
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued = 0
         store.listeners.append(self._changed)
@@ -123,9 +125,12 @@ class DeploymentController:
         ]
 
     def _event(
-        self, deployment: dict[str, Any], message: str, reason: str = "ScalingReplicaSet"
+        self, about: dict[str, Any], message: str, reason: str = "ScalingReplicaSet"
     ) -> None:
-        meta = deployment["metadata"]
+        meta = about["metadata"]
+        component = (
+            "deployment-controller" if about["kind"] == "Deployment" else "replicaset-controller"
+        )
         self.store.create(
             "events",
             {
@@ -136,11 +141,11 @@ class DeploymentController:
                     "namespace": meta["namespace"],
                 },
                 "involvedObject": {
-                    "kind": "Deployment",
+                    "kind": about["kind"],
                     "namespace": meta["namespace"],
                     "name": meta["name"],
                     "uid": meta["uid"],
-                    "apiVersion": "apps/v1",
+                    "apiVersion": about.get("apiVersion", "apps/v1"),
                 },
                 "reason": reason,
                 "message": message,
@@ -148,7 +153,7 @@ class DeploymentController:
                 "count": 1,
                 "firstTimestamp": now_iso(),
                 "lastTimestamp": now_iso(),
-                "source": {"component": "deployment-controller"},
+                "source": {"component": component},
             },
         )
 
@@ -248,54 +253,18 @@ class DeploymentController:
         )
 
     def _sync_pods(self, rs: dict[str, Any], replicas: int, ready: bool) -> None:
-        ns = rs["metadata"]["namespace"]
+        ns, uid = rs["metadata"]["namespace"], rs["metadata"]["uid"]
         pods = [
             p
             for p in self.store.list("pods", ns)
-            if any(
-                o.get("uid") == rs["metadata"]["uid"]
-                for o in p["metadata"].get("ownerReferences") or []
-            )
+            if any(o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])
         ]
         for pod in pods[replicas:]:
             self.store.delete("pods", ns, pod["metadata"]["name"])
+            self._event(rs, f"Deleted pod: {pod['metadata']['name']}", "SuccessfulDelete")
         for _ in range(replicas - len(pods)):
-            containers = rs["spec"]["template"]["spec"].get("containers", [])
-            self.store.create(
-                "pods",
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {
-                        "name": f"{rs['metadata']['name']}-{secrets.token_hex(3)[:5]}",
-                        "namespace": ns,
-                        "labels": rs["spec"]["template"]["metadata"]["labels"],
-                        "ownerReferences": [
-                            {
-                                "apiVersion": "apps/v1",
-                                "kind": "ReplicaSet",
-                                "controller": True,
-                                "name": rs["metadata"]["name"],
-                                "uid": rs["metadata"]["uid"],
-                            }
-                        ],
-                    },
-                    "spec": copy.deepcopy(rs["spec"]["template"]["spec"]),
-                    "status": {
-                        "phase": "Running" if ready else "Pending",
-                        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                        "containerStatuses": [
-                            {
-                                "name": c["name"],
-                                "image": c.get("image"),
-                                "ready": ready,
-                                "restartCount": 0,
-                            }
-                            for c in containers
-                        ],
-                    },
-                },
-            )
+            pod = self.store.create("pods", new_pod(rs, ready, self.output))
+            self._event(rs, f"Created pod: {pod['metadata']['name']}", "SuccessfulCreate")
 
     def _set_status(
         self,

@@ -19,6 +19,7 @@ from aiohttp import web
 from sandbox.kube.controller import DeploymentController, default_deployment
 from sandbox.kube.discovery import add_discovery
 from sandbox.kube.patch import PatchError, json_patch, merge_patch, strategic_merge
+from sandbox.kube.pods import ContainerOutput, crash, pod_log
 from sandbox.kube.store import RESOURCES, ApiError, ObjectStore, Resource, not_found
 from sandbox.kube.tables import table
 
@@ -52,9 +53,10 @@ def _status(err: ApiError) -> web.Response:
 
 
 class KubeApi:
-    def __init__(self, store: ObjectStore, faults: Faults) -> None:
+    def __init__(self, store: ObjectStore, faults: Faults, output: ContainerOutput) -> None:
         self.store = store
         self.faults = faults
+        self.output = output
 
     def _resource(self, request: web.Request) -> Resource:
         name = request.match_info["resource"]
@@ -238,6 +240,16 @@ class KubeApi:
             self.store.unwatch(watcher)
         return response
 
+    async def pod_log(self, request: web.Request) -> web.Response:
+        text = pod_log(
+            self.store,
+            self.output,
+            request.match_info["namespace"],
+            request.match_info["name"],
+            request.query,
+        )
+        return web.Response(text=text, content_type="text/plain")
+
     async def access_review(self, request: web.Request) -> web.Response:
         review = await self._body(request)
         allowed = not self.faults.deny_access
@@ -251,8 +263,10 @@ class KubeApi:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
-    api = KubeApi(store, faults)
+def build_kube_app(
+    store: ObjectStore, faults: Faults, output: ContainerOutput | None = None
+) -> web.Application:
+    api = KubeApi(store, faults, output or ContainerOutput())
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -280,6 +294,7 @@ def build_kube_app(store: ObjectStore, faults: Faults) -> web.Application:
     r = app.router
     add_discovery(r)
     r.add_post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", api.access_review)
+    r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/log", api.pod_log)
     for prefix in ("/api/v1", "/apis/{group}/v1"):
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}", api.collection)
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}/{name}", api.item)
@@ -301,7 +316,9 @@ class SandboxKube:
         self.url = ""
 
     async def start(self, port: int = 0) -> str:
-        self._runner = web.AppRunner(build_kube_app(self.store, self.faults), access_log=None)
+        self._runner = web.AppRunner(
+            build_kube_app(self.store, self.faults, self.controller.output), access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
@@ -335,6 +352,10 @@ class SandboxKube:
             )
         )
         return path
+
+    def crash(self, image: str, *last_words: str) -> None:
+        """Containers of `image` crash once and restart; `kubectl logs --previous` shows these."""
+        crash(self.store, self.controller.output, image, list(last_words))
 
     async def stop(self) -> None:
         self.store.drop_watches()

@@ -51,9 +51,21 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
         "before.json",
         "diff.txt",
         "manifest.json",
+        "target-after.txt",
+        "target-before.txt",
         "timeline.json",
     ]
     manifest = json.loads(files["manifest.json"])
+    assert manifest["files"] == sorted(set(files) - {"manifest.json"})
+    assert manifest["capture_gaps"] == []
+    timeline = json.loads(files["timeline.json"])
+    approved = next(e for e in timeline if e["action"] == "approval.given")
+    assert manifest["links"]["decided_at"] == approved["at"]  # the approval that decided it
+    [ran] = manifest["verification"]["checks"]
+    passed = next(e for e in timeline if e["action"] == "verification.passed")
+    assert (ran["at"], ran["step"]) == (passed["at"], "passed")
+    assert ran["checks"]["health_check"] == "passed 1/1"
+    assert ran["output"] == f"timeline.json, audit entry {passed['seq']}"
     # the runbook's fields
     assert manifest["component"] == "deployment/api -n prod"
     assert (manifest["from_version"], manifest["to_version"]) == ("3", "1")
