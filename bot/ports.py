@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain.policy import Role
+from bot.domain.recovery_charts import RecoveryChart
 from bot.domain.request import RollbackRequest, TargetRef
 
 
@@ -218,3 +219,22 @@ class EvidenceStoreError(Exception):
 
 class Verifier(Protocol):
     async def verify(self, request: RollbackRequest) -> VerificationResult: ...
+
+
+# (time, value) samples of one series
+Series = list[tuple[datetime, float]]
+
+
+class MetricsHistory(Protocol):
+    """A metric over time (Prometheus `query_range`), for the recovery charts."""
+
+    async def series(self, base_url: str, query: str, chart: RecoveryChart) -> Series:
+        """The first series the query returns over the chart's window and step; raises
+        AdapterError saying what the metrics service answered."""
+        ...
+
+
+class ChartRenderer(Protocol):
+    def __call__(self, chart: RecoveryChart, series: Series) -> bytes:
+        """The chart as a PNG whose title, axis and metadata carry its absolute UTC times."""
+        ...

@@ -15,6 +15,7 @@ import typer
 from bot.config.settings import Settings, variables_read
 from rollbot.cli_admin import db_app, policy_app
 from rollbot.cli_audit import audit_app
+from rollbot.cli_evidence import evidence_app
 from rollbot.cli_requests import requests_app
 from rollbot.cli_support import (
     FLAGS,
@@ -22,6 +23,7 @@ from rollbot.cli_support import (
     fail,
     on_database,
     port_in_use,
+    read_only_evidence_store,
     run,
     settings_or_fail,
 )
@@ -41,6 +43,7 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(requests_app, name="requests")
 app.add_typer(sandbox_app, name="sandbox")
@@ -279,7 +282,10 @@ def report(
     async def work(engine: AsyncEngine) -> str:
         # Reading only: the signer is never asked to sign anything.
         uow = UnitOfWorkFactory(engine, AuditSigner(Ed25519PrivateKey.generate(), every=100))
-        auditor = await ReportService(uow, SystemClock()).monthly(chosen, deployments)
+        store = read_only_evidence_store()
+        auditor = await ReportService(uow, SystemClock(), evidence=store).monthly(
+            chosen, deployments
+        )
         return render_report(auditor, fmt)
 
     text = on_database(work)

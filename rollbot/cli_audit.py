@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from bot.audit.keys import AuditKeyError
 from bot.config.settings import DatabaseSettings, variables_read
-from rollbot.cli_support import fail, on_database, public_key_of
+from rollbot.cli_support import fail, on_database, public_key_of, read_only_evidence_store
 
 audit_app = typer.Typer(
     no_args_is_help=True,
@@ -129,22 +129,14 @@ def audit_verify(
         keys = [public_key_of(p) for p in public_key] if public_key else [public_key_of(None)]
         verdict = on_database(lambda engine: verify_database(engine, keys))
         if anchors and verdict.ok:
-            anchored = on_database(lambda engine: verify_anchors(engine, _store(), keys))
+            anchored = on_database(
+                lambda engine: verify_anchors(engine, read_only_evidence_store(), keys)
+            )
             typer.echo(verdict.render())
             typer.echo(anchored.render())
             raise typer.Exit(0 if anchored.ok else 1)
     typer.echo(verdict.render())
     raise typer.Exit(0 if verdict.ok else 1)
-
-
-def _store() -> Any:
-    from datetime import timedelta
-
-    from bot.ports import SystemClock
-    from integrations.evidence.store import store_from
-
-    # read only: the retention is never applied
-    return store_from(DatabaseSettings(), timedelta(days=1), SystemClock())
 
 
 @audit_app.command("export")

@@ -152,3 +152,14 @@ def on_database(
             await engine.dispose()
 
     return run(main)
+
+
+def read_only_evidence_store() -> Any:
+    """The evidence store the settings name (S3 or the directory), for commands that only read
+    it: the retention is never applied."""
+    from datetime import timedelta
+
+    from bot.ports import SystemClock
+    from integrations.evidence.store import store_from
+
+    return store_from(DatabaseSettings(), timedelta(days=1), SystemClock())

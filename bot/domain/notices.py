@@ -29,6 +29,7 @@ class NoticeKind(StrEnum):
     POSTMORTEM_DRAFT = "postmortem_draft"  # after an executed rollback: a draft to complete
     ESCALATION = "escalation"  # a failed rollback: the roles that must take over, by name
     UNDELIVERED = "undelivered"  # Slack refused a notice a person must see: said elsewhere
+    RECOVERY_CHARTS = "recovery_charts"  # the watch ended: the recovery charts, as files
 
 
 class Placement(StrEnum):
@@ -132,6 +133,22 @@ class Undelivered(NoticePayload):
     channel_closed: bool = False
 
 
+class ChartFile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # error-rate.png
+    title: str
+    png_base64: str  # carried in the outbox row, so a retry after a restart still has it
+
+
+class RecoveryCharts(NoticePayload):
+    """The recovery charts, uploaded in the request's thread when the watch ends."""
+
+    kind: ClassVar[NoticeKind] = NoticeKind.RECOVERY_CHARTS
+    comment: str
+    files: tuple[ChartFile, ...]
+
+
 PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.REQUEST_OPENED: RequestOpened,
     NoticeKind.CARD_UPDATE: CardUpdate,
@@ -142,6 +159,7 @@ PAYLOADS: dict[NoticeKind, type[NoticePayload]] = {
     NoticeKind.POSTMORTEM_DRAFT: PostmortemDraft,
     NoticeKind.ESCALATION: Escalation,
     NoticeKind.UNDELIVERED: Undelivered,
+    NoticeKind.RECOVERY_CHARTS: RecoveryCharts,
 }
 
 PLACEMENT: dict[NoticeKind, Placement] = {
@@ -154,6 +172,7 @@ PLACEMENT: dict[NoticeKind, Placement] = {
     NoticeKind.POSTMORTEM_DRAFT: Placement.THREAD,
     NoticeKind.ESCALATION: Placement.MESSAGE,
     NoticeKind.UNDELIVERED: Placement.MESSAGE,
+    NoticeKind.RECOVERY_CHARTS: Placement.THREAD,
 }
 
 

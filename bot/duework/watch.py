@@ -23,6 +23,7 @@ from bot.ports import Clock, Verifier
 from bot.store.due_items import DueKind
 from bot.store.effects import record_event
 from bot.store.uow import UnitOfWork
+from bot.usecases.recovery_evidence import RecoveryEvidence
 from bot.usecases.transition import Transitions
 
 log = structlog.get_logger("rollbot.watch")
@@ -39,10 +40,6 @@ class _Recheck:
     final: bool
 
 
-# Verified recoveries, closed or still waiting for a person's confirmation (top severity).
-WATCHED = frozenset({RequestState.COMPLETED, RequestState.AWAITING_RECOVERY_CONFIRMATION})
-
-
 class RecoveryWatch:
     def __init__(
         self,
@@ -50,11 +47,14 @@ class RecoveryWatch:
         clock: Clock,
         transitions: Transitions,
         verifier: Verifier,
+        evidence: RecoveryEvidence | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._transitions = transitions
         self._verifier = verifier
+        # the recovery charts, drawn once the watch has ended either way
+        self._evidence = evidence
 
     async def _claim(self, now: datetime) -> list[_Recheck]:
         rechecks: list[_Recheck] = []
@@ -89,6 +89,8 @@ class RecoveryWatch:
             result = await self._verifier.verify(recheck.request)
             if result.passed:
                 await self._held(recheck, result.summary)
+                if recheck.final:
+                    await self._ended(recheck.request.id)
                 continue
             try:
                 await self._transitions.apply(
@@ -99,7 +101,17 @@ class RecoveryWatch:
             except DomainError as exc:  # moved on meanwhile (another drift, or the window closed)
                 log.warning("drift_not_recorded", request=recheck.request.id, reason=str(exc))
                 await self._failed_late(recheck, result.summary, str(exc))
+                continue
+            await self._ended(recheck.request.id)
         return drifted
+
+    async def _ended(self, request_id: str) -> None:
+        if self._evidence is None:
+            return
+        try:
+            await self._evidence.watch_ended(request_id)
+        except Exception as exc:  # the charts are evidence; the watch's own record stands
+            log.exception("recovery_charts_failed", request=request_id, error=repr(exc))
 
     async def _failed_late(self, recheck: _Recheck, summary: str, why: str) -> None:
         """A failed re-check the request can no longer take as drift (say, rollbot was down past

@@ -7,20 +7,36 @@ from bot.domain import events as ev
 from bot.domain.people import Person
 from bot.domain.request import RollbackRequest
 from bot.ports import RoleDirectory
+from bot.usecases.addenda import Addenda
 from bot.usecases.transition import Transitions
 
 
 class Aftercare:
-    def __init__(self, transitions: Transitions, roles: RoleDirectory) -> None:
+    def __init__(
+        self, transitions: Transitions, roles: RoleDirectory, addenda: Addenda | None = None
+    ) -> None:
         self._t = transitions
         self._roles = roles
+        # the post-mortem joins the sealed evidence pack as a signed addendum
+        self._addenda = addenda
 
     async def meet_obligation(
         self, request_id: str, kind: ev.ObligationKind, by: Person, evidence: str
     ) -> RollbackRequest:
         roles = await self._roles.roles_of(by.id)
         event = ev.MeetObligation(kind=kind, by=by, evidence=evidence, roles=roles)
-        return await self._t.apply(request_id, event)
+        request = await self._t.apply(request_id, event)
+        if kind is ev.ObligationKind.POST_MORTEM and self._addenda is not None:
+            met = next(o for o in request.obligations if o.kind is kind)
+            facts = {
+                "post_mortem": evidence,
+                "recorded_by": by.model_dump(),
+                "recorded_at": met.met_at.isoformat() if met.met_at else None,
+            }
+            await self._addenda.add(
+                request_id, "post-mortem", what=f"The post-mortem ({evidence})", facts=facts
+            )
+        return request
 
     async def approve_retroactively(self, request_id: str, by: Person) -> RollbackRequest:
         event = ev.RetroApprove(by=by, roles=await self._roles.roles_of(by.id))

@@ -12,7 +12,7 @@ from bot.domain.acts import check_report_channel
 from bot.domain.policy import ReportingPolicy
 from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
 from bot.domain.request import RollbackRequest
-from bot.ports import Clock, RoleDirectory
+from bot.ports import Clock, EvidenceStore, EvidenceStoreError, RoleDirectory
 from bot.store.uow import UnitOfWork
 
 
@@ -24,6 +24,8 @@ class IncidentDetail:
     facts: RollbackFacts
     timeline: list[tuple[datetime, str, str]]  # at, actor, action
     evidence_sha256: str | None
+    # the newest recovery charts of its evidence addenda, PNG bytes by chart name
+    recovery_charts: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,35 @@ class ReportService:
         clock: Clock,
         roles: RoleDirectory | None = None,
         reporting: ReportingPolicy | None = None,
+        evidence: EvidenceStore | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._roles = roles
         self._reporting = reporting or ReportingPolicy()
+        self._evidence = evidence
+
+    async def _charts(self, request_id: str) -> dict[str, bytes]:
+        """The recovery charts of the request's newest recovery addendum; none when the store
+        has none or cannot be read (the page then says so)."""
+        if self._evidence is None:
+            return {}
+        try:
+            names = await self._evidence.names(f"{request_id}/addenda")
+            pictures = [
+                n
+                for n in names
+                if n.endswith(".png") and "/addenda/recovery-" in n and "/recovery/" in n
+            ]
+            newest = max((n.split("/recovery/")[0] for n in pictures), default=None)
+            found = {
+                n.rsplit("/", 1)[1]: await self._evidence.get(n)
+                for n in pictures
+                if n.startswith(f"{newest}/")
+            }
+        except EvidenceStoreError:
+            return {}
+        return {name: data for name, data in found.items() if data is not None}
 
     async def check_channel(self, user: str, channel: str) -> None:
         """Raises ActRefusedError when the report may not be posted there for this person."""
@@ -94,7 +120,11 @@ class ReportService:
             last = await uow.audit.last_checkpoint()
         details = [
             IncidentDetail(
-                request, facts_of(request, entries[request.id]), entries[request.id], sha
+                request,
+                facts_of(request, entries[request.id]),
+                entries[request.id],
+                sha,
+                await self._charts(request.id) if sha else {},
             )
             for request, sha in found
         ]

@@ -16,6 +16,7 @@ from bot.domain.notices import (
     NoticePayload,
     Page,
     PostmortemDraft,
+    RecoveryCharts,
     Reminder,
     Summary,
     TimelineEntry,
@@ -59,6 +60,8 @@ _TIMELINE = {
     "alert": ":rotating_light: Alertmanager: {alertname} {status}",
     "evidence": ":package: Evidence pack stored, sha256 `{sha256}`",
     "evidence_failed": ":warning: Evidence pack not stored yet ({error}); rollbot keeps retrying.",
+    "addendum": ":page_facing_up: {what} added to the evidence pack as a signed addendum, sha256 `{sha256}`",
+    "addendum_failed": ":warning: {what} could not be added to the evidence pack: {error}. It is kept in the audit log; rollbot does not try again.",
 }
 
 
@@ -70,6 +73,8 @@ _UNSIGNED = {
     "progress",
     "evidence",
     "evidence_failed",
+    "addendum",
+    "addendum_failed",
     "alert",
     "recheck",
     "recheck_failed",
@@ -241,6 +246,8 @@ RENDER: dict[NoticeKind, Render] = {
     ),
     NoticeKind.ESCALATION: lambda n, _: escalation_message(n.request, _payload(n, Escalation)),
     NoticeKind.UNDELIVERED: lambda n, _: undelivered_message(n.request, _payload(n, Undelivered)),
+    # the files go up through files.uploadV2; this is the comment they are shared with
+    NoticeKind.RECOVERY_CHARTS: lambda n, _: {"text": _payload(n, RecoveryCharts).comment},
 }
 
 

@@ -131,10 +131,18 @@ def _incident(detail: object) -> str:
         if r.override
         else ""
     )
+    charts = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+        f"<figcaption>{html.escape(name)}: the metric over the incident, times in UTC</figcaption></figure>"
+        for name, data in sorted(detail.recovery_charts.items())
+    )
+    if not charts:
+        charts = "<p>No recovery charts: the service has no Prometheus queries in the policy, or the watch has not ended.</p>"
     return f"""<section class="incident" id="{r.id}">
 <h3>{r.id} · {html.escape(r.target.label)} · {r.assessment.severity.value} · {html.escape(r.state.value)}</h3>
 <p>{html.escape(r.reason)}</p>{override}
 <p>Evidence pack sha256: {evidence}</p>
 <h4>Approvals</h4><ul>{approvals}</ul>
 <h4>Timeline</h4><table>{timeline}</table>
+<h4>Recovery charts</h4>{charts}
 </section>"""

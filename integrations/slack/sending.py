@@ -8,6 +8,7 @@ place with `chat.update` as more lines come, instead of a reply a step.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from bot.domain.notices import (
     Notice,
     NoticeKind,
     Placement,
+    RecoveryCharts,
     Reminder,
     RequestOpened,
     TimelineEntry,
@@ -142,10 +144,27 @@ class NoticeSender:
         if batch.progress:
             return await self._progress_reply(batch, card)
         self._progress.pop(notice.request.id, None)  # the next progress starts a reply of its own
+        if isinstance(notice.payload, RecoveryCharts):
+            return await self._charts(notice.payload, card)
         resp = await self._client.chat_postMessage(
             channel=channel, thread_ts=ts, **self._render(notice, None)
         )
         return str(resp["ts"])
+
+    async def _charts(self, charts: RecoveryCharts, card: tuple[str, str]) -> str:
+        """PNGs shared in the card's thread (files.getUploadURLExternal, the upload, then
+        files.completeUploadExternal with the thread's ts)."""
+        channel, thread = card
+        await self._client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread,
+            initial_comment=charts.comment,
+            file_uploads=[
+                {"file": base64.b64decode(f.png_base64), "filename": f.name, "title": f.title}
+                for f in charts.files
+            ],
+        )
+        return thread
 
     async def _progress_reply(self, batch: Batch, card: tuple[str, str]) -> str:
         """Rollout progress as one thread reply that grows in place."""

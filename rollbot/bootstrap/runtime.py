@@ -34,6 +34,7 @@ from bot.store.config_versions import StoredConfigVersions
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.gauges import read_gauges
 from bot.store.uow import UnitOfWorkFactory
+from bot.usecases.addenda import Addenda
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.anchors import CheckpointAnchors
@@ -48,6 +49,7 @@ from bot.usecases.opening import RollbackService
 from bot.usecases.outbox import OutboxService
 from bot.usecases.queries import RequestQueries
 from bot.usecases.readiness import Check, Readiness
+from bot.usecases.recovery_evidence import RecoveryEvidence
 from bot.usecases.reports import ReportService
 from bot.usecases.step_log import StepLog
 from bot.usecases.transition import Transitions
@@ -59,7 +61,9 @@ from handlers.slack.app import build_bolt_app
 from handlers.slack.deps import HandlerDeps
 from integrations.evidence.store import store_from
 from integrations.health.checks import HttpVerifier
+from integrations.health.series import PrometheusHistory
 from integrations.reports.html import charts as report_charts
+from integrations.reports.recovery_chart import recovery_png
 from integrations.slack.announce import SlackAnnouncer
 from integrations.slack.channels import SlackChannelDirectory
 from integrations.slack.delivery import SlackDelivery, client_for
@@ -167,7 +171,10 @@ def _core(
         ),
     )
     reminders = Reminders(uow, clock, policy)
-    watch = RecoveryWatch(uow, clock, transitions, verifier)
+    addenda = Addenda(uow, clock, store, uow.signer)
+    history = PrometheusHistory(timeout=settings.health_timeout_seconds)
+    recovery = RecoveryEvidence(uow, clock, policy, history, recovery_png, addenda)
+    watch = RecoveryWatch(uow, clock, transitions, verifier, recovery)
     channels = SlackChannelDirectory(client)
     opening = RollbackService(
         uow=uow,
@@ -187,12 +194,12 @@ def _core(
         transitions=transitions,
         decisions=Decisions(transitions, roles),
         approvals=Approvals(transitions, roles, executors),
-        aftercare=Aftercare(transitions, roles),
+        aftercare=Aftercare(transitions, roles, addenda),
         evidence=evidence,
         executions=executions,
         reminders=reminders,
         watch=watch,
-        reports=ReportService(uow, clock, roles, policy.reporting),
+        reports=ReportService(uow, clock, roles, policy.reporting, store),
         due=due,
     )
 

@@ -327,16 +327,24 @@ def files_complete(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
         done.append({k: v for k, v in entry.items() if k != "content"})
     channel_id = args.get("channel_id")
     if channel_id:
-        channel = state.find_channel(str(channel_id))
-        channel.messages.append(
-            {
-                "type": "message",
-                "user": state.bot_user,
-                "ts": state.next_ts(),
-                "text": str(args.get("initial_comment") or ""),
-                "files": done,
-            }
-        )
+        # shared into a channel the bot must be able to post in, as a message or a thread reply
+        channel = _postable(state, str(channel_id))
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": state.bot_user,
+            "ts": state.next_ts(),
+            "text": str(args.get("initial_comment") or ""),
+            "files": done,
+        }
+        thread_ts = args.get("thread_ts")
+        if thread_ts:
+            parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
+            if parent is None:
+                raise SlackApiError("invalid_thread_ts")
+            message["thread_ts"] = thread_ts
+            parent["thread_ts"] = thread_ts
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+        channel.messages.append(message)
     return {"files": done}
 
 
