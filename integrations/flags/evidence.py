@@ -27,7 +27,7 @@ def flag_text(captured: Mapping[str, Any]) -> str:
     head = fields(
         f"Flag {captured['flag']}",
         [
-            ("State", captured.get("state")),
+            ("State", captured["state"] if isinstance(captured.get("state"), str) else None),
             ("On", env.get("on", feature.get("enabled"))),
             ("Flag version", captured.get("launchdarkly_version")),
             ("Off variation", env.get("offVariation")),
@@ -45,10 +45,12 @@ def flag_text(captured: Mapping[str, Any]) -> str:
             (e.get("member") or {}).get("email", "") or "-",
             e.get("titleVerb") or e.get("title") or "",
             e.get("description") or e.get("name") or "",
+            e.get("comment") or "-",
         )
         for e in entries
     ]
-    return f"{head}\nThe flag service's audit log (newest first)\n{table(('when', 'who', 'what', 'detail'), rows)}"
+    heads = ("when", "who", "what", "detail", "comment")
+    return f"{head}\nThe flag service's audit log (newest first)\n{table(heads, rows)}"
 
 
 def readable_flag(captured: Mapping[str, Any], window: EvidenceWindow) -> ReadableEvidence:

@@ -100,6 +100,17 @@ async def test_a_bad_release_is_rolled_back_by_redeploying_the_good_revision(
     assert [d["deploymentId"] for d in before["recentDeployments"]] == ["d-SBX000001", bad]
     assert after["recentDeployments"][-1]["deploymentId"] == "d-SBX000003"
     assert after["recentDeployments"][-1]["revision"]["s3Location"]["key"] == "shop-1.0.zip"
+    # the console's deployment page, as text: the group's details and each instance summary
+    readable = files["codedeploy-before.txt"].decode().splitlines()
+    assert readable[0] == f"Deployment group {SHOP}"
+    assert readable[1].split() == ["Last", "successful", "deployment:", bad]
+    redeployed = next(
+        line
+        for line in files["codedeploy-after.txt"].decode().splitlines()
+        if line.startswith("d-SBX000003")
+    )
+    assert redeployed.split()[:2] == ["d-SBX000003", "Succeeded"]
+    assert "succeeded 3" in redeployed
     assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
 
     history = await command(runtime, driver, channel, "U0BOB", f"history {SHOP}")

@@ -99,6 +99,11 @@ async def test_the_kill_switch_turns_a_launchdarkly_flag_off(
     before, after = json.loads(files["before.json"]), json.loads(files["after.json"])
     assert (before["state"]["on"], after["state"]["on"]) == ("true", "false")
     assert after["launchdarkly_audit_log"][0]["comment"] == entry["comment"]
+    readable = files["flag-after.txt"].decode()
+    assert readable.startswith("Flag flag/new-checkout -n production\n")
+    assert "\nOn:" in readable
+    assert readable.split("\nOn:", 1)[1].split()[0] == "False"
+    assert entry["comment"] in readable  # the flag service's own audit log, as a table
     manifest = json.loads(files["manifest.json"])
     assert (manifest["from_version"], manifest["to_version"]) == ("1", "2")
     assert (await verify_database(runtime.engine, runtime.uow.signer.public_key)).ok
@@ -174,6 +179,7 @@ async def test_unleash_feature_is_turned_off_in_the_environment(
     before, after = json.loads(files["before.json"]), json.loads(files["after.json"])
     assert (before["state"], after["state"]) == ("enabled", "disabled")
     assert after["unleash_feature"]["environments"][0]["enabled"] is False
+    assert files["flag-after.txt"].decode().splitlines()[1].split() == ["State:", "disabled"]
 
 
 @pytest.mark.parametrize("provider", ["unleash"])
