@@ -65,6 +65,12 @@ def verification_checks(
         }
         if action in ("verification.passed", "verification.failed", "verification.skipped"):
             ran["checks"] = dict(request.verification)
+            if request.verification.get("metrics", "not configured") != "not configured":
+                # the pack is sealed before the watch ends; the charts come as an addendum
+                ran["charts"] = (
+                    "recovery/<check>.png in the recovery addendum beside this pack "
+                    f"({request.id}/addenda/recovery-<time>/), added when the watch ends"
+                )
         checks.append(ran)
     return checks
 

@@ -318,3 +318,40 @@ async def test_the_auditors_page_shows_each_rollbacks_recovery_charts(
     section = page[page.index(f'<section class="incident" id="{request.id}">') :]
     assert section.count('<figure><img alt="') == 2
     assert '<img alt="error-rate.png" src="data:image/png;base64,' in section
+
+
+async def test_a_recovery_that_drifts_is_charted_at_once_and_says_so(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    service: SandboxService,
+) -> None:
+    import tarfile
+
+    _incident(service, clock)
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "5xx"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    [request] = await runtime.queries.history(API)
+    pack = runtime.settings.evidence_dir / request.id / f"evidence-{request.id}.tar.gz"
+    with tarfile.open(pack) as tar:
+        manifest = json.loads(tar.extractfile(f"{request.id}/manifest.json").read())  # type: ignore[union-attr]
+    [verified] = manifest["verification"]["checks"]
+    assert verified["checks"]["metrics"] == "passed 2/2"
+    assert f"{request.id}/addenda/recovery-<time>/" in verified["charts"]
+    clock.advance(minutes=5)
+    await runtime.watch.tick()  # re-check 1 holds
+    service.state["metrics"][ERRORS] = 0.3  # the error rate comes back
+    clock.advance(minutes=5)
+    assert await runtime.watch.tick() == 1
+    await runtime.settle()
+    _, files = _addendum(runtime.settings.evidence_dir, request.id, "recovery")
+    facts = json.loads(Image.open(io.BytesIO(files["recovery/error-rate.png"])).text["Description"])  # type: ignore[attr-defined]
+    times = await _times(runtime, request.id)
+    assert facts["marks"][-1] == {
+        "label": "watch ended: recovery did not hold",
+        "at": times["verification.drifted"].isoformat(),
+    }
