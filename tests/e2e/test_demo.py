@@ -30,7 +30,7 @@ async def test_demo_plays_a_whole_incident(
         "rollbot recovery verified: health check passed 1/1; smoke tests passed 1/1; metrics passed 2/2",
         ":large_green_circle: completed* · `deployment/api -n prod` · revision 3 → 4",
         "Sandbox cluster after the rollback: deployment/api -n prod: revision 4, image api:1.2.3, 3/3 available",
-        "$ rollbot audit verify\n  OK: 20 entries, head ",
+        "$ rollbot audit verify\n  OK: 22 entries, head ",
         "Evidence pack sha256 `",
         # an incident Alertmanager opened, and its resolution on the timeline
         "*Severity*: P3 medium — declared by Alertmanager",
