@@ -195,7 +195,7 @@ def serve_env(
 ) -> dict[str, str]:
     """`rollbot serve` on the bench's database and sandbox Slack, with a key made first (a
     shared database never gets a key nobody configured)."""
-    load_signing_key(seed_b64=None, path=folder / "audit.key", create=True)
+    load_signing_key(key_b64=None, path=folder / "audit.key", create=True)
     return clean_env(
         ROLLBOT_DATABASE_URL=database_url,
         SLACK_BOT_TOKEN=ws.token,

@@ -60,7 +60,7 @@ def _template() -> Any:
     return prompted
 
 
-async def _seed(engine: AsyncEngine, pending: int) -> None:
+async def _fill(engine: AsyncEngine, pending: int) -> None:
     """`pending` due items over pending / 2 requests awaiting a decision, inserted in bulk."""
     template = _template()
     requests = pending // 2
@@ -155,7 +155,7 @@ async def _at(pending: int) -> tuple[float, float]:
     engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
     try:
         await migrate.ensure_schema(engine)
-        await _seed(engine, pending)
+        await _fill(engine, pending)
         async with engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE due_items")
         ticks = min(TICKS, pending // 200)  # every tick claims items not yet reminded

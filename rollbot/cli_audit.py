@@ -22,8 +22,8 @@ audit_app = typer.Typer(
 @audit_app.command("keygen")
 def audit_keygen(
     out: Annotated[Path | None, typer.Option(help="Write the private key here (mode 0600)")] = None,
-    print_seed: Annotated[
-        bool, typer.Option(help="Print the base64 seed instead, for a secret store")
+    print_key: Annotated[
+        bool, typer.Option(help="Print the base64 private key instead, for a secret store")
     ] = False,
 ) -> None:
     """Make a new Ed25519 audit signing key; print its public key and fingerprint."""
@@ -36,8 +36,8 @@ def audit_keygen(
     from bot.audit.chain import key_id
     from bot.audit.keys import public_pem
 
-    if (out is None) == (not print_seed):
-        raise fail("say where the key goes: --out FILE, or --print-seed")
+    if (out is None) == (not print_key):
+        raise fail("say where the key goes: --out FILE, or --print-key")
     key = Ed25519PrivateKey.generate()
     if out is not None:
         pem = key.private_bytes(
@@ -76,9 +76,9 @@ def audit_rotate_key(
     ops = DatabaseSettings()
     try:
         old = load_signing_key(
-            seed_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
+            key_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
         )
-        fresh = load_signing_key(seed_b64=None, path=new, create=False)
+        fresh = load_signing_key(key_b64=None, path=new, create=False)
     except AuditKeyError as exc:
         raise fail(str(exc)) from None
     seq = on_database(lambda engine: rotate_key(engine, old, fresh, datetime.now(UTC)))

@@ -100,7 +100,7 @@ def public_key_of(pem: Path | None) -> Any:
     ops = DatabaseSettings()
     try:
         return load_signing_key(
-            seed_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
+            key_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
         ).public_key()
     except AuditKeyError as exc:
         raise fail(f"{exc}; or pass --public-key FILE.pem") from None

@@ -183,7 +183,7 @@ async def runtime(
     tmp_path: Path,
 ) -> AsyncIterator[Runtime]:
     # as an operator does for a shared database (`rollbot audit keygen`): the key exists first
-    load_signing_key(seed_b64=None, path=tmp_path / "audit.key", create=True)
+    load_signing_key(key_b64=None, path=tmp_path / "audit.key", create=True)
     settings = load_settings(
         database_url=database_url,
         slack_bot_token=slack.state.token,

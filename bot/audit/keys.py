@@ -50,14 +50,14 @@ class AuditSigner:
         return sign_checkpoint(self.key, seq, head)
 
 
-def load_signing_key(*, seed_b64: str | None, path: Path, create: bool) -> Ed25519PrivateKey:
-    """From a base64 32-byte seed if given, else a PEM file; create the file when allowed."""
-    if seed_b64:
+def load_signing_key(*, key_b64: str | None, path: Path, create: bool) -> Ed25519PrivateKey:
+    """From a base64 32-byte raw private key if given, else a PEM file; create the file when allowed."""
+    if key_b64:
         try:
-            return Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed_b64, validate=True))
+            return Ed25519PrivateKey.from_private_bytes(base64.b64decode(key_b64, validate=True))
         except ValueError as exc:
             raise AuditKeyError(
-                f"ROLLBOT_AUDIT_SIGNING_KEY is not a base64 Ed25519 seed: {exc}"
+                f"ROLLBOT_AUDIT_SIGNING_KEY is not a base64 Ed25519 private key (32 raw bytes): {exc}"
             ) from None
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # For the kubernetes executor: a kubeconfig and context; unset means in-cluster config.
     kubeconfig: Path | None = None
     kube_context: str | None = None
-    # Ed25519 key that signs audit checkpoints: a base64 seed, or a PEM file (created if absent).
+    # Ed25519 key that signs audit checkpoints: a base64 raw private key, or a PEM file (created if absent).
     audit_signing_key: str | None = None
     audit_key_file: Path = Path("rollbot-audit.key")
     audit_checkpoint_every: int = Field(default=100, ge=1)

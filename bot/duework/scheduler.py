@@ -1,5 +1,5 @@
-"""Due work driven by a clock tick: the automatic rollback when nobody decides in time (the incident response standard
-§2 Phase 5), re-checks of recovery in the watch window, reminders of obligations, and evidence
+"""Due work driven by a clock tick: the automatic rollback when nobody decides in time (the incident response standard's
+"decision" phase), re-checks of recovery in the watch window, reminders of obligations, and evidence
 packs whose upload failed. All of it is rows in the database, so a restart loses none of it."""
 
 from __future__ import annotations

@@ -255,7 +255,7 @@ def _unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
     # The embedded SQLite setup may make its own key (and says where); anything shared never
     # signs with a key nobody configured.
     key = load_signing_key(
-        seed_b64=settings.audit_signing_key,
+        key_b64=settings.audit_signing_key,
         path=settings.audit_key_file,
         create=is_sqlite(settings.database_url),
     )

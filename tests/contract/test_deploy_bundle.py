@@ -219,9 +219,9 @@ def test_the_secret_template_explains_every_value() -> None:
     for key in values:
         [at] = [i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:")]
         assert lines[at - 1].strip().startswith("#"), f"{key} has no comment above it"
-    assert "rollbot audit keygen --print-seed" in text
+    assert "rollbot audit keygen --print-key" in text
     # the command the template names prints exactly the line the Secret needs
-    made = CliRunner().invoke(app, ["audit", "keygen", "--print-seed"])
+    made = CliRunner().invoke(app, ["audit", "keygen", "--print-key"])
     assert made.exit_code == 0
     assert made.output.startswith("ROLLBOT_AUDIT_SIGNING_KEY=")
 

@@ -50,7 +50,7 @@ def serve_env(
     slack: SandboxSlack, database_url: str, policy: Path, tmp_path: Path, **extra: str
 ) -> dict[str, str]:
     key = tmp_path / "audit.key"
-    load_signing_key(seed_b64=None, path=key, create=True)  # made once, before any replica starts
+    load_signing_key(key_b64=None, path=key, create=True)  # made once, before any replica starts
     return clean_env(
         ROLLBOT_DATABASE_URL=database_url,
         SLACK_BOT_TOKEN=slack.state.token,

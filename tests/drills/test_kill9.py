@@ -109,7 +109,7 @@ async def test_kill_9_mid_rollout_is_reconciled_after_restart(
                         .where(OutboxRow.delivered_at.is_(None))  # type: ignore[union-attr]
                     )
                 ).scalar_one()
-            key = load_signing_key(seed_b64=None, path=tmp_path / "audit.key", create=False)
+            key = load_signing_key(key_b64=None, path=tmp_path / "audit.key", create=False)
             assert (await verify_database(engine, key.public_key())).ok
         finally:
             await engine.dispose()

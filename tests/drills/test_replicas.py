@@ -80,7 +80,7 @@ async def test_fifty_clicks_on_three_replicas_execute_once(
         assert actions.count("approval.given") == 1
         assert actions.count("execution.started") == 1
         assert actions.count("execution.succeeded") == 1
-        key = load_signing_key(seed_b64=None, path=tmp_path / "audit.key", create=False)
+        key = load_signing_key(key_b64=None, path=tmp_path / "audit.key", create=False)
         engine = create_engine(pg_url)
         try:
             assert (await verify_database(engine, key.public_key())).ok

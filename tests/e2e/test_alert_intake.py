@@ -1,4 +1,4 @@
-"""Alertmanager webhooks open rollback requests (seed 003 §7.1 triggers), once."""
+"""Alertmanager webhooks open rollback requests (the change management guide triggers), once."""
 
 from __future__ import annotations
 

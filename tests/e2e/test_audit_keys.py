@@ -172,16 +172,16 @@ def test_keygen_writes_a_private_key_once_or_prints_a_seed(tmp_path: Path) -> No
     made = CliRunner().invoke(app, ["audit", "keygen", "--out", str(out)])
     assert made.exit_code == 0, made.output
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    key = load_signing_key(seed_b64=None, path=out, create=False)
+    key = load_signing_key(key_b64=None, path=out, create=False)
     assert f"fingerprint {key_id(key.public_key())}" in made.output
     assert "-----BEGIN PUBLIC KEY-----" in made.output
     again = CliRunner().invoke(app, ["audit", "keygen", "--out", str(out)])
     assert again.exit_code == 2
     assert "rollbot never overwrites a key" in again.output
-    seed = CliRunner().invoke(app, ["audit", "keygen", "--print-seed"])
+    seed = CliRunner().invoke(app, ["audit", "keygen", "--print-key"])
     line = seed.output.splitlines()[0]
     assert line.startswith("ROLLBOT_AUDIT_SIGNING_KEY=")
-    assert load_signing_key(seed_b64=line.split("=", 1)[1], path=out, create=False)
+    assert load_signing_key(key_b64=line.split("=", 1)[1], path=out, create=False)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,5 +1,5 @@
 """CodeDeploy as a rollback target: the Slack workflow end to end, boto3 signing real requests to
-the sandbox CodeDeploy service over HTTP (seed 000: CodeDeploy "Stop and Rollback")."""
+the sandbox CodeDeploy service over HTTP (the SOC 2 rollback and recovery procedures: CodeDeploy "Stop and Rollback")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """No decision within 30 minutes of the prompt: rollbot rolls back, announced first, audited as
-the system's decision (seed 001 §2 Phase 5). Time is moved, never waited for."""
+the system's decision (the rollback and incident response standard Phase 5). Time is moved, never waited for."""
 
 from __future__ import annotations
 

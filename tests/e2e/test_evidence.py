@@ -1,4 +1,4 @@
-"""Evidence packs end to end (seed 004 "Create evidence pack"; seed 000 auditor evidence)."""
+"""Evidence packs end to end (the rollback runbook "Create evidence pack"; the SOC 2 rollback and recovery procedures auditor evidence)."""
 
 from __future__ import annotations
 

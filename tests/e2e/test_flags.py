@@ -1,4 +1,4 @@
-"""Feature flags as rollback targets (seed 000: turning a LaunchDarkly flag off): the workflow
+"""Feature flags as rollback targets (the SOC 2 rollback and recovery procedures: turning a LaunchDarkly flag off): the workflow
 end to end against the sandbox LaunchDarkly and Unleash over HTTP, with their auth headers."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Declaring an incident pages who its severity names (seed 001 §1 "Alert")."""
+"""Declaring an incident pages who its severity names (the rollback and incident response standard "Alert")."""
 
 from __future__ import annotations
 

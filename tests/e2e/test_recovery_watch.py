@@ -1,4 +1,4 @@
-"""After a verified rollback, recovery is re-checked for 30 minutes (seed 003 §7.2); a drift
+"""After a verified rollback, recovery is re-checked for 30 minutes (the change management guide); a drift
 fails the rollback and escalates. Time is moved, never waited for."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Obligations are chased until met (seed 004: post-mortem within 48 h, retroactive approval
-within 4 h; seed 003 §8.2). Time is moved, never waited for."""
+"""Obligations are chased until met (the rollback runbook: post-mortem within 48 h, retroactive approval
+within 4 h; the change management guide). Time is moved, never waited for."""
 
 from __future__ import annotations
 

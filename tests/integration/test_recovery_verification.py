@@ -1,5 +1,5 @@
 """Recovery verification over real HTTP: health checks, smoke tests, Prometheus queries
-(seed 003 §7.2 "Verify Restoration"; seed 004 "Verification Checklist")."""
+(the change management guide "Verify Restoration"; the rollback runbook "Verification Checklist")."""
 
 from __future__ import annotations
 

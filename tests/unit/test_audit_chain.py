@@ -1,4 +1,4 @@
-"""The hash chain and its verifier (seed 000 "Evidence Your Auditor Expects"; seed 004: every
+"""The hash chain and its verifier (the SOC 2 rollback and recovery procedures "Evidence Your Auditor Expects"; the rollback runbook: every
 rollback audited and evidence-backed)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""After the decision and the rollback: severity clocks (seed 001 §1), the 30-minute watch
-(seed 003 §7.2), user validation (seed 004's checklist)."""
+"""After the decision and the rollback: severity clocks (the rollback and incident response standard), the 30-minute watch
+(the change management guide), user validation (the rollback runbook's checklist)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alert routing (seed 003 §7.1 automatic rollback triggers arrive as alerts)."""
+"""Alert routing (the change management guide automatic rollback triggers arrive as alerts)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Approval matrix and separation of duties. Source: seed 004 "Rollback Approval Matrix" and
-"Emergency Override"; separation of duties: seed 002 (auditors' unauthorised-approver findings)."""
+"""Approval matrix and separation of duties. Source: the rollback runbook "Rollback Approval Matrix" and
+"Emergency Override"; separation of duties: the rollback auditing practice (auditors' unauthorised-approver findings)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ K = RollbackType
 @pytest.mark.parametrize(
     ("kind", "normal", "override_extra"),
     [
-        # seed 004 matrix, row by row
+        # the rollback runbook matrix, row by row
         (K.DEPLOYMENT_LAST_VERSION, (Role.ON_CALL,), ()),
         (K.DEPLOYMENT_OLDER_VERSION, (Role.ENGINEERING_LEAD,), ()),
         (K.CONFIGURATION, (Role.DEVOPS_LEAD,), ()),
@@ -154,7 +154,7 @@ def test_denier_rules() -> None:
 def test_override_refusals(
     severity: Severity, who: frozenset[Role], reason: str, row: MatrixRow, message: str
 ) -> None:
-    # seed 004: "Emergency Override: Only for P0 incidents. Requires: Incident Commander declaration"
+    # the rollback runbook: "Emergency Override: Only for P0 incidents. Requires: Incident Commander declaration"
     with pytest.raises(OverrideRefusedError, match=message):
         ap.check_override(row=row, severity=severity, reason=reason)
 

@@ -1,4 +1,4 @@
-"""Decision tree. Source: seed 001 §3 "Rollback Decision Matrix"."""
+"""Decision tree. Source: the rollback and incident response standard "Rollback Decision Matrix"."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ P1, P2, P3, P4 = Severity.P1, Severity.P2, Severity.P3, Severity.P4
             "fix be deployed",
         ),
         (DecisionInputs(severity=P3, simple_to_revert=False), R, "fix be deployed"),
-        # seed 001 §1 P4: "Decision: Fix or defer (no rollback needed)"
+        # the rollback and incident response standard P4: "Decision: Fix or defer (no rollback needed)"
         (DecisionInputs(severity=P4, data_loss=True), N, "low severity"),
         # "HYBRID: Rollback infra + deploy patch simultaneously", when asked for
         (DecisionInputs(severity=P1, hybrid_requested=True), H, "Hybrid requested"),

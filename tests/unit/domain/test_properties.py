@@ -1,5 +1,5 @@
-"""Property tests over random event sequences (seed 004 approval matrix and override; seed 002
-separation of duties; seed 003 deadlines)."""
+"""Property tests over random event sequences (the rollback runbook approval matrix and override; the rollback auditing practice
+separation of duties; the change management guide deadlines)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Recovery judgement. Source: seed 003 §7.1 (error rate > 5 %, response time > 2x baseline);
-seed 004 "Verification Checklist"."""
+"""Recovery judgement. Source: the change management guide (error rate > 5 %, response time > 2x baseline);
+the rollback runbook "Verification Checklist"."""
 
 from __future__ import annotations
 

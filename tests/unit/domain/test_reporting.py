@@ -1,4 +1,4 @@
-"""Monthly metrics on hand-made histories with known answers (seed 001 §5, seed 003 §9)."""
+"""Monthly metrics on hand-made histories with known answers (the rollback and incident response standard, the change management guide)."""
 
 from __future__ import annotations
 

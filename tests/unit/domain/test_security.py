@@ -1,4 +1,4 @@
-"""Security implications (seed 002 record fields; issue: flag rollbacks touching authn/authz)."""
+"""Security implications (the rollback auditing practice record fields; issue: flag rollbacks touching authn/authz)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Severity rules. Source: seed 001 §1 "Incident Severity & Escalation"; triggers from seed 003 §7.1."""
+"""Severity rules. Source: the rollback and incident response standard "Incident Severity & Escalation"; triggers from the change management guide"""
 
 from __future__ import annotations
 
@@ -21,37 +21,37 @@ from bot.domain.severity import (
 @pytest.mark.parametrize(
     ("signals", "severity", "reason"),
     [
-        # seed 001 §1 P1: total service outage
+        # the rollback and incident response standard P1: total service outage
         (SeveritySignals(total_outage=True), Severity.P1, "total service outage"),
-        # seed 001 §1 P1 example: "Database completely unavailable (100% request failure)"
+        # the rollback and incident response standard P1 example: "Database completely unavailable (100% request failure)"
         (SeveritySignals(error_rate=1.0), Severity.P1, "total service outage"),
-        # seed 001 §1 P1: data loss/corruption
+        # the rollback and incident response standard P1: data loss/corruption
         (SeveritySignals(data_loss=True), Severity.P1, "data loss or corruption"),
-        # seed 001 §1 P1 example: "Security breach (customer data exposed)"
+        # the rollback and incident response standard P1 example: "Security breach (customer data exposed)"
         (SeveritySignals(security_breach=True), Severity.P1, "security breach"),
-        # seed 001 §1 P2 example: "Payment transactions failing (10% error rate)"; seed 003 §7.1 > 5 %
+        # the rollback and incident response standard P2 example: "Payment transactions failing (10% error rate)"; the change management guide > 5 %
         (SeveritySignals(error_rate=0.10), Severity.P2, "10% of requests failing"),
-        # seed 001 §1 P2 example: "Reporting feature broken (critical for customers)"
+        # the rollback and incident response standard P2 example: "Reporting feature broken (critical for customers)"
         (
             SeveritySignals(feature_broken=True, critical_to_customers=True),
             Severity.P2,
             "customers depend on",
         ),
-        # seed 001 §1 P2 example: "API latency >5 seconds (some requests failing)"
+        # the rollback and incident response standard P2 example: "API latency >5 seconds (some requests failing)"
         (
             SeveritySignals(latency_ratio=3.0, error_rate=0.01),
             Severity.P2,
             "slow responses with some",
         ),
-        # seed 001 §1 P3 example: "API latency 2-5 seconds (no errors, just slow)"; seed 003 §7.1 > 2x
+        # the rollback and incident response standard P3 example: "API latency 2-5 seconds (no errors, just slow)"; the change management guide > 2x
         (SeveritySignals(latency_ratio=2.5), Severity.P3, "latency above 2x baseline"),
-        # seed 001 §1 P3: "Non-critical feature broken"
+        # the rollback and incident response standard P3: "Non-critical feature broken"
         (SeveritySignals(feature_broken=True), Severity.P3, "non-critical feature broken"),
-        # below the seed 003 trigger, customers still see errors: P3
+        # below the the change management guide trigger, customers still see errors: P3
         (SeveritySignals(error_rate=0.02), Severity.P3, "below the 5% trigger"),
-        # seed 001 §1 P4: "Cosmetic"
+        # the rollback and incident response standard P4: "Cosmetic"
         (SeveritySignals(), Severity.P4, "cosmetic issue"),
-        # seed 001 §1 P4: "internal-only issue" (log message error, not customer-visible)
+        # the rollback and incident response standard P4: "internal-only issue" (log message error, not customer-visible)
         (SeveritySignals(customer_visible=False), Severity.P4, "internal-only issue"),
         (
             SeveritySignals(feature_broken=True, customer_visible=False),
@@ -73,7 +73,7 @@ def test_classification_table(signals: SeveritySignals, severity: Severity, reas
 @pytest.mark.parametrize(
     ("severity", "sla", "pages", "notify"),
     [
-        # seed 001 §1: SLAs 1/4/8/24 h; who is alerted; customer notification 30 min / 2 h / 4 h
+        # the rollback and incident response standard: SLAs 1/4/8/24 h; who is alerted; customer notification 30 min / 2 h / 4 h
         (Severity.P1, timedelta(hours=1), "VP Engineering", timedelta(minutes=30)),
         (Severity.P2, timedelta(hours=4), "Engineering Lead", timedelta(hours=2)),
         (Severity.P3, timedelta(hours=8), "#incidents", timedelta(hours=4)),
@@ -102,7 +102,7 @@ def test_profiles(severity: Severity, sla: timedelta, pages: str, notify: timede
 def test_parse_severity_maps_the_runbooks_p0_to_the_top_class(
     text: str, severity: Severity
 ) -> None:
-    # seed 004 "Emergency Override: Only for P0 incidents" — our top class is P1
+    # the rollback runbook "Emergency Override: Only for P0 incidents" — our top class is P1
     assert parse_severity(text) is severity
 
 

@@ -1,6 +1,6 @@
-"""Request state machine. Sources: seed 001 §2 Phase 5 (30-minute decision, automatic rollback),
-seed 004 (approval matrix, emergency override, failed rollback stops; post-mortem 48 h),
-seed 003 §8.2 (written approval 24 h, post-emergency review 5 days)."""
+"""Request state machine. Sources: the rollback and incident response standard Phase 5 (30-minute decision, automatic rollback),
+the rollback runbook (approval matrix, emergency override, failed rollback stops; post-mortem 48 h),
+the change management guide (written approval 24 h, post-emergency review 5 days)."""
 
 from __future__ import annotations
 
@@ -491,7 +491,7 @@ def test_an_existing_obligation_is_never_rescheduled() -> None:
 
 
 def test_decision_belongs_to_requester_commander_lead_or_on_call() -> None:
-    # seed 000 "Assess rollback impact ... go/no-go decision", role: Engineering Lead
+    # the SOC 2 rollback and recovery procedures "Assess rollback impact ... go/no-go decision", role: Engineering Lead
     request = make_request()
     rule = "decision is for incident commander or engineering lead or on call or the requester"
     with pytest.raises(ApprovalRefusedError, match=rule):
