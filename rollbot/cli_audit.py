@@ -75,9 +75,7 @@ def audit_rotate_key(
 
     ops = DatabaseSettings()
     try:
-        old = load_signing_key(
-            key_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False
-        )
+        old = load_signing_key(key_b64=ops.audit_signing_key, path=ops.audit_key_file, create=False)
         fresh = load_signing_key(key_b64=None, path=new, create=False)
     except AuditKeyError as exc:
         raise fail(str(exc)) from None
