@@ -27,9 +27,28 @@ def _json(obj: Any) -> bytes:
     ).encode()
 
 
+def _blank(value: Any) -> bool:
+    return value is None or value == {} or value == []
+
+
+def _comparable(side: Any, other: Any) -> Any:
+    """`side` without the blanks the other side lacks: a field one API answer writes as null or
+    {} and another leaves out says the same thing, and must not read as a change."""
+    if isinstance(side, dict):
+        twin = other if isinstance(other, dict) else {}
+        return {
+            k: _comparable(v, twin.get(k))
+            for k, v in side.items()
+            if not (_blank(v) and _blank(twin.get(k)))
+        }
+    if isinstance(side, list) and isinstance(other, list) and len(side) == len(other):
+        return [_comparable(v, o) for v, o in zip(side, other, strict=True)]
+    return side
+
+
 def json_diff(before: dict[str, Any], after: dict[str, Any]) -> str:
-    a = _json(before).decode().splitlines(keepends=True)
-    b = _json(after).decode().splitlines(keepends=True)
+    a = _json(_comparable(before, after)).decode().splitlines(keepends=True)
+    b = _json(_comparable(after, before)).decode().splitlines(keepends=True)
     return "".join(difflib.unified_diff(a, b, "before.json", "after.json")) or "no difference\n"
 
 
@@ -92,6 +111,9 @@ def manifest(
         "component": request.target.label,
         "from_version": from_version or request.baseline_revision,
         "to_version": request.to_revision,
+        # what those revisions run, as people know them (a Deployment's images)
+        "from_image": request.baseline_identity,
+        "to_image": request.to_identity,
         "reason": request.reason,
         "approver": [a.by.id for a in request.approvals]
         or (["auto-approved:on_call"] if request.auto_approved else []),
@@ -107,14 +129,8 @@ def manifest(
         # rollbot's own
         "state": request.state.value,
         "requester": request.requester.model_dump(),
-        "approvals": [
-            {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
-            for x in request.approvals
-        ],
-        "retroactive_approvals": [
-            {"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()}
-            for x in request.retro_approvals
-        ],
+        "approvals": _approvals(request.approvals),
+        "retroactive_approvals": _approvals(request.retro_approvals),
         "decision": {**_decision(request), "at": decision_at(timeline)},
         "severity": {
             "class": a.severity.value,
@@ -134,6 +150,10 @@ def manifest(
         "rollback_type": request.rollback_type.value,
         "timeline": timeline,
     }
+
+
+def _approvals(given: Sequence[Any]) -> list[dict[str, Any]]:
+    return [{"by": x.by.model_dump(), "role": x.role.value, "at": x.at.isoformat()} for x in given]
 
 
 def _decision(request: RollbackRequest) -> dict[str, Any]:

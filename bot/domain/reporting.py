@@ -75,6 +75,7 @@ class MonthlyMetrics(BaseModel):
 
     month: str
     incidents: int
+    requests: int
     by_severity: dict[str, int]
     mttd_minutes: float | None
     mttr_minutes: float | None
@@ -108,7 +109,8 @@ class MonthlyReport(BaseModel):
 
 
 DEFINITIONS = {
-    "incidents": "rollback requests opened in the month (an incident that spans the month's end counts in the month it was declared), by their severity",
+    "incidents": "incidents declared in the month (an incident that spans the month's end counts in the month it was declared), by the highest severity any of its rollback requests had; a request opened outside an incident counts as one",
+    "requests": "rollback requests opened in the month",
     "MTTD": "mean time from the first alert (Alertmanager's startsAt) to the request; requests a person opened have no detection time and are left out",
     "MTTR": "mean time from the request to recovery verified, over requests that recovered",
     "rollback count": "rollbacks executed (the rollback started)",
@@ -143,17 +145,34 @@ def _obligation(facts: RollbackFacts, kind: ObligationKind) -> Obligation | None
     return next((o for o in facts.obligations if o.kind is kind), None)
 
 
+def _incidents(facts: list[RollbackFacts]) -> dict[str, Severity]:
+    """Each incident once, at the highest severity of its requests (P1 is the highest)."""
+    order = list(Severity)
+    found: dict[str, Severity] = {}
+    for f in facts:
+        key = f.incident_id or f.request_id
+        known = found.get(key)
+        if known is None or order.index(f.severity) < order.index(known):
+            found[key] = f.severity
+    return found
+
+
+def _by_severity(facts: list[RollbackFacts]) -> dict[str, int]:
+    worst = list(_incidents(facts).values())
+    return {s.value: worst.count(s) for s in Severity}
+
+
 def month_metrics(
     facts: list[RollbackFacts], month: Month, now: datetime, deployments: int | None = None
 ) -> MonthlyMetrics:
     mine = [f for f in facts if month.start <= f.opened_at < month.end]
     executed = [f for f in mine if f.executed_at is not None]
     recovered = [f for f in mine if f.recovered_at is not None]
-    by_severity = {s.value: sum(f.severity is s for f in mine) for s in Severity}
     return MonthlyMetrics(
         month=month.label,
-        incidents=len(mine),
-        by_severity=by_severity,
+        incidents=len(_incidents(mine)),
+        requests=len(mine),
+        by_severity=_by_severity(mine),
         mttd_minutes=_minutes([f.opened_at - f.detected_at for f in mine if f.detected_at]),
         mttr_minutes=_minutes([f.recovered_at - f.opened_at for f in recovered if f.recovered_at]),
         rollback_count=len(executed),

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.acts import check_report_channel
+from bot.domain.audit_words import in_words
 from bot.domain.policy import ReportingPolicy
 from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
 from bot.domain.request import RollbackRequest
@@ -26,6 +27,8 @@ class IncidentDetail:
     evidence_sha256: str | None
     # the newest recovery charts of its evidence addenda, PNG bytes by chart name
     recovery_charts: dict[str, bytes] = field(default_factory=dict)
+    # the timeline in words, for people: at, what happened
+    story: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,12 @@ class ReportService:
             found = await uow.requests.created_between(since, month.end)
             ids = [request.id for request, _ in found]
             entries: dict[str, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
+            stories: dict[str, list[tuple[datetime, str]]] = {i: [] for i in ids}
             for entry in await uow.audit.for_requests(ids):
                 entries[str(entry.request_id)].append((entry.at, entry.actor_name, entry.action))
+                payload = json.loads(entry.body).get("payload") or {}
+                words = in_words(entry.action, entry.actor_name, payload)
+                stories[str(entry.request_id)].append((entry.at, words))
             head = await uow.audit.head()
             last = await uow.audit.last_checkpoint()
         details = [
@@ -125,6 +132,7 @@ class ReportService:
                 entries[request.id],
                 sha,
                 await self._charts(request.id) if sha else {},
+                stories[request.id],
             )
             for request, sha in found
         ]
@@ -155,6 +163,7 @@ def summary_rows(report: MonthlyReport) -> list[tuple[str, str]]:
     severities = ", ".join(f"{k} {v}" for k, v in m.by_severity.items())
     return [
         ("incidents", f"{m.incidents} ({severities})"),
+        ("rollback requests", str(m.requests)),
         ("MTTD", _min(m.mttd_minutes)),
         ("MTTR", _min(m.mttr_minutes)),
         ("rollback count", str(m.rollback_count)),

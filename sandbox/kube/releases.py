@@ -3,6 +3,7 @@ so a test or the demo starts from a history kubectl can roll back through."""
 
 from __future__ import annotations
 
+from sandbox.kube.controller import default_deployment
 from sandbox.kube.server import SandboxKube
 
 
@@ -15,22 +16,22 @@ async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> N
     for i, image in enumerate(images):
         container = {"name": app, "image": image}
         if i == 0:
-            kube.store.create(
-                "deployments",
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": app, "namespace": "prod"},
-                    "spec": {
-                        "replicas": 3,
-                        "selector": {"matchLabels": {"app": app}},
-                        "template": {
-                            "metadata": {"labels": {"app": app}},
-                            "spec": {"containers": [container]},
-                        },
+            created = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": app, "namespace": "prod"},
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": app}},
+                    "template": {
+                        "metadata": {"labels": {"app": app}},
+                        "spec": {"containers": [container]},
                     },
                 },
-            )
+            }
+            # as the API server does on every write: what a real `kubectl apply` leaves
+            default_deployment(created)
+            kube.store.create("deployments", created)
         else:
             live = kube.store.get("deployments", "prod", app)
             assert live is not None

@@ -69,6 +69,7 @@ async def test_a_completed_rollback_leaves_a_verifiable_evidence_pack(
     # the runbook's fields
     assert manifest["component"] == "deployment/api -n prod"
     assert (manifest["from_version"], manifest["to_version"]) == ("3", "1")
+    assert (manifest["from_image"], manifest["to_image"]) == ("api:1.3.0", "api:1.2.2")
     assert manifest["approver"] == ["U0BOB"]
     assert manifest["reason"] == "5xx since v1.3.0"
     assert manifest["incident_id"].startswith("INC-")

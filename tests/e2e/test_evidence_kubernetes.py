@@ -125,6 +125,14 @@ async def test_the_pack_holds_the_bad_versions_logs_and_reads_like_the_runbook(
     assert table[0].split() == ["LAST", "SEEN", "(UTC)", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert len(table) == len(events) + 1
     assert any("SuccessfulCreate" in row and "replicaset/api-" in row for row in table)
+    # the diff shows what the rollback changed, not what one answer spells out and another omits
+    changed = [
+        line
+        for line in files["diff.txt"].splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert '-              "image": "api:1.3.0",' in changed
+    assert not [line for line in changed if "progressDeadlineSeconds" in line or ": null" in line]
     manifest = json.loads(files["manifest.json"])
     assert manifest["capture_gaps"] == []
     assert "logs-before-rollback/" + bad_pods[0] + ".txt" in manifest["files"]

@@ -119,3 +119,57 @@ def test_the_cli_refuses_a_bad_month() -> None:
     )
     assert done.returncode == 2
     assert "`2026-13` is not a month such as 2026-11" in done.stderr
+
+
+async def test_the_auditors_page_explains_itself(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, clock: FakeClock
+) -> None:
+    """Timeline rows in words, auto-approval as such with its rule, incidents counted as
+    incidents, and the commands an auditor without database access runs."""
+    import io
+
+    from PIL import Image
+
+    await _one_rollback(runtime, driver, slack, channel, clock)
+    # the same incident again, and an on-call rollback to the last version, approved by the matrix
+    clock.advance(minutes=10)
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/web -n prod --severity P2 --reason "slow"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    link = "https://wiki.example/pm/7"
+    first = (await runtime.reports.monthly(NOV)).incidents[0].request.id
+    await command(runtime, driver, channel, "U0DAVE", f"postmortem {first} {link}")
+    auditor = await runtime.reports.monthly(NOV)
+    assert auditor.report.metrics.requests == 2
+    assert auditor.report.metrics.incidents == 1  # both in the channel's one incident
+    assert auditor.report.metrics.by_severity == {"P1": 1, "P2": 0, "P3": 0, "P4": 0}
+    page = render_report(auditor, "html")
+    one, two = (page[page.index(f'id="{d.request.id}"') :] for d in auditor.incidents)
+    assert "bob approved as engineering lead" in one
+    assert f"post-mortem recorded by dave: {link}" in one
+    assert "obligation.met" not in page
+    assert (
+        "auto-approved: the approval matrix lets the on call (alice) approve a deployment last version rollback alone"
+        in two
+    )
+    assert "none needed or given" not in page
+    how = page[page.index('<h2 id="how-to-verify">') :]
+    assert "rollbot audit export --out audit-2026-11.tar.gz" in how
+    assert "rollbot audit public-key &gt; rollbot-audit.pub" in how
+    assert (
+        "rollbot audit verify --export audit-2026-11.tar.gz --public-key rollbot-audit.pub" in how
+    )
+    assert "rollbot evidence verify-addendum" in how
+
+    # a month with nothing in it says so on its charts instead of drawing empty axes
+    from integrations.reports.html import charts
+
+    empty = await runtime.reports.monthly(Month(year=2026, month=6))
+    pictures = charts(empty)
+    said = {n: Image.open(io.BytesIO(png)).text["Description"] for n, png in pictures.items()}  # type: ignore[attr-defined]
+    assert said == {
+        "severity.png": "no data: no incidents in 2026-06",
+        "trend.png": "no data: no rollbacks in these three months",
+    }
+    assert Image.open(io.BytesIO(charts(auditor)["severity.png"])).text["Description"] == ""  # type: ignore[attr-defined]

@@ -166,3 +166,15 @@ def test_months_step_over_year_ends_and_parse_strictly() -> None:
     for bad in ("2026-13", "26-11", "november", "2026-00"):
         with pytest.raises(ValueError, match="is not a month"):
             Month.parse(bad)
+
+
+def test_requests_of_one_incident_count_as_one_incident_at_its_highest_severity() -> None:
+    same = [
+        facts("X1", at(5), severity=Severity.P3).model_copy(update={"incident_id": "INC-X"}),
+        facts("X2", at(5, 10), severity=Severity.P1).model_copy(update={"incident_id": "INC-X"}),
+        facts("X3", at(5, 11), severity=Severity.P2).model_copy(update={"incident_id": "INC-X"}),
+        facts("Y", at(6), severity=Severity.P4).model_copy(update={"incident_id": None}),
+    ]
+    m = month_metrics(same, NOV, NOW)
+    assert (m.incidents, m.requests) == (2, 4)
+    assert m.by_severity == {"P1": 1, "P2": 0, "P3": 0, "P4": 1}
