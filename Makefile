@@ -34,7 +34,7 @@ chromium:
 	} || true
 
 demo: $(STAMP)
-	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),)
+	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),) $(ARGS)
 
 # The domain's full branch coverage is held by its own tests (unit and use-case level), under
 # the tracer; the rest of the suite runs without it, which would add a third to its time.

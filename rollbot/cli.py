@@ -233,11 +233,17 @@ def demo(
     scenario: Annotated[
         str, typer.Option(help="Which incident to play: deployment (default) or flag")
     ] = "deployment",
+    verbose: Annotated[
+        bool, typer.Option(help="Print everything: every card in full, logs, the whole channels")
+    ] = False,
 ) -> None:
-    """Play a whole incident against the in-repo sandbox and print the channel transcript."""
+    """Play a whole incident against the in-repo sandbox, told as a story of what Slack shows."""
+    from bot.config.logs import configure_logging
     from rollbot.demo.incident import run_demo
 
-    run(lambda: run_demo(scenario))
+    # the story says what happened; the log lines are for --verbose
+    configure_logging("console", "info" if verbose else "error")
+    run(lambda: run_demo(scenario, verbose=verbose))
 
 
 def render_report(auditor: Any, fmt: str) -> str:

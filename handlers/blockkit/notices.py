@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from bot.domain.audit_words import OBLIGATIONS
 from bot.domain.notices import (
     Escalation,
     Mentions,
@@ -46,7 +47,7 @@ _TIMELINE = {
     "verification.failed": "recovery NOT verified: {reason}",
     "verification.skipped": "rolled back; recovery NOT verified: {summary}. Press Recovery confirmed on the card once you have seen the service work.",
     "request.cancelled": "cancelled the request: {reason}",
-    "obligation.met": "met {kind}: {evidence}",
+    "obligation.met": "recorded the {kind}: {evidence}",
     "recovery.confirmed": "confirmed the service works again (user validation)",
     "verification.drifted": "found recovery drifting within the watch window: {reason}",
     "recheck": "recovery re-check {number} passed: {summary}",
@@ -93,7 +94,9 @@ def mentions_text(mentions: Mentions) -> str:
 def timeline_text(entry: TimelineEntry, at: datetime) -> str:
     details = {k: escape(v) for k, v in entry.details.items()}
     if "kind" in details:  # an obligation kind, in words
-        details["kind"] = details["kind"].replace("_", " ")
+        details["kind"] = OBLIGATIONS.get(details["kind"], details["kind"].replace("_", " "))
+    if "role" in details:
+        details["role"] = details["role"].replace("_", " ")
     template = _TIMELINE.get(entry.action, entry.action)
     try:
         what = template.format(**details)

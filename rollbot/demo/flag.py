@@ -9,7 +9,7 @@ from bot.domain.policy import ApprovalPolicy
 from integrations.flags.http import JsonApi
 from integrations.flags.launchdarkly import LaunchDarklyExecutor
 from rollbot.demo.transcript import channel_transcript
-from rollbot.demo.world import SIGNING_SECRET, DemoWorld, Scene, report_audit, say
+from rollbot.demo.world import SIGNING_SECRET, DemoWorld, Scene, inspect_commands, say
 from sandbox.executor import ScriptedExecutor
 from sandbox.flags.server import SandboxFlags
 from sandbox.slack.driver import SlackDriver
@@ -43,7 +43,7 @@ async def play_flag(world: DemoWorld, policy: ApprovalPolicy) -> None:
         say(f"Sandbox LaunchDarkly {flags.url}: {_flag_line(flags)}")
         say()
         async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
-            scene = Scene(runtime, driver, ws)
+            scene = Scene(runtime, driver, ws, verbose=world.verbose)
             say("— in #general —")
             await scene.types(
                 "U0ALICE",
@@ -61,7 +61,10 @@ async def play_flag(world: DemoWorld, policy: ApprovalPolicy) -> None:
             await scene.clicks("U0DAVE", incident.id, "Customers notified")
             await scene.types("U0FRANK", incident.id, "history flag/new-checkout --env production")
         say()
-        say(channel_transcript(ws, incident.id))
+        if world.verbose:
+            say(channel_transcript(ws, incident.id))
+        else:
+            scene.tell(incident.id)
         say()
         say(f"Sandbox LaunchDarkly after the rollback: {_flag_line(flags)}")
         [entry] = flags.state.ld_audit
@@ -70,7 +73,8 @@ async def play_flag(world: DemoWorld, policy: ApprovalPolicy) -> None:
             f"— comment {entry['comment']!r}"
         )
         say()
-        await report_audit(runtime, world.settings)
+        request_id = (await runtime.queries.status(incident.id, None)).id
+        await inspect_commands(runtime, world, request_id)
     finally:
         await runtime.close()
         await flags.stop()

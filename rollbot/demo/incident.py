@@ -31,7 +31,7 @@ from rollbot.demo.world import (
     SIGNING_SECRET,
     DemoWorld,
     Scene,
-    report_audit,
+    inspect_commands,
     say,
 )
 from sandbox.executor import ScriptedExecutor
@@ -92,7 +92,7 @@ def _cluster_line(kube: SandboxKube) -> str:
 SCENARIOS = ("deployment", "flag")
 
 
-async def run_demo(scenario: str = "deployment") -> None:
+async def run_demo(scenario: str = "deployment", *, verbose: bool = False) -> None:
     if scenario not in SCENARIOS:
         raise SystemExit(
             f"rollbot: unknown demo scenario {scenario!r}; available: {', '.join(SCENARIOS)}"
@@ -120,7 +120,7 @@ async def run_demo(scenario: str = "deployment") -> None:
         # the sandbox Slack has no posting limit to respect: the demo does not wait on one
         slack_channel_burst=1000,
     )
-    world = DemoWorld(ws, general, settings, ShiftedClock(), url, api)
+    world = DemoWorld(ws, general, settings, ShiftedClock(), url, api, verbose)
     service = SandboxService()
     service_url = await service.start()
     # after the rollback, the service and its Prometheus report a healthy service again
@@ -154,89 +154,104 @@ async def _play_deployment(world: DemoWorld, policy: ApprovalPolicy) -> None:
     runtime = await world.runtime(policy, executors)
     try:
         events = await runtime.serve_http()
-        say(f"rollbot demo · database {world.url} · sandbox Slack {world.api} · bot {events}")
+        say("rollbot demo: one incident, played against a sandbox Slack and Kubernetes.")
         say(
-            "People: alice is on call, bob is the engineering lead, dave is the incident commander."
+            "alice is on call, bob the engineering lead, dave the incident commander. "
+            f"The cluster: {_cluster_line(kube)}."
         )
-        say(f"Sandbox cluster {kube.url}: {_cluster_line(kube)}")
+        if world.verbose:
+            say(f"database {world.url} · sandbox Slack {world.api} · bot {events}")
         say()
         async with SlackDriver(events, SIGNING_SECRET, ws) as driver:
-            scene = Scene(runtime, driver, ws)
-            incident = await _act_rollback(scene, ws, general)
+            scene = Scene(runtime, driver, ws, verbose=world.verbose)
+            incident = await _act_rollback(scene, ws, general, kube)
             web = await _act_alert(scene, runtime, events, ws)
-            await _act_hours_later(scene, runtime, clock, incident.id)
+            request_id = await _act_hours_later(scene, runtime, clock, incident.id)
+        if world.verbose:
+            say()
+            say(channel_transcript(ws, incident.id))
+            say()
+            say(channel_transcript(ws, web.id))
         say()
-        say(channel_transcript(ws, incident.id))
-        say()
-        say(channel_transcript(ws, web.id))
-        say()
-        say(f"Sandbox cluster after the rollback: {_cluster_line(kube)}")
-        say()
-        await report_audit(runtime, world.settings)
+        await inspect_commands(runtime, world, request_id)
     finally:
         await runtime.close()
         await kube.stop()
 
 
-async def _act_rollback(scene: Scene, ws: SlackState, general: str) -> Channel:
-    """Mistakes first, then a P1 rollback of api to revision 2, approved by two people."""
-    say("— in #general —")
-    await scene.types("U0ALICE", general, "help")
+async def _act_rollback(scene: Scene, ws: SlackState, general: str, kube: SandboxKube) -> Channel:
+    """A mistake, then a P1 rollback of api to revision 2 that only a second person may approve."""
+    say("1. api 1.3.0 fails. alice asks for a rollback in #general, forgetting the reason first:")
     await scene.types("U0ALICE", general, "deployment/api -n prod --severity P1")
-    await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
+    if scene.verbose:
+        await scene.types("U0ALICE", general, "help")
+        await scene.types("U0ALICE", general, 'deployment/api -n staging --reason "5xx"')
     await scene.types(
         "U0ALICE",
         general,
-        'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0 <!channel>" '
+        'deployment/api -n prod --to-revision 2 --severity P1 --reason "5xx at 38% since v1.3.0" '
         "--ticket https://tickets.example/INC-42",
     )
-    incident = ws.channel_by_name("inc-20261127-api") or next(
-        c for c in ws.channels.values() if c.name.startswith("inc-")
-    )
+    incident = next(c for c in ws.channels.values() if c.name.startswith("inc-"))
     incident.members.update({"U0BOB", "U0DAVE"})
-    say(f"— bob and dave join #{incident.name} —")
+    say(f"2. rollbot opened #{incident.name}, paged for the P1 and posted the request card:")
+    scene.news.skip(incident.id)
     scene.shows_card(incident.id, "at the decision prompt")
     await scene.clicks("U0ALICE", incident.id, "Roll back")
-    scene.shows_card(incident.id, "waiting for approval")
+    say("3. An older revision needs the engineering lead; the requester may not approve it:")
     await scene.clicks("U0ALICE", incident.id, "Approve")
-    await scene.clicks("U0DAVE", incident.id, "Approve")
+    if scene.verbose:
+        await scene.clicks("U0DAVE", incident.id, "Approve")
     await scene.clicks("U0BOB", incident.id, "Approve")
-    await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
-
+    say("4. rollbot rolls back, follows the rollout and verifies recovery (in the card's thread):")
+    scene.tell(incident.id)
+    say(
+        "   Kubernetes gives the restored template of revision 2 a new revision number, 4: "
+        f"{_cluster_line(kube)}."
+    )
+    if scene.verbose:
+        await scene.types("U0BOB", incident.id, "history deployment/api -n prod")
     return incident
 
 
 async def _act_alert(scene: Scene, runtime: Runtime, events: str, ws: SlackState) -> Channel:
     """An alert opens an incident for web; dave chooses a forward fix."""
-    say("— Alertmanager posts HighLatency firing for web in prod —")
+    say("5. Meanwhile Alertmanager reports HighLatency for web, and rollbot opens a request:")
     await post_alert(events, web_alert("firing"))
     await runtime.settle()
     web = next(c for c in ws.channels.values() if c.name.endswith("-web"))
     web.members.update({"U0DAVE"})
+    scene.news.skip(web.id)
     scene.shows_card(web.id, "opened by the alert")
-    say("— Alertmanager posts HighLatency resolved —")
     await post_alert(events, web_alert("resolved"))
     await runtime.settle()
+    say("   The alert resolves; dave, the incident commander, chooses a forward fix:")
     await scene.clicks("U0DAVE", web.id, "Forward fix")
-
+    scene.tell(web.id)
     return web
 
 
 async def _act_hours_later(
     scene: Scene, runtime: Runtime, clock: ShiftedClock, incident: str
-) -> None:
-    """The decision timeout, the watch and the reminders, by moving rollbot's clock."""
-    say("— 5 minutes pass (the demo moves rollbot's clock; the scheduler ticks) —")
-    await let_time_pass(runtime, clock, minutes=5)
-    say("— 25 more minutes pass —")
-    await let_time_pass(runtime, clock, minutes=25)
+) -> str:
+    """The watch, the reminders and the evidence, by moving rollbot's clock."""
+    await let_time_pass(runtime, clock, minutes=30)
+    say(
+        f"6. 30 minutes pass (simulated: rollbot's clock now reads {clock.now():%H:%M} UTC, "
+        "and the times below are on it). The watch ends and the charts join the evidence:"
+    )
+    scene.tell(incident)
     await scene.clicks("U0DAVE", incident, "Customers notified")
     await scene.clicks("U0ALICE", incident, "Recovery confirmed")
-    say("— 48 hours pass —")
+    scene.news.skip(incident)
     await let_time_pass(runtime, clock, hours=48)
+    say(f"7. 48 hours pass (simulated, {clock.now():%a %H:%M} UTC): the post-mortem is overdue:")
+    scene.tell(incident)
     request_id = (await runtime.queries.status(incident, None)).id
     await scene.types(
         "U0BOB",
         incident,
         f"postmortem {request_id} https://wiki.example/pm/{request_id}",
     )
+    scene.tell(incident)
+    return request_id

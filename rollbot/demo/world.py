@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from bot.usecases.reports import as_markdown
 from integrations.reports.html import charts, page
 from rollbot.bootstrap.runtime import Runtime, build_runtime
 from rollbot.demo.later import ShiftedClock
+from rollbot.demo.narration import News, card_lines, plain
 from rollbot.demo.transcript import as_shown, render_message
 from sandbox.slack.driver import BotReply, SlackDriver
 from sandbox.slack.state import SlackState
@@ -43,11 +46,20 @@ def say(line: str = "") -> None:
 class Scene:
     """The people of the demo acting in the sandbox workspace; prints what each of them sees."""
 
-    def __init__(self, runtime: Runtime, driver: SlackDriver, ws: SlackState) -> None:
+    def __init__(
+        self, runtime: Runtime, driver: SlackDriver, ws: SlackState, *, verbose: bool = False
+    ) -> None:
         self.runtime = runtime
         self.driver = driver
         self.ws = ws
+        self.verbose = verbose
+        self.news = News(ws)
         self._seen_ephemeral = 0
+
+    def tell(self, channel: str) -> None:
+        """What the channel shows that was not shown yet, a line a message or reply."""
+        for line in self.news.of(channel):
+            say(line)
 
     def _name(self, user: str) -> str:
         return PEOPLE[user][0]
@@ -60,9 +72,9 @@ class Scene:
         self._seen_ephemeral = len(self.ws.ephemerals)
         texts += [e["text"] for e in fresh if e["user"] == user]
         for text in texts:
-            first, *rest = as_shown(self.ws, text).splitlines()
+            first, *rest = plain(self.ws, text).splitlines() or [""]
             say(f"    (only {self._name(user)} sees) {first}")
-            for line in rest if len(rest) < 6 else []:
+            for line in rest if self.verbose and len(rest) < 6 else []:
                 say(f"        {line}")
 
     async def types(self, user: str, channel: str, text: str) -> None:
@@ -76,9 +88,13 @@ class Scene:
             m for m in reversed(self.ws.history(channel)) if m["text"].startswith("Rollback RB-")
         )
         say(f"  ┌ the card in #{self.ws.channels[channel].name} {moment}:")
-        for line in render_message(card):
-            for part in as_shown(self.ws, line).splitlines():
-                say(f"  │ {part}")
+        if self.verbose:
+            for line in render_message(card):
+                for part in as_shown(self.ws, line).splitlines():
+                    say(f"  │ {part}")
+        else:
+            for line in card_lines(self.ws, card):
+                say(f"  │ {line}")
         say("  └")
 
     async def clicks(self, user: str, channel: str, button: str) -> None:
@@ -108,6 +124,7 @@ class DemoWorld:
     clock: ShiftedClock
     url: str
     api: str
+    verbose: bool = False
 
     async def runtime(self, policy: ApprovalPolicy, executors: Any) -> Runtime:
         return await build_runtime(
@@ -115,18 +132,50 @@ class DemoWorld:
         )
 
 
-async def report_audit(runtime: Runtime, settings: Settings) -> None:
-    """The audit check, the evidence packs, and the month's report, as the demo's last words."""
-    say("$ rollbot audit verify")
-    say(f"  {(await verify_database(runtime.engine, runtime.uow.signer.public_key)).render()}")
-    for pack in sorted(settings.evidence_dir.glob("*/evidence-*.tar.gz")):
-        digest = hashlib.sha256(pack.read_bytes()).hexdigest()
-        say(f"evidence pack {pack} sha256 {digest}")
-    now = datetime.now(UTC)
+def _rollbot() -> str:
+    """How to call the rollbot this demo runs from, as typed in this directory."""
+    found = Path(sys.executable).parent / "rollbot"
+    if not found.exists():
+        return shutil.which("rollbot") or "rollbot"
+    try:
+        return f"./{found.relative_to(Path.cwd())}"
+    except ValueError:
+        return str(found)
+
+
+async def inspect_commands(runtime: Runtime, world: DemoWorld, request_id: str) -> None:
+    """The audit check and the evidence, then the exact commands that inspect what the demo
+    left, with the variables they need."""
+    settings = world.settings
+    verdict = await verify_database(runtime.engine, runtime.uow.signer.public_key)
+    say(f"8. The audit log verifies: {verdict.render()}")
+    pack = settings.evidence_dir / request_id / f"evidence-{request_id}.tar.gz"
+    say(f"   Evidence pack {pack}, sha256 {hashlib.sha256(pack.read_bytes()).hexdigest()}")
+    now = world.clock.now()
     auditor = await runtime.reports.monthly(Month(year=now.year, month=now.month))
     html_report = settings.evidence_dir.parent / DEMO_REPORT
     await asyncio.to_thread(html_report.write_text, page(auditor, charts(auditor)), "utf-8")
-    month = auditor.report.metrics.month
+    if world.verbose:
+        say()
+        say(as_markdown(auditor))
+    addenda = sorted(settings.evidence_dir.glob(f"{request_id}/addenda/recovery-*/addendum.json"))
+    rb, q = _rollbot(), shlex.quote
+    commands = [
+        f"export ROLLBOT_DATABASE_URL={q(world.url)} "
+        f"ROLLBOT_AUDIT_KEY_FILE={q(str(settings.audit_key_file))} "
+        f"ROLLBOT_EVIDENCE_DIR={q(str(settings.evidence_dir))}",
+        f"{rb} audit verify",
+        f"{rb} requests show {request_id}",
+        f"tar -tzf {q(str(pack))}",
+        f"{rb} report --month {auditor.report.metrics.month} --format html --out {q(str(html_report))}",
+    ]
+    if addenda:
+        commands += [
+            f"{rb} audit public-key > rollbot-demo-audit.pub",
+            f"{rb} evidence verify-addendum {q(str(addenda[-1]))} --pack {q(str(pack))} "
+            "--public-key rollbot-demo-audit.pub",
+        ]
     say()
-    say(f"$ rollbot report --month {month}   (the HTML page for auditors: {html_report})")
-    say(as_markdown(auditor))
+    say("Inspect what the demo left (the database, its audit key, the evidence, the report):")
+    for command in commands:
+        say(f"  $ {command}")

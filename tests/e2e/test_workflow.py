@@ -123,14 +123,14 @@ async def test_happy_path_p1_rollback_with_approval(
         "<@U0ALICE> opened the request: 5xx at 38% since v1.3.0",
         "rollbot recommended rollback",
         "<@U0ALICE> chose to roll back",
-        "<@U0BOB> approved as engineering_lead",
+        "<@U0BOB> approved as engineering lead",
         "rollbot started the rollback",
         "rolling `deployment/api -n prod` back from revision 3 to 1",
         "rollout complete: api:1.2.2 serving",
         "rollbot rolled back to revision 1",
         "rollbot recovery verified: health checks green, error rate back to baseline",
         f":package: Evidence pack stored, sha256 `{evidence_sha}`",
-        "<@U0DAVE> met customer notification: confirmed with the button on the card",
+        "<@U0DAVE> recorded the customer notification: confirmed with the button on the card",
         "<@U0ALICE> confirmed the service works again (user validation)",
     ]
     summary = summary_of(slack, channel)
@@ -256,7 +256,7 @@ async def test_deny_asks_for_a_reason_and_ends_the_request(
     assert executor.executions == []
     assert "denied by bob: backup not verified" in str(card(slack, channel)["blocks"])
     assert thread(slack, channel)[-1].endswith(
-        "<@U0BOB> denied as engineering_lead: backup not verified"
+        "<@U0BOB> denied as engineering lead: backup not verified"
     )
 
 
