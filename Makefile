@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # the CI machine: each test makes its own database, ports and folders, so they share nothing.
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test lint drills bench postgres chromium clean
+.PHONY: install demo try test lint drills bench postgres chromium clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ chromium:
 	  command -v apt-get >/dev/null 2>&1 && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; \
 	} || true
+
+try: $(STAMP)
+	$(BIN)/rollbot try
 
 demo: $(STAMP)
 	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),) $(ARGS)

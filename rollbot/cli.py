@@ -246,6 +246,21 @@ def demo(
     run(lambda: run_demo(scenario, verbose=verbose))
 
 
+@app.command("try")
+def try_it(
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the page in your browser")
+    ] = True,
+) -> None:
+    """rollbot against a sandbox Slack and Kubernetes, with a Slack-like workspace in your
+    browser: act as the requester, the lead, the DBA or a guest. Nothing is kept."""
+    from bot.config.logs import configure_logging
+    from rollbot.try_it import run_try
+
+    configure_logging("console", "warning")
+    run(lambda: run_try(open_browser))
+
+
 def render_report(auditor: Any, fmt: str) -> str:
     from bot.usecases.reports import as_json, as_markdown
 

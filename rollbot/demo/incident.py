@@ -46,7 +46,7 @@ ERRORS = 'sum(rate(http_requests_total{service="api",code=~"5.."}[5m])) / sum(ra
 LATENCY = 'histogram_quantile(0.95, rate(http_request_duration_seconds_bucket{service="api"}[5m]))'
 
 
-def _policy(service_url: str) -> ApprovalPolicy:
+def demo_policy(service_url: str) -> ApprovalPolicy:
     """The demo's people in their roles, and how api's recovery is proven after a rollback."""
     proof = VerificationPolicy(
         health=(HttpCheck(name="api /healthz", url=f"{service_url}/healthz", expect_body="ok"),),
@@ -129,9 +129,9 @@ async def run_demo(scenario: str = "deployment", *, verbose: bool = False) -> No
         if scenario == "flag":
             from rollbot.demo.flag import play_flag
 
-            await play_flag(world, _policy(service_url))
+            await play_flag(world, demo_policy(service_url))
         else:
-            await _play_deployment(world, _policy(service_url))
+            await _play_deployment(world, demo_policy(service_url))
     finally:
         await slack.stop()
         await service.stop()

@@ -179,3 +179,5 @@ async def inspect_commands(runtime: Runtime, world: DemoWorld, request_id: str) 
     say("Inspect what the demo left (the database, its audit key, the evidence, the report):")
     for command in commands:
         say(f"  $ {command}")
+    say("Or act in the incident yourself, as any of the team, in a workspace in your browser:")
+    say(f"  $ {rb} try")

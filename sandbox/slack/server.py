@@ -19,6 +19,7 @@ from sandbox.slack.blockkit import block_problems
 from sandbox.slack.methods import METHODS
 from sandbox.slack.scopes import APP_TOKEN_SCOPES, needed
 from sandbox.slack.state import Fault, SlackApiError, SlackState
+from sandbox.slack.workspace import Workspace, add_workspace
 
 STATE = web.AppKey("state", SlackState)
 
@@ -196,9 +197,14 @@ class SandboxSlack:
         self.state = SlackState(token, team_id, bot_user)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # set before start: the browser workspace at / (sandbox/slack/workspace.py)
+        self.workspace: Workspace | None = None
 
     async def start(self, port: int = 0) -> str:
-        self._runner = web.AppRunner(build_slack_app(self.state), access_log=None)
+        app = build_slack_app(self.state)
+        if self.workspace is not None:
+            add_workspace(app, self.state, self.workspace)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

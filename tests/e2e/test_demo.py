@@ -36,6 +36,27 @@ async def _shell(cwd: Path, *argv: str) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
+async def _serves_the_workspace(cwd: Path, command: str) -> None:
+    """`rollbot try`, pasted as printed (without opening a browser here), serves the page."""
+    import aiohttp
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROLLBOT_")}
+    proc = await asyncio.create_subprocess_exec(
+        *command.split(), "--no-open", cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout=120)).decode()
+        assert line.startswith("rollbot try: open http://127.0.0.1:"), line
+        url = line.split("open ", 1)[1].split()[0]
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            assert resp.status == 200
+            assert "rollbot sandbox" in await resp.text()
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
 async def test_the_demo_is_one_story_and_its_commands_work_when_pasted(tmp_path: Path) -> None:
     code, out = await _shell(tmp_path, str(ROLLBOT), "demo")
     assert code == 0, out
@@ -66,6 +87,8 @@ async def test_the_demo_is_one_story_and_its_commands_work_when_pasted(tmp_path:
     # the commands it ends with, pasted as printed into a shell in the same directory
     commands = [line.removeprefix("  $ ") for line in lines if line.startswith("  $ ")]
     assert [c.split()[0] for c in commands][:1] == ["export"]
+    *commands, workspace = commands
+    assert workspace.endswith(" try")  # runs until stopped: started on its own below
     assert any(" audit verify" in c for c in commands)
     assert any(" evidence verify-addendum " in c for c in commands)
     (tmp_path / "pasted.sh").write_text("set -e\n" + "\n".join(commands) + "\n")
@@ -75,6 +98,7 @@ async def test_the_demo_is_one_story_and_its_commands_work_when_pasted(tmp_path:
     assert "state: completed" in pasted or "completed" in pasted  # requests show
     assert "manifest.json" in pasted  # the pack's listing
     assert "verified: the recovery addendum of RB-" in pasted
+    await _serves_the_workspace(tmp_path, workspace)
     readme = (ROOT / "README.md").read_text()
     for name in LEFT:  # what it leaves is there and README says so
         assert (tmp_path / name).exists()
