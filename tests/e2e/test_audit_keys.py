@@ -41,7 +41,7 @@ async def _signed_history(
         assert await uow.audit.checkpoints()
 
 
-def _seed(key: Ed25519PrivateKey) -> str:
+def _raw_b64(key: Ed25519PrivateKey) -> str:
     raw = key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
@@ -82,7 +82,7 @@ async def test_a_second_replica_with_another_key_refuses_to_start(
         AuditKeyMismatchError, match=f"this process holds key {key_id(other.public_key())}"
     ):
         await another_replica(
-            runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_seed(other)
+            runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_raw_b64(other)
         )
 
 
@@ -109,7 +109,7 @@ async def test_a_rotation_both_keys_sign_is_followed_by_verification(
     old, new = runtime.uow.signer.key, Ed25519PrivateKey.generate()
     await rotate_key(runtime.engine, old, new, datetime.now(UTC))
     rotated = await another_replica(
-        runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_seed(new)
+        runtime, clock, policy, ScriptedExecutor(), audit_signing_key=_raw_b64(new)
     )  # it starts
     try:
         await command(rotated, driver, channel, "U0ALICE", 'deployment/web -n prod --reason "y"')
@@ -162,7 +162,7 @@ async def test_a_rotation_signed_by_one_key_only_fails_verification(
     assert verdict.reason == "a key rotation is not signed by both the old and the new key"
 
 
-def test_keygen_writes_a_private_key_once_or_prints_a_seed(tmp_path: Path) -> None:
+def test_keygen_writes_a_private_key_once_or_prints_it(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from bot.audit.keys import load_signing_key
@@ -178,8 +178,8 @@ def test_keygen_writes_a_private_key_once_or_prints_a_seed(tmp_path: Path) -> No
     again = CliRunner().invoke(app, ["audit", "keygen", "--out", str(out)])
     assert again.exit_code == 2
     assert "rollbot never overwrites a key" in again.output
-    seed = CliRunner().invoke(app, ["audit", "keygen", "--print-key"])
-    line = seed.output.splitlines()[0]
+    printed = CliRunner().invoke(app, ["audit", "keygen", "--print-key"])
+    line = printed.output.splitlines()[0]
     assert line.startswith("ROLLBOT_AUDIT_SIGNING_KEY=")
     assert load_signing_key(key_b64=line.split("=", 1)[1], path=out, create=False)
 

@@ -225,7 +225,7 @@ async def test_a_flaky_api_server_is_retried_on_reads(
     kube: SandboxKube, executor: KubernetesExecutor
 ) -> None:
     await _release(kube, "web:1.2", "web:1.3")
-    kube.faults.error_rate = 0.3  # seeded: some reads fail, retries get through
+    kube.faults.error_rate = 0.3  # fixed random: some reads fail, retries get through
     kube.faults.latency = 0.01
     pre = await executor.preflight(WEB, None)
     assert pre.to_revision == "1"

@@ -23,10 +23,10 @@ from tests.unit.domain.factories import make_request
 SECRET = st.text(alphabet="abcdefghjkmnpqrstuvwxyz23456789", min_size=10, max_size=28).map(
     lambda s: "zq" + s  # never a word of the manifest itself
 )
-# a key as a key generator makes it: random bytes (seeded, so hypothesis can replay it)
+# a key as a key generator makes it: random bytes (from a fixed random state, so hypothesis can replay it)
 RANDOM_KEY = st.tuples(st.integers(0, 2**32), st.integers(30, 48)).map(
-    lambda seed_size: (
-        base64.urlsafe_b64encode(random.Random(seed_size[0]).randbytes(seed_size[1]))
+    lambda state_size: (
+        base64.urlsafe_b64encode(random.Random(state_size[0]).randbytes(state_size[1]))
         .decode()
         .rstrip("=")
     )
