@@ -96,16 +96,21 @@ def post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
         "text": text,
         "blocks": blocks,
     }
-    thread_ts = args.get("thread_ts")
-    if thread_ts:
-        parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
-        if parent is None:
-            raise SlackApiError("thread_not_found")
-        message["thread_ts"] = thread_ts
-        parent["thread_ts"] = thread_ts
-        parent["reply_count"] = parent.get("reply_count", 0) + 1
+    _into_thread(channel, message, args.get("thread_ts"), "thread_not_found")
     channel.messages.append(message)
     return {"channel": channel.id, "ts": ts, "message": message}
+
+
+def _into_thread(channel: Channel, message: dict[str, Any], thread_ts: Any, missing: str) -> None:
+    """A reply in the thread of `thread_ts`, when given; Slack's `missing` error without one."""
+    if not thread_ts:
+        return
+    parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
+    if parent is None:
+        raise SlackApiError(missing)
+    message["thread_ts"] = thread_ts
+    parent["thread_ts"] = thread_ts
+    parent["reply_count"] = parent.get("reply_count", 0) + 1
 
 
 @method("chat.getPermalink")
@@ -336,14 +341,7 @@ def files_complete(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
             "text": str(args.get("initial_comment") or ""),
             "files": done,
         }
-        thread_ts = args.get("thread_ts")
-        if thread_ts:
-            parent = next((m for m in channel.messages if m["ts"] == thread_ts), None)
-            if parent is None:
-                raise SlackApiError("invalid_thread_ts")
-            message["thread_ts"] = thread_ts
-            parent["thread_ts"] = thread_ts
-            parent["reply_count"] = parent.get("reply_count", 0) + 1
+        _into_thread(channel, message, args.get("thread_ts"), "invalid_thread_ts")
         channel.messages.append(message)
     return {"files": done}
 

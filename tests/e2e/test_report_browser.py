@@ -20,19 +20,10 @@ from rollbot.cli import render_report
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import FakeClock
+from tests.e2e.browser import chromium
 from tests.e2e.workflow import click, command
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "chromium is not installed (make test installs Debian's package)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(reason=message)
-    return found
 
 
 class _Shown(HTMLParser):
@@ -72,7 +63,7 @@ async def test_the_auditor_page_shows_the_json_reports_numbers(
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    browser = _chromium()
+    browser = chromium()
     text = 'deployment/api -n prod --to-revision 1 --severity P1 --reason "5xx"'
     await command(runtime, driver, channel, "U0ALICE", text)
     clock.advance(minutes=4)
