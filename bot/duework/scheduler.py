@@ -17,6 +17,7 @@ from bot.duework.reminders import Reminders
 from bot.duework.watch import RecoveryWatch
 from bot.ports import Clock
 from bot.store.uow import UnitOfWork
+from bot.usecases.addenda import AddendumRetries
 from bot.usecases.evidence import EvidenceRecorder
 from bot.usecases.execution import ExecutionRunner
 from bot.usecases.transition import Transitions
@@ -42,6 +43,8 @@ class DueWork:
         self._evidence = evidence
         self._reminders = reminders
         self._watch = watch
+        # addenda the evidence store refused, tried again (set by the composition root)
+        self.addenda: AddendumRetries | None = None
         self._tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._heartbeats: list[Callable[[], None]] = []
@@ -59,6 +62,8 @@ class DueWork:
         await self.timeouts.tick()
         await self._watch.tick()
         await self._evidence.retry_pending()
+        if self.addenda is not None:
+            await self.addenda.tick()
         await self._reminders.tick()
 
     async def tick(self) -> None:

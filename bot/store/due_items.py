@@ -23,6 +23,9 @@ class DueKind(StrEnum):
     DECISION_TIMEOUT = "decision_timeout"
     RECOVERY_WATCH = "recovery_watch"
     EVIDENCE_UPLOAD = "evidence_upload"
+    # an addendum the store refused (or whose pack was not stored yet), tried again
+    RECOVERY_CHARTS = "recovery_charts"
+    POSTMORTEM_ADDENDUM = "postmortem_addendum"
     EXECUTION_LEASE = "execution_lease"
 
 

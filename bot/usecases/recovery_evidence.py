@@ -16,6 +16,7 @@ from bot.domain.notices import ChartFile, RecoveryCharts
 from bot.domain.policy import ApprovalPolicy
 from bot.domain.recovery_charts import Happened, RecoveryChart, recovery_charts
 from bot.ports import AdapterError, ChartRenderer, Clock, MetricsHistory, Series
+from bot.store.due_items import DueKind
 from bot.store.uow import UnitOfWorkFactory
 from bot.usecases.addenda import Addenda
 
@@ -60,7 +61,9 @@ class RecoveryEvidence:
             request = await uow.requests.get(request_id)
             records = await uow.audit.for_request(request_id)
         metrics = self._policy.service(request.target.name).verification.metrics
-        if metrics is None:
+        if metrics is None:  # nothing to chart (the policy may have changed since a retry began)
+            async with self._uow() as uow:
+                await uow.due.close(DueKind.RECOVERY_CHARTS, request_id, self._clock.now())
             return 0
         steps = [Happened(r.action, r.at, r.actor_name) for r in records]
         end = self._clock.now()
@@ -87,7 +90,12 @@ class RecoveryEvidence:
             "gaps": gaps,
         }
         added = await self._addenda.add(
-            request.id, "recovery", what="Recovery charts", facts=facts, files=files
+            request.id,
+            "recovery",
+            what="Recovery charts",
+            facts=facts,
+            files=files,
+            retry=DueKind.RECOVERY_CHARTS,
         )
         if added is not None:
             shared = tuple(

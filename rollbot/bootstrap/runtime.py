@@ -31,10 +31,11 @@ from bot.ports import (
 )
 from bot.store import migrate
 from bot.store.config_versions import StoredConfigVersions
+from bot.store.due_items import DueKind
 from bot.store.engine import create_engine, is_sqlite
 from bot.store.gauges import read_gauges
 from bot.store.uow import UnitOfWorkFactory
-from bot.usecases.addenda import Addenda
+from bot.usecases.addenda import Addenda, AddendumRetries, Retries
 from bot.usecases.aftercare import Aftercare
 from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.anchors import CheckpointAnchors
@@ -145,6 +146,19 @@ class _Core:
     due: DueWork
 
 
+def _addenda(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    policy: ApprovalPolicy,
+    store: EvidenceStore,
+) -> tuple[Addenda, RecoveryEvidence]:
+    """What joins an evidence pack after it is sealed, and the recovery charts that do."""
+    addenda = Addenda(uow, clock, store, uow.signer)
+    history = PrometheusHistory(timeout=settings.health_timeout_seconds)
+    return addenda, RecoveryEvidence(uow, clock, policy, history, recovery_png, addenda)
+
+
 def _core(
     settings: Settings,
     uow: UnitOfWorkFactory,
@@ -171,30 +185,31 @@ def _core(
         ),
     )
     reminders = Reminders(uow, clock, policy)
-    addenda = Addenda(uow, clock, store, uow.signer)
-    history = PrometheusHistory(timeout=settings.health_timeout_seconds)
-    recovery = RecoveryEvidence(uow, clock, policy, history, recovery_png, addenda)
+    addenda, recovery = _addenda(settings, uow, clock, policy, store)
+    aftercare = Aftercare(transitions, roles, addenda)
+    retries: Retries = {DueKind.RECOVERY_CHARTS: recovery.watch_ended}
+    retries[DueKind.POSTMORTEM_ADDENDUM] = aftercare.postmortem_addendum
     watch = RecoveryWatch(uow, clock, transitions, verifier, recovery)
-    channels = SlackChannelDirectory(client)
     opening = RollbackService(
         uow=uow,
         clock=clock,
         policy=policy,
         roles=roles,
-        channels=channels,
+        channels=SlackChannelDirectory(client),
         executors=executors,
         announcer=SlackAnnouncer(client),
     )
     due = DueWork(
         uow, clock, transitions, evidence, reminders, watch, executions, settings.tick_seconds
     )
+    due.addenda = AddendumRetries(uow, clock, retries)
     return _Core(
         opening=opening,
         queries=RequestQueries(uow, roles),
         transitions=transitions,
         decisions=Decisions(transitions, roles),
         approvals=Approvals(transitions, roles, executors),
-        aftercare=Aftercare(transitions, roles, addenda),
+        aftercare=aftercare,
         evidence=evidence,
         executions=executions,
         reminders=reminders,

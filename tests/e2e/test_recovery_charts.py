@@ -355,3 +355,76 @@ async def test_a_recovery_that_drifts_is_charted_at_once_and_says_so(
         "label": "watch ended: recovery did not hold",
         "at": times["verification.drifted"].isoformat(),
     }
+
+
+async def test_charts_the_store_refused_are_tried_again_until_stored(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    service: SandboxService,
+) -> None:
+    _incident(service, clock)
+    await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --severity P2 --reason "5xx"'
+    )
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    [request] = await runtime.queries.history(API)
+    blocked = runtime.settings.evidence_dir / request.id / "addenda"
+    blocked.write_text("a file where the addenda should go")  # the store refuses them
+    for _ in range(6):
+        clock.advance(minutes=5)
+        await runtime.watch.tick()
+    await runtime.settle()
+    told = [line for line in thread(slack, channel) if "could not be added" in line]
+    assert len(told) == 1
+    assert "Recovery charts could not be added to the evidence pack yet" in told[0]
+    assert "rollbot tries again" in told[0]
+
+    clock.advance(minutes=1)
+    await runtime.due.run_once()  # not due yet: the first retry is 2 minutes on
+    assert not any("Recovery charts added" in line for line in thread(slack, channel))
+    blocked.unlink()
+    clock.advance(minutes=1)
+    await runtime.due.run_once()
+    await runtime.settle()
+    _, files = _addendum(runtime.settings.evidence_dir, request.id, "recovery")
+    assert "recovery/error-rate.png" in files
+    clock.advance(hours=2)
+    await runtime.due.run_once()  # stored once, never again
+    assert len(list(blocked.glob("recovery-*/addendum.json"))) == 1
+    actions = list((await _times(runtime, request.id)).keys())
+    assert "evidence.addendum_failed" in actions
+    assert "evidence.addendum" in actions
+
+
+async def test_a_post_mortem_the_store_refused_is_tried_again(
+    runtime: Runtime,
+    driver: SlackDriver,
+    slack: SandboxSlack,
+    channel: str,
+    clock: FakeClock,
+    service: SandboxService,
+) -> None:
+    _incident(service, clock)
+    request = await _rolled_back_and_watched(runtime, driver, slack, channel, clock)
+    addenda = runtime.settings.evidence_dir / request.id / "addenda"
+    held = addenda.with_name("addenda-held")
+    addenda.rename(held)
+    addenda.write_text("a file where the addenda should go")
+    link = "https://wiki.example/pm/9"
+    await command(runtime, driver, channel, "U0BOB", f"postmortem {request.id} {link}")
+    await runtime.settle()
+    assert any(
+        f"The post-mortem ({link}) could not be added to the evidence pack yet" in line
+        for line in thread(slack, channel)
+    )
+    addenda.unlink()
+    held.rename(addenda)
+    clock.advance(minutes=3)
+    await runtime.due.run_once()
+    await runtime.settle()
+    statement, _ = _addendum(runtime.settings.evidence_dir, request.id, "post-mortem")
+    assert json.loads(statement.read_bytes())["statement"]["facts"]["post_mortem"] == link
+    assert any(f"The post-mortem ({link}) added" in line for line in thread(slack, channel))
