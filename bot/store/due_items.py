@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -156,6 +156,19 @@ class DueItems:
         """Move an item on only if nobody else did since we read it: one sender per reminder."""
         moved = await self.advance_many([Move(item_id, stage, next_due, done)])
         return item_id in moved
+
+    async def claim_for_retry(
+        self, now: datetime, kinds: Collection[str], *, first: timedelta, longest: timedelta
+    ) -> list[DueItem]:
+        """Due retries of these kinds, each pushed back before it runs (`first`, then twice as
+        long each time, at most `longest`): replicas never run one twice, and a service that
+        stays down is not hammered. Only the items this transaction moved are returned."""
+        claimed: list[DueItem] = []
+        for item in await self.claim(now, limit=20, kinds=kinds):
+            backoff = min(first * 2**item.stage, longest)
+            if await self.advance(item.id, item.stage, next_due=now + backoff, done=None):
+                claimed.append(item)
+        return claimed
 
     async def advance_many(self, moves: Collection[Move]) -> set[int]:
         """advance() for many items in a statement per (stage, next due, done) group, not one

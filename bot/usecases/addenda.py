@@ -21,9 +21,9 @@ from bot.store.uow import UnitOfWorkFactory
 
 log = structlog.get_logger("rollbot.evidence")
 FIRST_RETRY = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=30)
 # what makes each kind of addendum again, by the request's id
 Retries = dict[DueKind, Callable[[str], Awaitable[object]]]
-MAX_BACKOFF = timedelta(minutes=30)
 
 
 class Addenda:
@@ -42,12 +42,12 @@ class Addenda:
         *,
         what: str,
         facts: Mapping[str, Any],
+        retry: DueKind,
         files: Mapping[str, bytes] | None = None,
-        retry: DueKind | None = None,
     ) -> Addendum | None:
         """Store `what` (in words, for the thread) as a signed addendum to the request's pack;
-        None, and the reason in the thread, when it could not be. With `retry`, a due item of
-        that kind tries again (through the kind's handler) until it is stored."""
+        None, and the reason in the thread, when it could not be: a due item of the `retry`
+        kind then tries again (through that kind's handler) until it is stored."""
         now = self._clock.now()
         async with self._uow() as uow:
             request = await uow.requests.get(request_id)
@@ -90,12 +90,11 @@ class Addenda:
                 details={"what": what, "sha256": addendum.sha256},
             )
             await uow.audit.checkpoint(now)  # the addendum's hash is signed into the record
-            if retry is not None:
-                await uow.due.close(retry, request.id, now)
+            await uow.due.close(retry, request.id, now)
         return addendum
 
     async def _failed(
-        self, request: RollbackRequest, what: str, error: str, retry: DueKind | None
+        self, request: RollbackRequest, what: str, error: str, retry: DueKind
     ) -> None:
         now = self._clock.now()
         log.warning("addendum_not_stored", request=request.id, what=what, error=error)
@@ -106,12 +105,11 @@ class Addenda:
                 now,
                 actor=SYSTEM,
                 action="evidence.addendum_failed",
-                payload={"what": what, "error": error, "retried": retry is not None},
-                timeline="addendum_failed" if retry is not None else "addendum_lost",
+                payload={"what": what, "error": error},
+                timeline="addendum_failed",
                 details={"what": what, "error": error},
             )
-            if retry is not None:
-                await uow.due.add_once(retry, request.id, now + FIRST_RETRY)
+            await uow.due.add_once(retry, request.id, now + FIRST_RETRY)
 
 
 class AddendumRetries:
@@ -131,12 +129,11 @@ class AddendumRetries:
 
     async def tick(self) -> int:
         now = self._clock.now()
-        claimed: list[tuple[DueKind, str]] = []
         async with self._uow() as uow:
-            for item in await uow.due.claim(now, limit=20, kinds=tuple(self._handlers)):
-                backoff = min(FIRST_RETRY * 2 ** (item.stage + 1), MAX_BACKOFF)
-                if await uow.due.advance(item.id, item.stage, next_due=now + backoff, done=None):
-                    claimed.append((DueKind(item.kind), item.request_id))
-        for kind, request_id in claimed:
-            await self._handlers[kind](request_id)  # closes the item when it is stored
+            # the first retry was due FIRST_RETRY after the failure; the next ones twice as long
+            claimed = await uow.due.claim_for_retry(
+                now, tuple(self._handlers), first=FIRST_RETRY * 2, longest=MAX_BACKOFF
+            )
+        for item in claimed:
+            await self._handlers[DueKind(item.kind)](item.request_id)  # closes it when stored
         return len(claimed)

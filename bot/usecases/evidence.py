@@ -184,15 +184,12 @@ class EvidenceRecorder:
         Each retry is claimed and pushed back (2, 4, 8 … 30 minutes) before it runs, so
         replicas never upload one pack twice and a store that stays down is not hammered."""
         now = self._clock.now()
-        claimed: list[str] = []
         async with self._uow() as uow:
-            for item in await uow.due.claim(now, limit=20, kinds=(DueKind.EVIDENCE_UPLOAD,)):
-                backoff = min(timedelta(minutes=2 ** (item.stage + 1)), MAX_BACKOFF)
-                stage = item.stage
-                if await uow.due.advance(item.id, stage, next_due=now + backoff, done=None):
-                    claimed.append(item.request_id)
+            claimed = await uow.due.claim_for_retry(
+                now, (DueKind.EVIDENCE_UPLOAD,), first=timedelta(minutes=2), longest=MAX_BACKOFF
+            )
         stored = 0
-        for request_id in claimed:
+        for request_id in (item.request_id for item in claimed):
             async with self._uow() as uow:
                 already = await uow.requests.evidence_of(request_id)
                 if already is not None:  # stored by the first attempt after all

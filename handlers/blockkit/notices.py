@@ -63,7 +63,6 @@ _TIMELINE = {
     "evidence_failed": ":warning: Evidence pack not stored yet ({error}); rollbot keeps retrying.",
     "addendum": ":page_facing_up: {what} added to the evidence pack as a signed addendum, sha256 `{sha256}`",
     "addendum_failed": ":warning: {what} could not be added to the evidence pack yet: {error}. rollbot tries again, every few minutes at first.",
-    "addendum_lost": ":warning: {what} could not be added to the evidence pack: {error}.",
 }
 
 
@@ -77,7 +76,6 @@ _UNSIGNED = {
     "evidence_failed",
     "addendum",
     "addendum_failed",
-    "addendum_lost",
     "alert",
     "recheck",
     "recheck_failed",
