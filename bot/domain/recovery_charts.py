@@ -55,6 +55,17 @@ class RecoveryChart:
             f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
         )
 
+    def facts(self) -> dict[str, object]:
+        """What the chart shows, in words and UTC times: for the PNG's text and the raw series."""
+        return {
+            "service": self.service,
+            "query": self.query,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "threshold": self.threshold,
+            "marks": [{"label": m.label, "at": m.at.isoformat()} for m in self.marks],
+        }
+
     @property
     def step(self) -> timedelta:
         return max((self.end - self.start) / POINTS, timedelta(seconds=1))

@@ -26,13 +26,8 @@ log = structlog.get_logger("rollbot.evidence")
 def _raw(chart: RecoveryChart, series: Series) -> bytes:
     """The series behind the picture, for anyone who wants the numbers."""
     body = {
-        "service": chart.service,
-        "query": chart.query,
-        "start": chart.start.isoformat(),
-        "end": chart.end.isoformat(),
+        **chart.facts(),
         "step_seconds": chart.step.total_seconds(),
-        "threshold": chart.threshold,
-        "marks": [{"label": m.label, "at": m.at.isoformat()} for m in chart.marks],
         "values": [[t.isoformat(), v] for t, v in series],
     }
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
@@ -61,15 +56,15 @@ class RecoveryEvidence:
             request = await uow.requests.get(request_id)
             records = await uow.audit.for_request(request_id)
         metrics = self._policy.service(request.target.name).verification.metrics
-        if metrics is None:  # nothing to chart (the policy may have changed since a retry began)
-            async with self._uow() as uow:
-                await uow.due.close(DueKind.RECOVERY_CHARTS, request_id, self._clock.now())
-            return 0
         steps = [Happened(r.action, r.at, r.actor_name) for r in records]
         end = self._clock.now()
-        charts = recovery_charts(
-            request, metrics, steps, end=end, lead=self._policy.evidence.events_lead
-        )
+        lead = self._policy.evidence.events_lead
+        charts = recovery_charts(request, metrics, steps, end=end, lead=lead) if metrics else ()
+        if metrics is None or not charts:
+            # nothing to chart (the policy may have changed since a retry began): none is owed
+            async with self._uow() as uow:
+                await uow.due.close(DueKind.RECOVERY_CHARTS, request_id, end)
+            return 0
         files: dict[str, bytes] = {}
         gaps: list[str] = []
         for chart in charts:
@@ -81,8 +76,6 @@ class RecoveryEvidence:
             png = await asyncio.to_thread(self._render, chart, series)  # CPU: off the loop
             files[f"recovery/{chart.check}.png"] = png
             files[f"recovery/{chart.check}.json"] = _raw(chart, series)
-        if not charts:
-            return 0
         facts = {
             "window": {"start": charts[0].start.isoformat(), "end": end.isoformat()},
             "charts": [f"recovery/{c.check}.png" for c in charts],

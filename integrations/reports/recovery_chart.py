@@ -16,15 +16,7 @@ MARK_COLOURS = {"incident detected": "#b00020", "rollback patch sent": "#1565c0"
 
 
 def metadata(chart: RecoveryChart, points: int) -> dict[str, str]:
-    facts = {
-        "service": chart.service,
-        "query": chart.query,
-        "start": chart.start.isoformat(),
-        "end": chart.end.isoformat(),
-        "threshold": chart.threshold,
-        "points": points,
-        "marks": [{"label": m.label, "at": m.at.isoformat()} for m in chart.marks],
-    }
+    facts = {**chart.facts(), "points": points}
     return {
         "Title": chart.title,
         "Description": json.dumps(facts, sort_keys=True),

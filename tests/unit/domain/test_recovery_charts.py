@@ -41,6 +41,13 @@ def test_each_trigger_with_a_query_gets_a_chart_over_the_incident() -> None:
     assert errors.end == end
     assert errors.title == "api: errors\n2026-11-27 08:45 to 2026-11-27 09:36 UTC"
     assert errors.step == (end - errors.start) / POINTS
+    facts = errors.facts()
+    assert (facts["start"], facts["end"], facts["threshold"]) == (
+        errors.start.isoformat(),
+        end.isoformat(),
+        0.05,
+    )
+    assert facts["marks"][0] == {"label": "requested by alice", "at": T0.isoformat()}
     assert [m.label for m in errors.marks] == [
         "requested by alice",
         "approved by bob",
