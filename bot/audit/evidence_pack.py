@@ -104,6 +104,7 @@ def manifest(
 ) -> dict[str, Any]:
     """The runbook's fields first, then what rollbot adds for the auditor."""
     a = request.assessment
+    decided = decision_at(timeline)
     return {
         # the runbook's "Create rollback manifest" fields
         "rollback_id": request.id,
@@ -131,7 +132,7 @@ def manifest(
         "requester": request.requester.model_dump(),
         "approvals": _approvals(request.approvals),
         "retroactive_approvals": _approvals(request.retro_approvals),
-        "decision": {**_decision(request), "at": decision_at(timeline)},
+        "decision": {**_decision(request), "at": decided},
         "severity": {
             "class": a.severity.value,
             "computed": a.computed.value,
@@ -143,7 +144,7 @@ def manifest(
         else None,
         "obligations": [o.model_dump(mode="json") for o in request.obligations],
         "security_implications": list(request.security_implications),
-        "links": {"ticket": request.ticket, "decided_at": decision_at(timeline)},
+        "links": {"ticket": request.ticket, "decided_at": decided},
         # the runbook's readable forms beside the JSON, and what could not be captured
         "files": sorted(files),
         "capture_gaps": list(gaps),

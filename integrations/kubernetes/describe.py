@@ -167,21 +167,28 @@ def _event_rows(
     return out
 
 
-def events_in_window(captured: Mapping[str, Any], since: datetime) -> list[dict[str, Any]]:
-    """The Deployment's, its ReplicaSets' and their pods' events from `since` on."""
-    names = {captured["deployment"]["metadata"]["name"]}
-    names |= {rs["metadata"]["name"] for rs in captured.get("replicasets") or []}
-    prefixes = tuple(f"{rs['metadata']['name']}-" for rs in captured.get("replicasets") or [])
-    floor = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+def of_the_rollout(
+    events: Iterable[Mapping[str, Any]],
+    deployment: Mapping[str, Any],
+    replicasets: Iterable[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The events of the Deployment, its ReplicaSets and their pods (named after their
+    ReplicaSet), gone pods included."""
+    names = {rs["metadata"]["name"] for rs in replicasets}
+    prefixes = tuple(f"{name}-" for name in names) or ("\0",)
+    names.add(deployment["metadata"]["name"])
     return [
         dict(e)
-        for e in captured.get("events") or []
-        if (
-            e["involvedObject"].get("name") in names
-            or e["involvedObject"].get("name", "").startswith(prefixes or ("\0",))
-        )
-        and _when(e) >= floor
+        for e in events
+        if e["involvedObject"].get("name") in names
+        or e["involvedObject"].get("name", "").startswith(prefixes)
     ]
+
+
+def events_in_window(captured: Mapping[str, Any], since: datetime) -> list[dict[str, Any]]:
+    """The captured events (the rollout's own, see of_the_rollout) from `since` on."""
+    floor = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [dict(e) for e in captured.get("events") or [] if _when(e) >= floor]
 
 
 def events_table(events: Iterable[Mapping[str, Any]]) -> str:

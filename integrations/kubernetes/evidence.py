@@ -16,6 +16,7 @@ from integrations.kubernetes.describe import (
     events_in_window,
     events_table,
     live_pods,
+    of_the_rollout,
     pods_yaml,
 )
 from integrations.kubernetes.pod_logs import read_pod_logs
@@ -44,20 +45,13 @@ def capture_deployment(
     events = json_body(
         core.list_namespaced_event(namespace, _preload_content=False, _request_timeout=timeout)
     )["items"]
-    owned = {deployment["metadata"]["name"], *(rs["metadata"]["name"] for rs in replicasets)}
-    prefixes = tuple(f"{rs['metadata']['name']}-" for rs in replicasets) or ("\0",)
     return {
         "deployment": deployment,
         "revision": str(revision_of(deployment)),
         "images": images_of(deployment["spec"]["template"]),
         "replicasets": replicasets,
         "pods": pods,
-        "events": [
-            e
-            for e in events
-            if e["involvedObject"].get("name") in owned
-            or e["involvedObject"].get("name", "").startswith(prefixes)
-        ],
+        "events": of_the_rollout(events, deployment, replicasets),
     }
 
 
