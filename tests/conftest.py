@@ -19,6 +19,7 @@ from bot.config.settings import load_settings
 from bot.domain.policy import ApprovalPolicy, Role, RoleSource
 from rollbot.bootstrap.runtime import Runtime, build_runtime
 from sandbox.executor import ScriptedExecutor, ScriptedVerifier
+from sandbox.service import SandboxService
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 
@@ -124,6 +125,16 @@ async def sandbox_workspace() -> SandboxSlack:
 def channel(slack: SandboxSlack) -> str:
     people = ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN", "U0FRANK")
     return slack.state.add_channel("inc-20261127-api", people)
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[SandboxService]:
+    """The service under rollback and its Prometheus (sandbox/service.py), for the tests whose
+    policy points verification or recovery charts at it."""
+    svc = SandboxService()
+    await svc.start()
+    yield svc
+    await svc.stop()
 
 
 @pytest.fixture

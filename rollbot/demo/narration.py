@@ -8,7 +8,7 @@ import itertools
 import re
 from typing import Any
 
-from rollbot.demo.transcript import render_message
+from rollbot.demo.transcript import as_shown, render_message
 from sandbox.slack.state import SlackState
 
 # Slack's emoji codes as the few marks a terminal reads at a glance; the rest are left out.
@@ -37,18 +37,10 @@ def plain(ws: SlackState, text: str) -> str:
     """mrkdwn as a terminal shows it: `*bold*` and `_italic_` plain, links as text and address,
     mentions as names, entities decoded."""
 
-    def person(match: re.Match[str]) -> str:
-        return "@" + str(ws.users.get(match[1], {}).get("name", match[1]))
-
-    def channel(match: re.Match[str]) -> str:
-        found = ws.channels.get(match[1])
-        return "#" + (found.name if found else match[1])
-
     def link(match: re.Match[str]) -> str:
         return f"{match[2]} ({match[1]})" if match[2] else match[1]
 
-    text = re.sub(r"<@([A-Za-z0-9._-]+)>", person, text)
-    text = re.sub(r"<#(C[0-9A-Z]+)(?:\|[^>]*)?>", channel, text)
+    text = as_shown(ws, text)
     text = re.sub(r"<!subteam\^([A-Z0-9]+)>", r"@group:\1", text)
     text = re.sub(r"<(https?://[^|>]+)(?:\|([^>]*))?>", link, text)
     text = re.sub(r":([a-z0-9_+-]+):", lambda m: _EMOJI.get(m[1], ""), text)

@@ -34,7 +34,8 @@ def _stamp(ts: str) -> str:
 
 
 def as_shown(state: SlackState, text: str) -> str:
-    """Mentions and channel links the way a Slack client shows them."""
+    """Mentions and channel links the way a Slack client shows them: people by name (a user
+    id, or a name rollbot wrote, such as <@alertmanager>), channels by name."""
 
     def person(match: re.Match[str]) -> str:
         return "@" + str(state.users.get(match[1], {}).get("name", match[1]))
@@ -43,7 +44,8 @@ def as_shown(state: SlackState, text: str) -> str:
         found = state.channels.get(match[1])
         return "#" + (found.name if found else match[1])
 
-    return re.sub(r"<#(C[0-9A-Z]+)>", channel, re.sub(r"<@(U[0-9A-Z]+)>", person, text))
+    text = re.sub(r"<@([A-Za-z0-9._-]+)>", person, text)
+    return re.sub(r"<#(C[0-9A-Z]+)(?:\|[^>]*)?>", channel, text)
 
 
 def channel_transcript(state: SlackState, channel: str) -> str:

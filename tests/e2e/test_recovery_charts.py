@@ -10,7 +10,6 @@ import asyncio
 import io
 import json
 import os
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -34,14 +33,6 @@ from tests.e2e.workflow import click, command, thread
 API = target_from("deployment/api", "prod")
 ERRORS = 'sum(rate(http_requests_total{job="api",code=~"5.."}[5m])) / sum(rate(http_requests_total{job="api"}[5m]))'
 LATENCY = 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="api"}[5m])))'
-
-
-@pytest.fixture
-async def service() -> AsyncIterator[SandboxService]:
-    svc = SandboxService()
-    await svc.start()
-    yield svc
-    await svc.stop()
 
 
 @pytest.fixture

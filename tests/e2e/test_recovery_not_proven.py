@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,14 +17,6 @@ from sandbox.service import SandboxService
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.e2e.workflow import click, command, thread
-
-
-@pytest.fixture
-async def service() -> AsyncIterator[SandboxService]:
-    svc = SandboxService()
-    await svc.start()
-    yield svc
-    await svc.stop()
 
 
 @pytest.fixture
