@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from bot.domain.policy import Role
 from bot.domain.recovery_charts import RecoveryChart
 from bot.domain.request import RollbackRequest, TargetRef
+from bot.domain.rollback_readiness import RollbackPathFacts
 
 
 class Clock(Protocol):
@@ -238,3 +239,9 @@ class ChartRenderer(Protocol):
     def __call__(self, chart: RecoveryChart, series: Series) -> bytes:
         """The chart as a PNG whose title, axis and metadata carry its absolute UTC times."""
         ...
+
+
+class RollbackPaths(Protocol):
+    """Whether a target could be rolled back now: its history, pause, rollout, owner."""
+
+    async def facts(self, target: TargetRef) -> RollbackPathFacts: ...

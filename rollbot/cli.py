@@ -15,6 +15,7 @@ import typer
 from bot.config.settings import Settings, variables_read
 from rollbot.cli_admin import db_app, policy_app
 from rollbot.cli_audit import audit_app
+from rollbot.cli_drills import drill, readiness
 from rollbot.cli_evidence import evidence_app
 from rollbot.cli_requests import requests_app
 from rollbot.cli_support import (
@@ -47,6 +48,8 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(policy_app, name="policy")
 app.add_typer(requests_app, name="requests")
 app.add_typer(sandbox_app, name="sandbox")
+app.command("drill")(drill)
+app.command("readiness")(readiness)
 
 T = TypeVar("T")
 
@@ -81,7 +84,7 @@ def _rolls_nothing_back() -> tuple[Any, Any, dict[str, Any]]:
     return {}, None, {}
 
 
-def _executors(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
+def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
     """What rolls each target kind back, what verifies recovery, and what /readyz probes."""
     if settings.executor == "kubernetes":
         from bot.config.policy_file import load_policy
@@ -187,7 +190,7 @@ async def _run(
         problem = executor_problem(settings)
         if problem is not None:
             raise fail(problem, 3)
-        executors, verifier, probes = _executors(settings)
+        executors, verifier, probes = executors_for(settings)
     # the database first: reachable, migrated (or an empty one migrated); then Slack's token
     runtime = await build_runtime(settings, executors=executors, verifier=verifier, probes=probes)
     problem = await slack_token_problem(settings)

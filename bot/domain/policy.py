@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_v
 from pydantic_core import core_schema
 
 from bot.domain.alerts import AlertRoute
+from bot.domain.drill_policy import DrillPolicy
 
 
 class RollbackType(StrEnum):
@@ -342,6 +343,7 @@ class ApprovalPolicy(BaseModel):
     workspaces: tuple[str, ...] = ()
     # Who may do what to a request; an act left out keeps its default rule.
     acts: dict[Act, ActRule] = Field(default_factory=default_acts)
+    drills: DrillPolicy = DrillPolicy()
 
     @model_validator(mode="before")
     @classmethod

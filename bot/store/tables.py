@@ -258,3 +258,35 @@ class DueItemRow(SQLModel, table=True):
     due_at: datetime = Field(sa_column=_utc())
     stage: int = 0
     done_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
+
+
+class DrillRow(SQLModel, table=True):
+    """A rollback drill; its full record is JSON beside the columns the gate and reports query."""
+
+    __tablename__ = "drills"
+    __table_args__ = (
+        Index("ix_drills_target_started", "target_kind", "target_name", "started_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    target_kind: str = Field(max_length=32)
+    target_name: str = Field(max_length=300)
+    target_namespace: str | None = Field(default=None, max_length=100)
+    state: str = Field(max_length=16)
+    version: int = Field(default=0)
+    started_at: datetime = Field(sa_column=_utc())
+    finished_at: datetime | None = Field(default=None, sa_column=_utc_nullable())
+    data: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ReadinessDecisionRow(SQLModel, table=True):
+    """Each answer the readiness gate gave a deploy, for the monthly report."""
+
+    __tablename__ = "readiness_decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=420)
+    release: str = Field(max_length=300)
+    ready: bool
+    decided_at: datetime = Field(sa_column=_utc())
+    data: str = Field(sa_column=Column(Text, nullable=False))

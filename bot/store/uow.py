@@ -22,6 +22,7 @@ from bot.audit.keys import AuditSigner
 from bot.domain import events as ev
 from bot.domain.request import RollbackRequest
 from bot.store.audit_log import AuditedStep, AuditLog
+from bot.store.drills import DrillRepository
 from bot.store.due_items import DueItems
 from bot.store.engine import hold_named_lock, session_factory
 from bot.store.inbox import InboxRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
     inbox: InboxRepository
     incidents: IncidentRepository
     due: DueItems
+    drills: DrillRepository
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(self._session)
         self.incidents = IncidentRepository(self._session)
         self.due = DueItems(self._session)
+        self.drills = DrillRepository(self._session)
         return self
 
     async def __aexit__(

@@ -129,6 +129,11 @@ class KubernetesExecutor:
             )
         ]
 
+    def with_history(self, target: TargetRef) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The Deployment and the ReplicaSets it controls (blocking: call in a kube thread)."""
+        deployment = self._deployment(target)
+        return deployment, self._replicasets(deployment, target)
+
     def _choose(
         self, deployment: dict[str, Any], to_revision: str | None, target: TargetRef
     ) -> dict[str, Any]:

@@ -265,7 +265,7 @@ def _handler_deps(core: _Core, metrics: Metrics, clock: Clock, inbox: Inbox) -> 
     )
 
 
-def _unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
+def unit_of_work(settings: Settings, engine: AsyncEngine) -> UnitOfWorkFactory:
     """Transactions on the engine, their audit entries signed with the audit key."""
     # The embedded SQLite setup may make its own key (and says where); anything shared never
     # signs with a key nobody configured.
@@ -281,7 +281,7 @@ async def _storage(settings: Settings, check_schema: bool) -> tuple[AsyncEngine,
     """The database, and the unit of work that signs its audit log with the key it was signed
     with (a process holding another key refuses to start)."""
     engine = await _engine(settings, check_schema)
-    uow = _unit_of_work(settings, engine)
+    uow = unit_of_work(settings, engine)
     if check_schema:
         await check_signing_key(engine, uow.signer)
     return engine, uow

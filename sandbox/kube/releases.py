@@ -7,11 +7,13 @@ from sandbox.kube.controller import default_deployment
 from sandbox.kube.server import SandboxKube
 
 
-async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> None:
-    """Releases of one app in the sandbox cluster's prod namespace, oldest first."""
-    if kube.store.get("namespaces", "", "prod") is None:
+async def release_app(
+    kube: SandboxKube, app: str, images: tuple[str, ...], namespace: str = "prod"
+) -> None:
+    """Releases of one app in a namespace of the sandbox cluster (prod unless named), oldest first."""
+    if kube.store.get("namespaces", "", namespace) is None:
         kube.store.create(
-            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}
+            "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
         )
     for i, image in enumerate(images):
         container = {"name": app, "image": image}
@@ -19,7 +21,7 @@ async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> N
             created = {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
-                "metadata": {"name": app, "namespace": "prod"},
+                "metadata": {"name": app, "namespace": namespace},
                 "spec": {
                     "replicas": 3,
                     "selector": {"matchLabels": {"app": app}},
@@ -33,7 +35,7 @@ async def release_app(kube: SandboxKube, app: str, images: tuple[str, ...]) -> N
             default_deployment(created)
             kube.store.create("deployments", created)
         else:
-            live = kube.store.get("deployments", "prod", app)
+            live = kube.store.get("deployments", namespace, app)
             assert live is not None
             live["spec"]["template"]["spec"]["containers"] = [container]
             kube.store.replace("deployments", live)

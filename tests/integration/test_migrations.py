@@ -24,6 +24,8 @@ TABLES = {
     "outbox",
     "outbox_channels",
     "inbox",
+    "drills",
+    "readiness_decisions",
 }
 
 

@@ -105,7 +105,7 @@ def test_db_upgrade_on_sqlite_and_postgresql(
     for url in (f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", postgres_url):
         done = _run(installed, tmp_path, "db", "upgrade", ROLLBOT_DATABASE_URL=url)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.startswith("schema at 0006")
+        assert done.stdout.startswith("schema at 0007")
 
 
 async def test_serve_from_the_wheel_is_ready(
