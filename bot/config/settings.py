@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # for basic auth. With neither set, every alert is refused with 401.
     alert_token: str | None = None
     alert_basic_auth: str | None = None
+    # GET /readiness (the deploy readiness gate) wants this bearer token; unset: always 401.
+    readiness_token: str | None = None
     # When set, evidence packs go to this S3 bucket (Object Lock enabled) instead of evidence_dir.
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None

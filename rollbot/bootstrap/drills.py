@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aiohttp import web
+
+from bot.config.settings import Settings
 from bot.domain.policy import ApprovalPolicy
 from bot.ports import Clock, EvidenceStore, Executor, RollbackPaths, Verifier
 from bot.store.uow import UnitOfWorkFactory
+from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.drills import DrillRunner
 from bot.usecases.rollback_readiness import ReadinessGate
+from handlers.http.alerts import alert_route
+from handlers.http.readiness import readiness_route
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.readiness import KubernetesRollbackPaths
 
@@ -46,3 +52,17 @@ def readiness_gate(
     return ReadinessGate(
         uow=uow, clock=clock, policy=policy, executors=executors, paths=rollback_paths(executors)
     )
+
+
+def http_routes(
+    settings: Settings,
+    alerts: AlertInbox,
+    parts: tuple[UnitOfWorkFactory, Clock, ApprovalPolicy, Mapping[str, Executor]],
+) -> list[web.RouteDef]:
+    """What answers beside Slack: Alertmanager's webhook and the deploy readiness gate."""
+    uow, clock, policy, executors = parts
+    gate = readiness_gate(uow, clock, policy, executors)
+    return [
+        alert_route(alerts, token=settings.alert_token, basic=settings.alert_basic_auth),
+        readiness_route(gate, token=settings.readiness_token),
+    ]

@@ -55,7 +55,6 @@ from bot.usecases.reports import ReportService
 from bot.usecases.step_log import StepLog
 from bot.usecases.transition import Transitions
 from handlers.blockkit.notices import render as render_notice
-from handlers.http.alerts import alert_route
 from handlers.http.web import build_web_app
 from handlers.http.workspace import WorkspaceGuard
 from handlers.slack.app import build_bolt_app
@@ -70,6 +69,7 @@ from integrations.slack.channels import SlackChannelDirectory
 from integrations.slack.delivery import SlackDelivery, client_for
 from integrations.slack.pacing import ChannelPace
 from integrations.slack.roles import SlackRoleDirectory
+from rollbot.bootstrap.drills import http_routes
 from rollbot.bootstrap.inboxes import Workers, slack_inbox, workers
 from rollbot.bootstrap.readiness import readiness
 
@@ -225,7 +225,7 @@ def _http(
     bolt: AsyncApp,
     metrics: Metrics,
     engine: AsyncEngine,
-    alerts: AlertInbox,
+    routes: list[web.RouteDef],
     surface: tuple[WorkspaceGuard, Readiness],
 ) -> web.Application:
     _, clock = core_and_clock
@@ -237,12 +237,11 @@ def _http(
     async def gauges() -> None:
         metrics.publish(await read_gauges(engine, clock.now()))
 
-    route = alert_route(alerts, token=settings.alert_token, basic=settings.alert_basic_auth)
     return build_web_app(
         bolt,
         metrics,
         health,
-        [route],
+        routes,
         signing_secret=settings.slack_signing_secret,
         guard=guard,
         before_scrape=gauges,
@@ -352,14 +351,13 @@ async def build_runtime(
     policy = policy or load_policy(settings.policy_file)
     engine, uow = await _storage(settings, check_schema)
     made = executors(StoredConfigVersions(uow, clock)) if callable(executors) else executors
-    executors = made or {}
     metrics = Metrics()
     client = client_for(
         settings.slack_bot_token, settings.slack_api_url, settings.slack_timeout_seconds
     )
     store = evidence_store or store_from(settings, policy.evidence.retention, clock)
     verifier = verifier or HttpVerifier(policy, timeout=settings.health_timeout_seconds)
-    core = _core(settings, uow, clock, policy, (executors, verifier, store, client))
+    core = _core(settings, uow, clock, policy, (made or {}, verifier, store, client))
     outbox, delivery = _delivery(settings, (uow, clock), policy, client, metrics)
     anchors = _subscribe(uow, delivery, core.executions, store, metrics)
     _instrument(core, metrics)
@@ -370,7 +368,8 @@ async def build_runtime(
     inboxes = workers(deps, client, uow, clock, policy, settings.inbox_poll_seconds)
     guard = WorkspaceGuard(client, settings.slack_app_id, policy.workspaces)
     ready = readiness(engine, client, core.due, clock, probes or {})
-    http_app = _http(settings, (core, clock), bolt, metrics, engine, inboxes.alerts, (guard, ready))
+    routes = http_routes(settings, inboxes.alerts, (uow, clock, policy, made or {}))
+    http_app = _http(settings, (core, clock), bolt, metrics, engine, routes, (guard, ready))
     return Runtime(
         settings=settings,
         engine=engine,

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -34,6 +36,7 @@ from tests.helpers import audit_actions
 STAGING = target_from("deployment/api", "staging")
 PROD = target_from("deployment/api", "prod")
 ALICE = Person(id="U0ALICE", name="alice")
+GATE_TOKEN = "gate-token-for-ci"
 
 
 @pytest.fixture
@@ -45,6 +48,18 @@ async def kube() -> AsyncIterator[SandboxKube]:
     await release_app(cluster, "api", ("registry/api:v0", "registry/api:v1"), "prod")
     yield cluster
     await cluster.stop()
+
+
+@pytest.fixture
+def runtime_settings() -> dict[str, Any]:
+    return {"readiness_token": GATE_TOKEN}
+
+
+@pytest.fixture
+def executors(kube: SandboxKube, tmp_path: Path) -> dict[str, Any]:
+    """The bot's own executors: the real Kubernetes one on the sandbox cluster."""
+    kc = kube.write_kubeconfig(tmp_path / "bot-kc")
+    return {"deployment": KubernetesExecutor(kubeconfig=kc, rollout_timeout=30)}
 
 
 @pytest.fixture
@@ -222,3 +237,33 @@ async def test_the_gate_refuses_a_drill_older_than_its_window(
     assert code == 1
     assert f"the last passing drill of v2 ({drill.id}) is " in out
     assert "old, older than the 1.0 s the policy accepts" in out
+
+
+async def test_the_gate_over_http_answers_only_with_its_token(
+    runtime: Runtime, policy: ApprovalPolicy, kube: SandboxKube, tmp_path: Path
+) -> None:
+    base = (await runtime.serve_http()).removesuffix("/slack/events")
+    query = {"target": "deployment/api", "namespace": "prod", "version": "v2"}
+    good = {"Authorization": f"Bearer {GATE_TOKEN}"}
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            async with http.get(f"{base}/readiness", params=query, headers=headers) as answer:
+                assert answer.status == 401
+        bad = {**query, "target": "deployment/Api"}
+        async with http.get(f"{base}/readiness", params=bad, headers=good) as answer:
+            assert answer.status == 400
+            assert "not a valid Kubernetes name" in (await answer.json())["error"]
+        async with http.get(f"{base}/readiness", params=query, headers=good) as answer:
+            assert answer.status == 412
+            body = await answer.json()
+        assert body["ready"] is False
+        assert [c["name"] for c in body["conditions"] if not c["ok"]] == ["drill"]
+        drill = await _runner(runtime, policy, kube, tmp_path).run(STAGING, ALICE)  # type: ignore[attr-defined]
+        assert drill.state is DrillState.PASSED
+        async with http.get(f"{base}/readiness", params=query, headers=good) as answer:
+            assert answer.status == 200
+            assert (await answer.json())["ready"] is True
+    async with runtime.uow() as uow:
+        ever = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        kept = await uow.drills.answers(*ever)
+    assert [a.ready for a in kept] == [False, True]  # the 401 and 400 asked nothing
