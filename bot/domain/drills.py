@@ -142,7 +142,9 @@ def said_duration(span: timedelta) -> str:
     if span < timedelta(seconds=10):
         return f"{span.total_seconds():.1f} s"
     minutes, rest = divmod(int(span.total_seconds()), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def _checked(drill: Drill, event: Checked) -> Drill:

@@ -144,8 +144,27 @@ async def test_the_flag_scenario_turns_a_launchdarkly_flag_off(
     assert f"Evidence pack {pack}, sha256 " in out
 
 
+async def test_the_drill_scenario_rehearses_a_rollback_and_opens_the_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(tmp_path / "demo.key"))
+    monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    await run_demo("drill")
+    out = capsys.readouterr().out
+    before, _, after = out.partition("The gate again")
+    assert "deployment/api -n prod NOT ready to deploy api:1.3.0" in before
+    assert "NO  no drill has rolled deployment/api back from api:1.3.0" in before
+    assert "live now: revision 3 (was 2), image api:1.2.3" in before
+    assert "live now: revision 4 (was 3), image api:1.3.0" in before
+    assert ": passed\n" in before
+    assert "deployment/api -n prod ready to deploy api:1.3.0" in after
+    [drill] = list((tmp_path / "evidence" / "drills").iterdir())
+    assert f"ok  drill {drill.name} in staging passed at" in after
+
+
 async def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(
-        SystemExit, match="unknown demo scenario 'nope'; available: deployment, flag"
+        SystemExit, match="unknown demo scenario 'nope'; available: deployment, flag, drill"
     ):
         await run_demo("nope")
