@@ -44,6 +44,8 @@ def _take_fault(state: SlackState, method: str, args: dict[str, Any]) -> Fault |
             if fault.times <= 0:
                 state.faults.remove(fault)
             return fault
+    if posting:
+        state.count_post(str(channel))
     return None
 
 

@@ -182,15 +182,16 @@ class SlackState:
         self.outage_until = time.monotonic() + seconds
 
     def over_posting_limit(self, channel: str) -> bool:
-        """Count one message into `channel`; True when it is past the burst this second."""
+        """True when `channel` already had `post_burst` messages this second. Only messages
+        that were posted count: a call Slack refused posted nothing."""
         now = time.monotonic()
         recent = self._posted.setdefault(channel, deque())
         while recent and now - recent[0] > 1.0:
             recent.popleft()
-        if len(recent) >= self.post_burst:
-            return True
-        recent.append(now)
-        return False
+        return len(recent) >= self.post_burst
+
+    def count_post(self, channel: str) -> None:
+        self._posted.setdefault(channel, deque()).append(time.monotonic())
 
     def channel_outage(self, channel: str, seconds: float) -> None:
         """Every call naming `channel` answers 429 (Retry-After: 1) for a while; the rest of the
