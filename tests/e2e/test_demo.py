@@ -121,12 +121,18 @@ async def test_verbose_prints_every_card_and_the_whole_channels(tmp_path: Path) 
         assert expected in out
 
 
-async def test_the_flag_scenario_turns_a_launchdarkly_flag_off(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's database, audit key and evidence in the test's own folder."""
     monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
     monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(tmp_path / "demo.key"))
     monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    return tmp_path
+
+
+async def test_the_flag_scenario_turns_a_launchdarkly_flag_off(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     await run_demo("flag")
     out = capsys.readouterr().out
     for expected in [
@@ -140,16 +146,13 @@ async def test_the_flag_scenario_turns_a_launchdarkly_flag_off(
         "8. The audit log verifies: OK: ",
     ]:
         assert expected in out
-    [pack] = list((tmp_path / "evidence").glob("*/evidence-*.tar.gz"))
+    [pack] = list((in_tmp / "evidence").glob("*/evidence-*.tar.gz"))
     assert f"Evidence pack {pack}, sha256 " in out
 
 
 async def test_the_drill_scenario_rehearses_a_rollback_and_opens_the_gate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ROLLBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
-    monkeypatch.setenv("ROLLBOT_AUDIT_KEY_FILE", str(tmp_path / "demo.key"))
-    monkeypatch.setenv("ROLLBOT_EVIDENCE_DIR", str(tmp_path / "evidence"))
     await run_demo("drill")
     out = capsys.readouterr().out
     before, _, after = out.partition("The gate again")
@@ -159,7 +162,7 @@ async def test_the_drill_scenario_rehearses_a_rollback_and_opens_the_gate(
     assert "live now: revision 4 (was 3), image api:1.3.0" in before
     assert ": passed\n" in before
     assert "deployment/api -n prod ready to deploy api:1.3.0" in after
-    [drill] = list((tmp_path / "evidence" / "drills").iterdir())
+    [drill] = list((in_tmp / "evidence" / "drills").iterdir())
     assert f"ok  drill {drill.name} in staging passed at" in after
 
 
