@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.drill_policy import DrillPolicy
 from bot.domain.errors import DomainError
 from bot.domain.people import Person
 from bot.domain.request import TargetRef
@@ -214,13 +215,12 @@ def verdict(drill: Drill, at: datetime) -> Drill:
     return drill.model_copy(update={"state": DrillState.PASSED, "finished_at": at})
 
 
-def refusal(
-    target: TargetRef, environments: tuple[str, ...], context: str | None, game_days: bool
-) -> str | None:
+def refusal(target: TargetRef, rules: DrillPolicy, context: str | None) -> str | None:
     """Why a drill may not run against `target` unasked; None when it may."""
-    places = [p for p in (target.namespace, context) if p]
-    if any(place in environments for place in places):
+    if rules.is_drill_environment(target.namespace, context):
         return None
+    environments = rules.environments
+    places = [p for p in (target.namespace, context) if p]
     where = f"`{places[0]}`" if places else f"`{target.label}`'s environment"
     if not environments:
         return (
@@ -228,7 +228,7 @@ def refusal(
             "under `drills.environments` in the policy file"
         )
     allowed = ", ".join(environments)
-    if not game_days:
+    if not rules.game_days:
         return (
             f"{where} is not a drill environment ({allowed}); a drill there is a game day, "
             "which the policy does not allow (`drills.game_days`)"

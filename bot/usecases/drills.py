@@ -73,8 +73,7 @@ class DrillRunner:
     async def start(self, target: TargetRef, by: Person) -> tuple[dr.Drill, Preflight]:
         """Check the drill may run and plan it; DrillRefusedError or AdapterError otherwise,
         and nothing is stored."""
-        rules = self._policy.drills
-        why = dr.refusal(target, rules.environments, self._context(target), rules.game_days)
+        why = dr.refusal(target, self._policy.drills, self._context(target))
         if why is not None:
             raise dr.DrillRefusedError(why)
         executor = self._executors.get(target.kind)
@@ -98,7 +97,7 @@ class DrillRunner:
             environment=target.namespace or self._context(target) or target.label,
             requested_by=by,
             started_at=now,
-            target_time=rules.target,
+            target_time=self._policy.drills.target,
             start_revision=plan.live_revision,
             start_identity=plan.live_identity,
             previous_revision=plan.to_revision,

@@ -49,9 +49,9 @@ class ReadinessGate:
         facts = await self._facts(target)
         now = self._clock.now()
         window = self._policy.drills.window
+        # One transaction: the answer is kept with the drills it was judged on.
         async with self._uow() as uow:
             drills = await uow.drills.of_target(target.kind, target.name, since=now - window * 4)
-        answer = assess(facts, version, drills, now, window)
-        async with self._uow() as uow:
+            answer = assess(facts, version, drills, now, window)
             await uow.drills.record_answer(answer)
         return answer

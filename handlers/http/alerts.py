@@ -4,9 +4,6 @@ processed behind); 503 means it could not be stored, and Alertmanager sends it a
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 
 from aiohttp import web
@@ -15,24 +12,12 @@ from pydantic import ValidationError
 from bot.usecases.alert_inbox import AlertInbox
 from bot.usecases.alert_intake import AlertmanagerWebhook
 from bot.usecases.inbox import InboxUnavailableError
-
-
-def _authorized(header: str, token: str | None, basic: str | None) -> bool:
-    scheme, _, value = header.partition(" ")
-    if scheme == "Bearer" and token:
-        return hmac.compare_digest(value.encode(), token.encode())
-    if scheme == "Basic" and basic:
-        try:
-            given = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(given, basic.encode())
-    return False
+from handlers.http.auth import authorized
 
 
 def alert_route(inbox: AlertInbox, *, token: str | None, basic: str | None) -> web.RouteDef:
     async def alertmanager(request: web.Request) -> web.Response:
-        if not _authorized(request.headers.get("Authorization", ""), token, basic):
+        if not authorized(request.headers.get("Authorization", ""), token, basic):
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             webhook = AlertmanagerWebhook.model_validate(json.loads(await request.read()))

@@ -5,23 +5,19 @@ condition, so `curl --fail` stops the pipeline."""
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 
 from bot.domain.targets import InputError, target_from
 from bot.ports import AdapterError
 from bot.usecases.rollback_readiness import ReadinessGate
+from handlers.http.auth import authorized
 
 NOT_READY = 412
 
 
 def readiness_route(gate: ReadinessGate, *, token: str | None) -> web.RouteDef:
     async def readiness(request: web.Request) -> web.Response:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if not (
-            token and scheme == "Bearer" and hmac.compare_digest(given.encode(), token.encode())
-        ):
+        if not authorized(request.headers.get("Authorization", ""), token):
             return web.json_response({"error": "unauthorized"}, status=401)
         query = request.query
         version = query.get("version", "").strip()

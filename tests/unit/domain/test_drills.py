@@ -109,24 +109,27 @@ def test_durations_are_said_as_people_read_them() -> None:
 
 
 def test_drills_run_only_where_the_policy_allows_them() -> None:
-    assert dr.refusal(STAGING, ("staging",), None, game_days=False) is None
-    assert dr.refusal(PROD, ("staging-ctx",), "staging-ctx", game_days=False) is None
-    off = dr.refusal(STAGING, (), None, game_days=False)
+    assert (
+        dr.refusal(STAGING, DrillPolicy(environments=("staging",), game_days=False), None) is None
+    )
+    assert (
+        dr.refusal(PROD, DrillPolicy(environments=("staging-ctx",), game_days=False), "staging-ctx")
+        is None
+    )
+    off = dr.refusal(STAGING, DrillPolicy(environments=(), game_days=False), None)
     assert off is not None
     assert off.startswith("drills are off")
-    refused = dr.refusal(PROD, ("staging",), None, game_days=False)
+    refused = dr.refusal(PROD, DrillPolicy(environments=("staging",), game_days=False), None)
     assert refused is not None
     assert "`prod` is not a drill environment (staging)" in refused
     assert "does not allow" in refused
-    game = dr.refusal(PROD, ("staging",), None, game_days=True)
+    game = dr.refusal(PROD, DrillPolicy(environments=("staging",), game_days=True), None)
     assert game is not None
     assert "needs the approvals" in game
     flag = TargetRef(kind="flag", name="checkout")
-    nowhere = dr.refusal(flag, ("staging",), None, game_days=False)
+    nowhere = dr.refusal(flag, DrillPolicy(environments=("staging",), game_days=False), None)
     assert nowhere is not None
     assert "`flag/checkout`'s environment" in nowhere
-    assert DrillPolicy(environments=("staging",)).is_drill_environment("staging", None)
-    assert not DrillPolicy().is_drill_environment(None, "prod")
 
 
 def test_a_failed_drill_names_how_to_inspect_the_target() -> None:
