@@ -141,6 +141,9 @@ class EvidenceWindow:
     log_bytes: int
     # Kubernetes events from this time on: the incident window
     events_since: datetime
+    # The rollback the evidence is for: an executor that kept its own record of the steps
+    # (a database rollback's backup, dumps and Job log) reads it by this.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,3 +248,38 @@ class RollbackPaths(Protocol):
     """Whether a target could be rolled back now: its history, pause, rollout, owner."""
 
     async def facts(self, target: TargetRef) -> RollbackPathFacts: ...
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A one-off container run to completion on the platform (a Kubernetes Job)."""
+
+    namespace: str
+    name: str
+    image: str
+    command: tuple[str, ...]
+    # (env var, Secret name, key): read from a Secret, never written into the spec
+    secret_env: tuple[tuple[str, str, str], ...]
+    deadline_seconds: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    name: str
+    succeeded: bool
+    # "Complete", or why it failed as the platform says it
+    outcome: str
+    log: str
+
+
+class Jobs(Protocol):
+    """Runs a container to its end, once per name: a second `run` of a name follows the first."""
+
+    async def image_of(self, namespace: str, deployment: str, container: str | None) -> str: ...
+
+    async def run(self, spec: JobSpec) -> JobRun: ...
+
+    async def exists(self, namespace: str, name: str) -> bool: ...
+
+    async def follow(self, namespace: str, name: str, deadline: float) -> JobRun | None: ...

@@ -16,7 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.policy import Role
 from bot.domain.request import RollbackRequest
+
+# The database executor's record of its steps, among the pack's readable files.
+DATABASE_FILE = "database-rollback.json"
 
 _EPOCH = 0  # fixed mtimes keep the pack reproducible
 
@@ -101,11 +105,12 @@ def manifest(
     from_version: str | None,
     files: Sequence[str] = (),
     gaps: Sequence[str] = (),
+    database: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The runbook's fields first, then what rollbot adds for the auditor."""
     a = request.assessment
     decided = decision_at(timeline)
-    return {
+    found: dict[str, Any] = {
         # the runbook's "Create rollback manifest" fields
         "rollback_id": request.id,
         "timestamp": request.updated_at.isoformat(),
@@ -119,14 +124,7 @@ def manifest(
         "approver": [a.by.id for a in request.approvals]
         or (["auto-approved:on_call"] if request.auto_approved else []),
         "incident_id": request.incident_id,
-        "verification": {
-            "health_check": request.verification.get("health_check", "not configured"),
-            "smoke_tests": request.verification.get("smoke_tests", "not configured"),
-            "metrics": request.verification.get("metrics", "not configured"),
-            "user_validation": request.verification.get("user_validation", "pending"),
-            "result": request.outcome,
-            "checks": verification_checks(request, timeline),
-        },
+        "verification": _verification(request, timeline),
         # rollbot's own
         "state": request.state.value,
         "requester": request.requester.model_dump(),
@@ -150,6 +148,35 @@ def manifest(
         "capture_gaps": list(gaps),
         "rollback_type": request.rollback_type.value,
         "timeline": timeline,
+    }
+    if database is not None:  # the runbook's database rollback fields
+        found["database"] = database_fields(request, database)
+    return found
+
+
+def database_fields(request: RollbackRequest, measured: Mapping[str, Any]) -> dict[str, Any]:
+    """The runbook's database rollback evidence: what the executor measured (migration
+    reverted, backup location and sha256, data loss, downtime), and who approved, the DBA's
+    approval by name."""
+    return {
+        **measured,
+        "approver": [a.by.id for a in request.approvals],
+        "dba_approval": [
+            {"by": a.by.id, "at": a.at.isoformat()}
+            for a in (*request.approvals, *request.retro_approvals)
+            if a.role == Role.DBA
+        ],
+    }
+
+
+def _verification(request: RollbackRequest, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "health_check": request.verification.get("health_check", "not configured"),
+        "smoke_tests": request.verification.get("smoke_tests", "not configured"),
+        "metrics": request.verification.get("metrics", "not configured"),
+        "user_validation": request.verification.get("user_validation", "pending"),
+        "result": request.outcome,
+        "checks": verification_checks(request, timeline),
     }
 
 
@@ -178,6 +205,17 @@ class EvidencePack:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def _database_measured(readable: Mapping[str, str] | None) -> Mapping[str, Any] | None:
+    text = (readable or {}).get(DATABASE_FILE)
+    if text is None:
+        return None
+    try:
+        found = json.loads(text)
+    except json.JSONDecodeError:
+        return {"unreadable": "the database steps' record was not JSON"}
+    return found if isinstance(found, dict) else None
+
+
 def build_pack(
     request: RollbackRequest,
     *,
@@ -201,6 +239,7 @@ def build_pack(
             from_version=request.baseline_revision,
             files=list(files),
             gaps=gaps,
+            database=_database_measured(readable),
         )
     )
     raw = io.BytesIO()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_v
 from pydantic_core import core_schema
 
 from bot.domain.alerts import AlertRoute
+from bot.domain.database_policy import DatabasePolicy
 from bot.domain.drill_policy import DrillPolicy
 
 
@@ -344,6 +345,8 @@ class ApprovalPolicy(BaseModel):
     # Who may do what to a request; an act left out keeps its default rule.
     acts: dict[Act, ActRule] = Field(default_factory=default_acts)
     drills: DrillPolicy = DrillPolicy()
+    # The databases rollbot may roll back, by name (`database/<name>`).
+    databases: dict[str, DatabasePolicy] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -25,6 +25,10 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _AWS_NAME = re.compile(r"^[A-Za-z0-9._+=,@-]{1,100}$")
 _FLAG_KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _DEPLOYMENT_ID = re.compile(r"^d-[A-Z0-9]{9}$")
+_DATABASE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# Alembic revision ids are hex by default, but any identifier may be used; `base` is before the
+# first migration.
+_MIGRATION = re.compile(r"^(base|[0-9A-Za-z_]{1,64})$")
 REQUEST_ID = re.compile(r"^RB-[0-9A-Z]{4,16}$")
 _KIND_ALIASES = {
     "deployment": "deployment",
@@ -33,6 +37,8 @@ _KIND_ALIASES = {
     "cm": "configmap",
     "codedeploy": "codedeploy",
     "flag": "flag",
+    "database": "database",
+    "db": "database",
 }
 
 
@@ -44,6 +50,14 @@ def check_revision(text: str, kind: str = "deployment") -> str:
         return text
     if not (text.isdigit() and int(text) > 0):
         raise InputError(f"--to-revision takes a revision number, not `{text}`")
+    return text
+
+
+def check_migration(text: str) -> str:
+    if not _MIGRATION.match(text):
+        raise InputError(
+            f"--to-migration takes a migration revision id (letters, digits, _) or base, not `{text}`"
+        )
     return text
 
 
@@ -84,6 +98,10 @@ def target_from(spec: str, namespace: str | None = None, env: str | None = None)
         if not (_AWS_NAME.match(app) and _AWS_NAME.match(group)):
             raise InputError("a CodeDeploy target is codedeploy/<application>/<deployment-group>")
         return TargetRef(kind=kind, name=f"{app}/{group}")
+    if kind == "database":
+        if not _DATABASE.match(rest):
+            raise InputError(f"`{rest}` is not a database name from the policy (a-z, 0-9, -, _)")
+        return TargetRef(kind=kind, name=rest)
     if not _FLAG_KEY.match(rest):
         raise InputError(f"`{rest}` is not a valid flag key")
     return TargetRef(kind=kind, name=rest, namespace=env or "production")
@@ -94,6 +112,8 @@ def rollback_type_for(target: TargetRef, to_revision: str | None) -> RollbackTyp
         return RollbackType.CONFIGURATION
     if target.kind == "flag":
         return RollbackType.FEATURE_FLAG
+    if target.kind == "database":
+        return RollbackType.DATABASE
     return (
         RollbackType.DEPLOYMENT_OLDER_VERSION
         if to_revision

@@ -77,7 +77,7 @@ class EvidenceRecorder:
         p = self._policy
         lines = p.log_lines if moment is CaptureMoment.BEFORE else p.log_lines_after
         since = (request.detected_at or request.created_at) - p.events_lead
-        window = EvidenceWindow(moment, lines, p.log_bytes, since)
+        window = EvidenceWindow(moment, lines, p.log_bytes, since, request.id)
         what = f"the readable {moment.value}-rollback evidence (describe output, logs)"
         try:
             got = await asyncio.wait_for(

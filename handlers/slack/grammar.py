@@ -8,10 +8,12 @@ import shlex
 from bot.domain.errors import DomainError
 from bot.domain.events import ObligationKind
 from bot.domain.reporting import Month
+from bot.domain.request import TargetRef
 from bot.domain.severity import Severity, parse_severity
 from bot.domain.targets import (
     REQUEST_ID,
     InputError,
+    check_migration,
     check_reason,
     check_revision,
     check_ticket,
@@ -35,7 +37,8 @@ USAGE = """\
 *Usage*
 • `/rollback` — open the rollback form
 • `/rollback <kind>/<name> [-n NAMESPACE] [--to-revision N] [--severity P1..P4] [--reason "..."] [--ticket URL]`
-   kinds: `deployment`, `configmap`, `codedeploy/<app>/<group>`, `flag/<key> [--env ENV]`
+   kinds: `deployment`, `configmap`, `codedeploy/<app>/<group>`, `flag/<key> [--env ENV]`,
+   `database/<name> --to-migration REV`
 • `/rollback status [ID]` — where a request stands
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
@@ -73,6 +76,7 @@ _FLAGS = {
     "-n": "namespace",
     "--namespace": "namespace",
     "--to-revision": "to_revision",
+    "--to-migration": "to_migration",
     "--severity": "severity",
     "--reason": "reason",
     "--ticket": "ticket",
@@ -109,14 +113,27 @@ def _severity(text: str) -> Severity:
         raise CommandError(str(exc)) from None
 
 
+def _to_revision(target: TargetRef, opts: dict[str, str]) -> str | None:
+    """Where to roll back to: a revision, or for a database the migration to downgrade to."""
+    if target.kind == "database":
+        if "to_revision" in opts:
+            raise CommandError("a database rolls back to a migration: --to-migration REV")
+        if "to_migration" not in opts:
+            raise CommandError(
+                "say which migration to downgrade to: --to-migration REV (`alembic history` lists them)"
+            )
+        return check_migration(opts["to_migration"])
+    if "to_migration" in opts:
+        raise CommandError("--to-migration applies to database targets: database/<name>")
+    return check_revision(opts["to_revision"], target.kind) if "to_revision" in opts else None
+
+
 def _open(spec: str, words: list[str]) -> OpenRollback:
     opts = _options(words)
     target = target_from(spec, opts.get("namespace"), opts.get("env"))
     if "env" in opts and target.kind != "flag":
         raise CommandError("--env applies to flag targets only")
-    to_revision = (
-        check_revision(opts["to_revision"], target.kind) if "to_revision" in opts else None
-    )
+    to_revision = _to_revision(target, opts)
     severity = _severity(opts["severity"]) if "severity" in opts else None
     reason = check_reason(opts.get("reason", ""))
     ticket = check_ticket(opts["ticket"]) if "ticket" in opts else None

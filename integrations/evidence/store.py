@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +44,11 @@ class LocalEvidenceStore:
         path = self._path(name)
         return await asyncio.to_thread(path.read_bytes) if path.exists() else None
 
+    async def free_bytes(self) -> int | None:
+        """Room left on the evidence directory's disk (a database backup must fit)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return (await asyncio.to_thread(shutil.disk_usage, self.root)).free
+
     async def names(self, prefix: str) -> list[str]:
         folder = self._path(prefix)
         if not folder.is_dir():
@@ -58,6 +64,9 @@ class LocalEvidenceStore:
 class S3EvidenceStore:
     """S3 with Object Lock: every pack is written under COMPLIANCE retention, so nobody, the
     account root included, can delete or overwrite it before the retention date."""
+
+    async def free_bytes(self) -> int | None:
+        return None  # a bucket has no room to run out of (an object may be 5 TB)
 
     def __init__(self, client: Any, bucket: str, retention: timedelta, clock: Clock) -> None:
         self._client = client

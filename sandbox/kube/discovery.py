@@ -9,7 +9,7 @@ from aiohttp import web
 
 from sandbox.kube.store import RESOURCES
 
-GROUPS = {"": "v1", "apps": "v1"}
+GROUPS = {"": "v1", "apps": "v1", "batch": "v1"}
 
 
 def resource_list(group: str) -> dict[str, Any]:
@@ -122,11 +122,12 @@ def _discovery() -> dict[str, Any]:
                     "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
                     "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
                 }
-                for g in ("apps", "authorization.k8s.io")
+                for g in ("apps", "batch", "authorization.k8s.io")
             ],
         },
         "/api/v1": resource_list(""),
         "/apis/apps/v1": resource_list("apps"),
+        "/apis/batch/v1": resource_list("batch"),
         "/apis/authorization.k8s.io/v1": {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -145,10 +146,12 @@ def _discovery() -> dict[str, Any]:
             "paths": {
                 "api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"},
                 "apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=sandbox"},
+                "apis/batch/v1": {"serverRelativeURL": "/openapi/v3/apis/batch/v1?hash=sandbox"},
             }
         },
         "/openapi/v3/api/v1": openapi(""),
         "/openapi/v3/apis/apps/v1": openapi("apps"),
+        "/openapi/v3/apis/batch/v1": openapi("batch"),
     }
 
 

@@ -28,6 +28,8 @@ class ContainerOutput:
     # the last lines of a run that crashed, kept by the kubelet as the previous container's log
     last_words: dict[str, list[str]] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    # what a Job's pod really printed (its process's output), by pod name
+    runs: dict[str, list[str]] = field(default_factory=dict)
     # a kubelet the API server cannot reach: every log read fails as it would then
     kubelet_unreachable: bool = False
 
@@ -142,7 +144,14 @@ def pod_log(
         raise _bad_request(
             f'container "{status["name"]}" in pod "{name}" is waiting to start: {reason}'
         )
-    lines = output.lines_of(status.get("image") or "", _started(pod), previous=previous)
+    if name in output.runs:
+        start = _started(pod)
+        lines = [
+            ((start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z"), line)
+            for i, line in enumerate(output.runs[name])
+        ]
+    else:
+        lines = output.lines_of(status.get("image") or "", _started(pod), previous=previous)
     if "tailLines" in q:
         tail = int(q["tailLines"])
         lines = lines[-tail:] if tail > 0 else []

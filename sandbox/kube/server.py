@@ -8,6 +8,7 @@ Run standalone: `rollbot sandbox kube --port N --kubeconfig PATH`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from sandbox.kube.controller import DeploymentController, default_deployment
 from sandbox.kube.discovery import add_discovery
+from sandbox.kube.jobs import JobController, default_job
 from sandbox.kube.patch import PatchError, json_patch, merge_patch, strategic_merge
 from sandbox.kube.pods import ContainerOutput, crash, pod_log
 from sandbox.kube.store import RESOURCES, ApiError, ObjectStore, Resource, not_found
@@ -140,6 +142,8 @@ class KubeApi:
                     "Invalid value: `selector` does not match template `labels`",
                 )
             default_deployment(obj)
+        if resource.name == "jobs":
+            default_job(obj)
         return obj
 
     async def _create(
@@ -312,6 +316,9 @@ class SandboxKube:
         self.controller = DeploymentController(
             self.store, rollout_seconds=rollout_seconds, deadline_scale=deadline_scale
         )
+        # Jobs run for real: `images` maps an image to the folder standing in for it.
+        self.jobs = JobController(self.store, self.controller.output)
+        self.images = self.jobs.images
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -352,6 +359,20 @@ class SandboxKube:
             )
         )
         return path
+
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """A Secret as `kubectl create secret generic` writes it (values base64)."""
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        self.store.create(
+            "secrets",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": name, "namespace": namespace},
+                "data": encoded,
+            },
+        )
 
     def crash(self, image: str, *last_words: str) -> None:
         """Containers of `image` crash once and restart; `kubectl logs --previous` shows these."""

@@ -38,9 +38,11 @@ RESOURCES = {
         Resource("namespaces", "", "v1", "Namespace", False, ("ns",)),
         Resource("pods", "", "v1", "Pod", True, ("po",)),
         Resource("configmaps", "", "v1", "ConfigMap", True, ("cm",)),
+        Resource("secrets", "", "v1", "Secret", True),
         Resource("events", "", "v1", "Event", True, ("ev",)),
         Resource("deployments", "apps", "v1", "Deployment", True, ("deploy",)),
         Resource("replicasets", "apps", "v1", "ReplicaSet", True, ("rs",)),
+        Resource("jobs", "batch", "v1", "Job", True),
     )
 }
 

@@ -81,6 +81,17 @@ from handlers.slack.grammar import CommandError, parse_command
                 ticket=None,
             ),
         ),
+        (
+            "database/shop --to-migration 0001_orders --reason x",
+            OpenRollback(
+                target=TargetRef(kind="database", name="shop"),
+                rollback_type=RollbackType.DATABASE,
+                to_revision="0001_orders",
+                severity=None,
+                reason="x",
+                ticket=None,
+            ),
+        ),
     ],
 )
 def test_parses(text: str, expected: object) -> None:
@@ -104,6 +115,11 @@ def test_parses(text: str, expected: object) -> None:
         ("codedeploy/app --reason x", "codedeploy/<application>/<deployment-group>"),
         ("deployment/api --reason x --ticket ftp://x", "--ticket takes a link"),
         ("deployment/api --reason --severity P1", "`--reason` needs a value"),
+        ("database/shop --reason x", "say which migration to downgrade to: --to-migration REV"),
+        ("database/shop --to-revision 2 --reason x", "a database rolls back to a migration"),
+        ("database/shop --to-migration 1:2 --reason x", "--to-migration takes a migration"),
+        ("deployment/api --to-migration 2 --reason x", "--to-migration applies to database"),
+        ("database/shop -n prod --to-migration 2 --reason x", "-n applies to Kubernetes targets"),
     ],
 )
 def test_refuses_with_the_problem_and_usage(text: str, problem: str) -> None:

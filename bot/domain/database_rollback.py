@@ -1,0 +1,168 @@
+"""A database migration rollback as the runbook orders it: full backup first, schema and exact
+row counts, the downgrade, then the schema check. Pure: what the downgrade's SQL drops, what
+that costs in rows, what the card says, and what changed between the two snapshots."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+_IDENT = r'(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?'
+_DROP_TABLE = re.compile(rf"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?({_IDENT})", re.I)
+_DROP_COLUMN = re.compile(
+    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?({_IDENT})\s+DROP\s+(?:COLUMN\s+)?"
+    rf"(?:IF\s+EXISTS\s+)?({_IDENT})",
+    re.I,
+)
+# The card's SQL preview is cut here (Slack's section text limit is 3000 characters); the whole
+# preview is in the evidence pack.
+PREVIEW_LINES = 25
+
+
+class DatabaseStep(StrEnum):
+    """The plan's steps, in the runbook's order; a failed step stops the plan there."""
+
+    BACKUP = "backup"
+    SNAPSHOT = "schema snapshot and row counts"
+    DOWNGRADE = "downgrade"
+    CHECK = "schema check"
+
+    @property
+    def number(self) -> int:
+        return list(DatabaseStep).index(self) + 1
+
+
+class Dropped(BaseModel):
+    """A table, or one column of it, that a downgrade's SQL drops."""
+
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    column: str | None = None
+
+
+class DataLoss(BaseModel):
+    """What a drop costs: the table's rows, or the rows holding a value in the column."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dropped: Dropped
+    rows: int
+
+    @property
+    def said(self) -> str:
+        d = self.dropped
+        if d.column is None:
+            return f"table `{d.table}` ({_rows(self.rows)})"
+        return f"column `{d.table}.{d.column}` ({_rows(self.rows)} with a value)"
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n} rows"
+
+
+def _name(ident: str) -> str:
+    """`public."Orders"` → `Orders`: the table as the row counts name it (public schema)."""
+    last = ident.split(".")[-1]
+    return last[1:-1] if last.startswith('"') else last.lower()
+
+
+def statements(sql: str) -> list[str]:
+    """The SQL statements of an offline migration script, comments dropped, one per entry."""
+    text = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def dropped_by(sql: str) -> tuple[Dropped, ...]:
+    """The tables and columns the downgrade's SQL drops, in the order it drops them. The
+    bookkeeping table of the migration tool is not data."""
+    found: list[Dropped] = []
+    for statement in statements(sql):
+        one_line = " ".join(statement.split())
+        if m := _DROP_TABLE.match(one_line):
+            found.append(Dropped(table=_name(m.group(1))))
+        elif m := _DROP_COLUMN.match(one_line):
+            found.append(Dropped(table=_name(m.group(1)), column=_name(m.group(2))))
+    return tuple(d for d in found if d.table != "alembic_version")
+
+
+def expected_loss(
+    dropped: tuple[Dropped, ...], tables: Mapping[str, int], columns: Mapping[str, int]
+) -> tuple[DataLoss, ...]:
+    """The rows each drop would lose, from exact counts (`columns` keyed `table.column`). A
+    table with no rows, or a column holding no value, loses nothing and is left out."""
+    losses = []
+    for d in dropped:
+        rows = (
+            tables.get(d.table, 0) if d.column is None else columns.get(f"{d.table}.{d.column}", 0)
+        )
+        if rows:
+            losses.append(DataLoss(dropped=d, rows=rows))
+    return tuple(losses)
+
+
+def row_changes(before: Mapping[str, int], after: Mapping[str, int]) -> tuple[str, ...]:
+    """Each table whose exact row count differs after the downgrade, or that is gone."""
+    lines = []
+    for table in sorted(before.keys() | after.keys()):
+        was, now = before.get(table), after.get(table)
+        if was == now:
+            continue
+        if now is None:
+            lines.append(f"{table}: {_rows(was or 0)} before, table dropped")
+        elif was is None:
+            lines.append(f"{table}: new table, {_rows(now)}")
+        else:
+            lines.append(f"{table}: {_rows(was)} before, {_rows(now)} after")
+    return tuple(lines)
+
+
+def schema_diff(before: str, after: str) -> str:
+    """The unified diff of two schema dumps, as a DBA reads it."""
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            "schema-before.sql",
+            "schema-after.sql",
+        )
+    )
+
+
+def preview_excerpt(sql: str) -> str:
+    """The first statements of the SQL preview, for the card."""
+    lines = [line for line in sql.splitlines() if line.strip() and not line.startswith("--")]
+    shown = "\n".join(lines[:PREVIEW_LINES])
+    more = len(lines) - PREVIEW_LINES
+    return shown + (f"\n… {more} more lines in the evidence pack" if more > 0 else "")
+
+
+def plan_summary(
+    database: str, live: str, target: str, losses: tuple[DataLoss, ...], preview: str, image: str
+) -> str:
+    """What the approvers read on the card before they approve."""
+    loss = (
+        "Expected data loss: " + "; ".join(x.said for x in losses)
+        if losses
+        else "Expected data loss: none (the downgrade drops no table or column holding data)"
+    )
+    steps = [
+        f"{DatabaseStep.BACKUP.number}. full backup (pg_dump, custom format) into the evidence store",
+        f"{DatabaseStep.SNAPSHOT.number}. schema dump and exact row counts of every table",
+        f"{DatabaseStep.DOWNGRADE.number}. downgrade `{database}` from migration {live} to "
+        f"{target} in a Kubernetes Job running {image}",
+        f"{DatabaseStep.CHECK.number}. check the migration is {target}, compare row counts, "
+        "run the service's checks",
+    ]
+    return "\n".join(
+        [
+            f"Database `{database}`: migration {live} → {target}",
+            *steps,
+            loss,
+            f"SQL preview:\n```{preview_excerpt(preview)}```",
+        ]
+    )
