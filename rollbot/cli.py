@@ -108,7 +108,11 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
 
         def executors(versions: Any) -> dict[str, Any]:
             from integrations.kubernetes.configmap import KubernetesConfigMapExecutor
-            from rollbot.bootstrap.executors import codedeploy_executor, flag_executor
+            from rollbot.bootstrap.executors import (
+                codedeploy_executor,
+                database_executor,
+                flag_executor,
+            )
 
             found = {
                 "deployment": kube,
@@ -116,6 +120,8 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
                 "codedeploy": codedeploy_executor(settings),
             }
             flags = flag_executor(settings, versions)
+            databases = database_executor(settings, policy, kube)
+            found |= {"database": databases} if databases is not None else {}
             return found | ({"flag": flags} if flags is not None else {})
 
         from bot.domain.request import TargetRef

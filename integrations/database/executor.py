@@ -218,14 +218,13 @@ class DatabaseExecutor:
                 f"the evidence store has {room} bytes free and the backup needs about {needed}"
             )
         data = await db.backup(p.backup_timeout.total_seconds())
-        name = f"{run.request_id}/database/{target.name}-{run.from_migration}.dump"
+        folder, file = f"{run.request_id}/database", f"{target.name}-{run.from_migration}.dump"
         try:
-            location = await self._store.put(name, data)
+            await self._store.put(f"{folder}/{file}", data)
         except EvidenceStoreError as exc:
             raise TargetUnavailableError(f"the backup could not be stored: {exc}") from None
-        run.backup = Backup(
-            location=location, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)
-        )
+        digest = hashlib.sha256(data).hexdigest()
+        run.backup = Backup(folder=folder, file=file, sha256=digest, bytes=len(data))
 
     async def _snapshot(self, target: TargetRef, run: DatabaseRun, *, after: bool) -> None:
         db = self._db(target, readonly=True)

@@ -26,7 +26,11 @@ class StepTime(BaseModel):
 
 
 class Backup(BaseModel):
-    location: str
+    """Where the backup is in the evidence store, beside the pack: its folder and file kept
+    apart, so that evidence redaction never mistakes the whole path for a token."""
+
+    folder: str
+    file: str
     sha256: str
     bytes: int
 

@@ -1,4 +1,4 @@
-"""Building the CodeDeploy and feature-flag executors from settings (for `rollbot serve`)."""
+"""Building the CodeDeploy, feature-flag and database executors from settings (for `rollbot serve`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import boto3
 from botocore.config import Config
 
 from bot.config.settings import Settings
+from bot.domain.policy import ApprovalPolicy
 from bot.ports import ConfigVersions
 from integrations.codedeploy.executor import CodeDeployExecutor
 from integrations.flags.http import JsonApi
@@ -62,3 +63,17 @@ def flag_executor(
         )
         return UnleashExecutor(api, settings.unleash_project)
     return None
+
+
+def database_executor(settings: Settings, policy: ApprovalPolicy, kube: Any) -> Any | None:
+    """The databases the policy declares, rolled back with Jobs on the services' cluster; the
+    backups go to the evidence store. None when the policy declares none."""
+    if not policy.databases:
+        return None
+    from bot.ports import SystemClock
+    from integrations.database.executor import DatabaseExecutor
+    from integrations.evidence.store import store_from
+    from integrations.kubernetes.jobs import KubernetesJobs
+
+    store = store_from(settings, policy.evidence.retention, SystemClock())
+    return DatabaseExecutor(policy.databases, KubernetesJobs(kube), store)
