@@ -36,7 +36,8 @@ chromium:
 try: $(STAMP)
 	$(BIN)/rollbot try
 
-demo: $(STAMP)
+# The database scenario's shop database lives on the local PostgreSQL.
+demo: $(STAMP) $(if $(filter database,$(SCENARIO)),postgres,)
 	$(BIN)/rollbot demo $(if $(SCENARIO),--scenario $(SCENARIO),) $(ARGS)
 
 # The domain's full branch coverage is held by its own tests (unit and use-case level), under

@@ -49,6 +49,9 @@ class DatabasePolicy(BaseModel):
     # Evidence-store folder where the pre-deployment backups are kept: the runbook's "verify the
     # pre-deployment backup exists" is then a check before anything changes.
     backup_location: str | None = None
+    # Minutes a restore of the pre-migration backup takes, as last measured: the decision tree
+    # asks whether it is under 30. Unset: no restore time is known, and the tree says so.
+    restore_minutes: int | None = Field(default=None, ge=0)
     # How long the downgrade Job may run before it is failed (activeDeadlineSeconds).
     job_timeout: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
     # How long the backup (pg_dump) may take.

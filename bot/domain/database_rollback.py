@@ -135,7 +135,7 @@ def schema_diff(before: str, after: str) -> str:
 
 def preview_excerpt(sql: str) -> str:
     """The first statements of the SQL preview, for the card."""
-    lines = [line for line in sql.splitlines() if line.strip() and not line.startswith("--")]
+    lines = [line for line in sql.splitlines() if line.strip()]
     shown = "\n".join(lines[:PREVIEW_LINES])
     more = len(lines) - PREVIEW_LINES
     return shown + (f"\n… {more} more lines in the evidence pack" if more > 0 else "")

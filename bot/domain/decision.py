@@ -135,6 +135,24 @@ def _tree(i: DecisionInputs, path: list[DecisionStep]) -> tuple[RollbackAction, 
     return RollbackAction.ROLLBACK, "no fix within reach: restore the last good version"
 
 
+def answered_by_target(
+    answers: DecisionAnswers, kind: str, restore_minutes: int | None
+) -> DecisionAnswers:
+    """What the target answers itself: a database rollback's issue is in a database migration,
+    and the policy may say how long restoring its pre-migration backup takes."""
+    if kind != "database":
+        return answers
+    return answers.model_copy(
+        update={
+            "issue_in_deployment": False,
+            "database_migration": True,
+            "restore_minutes": answers.restore_minutes
+            if answers.restore_minutes is not None
+            else restore_minutes,
+        }
+    )
+
+
 def decide_rollback_or_fix(inputs: DecisionInputs) -> Recommendation:
     path: list[DecisionStep] = []
     action, reason = _tree(inputs, path)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import events as ev
 from bot.domain.acts import check_rule
-from bot.domain.decision import decide_rollback_or_fix
+from bot.domain.decision import answered_by_target, decide_rollback_or_fix
 from bot.domain.errors import DomainError
 from bot.domain.incident import Incident, incident_channel_name
 from bot.domain.notices import RequestOpened, page_for
@@ -247,7 +247,12 @@ class RollbackService:
             detected_at=command.detected_at,
         )
         steps: Steps = [(request, (opened,))]
-        answers = command.answers.for_severity(request.assessment.severity)
+        database = self._policy.databases.get(command.target.name)
+        answers = answered_by_target(
+            command.answers,
+            command.target.kind,
+            database.restore_minutes if database is not None else None,
+        ).for_severity(request.assessment.severity)
         prompt = ev.PromptDecision(recommendation=decide_rollback_or_fix(answers))
         steps.append(apply(request, prompt, now))
         if command.override_reason is not None:

@@ -89,7 +89,7 @@ def _cluster_line(kube: SandboxKube) -> str:
     return f"deployment/api -n prod: revision {revision}, image {image}, {ready}/{live['spec']['replicas']} available"
 
 
-SCENARIOS = ("deployment", "flag", "drill")
+SCENARIOS = ("deployment", "flag", "drill", "database")
 
 
 async def run_demo(scenario: str = "deployment", *, verbose: bool = False) -> None:
@@ -134,6 +134,10 @@ async def run_demo(scenario: str = "deployment", *, verbose: bool = False) -> No
             from rollbot.demo.drill import play_drill
 
             await play_drill(world, demo_policy(service_url))
+        elif scenario == "database":
+            from rollbot.demo.database import play_database
+
+            await play_database(world, demo_policy(service_url))
         else:
             await _play_deployment(world, demo_policy(service_url))
     finally:

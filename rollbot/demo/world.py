@@ -36,6 +36,7 @@ PEOPLE = {
     "U0DAVE": ("dave", "Dave (incident commander)"),
     "U0VERA": ("vera", "Vera (VP Engineering)"),
     "U0FRANK": ("frank", "Frank (DevOps lead)"),
+    "U0CAROL": ("carol", "Carol (DBA)"),
 }
 
 

@@ -20,12 +20,13 @@ from bot.usecases.audit_export import verify_database
 from handlers.slack.ids import ActionId
 from rollbot.bootstrap.runtime import Runtime
 from sandbox.executor import ScriptedExecutor
+from sandbox.shop import HEAD, sql
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
 from tests.conftest import runbook_policy
 from tests.e2e.workflow import answered, card, click, command, ephemerals, thread
 from tests.helpers import audit_actions
-from tests.shop import HEAD, POLICY, ShopWorld, shop_world, sql
+from tests.shop import POLICY, ShopWorld, shop_world
 
 pytestmark = pytest.mark.postgres
 SHOP_DB = TargetRef(kind="database", name="shop")

@@ -166,8 +166,30 @@ async def test_the_drill_scenario_rehearses_a_rollback_and_opens_the_gate(
     assert f"ok  drill {drill.name} in staging passed at" in after
 
 
+@pytest.mark.postgres
+async def test_the_database_scenario_rolls_the_schema_back_with_a_dbas_evidence(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo("database")
+    out = capsys.readouterr().out
+    for expected in [
+        "Before: database shop: migration 0003_drop_note; orders(id, item, discount)",
+        "Expected data loss: table `coupons` (2 rows); column `orders.discount` (3 rows with a value)",
+        "-- Running downgrade 0002_discount -> 0001_orders",
+        "@carol approved as dba",
+        "step 3 of 4 (downgrade) done",
+        "After: database shop: migration 0001_orders; orders(id, item, note)",
+        '"sql_preview_matches_run": true',
+        "8. The audit log verifies: OK: ",
+    ]:
+        assert expected in out
+    [dump] = list((in_tmp / "evidence").glob("*/database/shop-0003_drop_note.dump"))
+    assert dump.read_bytes().startswith(b"PGDMP")
+
+
 async def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(
-        SystemExit, match="unknown demo scenario 'nope'; available: deployment, flag, drill"
+        SystemExit,
+        match="unknown demo scenario 'nope'; available: deployment, flag, drill, database",
     ):
         await run_demo("nope")

@@ -26,8 +26,9 @@ from integrations.database.postgres import Dsn
 from integrations.database.run_record import DatabaseRun
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.jobs import KubernetesJobs
+from sandbox.shop import HEAD, alembic, sql
 from tests.conftest import fresh_postgres_database
-from tests.shop import HEAD, POLICY, ShopWorld, alembic, shop_world, sql
+from tests.shop import POLICY, ShopWorld, shop_world
 from tests.unit.domain.factories import make_request
 
 pytestmark = pytest.mark.postgres

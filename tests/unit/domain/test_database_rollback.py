@@ -114,3 +114,26 @@ def test_the_database_policy() -> None:
         DatabasePolicy.model_validate({**given, "namespace": "Prod"})
     with pytest.raises(ValidationError, match="at least 1 item"):
         DatabasePolicy.model_validate({**given, "deployments": []})
+
+
+def test_a_database_target_answers_the_trees_migration_questions() -> None:
+    from bot.domain.decision import DecisionAnswers, answered_by_target, decide_rollback_or_fix
+    from bot.domain.severity import Severity
+
+    given = DecisionAnswers()
+    assert answered_by_target(given, "deployment", 10) == given
+    quick = answered_by_target(given, "database", 10)
+    assert (quick.issue_in_deployment, quick.database_migration, quick.restore_minutes) == (
+        False,
+        True,
+        10,
+    )
+    told = answered_by_target(DecisionAnswers(restore_minutes=45), "database", 10)
+    assert told.restore_minutes == 45  # what the responder said wins over the policy
+    unknown = decide_rollback_or_fix(
+        answered_by_target(given, "database", None).for_severity(Severity.P2)
+    )
+    assert unknown.reason == "restore data and ship patched code"
+    assert decide_rollback_or_fix(quick.for_severity(Severity.P2)).reason == (
+        "restore the pre-migration backup"
+    )
