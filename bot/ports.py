@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.database_rollback import DatabasePlan
 from bot.domain.policy import Role
 from bot.domain.recovery_charts import RecoveryChart
 from bot.domain.request import RollbackRequest, TargetRef
@@ -88,6 +89,10 @@ class Preflight:
     # None where the platform has no such name. A known-bad destination is recognised by it.
     live_identity: str | None = None
     to_identity: str | None = None
+    # The schema migration the destination release expects (its pod template says), if any.
+    expects_migration: str | None = None
+    # The database part of the plan: a downgrade that runs before the target's rollback.
+    database: DatabasePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -168,10 +173,13 @@ class Executor(Protocol):
         """Roll back, calling `fence` right before each change it makes to the target."""
         ...
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         """Follow a rollback whose change is already on the target (another process made it) to
-        its end. Never changes the target; raises ExecutionError when what is live now is not
-        what the rollback set."""
+        its end. Never changes the target, except that a plan of several steps finishes its
+        steps that were never started, each behind `fence` (without one it stops there); raises
+        ExecutionError when what is live now is not what the rollback set."""
         ...
 
     async def capture(self, target: TargetRef) -> dict[str, Any]:

@@ -112,6 +112,7 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
                 codedeploy_executor,
                 database_executor,
                 flag_executor,
+                with_databases,
             )
 
             found = {
@@ -121,7 +122,9 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
             }
             flags = flag_executor(settings, versions)
             databases = database_executor(settings, policy, kube)
-            found |= {"database": databases} if databases is not None else {}
+            if databases is not None:
+                found["database"] = databases
+                found["deployment"] = with_databases(kube, databases, policy)
             return found | ({"flag": flags} if flags is not None else {})
 
         from bot.domain.request import TargetRef

@@ -150,7 +150,9 @@ class ScriptedExecutor:
         await progress(f"rollout complete: {state.images.get(to, 'revision ' + to)} serving")
         return ExecutionResult(from_revision=was, to_revision=to, detail="rollout complete")
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         state = self._get(request.target)
         if state.live == request.baseline_revision:
             raise NothingChangedError(

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.database_policy import DatabasePolicy, SecretKey
+from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
 from integrations.database.executor import DatabaseExecutor
 from integrations.evidence.store import LocalEvidenceStore
-from integrations.kubernetes.deployment import KubernetesExecutor
+from integrations.kubernetes.deployment import SCHEMA_MIGRATION, KubernetesExecutor
 from integrations.kubernetes.jobs import KubernetesJobs
 from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
-from sandbox.shop import NEW_IMAGE, OLD_IMAGE, SHOP_IMAGE_FILES, migrated_shop
+from sandbox.shop import HEAD, NEW_IMAGE, OLD_IMAGE, SHOP_IMAGE_FILES, migrated_shop
 from tests.conftest import fresh_postgres_database
 
 POLICY = DatabasePolicy(
@@ -34,6 +35,8 @@ class ShopWorld:
     kubeconfig: Path
     store: LocalEvidenceStore
     executor: DatabaseExecutor
+    # shop's Deployment rolled back by the real executor, with its schema first
+    deployment: DeploymentWithItsDatabase
 
 
 @contextlib.asynccontextmanager
@@ -43,13 +46,17 @@ async def shop_world(folder: Path, policy: DatabasePolicy = POLICY) -> AsyncIter
         kube = SandboxKube(rollout_seconds=0.2)
         await kube.start()
         try:
-            await release_app(kube, "shop", (OLD_IMAGE, NEW_IMAGE))
+            # each release's pod template says which schema it needs
+            schemas = ({SCHEMA_MIGRATION: "0001_orders"}, {SCHEMA_MIGRATION: HEAD})
+            await release_app(kube, "shop", (OLD_IMAGE, NEW_IMAGE), "prod", schemas)
             kube.images[NEW_IMAGE] = SHOP_IMAGE_FILES
             kube.put_secret("prod", "shop-db", {"url": url})
             kubeconfig = kube.write_kubeconfig(folder / "kc")
             jobs = KubernetesJobs(KubernetesExecutor(kubeconfig=kubeconfig), poll_seconds=0.05)
             store = LocalEvidenceStore(folder / "evidence")
             executor = DatabaseExecutor({"shop": policy}, jobs, store, env={"SHOP_DSN": url})
-            yield ShopWorld(url, kube, kubeconfig, store, executor)
+            kubernetes = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=30)
+            deployment = DeploymentWithItsDatabase(kubernetes, executor, {("prod", "shop"): "shop"})
+            yield ShopWorld(url, kube, kubeconfig, store, executor, deployment)
         finally:
             await kube.stop()

@@ -36,6 +36,17 @@ class DatabaseStep(StrEnum):
         return list(DatabaseStep).index(self) + 1
 
 
+class DatabasePlan(BaseModel):
+    """The database part of an approved plan: which database, from which migration to which.
+    The plan is checked again before it runs; a database that moved is a changed plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    database: str
+    from_migration: str
+    to_migration: str
+
+
 class Dropped(BaseModel):
     """A table, or one column of it, that a downgrade's SQL drops."""
 
@@ -166,3 +177,36 @@ def plan_summary(
             f"SQL preview:\n```{preview_excerpt(preview)}```",
         ]
     )
+
+
+def with_deployment_undo(database_summary: str, deployment: str, undo: str) -> str:
+    """The database steps, then the deployment undo: one plan on one card."""
+    return (
+        f"{database_summary}\n{len(DatabaseStep) + 1}. then roll `{deployment}` back: {undo} "
+        "(only once the schema check passed)"
+    )
+
+
+def plan_change_reason(
+    approved_revision: str | None,
+    approved_database: DatabasePlan | None,
+    label: str,
+    fresh: tuple[str | None, str | None, DatabasePlan | None],
+) -> str:
+    """Why the plan checked right before execution is not the approved one, in the target's
+    terms: the revision it runs, or the database part of the plan."""
+    live, to, database = fresh
+    if live == approved_revision and database != approved_database:
+        was = _said(approved_database)
+        return f"the database part of the plan changed: it was {was}, it is now {_said(database)}"
+    return (
+        f"{label} now runs revision {live or 'unknown'}, not revision "
+        f"{approved_revision or 'unknown'} the approvals were given for; the plan is now "
+        f"revision {live or '?'} → {to or '?'}"
+    )
+
+
+def _said(plan: DatabasePlan | None) -> str:
+    if plan is None:
+        return "no database step"
+    return f"`{plan.database}` migration {plan.from_migration} → {plan.to_migration}"

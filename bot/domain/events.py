@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.database_rollback import DatabasePlan
 from bot.domain.decision import Recommendation
 from bot.domain.people import SYSTEM, Person
 from bot.domain.policy import Role
@@ -70,6 +71,8 @@ class PlanChanged(_Frozen):
     reason: str
     live_identity: str | None = None
     to_identity: str | None = None
+    # the fresh plan's database part (None: none), when the target could be read
+    database_plan: DatabasePlan | None = None
 
 
 class StartExecution(_Frozen):

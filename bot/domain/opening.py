@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.domain.database_rollback import DatabasePlan
 from bot.domain.events import AuditEffect, ObligationKind
 from bot.domain.people import Person
 from bot.domain.policy import ApprovalPolicy, Role, RollbackType
@@ -34,6 +35,7 @@ def open_rollback_request(
     security_implications: tuple[str, ...] = (),
     preflight: str | None = None,
     detected_at: datetime | None = None,
+    database_plan: DatabasePlan | None = None,
 ) -> tuple[RollbackRequest, AuditEffect]:
     service = policy.service(target.name)
     rules = RequestRules(
@@ -67,6 +69,7 @@ def open_rollback_request(
         security_implications=security_implications,
         preflight=preflight,
         detected_at=detected_at,
+        database_plan=database_plan,
     )
     return request, _opened(request)
 

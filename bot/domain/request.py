@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import approvals as ap
+from bot.domain.database_rollback import DatabasePlan
 from bot.domain.decision import Recommendation, RollbackAction
 from bot.domain.events import (
     Effect,
@@ -151,6 +152,9 @@ class RollbackRequest(BaseModel):
     security_implications: tuple[str, ...] = ()
     # What the preflight found the rollback will change, shown to approvers before they approve.
     preflight: str | None = None
+    # The database the plan downgrades before the target is rolled back (a release whose older
+    # revision expects an older schema), or the database target's own downgrade.
+    database_plan: DatabasePlan | None = None
     # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
     verification: dict[str, str] = {}
     # When the problem was first seen (an alert's startsAt), for MTTD; None if a person opened it.

@@ -198,6 +198,7 @@ def _plan_changed(r: RollbackRequest, e: ev.PlanChanged, now: datetime) -> Outco
         "preflight": e.preflight or r.preflight,
         "baseline_identity": e.live_identity or r.baseline_identity,
         "to_identity": e.to_identity or r.to_identity,
+        "database_plan": e.database_plan if e.live_revision is not None else r.database_plan,
     }
     return Outcome(
         state=S.AWAITING_APPROVAL,

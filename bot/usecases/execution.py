@@ -14,6 +14,7 @@ from datetime import timedelta
 import structlog
 
 from bot.domain import events as ev
+from bot.domain.database_rollback import plan_change_reason
 from bot.domain.errors import DomainError
 from bot.domain.notices import TimelineEntry
 from bot.domain.people import SYSTEM
@@ -142,9 +143,10 @@ class ExecutionRunner:
                 preflight=None,
                 reason=f"rollbot could not read {request.target.label} before rolling back ({exc})",
             )
-        if (fresh.live_revision, fresh.to_revision) == (
+        if (fresh.live_revision, fresh.to_revision, fresh.database) == (
             request.baseline_revision,
             request.to_revision,
+            request.database_plan,
         ):
             return None
         return ev.PlanChanged(
@@ -153,11 +155,12 @@ class ExecutionRunner:
             preflight=fresh.summary,
             live_identity=fresh.live_identity,
             to_identity=fresh.to_identity,
-            reason=(
-                f"{request.target.label} now runs revision {fresh.live_revision or 'unknown'}, "
-                f"not revision {request.baseline_revision or 'unknown'} the approvals were given "
-                f"for; the plan is now revision {fresh.live_revision or '?'} → "
-                f"{fresh.to_revision or '?'}"
+            database_plan=fresh.database,
+            reason=plan_change_reason(
+                request.baseline_revision,
+                request.database_plan,
+                request.target.label,
+                (fresh.live_revision, fresh.to_revision, fresh.database),
             ),
         )
 
@@ -199,7 +202,7 @@ class ExecutionRunner:
         fence refuses it any change from the moment it lost the lease)."""
         executor = self._executors[request.target.kind]
         try:
-            return await executor.resume(request, progress)
+            return await executor.resume(request, progress, fence)
         except NothingChangedError as exc:
             untouched = exc
         sent = await self._leases.change_sent(request.id)
@@ -208,7 +211,7 @@ class ExecutionRunner:
             # has landed or timed out, then look again. It is never sent a second time.
             await asyncio.sleep(self._rules.grace.total_seconds())
             try:
-                return await executor.resume(request, progress)
+                return await executor.resume(request, progress, fence)
             except NothingChangedError as exc:
                 raise ExecutionError(
                     f"{exc}, although rollbot sent the change at {sent:%H:%M:%S} UTC: it did not "

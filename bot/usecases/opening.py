@@ -223,6 +223,10 @@ class RollbackService:
         rollback_type = command.rollback_type
         if checked.known_bad and rollback_type is RollbackType.DEPLOYMENT_LAST_VERSION:
             rollback_type = RollbackType.DEPLOYMENT_OLDER_VERSION  # it needs that approval
+        if checked.preflight.database is not None:
+            rollback_type = (
+                RollbackType.DATABASE
+            )  # a schema downgrade: the database row's approvals
         request, opened = open_rollback_request(
             request_id=request_id,
             channel=channel,
@@ -245,6 +249,7 @@ class RollbackService:
             security_implications=checked.security,
             preflight=checked.preflight.summary,
             detected_at=command.detected_at,
+            database_plan=checked.preflight.database,
         )
         steps: Steps = [(request, (opened,))]
         database = self._policy.databases.get(command.target.name)

@@ -162,7 +162,9 @@ class CodeDeployExecutor:
             detail=f"{revision_label(final['revision'])} deployed by {final['deploymentId']}",
         )
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         """Follow the deployment rollbot's request started (by its description), or the rollback
         CodeDeploy started when rollbot stopped the bad one."""
         try:

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain.database_policy import DatabasePolicy
 from bot.domain.database_rollback import (
+    DatabasePlan,
     DatabaseStep,
     dropped_by,
     expected_loss,
@@ -156,6 +157,9 @@ class DatabaseExecutor:
         return Preflight(
             live_revision=live,
             to_revision=to_revision,
+            database=DatabasePlan(
+                database=target.name, from_migration=live, to_migration=to_revision
+            ),
             summary=plan_summary(target.name, live, to_revision, losses, preview, image),
             changes=(
                 f"database {target.name}: migration {live} → {to_revision}",
@@ -287,16 +291,27 @@ class DatabaseExecutor:
             f"{run.to_migration}; rows lost (measured): {said}",
         )
 
-    async def execute(
-        self, request: RollbackRequest, progress: Progress, fence: Fence
-    ) -> ExecutionResult:
-        target, p = request.target, self._policy(request.target)
-        run = DatabaseRun(
-            request_id=request.id,
-            database=target.name,
+    @staticmethod
+    def _new_run(request: RollbackRequest) -> tuple[TargetRef, DatabaseRun]:
+        """The database and its migrations as the approved plan names them."""
+        plan = request.database_plan or DatabasePlan(
+            database=request.target.name,
             from_migration=request.baseline_revision or "?",
             to_migration=request.to_revision or "?",
         )
+        run = DatabaseRun(
+            request_id=request.id,
+            database=plan.database,
+            from_migration=plan.from_migration,
+            to_migration=plan.to_migration,
+        )
+        return TargetRef(kind="database", name=plan.database), run
+
+    async def execute(
+        self, request: RollbackRequest, progress: Progress, fence: Fence
+    ) -> ExecutionResult:
+        target, run = self._new_run(request)
+        p = self._policy(target)
 
         async def plan() -> None:
             run.image = await self._image(p)
@@ -312,10 +327,12 @@ class DatabaseExecutor:
         )
         return await self._finish(target, run, progress, fence)
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         """Another process started this rollback: follow its downgrade Job; never start one.
         No Job yet means nothing changed the database (a backup changes nothing)."""
-        target = request.target
+        target, fresh = self._new_run(request)
         name = job_name(request.id, "downgrade")
         if not await self._jobs.exists(self._policy(target).namespace, name):
             live = await self.live_revision(target)
@@ -323,12 +340,7 @@ class DatabaseExecutor:
                 f"database `{target.name}` is at migration {live} and no downgrade Job was "
                 "started for this rollback"
             )
-        run = await self._load(request.id) or DatabaseRun(
-            request_id=request.id,
-            database=target.name,
-            from_migration=request.baseline_revision or "?",
-            to_migration=request.to_revision or "?",
-        )
+        run = await self._load(request.id) or fresh
         await progress(f"following the downgrade Job {name} that was already started")
         return await self._finish(target, run, progress, None)
 

@@ -314,7 +314,9 @@ class LaunchDarklyExecutor:
         flag: dict[str, Any] = await self._call("GET", self._path(target), params={"env": env})
         return flag
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         target = request.target
         try:
             _, state = await self._read(target)

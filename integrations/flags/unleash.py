@@ -195,7 +195,9 @@ class UnleashExecutor:
             Proposal("Unleash", "change request", link, read, apply), progress, self._waits
         )
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         try:
             _, enabled = await self._read(request.target)
         except (TargetUnavailableError, UnknownTargetError) as exc:

@@ -145,7 +145,9 @@ class KubernetesConfigMapExecutor:
             detail=f"keys {', '.join(keys)}",
         )
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         target = request.target
         live, current = await self._current(target)
         chosen = await self._versions.get(target, int(request.to_revision or 0))

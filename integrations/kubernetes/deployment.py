@@ -53,6 +53,15 @@ from integrations.kubernetes.threads import KUBE_THREADS, in_kube_thread
 
 T = TypeVar("T")
 
+# Set by a team's deploy pipeline on the pod template: the schema migration the release needs.
+# Each ReplicaSet keeps its template's, so an older revision says which schema it expects.
+SCHEMA_MIGRATION = "rollbot.dev/schema-migration"
+
+
+def expected_migration(template: dict[str, Any]) -> str | None:
+    found = ((template.get("metadata") or {}).get("annotations") or {}).get(SCHEMA_MIGRATION)
+    return str(found) if found else None
+
 
 class KubernetesExecutor:
     def __init__(
@@ -175,6 +184,7 @@ class KubernetesExecutor:
             changes=changes,
             live_identity=", ".join(before) or None,
             to_identity=", ".join(after) or None,
+            expects_migration=expected_migration(chosen["spec"]["template"]),
         )
 
     def _check_access(self, target: TargetRef) -> None:
@@ -307,7 +317,9 @@ class KubernetesExecutor:
         )
         return await self._follow(target, revision_of(before), patched, progress)
 
-    async def resume(self, request: RollbackRequest, progress: Progress) -> ExecutionResult:
+    async def resume(
+        self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
+    ) -> ExecutionResult:
         """The revision moved past the one the request saw: the patch went in; follow it."""
         target = request.target
         try:

@@ -77,3 +77,15 @@ def database_executor(settings: Settings, policy: ApprovalPolicy, kube: Any) -> 
 
     store = store_from(settings, policy.evidence.retention, SystemClock())
     return DatabaseExecutor(policy.databases, KubernetesJobs(kube), store)
+
+
+def with_databases(deployment: Any, database: Any, policy: ApprovalPolicy) -> Any:
+    """Deployments whose releases carry a database's migrations roll back with their schema."""
+    from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
+
+    owners = {
+        (db.namespace, name): db_name
+        for db_name, db in policy.databases.items()
+        for name in db.deployments
+    }
+    return DeploymentWithItsDatabase(deployment, database, owners)

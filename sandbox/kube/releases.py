@@ -8,9 +8,14 @@ from sandbox.kube.server import SandboxKube
 
 
 async def release_app(
-    kube: SandboxKube, app: str, images: tuple[str, ...], namespace: str = "prod"
+    kube: SandboxKube,
+    app: str,
+    images: tuple[str, ...],
+    namespace: str = "prod",
+    template_annotations: tuple[dict[str, str], ...] = (),
 ) -> None:
-    """Releases of one app in a namespace of the sandbox cluster (prod unless named), oldest first."""
+    """Releases of one app in a namespace of the sandbox cluster (prod unless named), oldest
+    first; `template_annotations[i]`, when given, are release i's pod template annotations."""
     if kube.store.get("namespaces", "", namespace) is None:
         kube.store.create(
             "namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
@@ -26,7 +31,14 @@ async def release_app(
                     "replicas": 3,
                     "selector": {"matchLabels": {"app": app}},
                     "template": {
-                        "metadata": {"labels": {"app": app}},
+                        "metadata": {
+                            "labels": {"app": app},
+                            **(
+                                {"annotations": template_annotations[0]}
+                                if template_annotations
+                                else {}
+                            ),
+                        },
                         "spec": {"containers": [container]},
                     },
                 },
@@ -38,5 +50,7 @@ async def release_app(
             live = kube.store.get("deployments", namespace, app)
             assert live is not None
             live["spec"]["template"]["spec"]["containers"] = [container]
+            if i < len(template_annotations):
+                live["spec"]["template"]["metadata"]["annotations"] = template_annotations[i]
             kube.store.replace("deployments", live)
         await kube.controller.idle()
