@@ -282,7 +282,8 @@ class JobRun:
 
 
 class Jobs(Protocol):
-    """Runs a container to its end, once per name: a second `run` of a name follows the first."""
+    """Runs a container to its end, once per name: a second `run` of a name follows the first;
+    and scales the Deployments a database serves around a restore."""
 
     async def image_of(self, namespace: str, deployment: str, container: str | None) -> str: ...
 
@@ -291,3 +292,9 @@ class Jobs(Protocol):
     async def exists(self, namespace: str, name: str) -> bool: ...
 
     async def follow(self, namespace: str, name: str, deadline: float) -> JobRun | None: ...
+
+    async def replicas(self, namespace: str, deployment: str) -> int: ...
+
+    async def scale(self, namespace: str, deployment: str, replicas: int) -> None:
+        """Set the Deployment's replicas and wait until it runs that many."""
+        ...

@@ -45,6 +45,57 @@ class DatabasePlan(BaseModel):
     database: str
     from_migration: str
     to_migration: str
+    # a restore: the request whose backup is put back (to_migration is the backup's)
+    restore_from: str | None = None
+
+
+class RestoreStep(StrEnum):
+    """A restore from the backup, in order; a failed step stops it there."""
+
+    SCALE_DOWN = "scale the application down"
+    SNAPSHOT = "row counts before the restore"
+    RESTORE = "restore"
+    CHECK = "schema and row check"
+    SCALE_UP = "scale the application back up"
+
+    @property
+    def number(self) -> int:
+        return list(RestoreStep).index(self) + 1
+
+
+def written_since(now: Mapping[str, int], backup: Mapping[str, int]) -> dict[str, int]:
+    """Rows each table holds now beyond what the backup holds: what a restore discards."""
+    return {t: n - backup.get(t, 0) for t, n in sorted(now.items()) if n > backup.get(t, 0)}
+
+
+def restore_summary(
+    plan: DatabasePlan,
+    taken_at: str,
+    sha256: str,
+    apps: tuple[tuple[str, int], ...],
+    lost: Mapping[str, int],
+) -> str:
+    """What the approvers read before a restore: the backup, the steps, what is lost."""
+    down = ", ".join(f"`{name}` ({n} → 0)" for name, n in apps) or "none declared"
+    loss = (
+        "Written since the backup and lost by the restore: "
+        + "; ".join(f"`{t}` {_rows(n)}" for t, n in lost.items())
+        if lost
+        else "Written since the backup and lost by the restore: nothing (exact counts)"
+    )
+    return "\n".join(
+        [
+            f"Restore database `{plan.database}` from the backup taken by {plan.restore_from} at "
+            f"{taken_at} (migration {plan.to_migration}, sha256 {sha256[:16]}…); it is at "
+            f"migration {plan.from_migration} now",
+            f"1. scale the application down: {down}",
+            "2. exact row counts of every table",
+            "3. pg_restore --clean --if-exists from the backup (its sha256 checked first)",
+            f"4. check the migration is {plan.to_migration} and compare row counts",
+            "5. scale the application back up",
+            loss,
+        ]
+    )
 
 
 class Dropped(BaseModel):

@@ -23,6 +23,8 @@ class RollbackType(StrEnum):
     DEPLOYMENT_OLDER_VERSION = "deployment_older_version"
     CONFIGURATION = "configuration"
     DATABASE = "database"
+    # A database put back as its backup was: everything written since is lost.
+    DATABASE_RESTORE = "database_restore"
     POLICY = "policy"
     STATE_SNAPSHOT = "state_snapshot"
     FEATURE_FLAG = "feature_flag"
@@ -305,6 +307,10 @@ def _default_matrix() -> dict[RollbackType, MatrixRow]:
         RollbackType.CONFIGURATION: MatrixRow(requires=(Role.DEVOPS_LEAD,)),
         RollbackType.DATABASE: MatrixRow(
             requires=(Role.DBA, Role.ENGINEERING_LEAD),
+            emergency_override=OverrideRule(extra_roles=(Role.CTO,)),
+        ),
+        RollbackType.DATABASE_RESTORE: MatrixRow(
+            requires=(Role.DBA, Role.ENGINEERING_LEAD, Role.INCIDENT_COMMANDER),
             emergency_override=OverrideRule(extra_roles=(Role.CTO,)),
         ),
         RollbackType.POLICY: MatrixRow(

@@ -61,6 +61,19 @@ def check_migration(text: str) -> str:
     return text
 
 
+# A restore's destination: the backup a database rollback took, by that request's id.
+BACKUP_PREFIX = "backup:"
+
+
+def check_backup(text: str) -> str:
+    request_id = text.strip().upper()
+    if not REQUEST_ID.match(request_id):
+        raise InputError(
+            f"--restore-backup takes the id of the rollback that took the backup (RB-…), not `{text}`"
+        )
+    return BACKUP_PREFIX + request_id
+
+
 def check_ticket(text: str) -> str:
     if len(text) > MAX_TICKET or not text.startswith(("https://", "http://")):
         raise InputError("--ticket takes a link starting with https://")
@@ -113,6 +126,8 @@ def rollback_type_for(target: TargetRef, to_revision: str | None) -> RollbackTyp
     if target.kind == "flag":
         return RollbackType.FEATURE_FLAG
     if target.kind == "database":
+        if to_revision is not None and to_revision.startswith(BACKUP_PREFIX):
+            return RollbackType.DATABASE_RESTORE
         return RollbackType.DATABASE
     return (
         RollbackType.DEPLOYMENT_OLDER_VERSION

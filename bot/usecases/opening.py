@@ -223,10 +223,10 @@ class RollbackService:
         rollback_type = command.rollback_type
         if checked.known_bad and rollback_type is RollbackType.DEPLOYMENT_LAST_VERSION:
             rollback_type = RollbackType.DEPLOYMENT_OLDER_VERSION  # it needs that approval
-        if checked.preflight.database is not None:
-            rollback_type = (
-                RollbackType.DATABASE
-            )  # a schema downgrade: the database row's approvals
+        planned = checked.preflight.database
+        if planned is not None:  # a database in the plan: its rows' approvals
+            restore = planned.restore_from is not None
+            rollback_type = RollbackType.DATABASE_RESTORE if restore else RollbackType.DATABASE
         request, opened = open_rollback_request(
             request_id=request_id,
             channel=channel,

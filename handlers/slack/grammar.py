@@ -13,6 +13,7 @@ from bot.domain.severity import Severity, parse_severity
 from bot.domain.targets import (
     REQUEST_ID,
     InputError,
+    check_backup,
     check_migration,
     check_reason,
     check_revision,
@@ -38,7 +39,7 @@ USAGE = """\
 • `/rollback` — open the rollback form
 • `/rollback <kind>/<name> [-n NAMESPACE] [--to-revision N] [--severity P1..P4] [--reason "..."] [--ticket URL]`
    kinds: `deployment`, `configmap`, `codedeploy/<app>/<group>`, `flag/<key> [--env ENV]`,
-   `database/<name> --to-migration REV`
+   `database/<name> --to-migration REV`, `database/<name> --restore-backup RB-…`
 • `/rollback status [ID]` — where a request stands
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
@@ -77,6 +78,7 @@ _FLAGS = {
     "--namespace": "namespace",
     "--to-revision": "to_revision",
     "--to-migration": "to_migration",
+    "--restore-backup": "restore_backup",
     "--severity": "severity",
     "--reason": "reason",
     "--ticket": "ticket",
@@ -118,13 +120,19 @@ def _to_revision(target: TargetRef, opts: dict[str, str]) -> str | None:
     if target.kind == "database":
         if "to_revision" in opts:
             raise CommandError("a database rolls back to a migration: --to-migration REV")
+        if "restore_backup" in opts and "to_migration" in opts:
+            raise CommandError("either --to-migration or --restore-backup, not both")
+        if "restore_backup" in opts:
+            return check_backup(opts["restore_backup"])
         if "to_migration" not in opts:
             raise CommandError(
                 "say which migration to downgrade to: --to-migration REV (`alembic history` lists them)"
             )
         return check_migration(opts["to_migration"])
-    if "to_migration" in opts:
-        raise CommandError("--to-migration applies to database targets: database/<name>")
+    if "to_migration" in opts or "restore_backup" in opts:
+        raise CommandError(
+            "--to-migration and --restore-backup apply to database targets: database/<name>"
+        )
     return check_revision(opts["to_revision"], target.kind) if "to_revision" in opts else None
 
 

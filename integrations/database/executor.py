@@ -8,10 +8,9 @@ takes the rollback over follows the downgrade Job already created instead of sta
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 from bot.domain.database_policy import DatabasePolicy
@@ -23,6 +22,7 @@ from bot.domain.database_rollback import (
     plan_summary,
 )
 from bot.domain.request import RollbackRequest, TargetRef
+from bot.domain.targets import BACKUP_PREFIX
 from bot.ports import (
     AdapterError,
     Clock,
@@ -44,10 +44,11 @@ from bot.ports import (
 )
 from integrations.database.alembic import Alembic, MigrationTool, failure_of, unknown_revision
 from integrations.database.postgres import Dsn, PostgresDatabase
+from integrations.database.restore import Restorer
 from integrations.database.run_record import Backup, DatabaseRun
+from integrations.database.steps import RunSteps
 
 T = TypeVar("T")
-STEPS = len(DatabaseStep)
 
 
 class BackupStore(EvidenceStore, Protocol):
@@ -79,6 +80,8 @@ class DatabaseExecutor:
         self._clock = clock or SystemClock()
         self._tool = tool or Alembic()
         self._timeout = timeout
+        self._steps = RunSteps(store, self._clock, self._where)
+        self._restorer = Restorer(jobs, store, self._steps)
 
     def _policy(self, target: TargetRef) -> DatabasePolicy:
         found = self._databases.get(target.name)
@@ -139,6 +142,9 @@ class DatabaseExecutor:
 
     async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
         p = self._policy(target)
+        if to_revision is not None and to_revision.startswith(BACKUP_PREFIX):
+            request_id = to_revision.removeprefix(BACKUP_PREFIX)
+            return await self._restorer.preflight(target, p, self._db(target), request_id)
         if to_revision is None:
             raise UnknownTargetError("say which migration to downgrade to: --to-migration REV")
         db = self._db(target, readonly=True)
@@ -168,44 +174,6 @@ class DatabaseExecutor:
         )
 
     # --- execution -------------------------------------------------------------------------
-
-    async def _save(self, run: DatabaseRun) -> None:
-        # the run goes on when the store refuses; the pack then says what is missing
-        with contextlib.suppress(EvidenceStoreError):
-            await self._store.put(
-                DatabaseRun.name_for(run.request_id), run.model_dump_json().encode()
-            )
-
-    async def _load(self, request_id: str) -> DatabaseRun | None:
-        try:
-            raw = await self._store.get(DatabaseRun.name_for(request_id))
-        except EvidenceStoreError:
-            return None
-        return DatabaseRun.model_validate_json(raw) if raw else None
-
-    async def _step(
-        self,
-        run: DatabaseRun,
-        step: DatabaseStep,
-        progress: Progress,
-        work: Callable[[], Awaitable[T]],
-    ) -> T:
-        """One step, timed and recorded; a failure stops the plan with the step's name."""
-        timed = run.started(step, self._clock.now())
-        try:
-            result = await work()
-        except (AdapterError, ExecutionError) as exc:
-            timed.ended_at, timed.outcome = self._clock.now(), f"failed: {exc}"
-            await self._save(run)
-            at = await self._where(run)
-            raise ExecutionError(
-                f"step {step.number} of {STEPS} ({step.value}) failed: {exc}. Database "
-                f"`{run.database}` is at migration {at}; nothing after the {step.value} ran"
-            ) from None
-        timed.ended_at, timed.outcome = self._clock.now(), "done"
-        await self._save(run)
-        await progress(f"step {step.number} of {STEPS} ({step.value}) done")
-        return result
 
     async def _where(self, run: DatabaseRun) -> str:
         try:
@@ -278,10 +246,10 @@ class DatabaseExecutor:
     async def _finish(
         self, target: TargetRef, run: DatabaseRun, progress: Progress, fence: Fence | None
     ) -> ExecutionResult:
-        await self._step(
+        await self._steps.step(
             run, DatabaseStep.DOWNGRADE, progress, lambda: self._downgrade(target, run, fence)
         )
-        await self._step(run, DatabaseStep.CHECK, progress, lambda: self._check(target, run))
+        await self._steps.step(run, DatabaseStep.CHECK, progress, lambda: self._check(target, run))
         lost = run.measured_loss()
         said = ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none"
         return ExecutionResult(
@@ -312,6 +280,8 @@ class DatabaseExecutor:
     ) -> ExecutionResult:
         target, run = self._new_run(request)
         p = self._policy(target)
+        if request.database_plan is not None and request.database_plan.restore_from:
+            return await self._restorer.execute(request, p, self._db(target), progress, fence)
 
         async def plan() -> None:
             run.image = await self._image(p)
@@ -321,8 +291,8 @@ class DatabaseExecutor:
             )
             await self._backup(target, p, run)
 
-        await self._step(run, DatabaseStep.BACKUP, progress, plan)
-        await self._step(
+        await self._steps.step(run, DatabaseStep.BACKUP, progress, plan)
+        await self._steps.step(
             run, DatabaseStep.SNAPSHOT, progress, lambda: self._snapshot(target, run, after=False)
         )
         return await self._finish(target, run, progress, fence)
@@ -333,6 +303,14 @@ class DatabaseExecutor:
         """Another process started this rollback: follow its downgrade Job; never start one.
         No Job yet means nothing changed the database (a backup changes nothing)."""
         target, fresh = self._new_run(request)
+        if fresh.to_migration and request.database_plan and request.database_plan.restore_from:
+            if await self._steps.load(request.id) is None:
+                raise NothingChangedError(f"the restore of `{target.name}` had not started")
+            raise ExecutionError(
+                f"the restore of `{target.name}` was under way in a process that stopped; "
+                "rollbot never restores twice by itself: check the database and the "
+                "application's replicas, then request the restore again if it is still needed"
+            )
         name = job_name(request.id, "downgrade")
         if not await self._jobs.exists(self._policy(target).namespace, name):
             live = await self.live_revision(target)
@@ -340,7 +318,7 @@ class DatabaseExecutor:
                 f"database `{target.name}` is at migration {live} and no downgrade Job was "
                 "started for this rollback"
             )
-        run = await self._load(request.id) or fresh
+        run = await self._steps.load(request.id) or fresh
         await progress(f"following the downgrade Job {name} that was already started")
         return await self._finish(target, run, progress, None)
 
@@ -361,7 +339,7 @@ class DatabaseExecutor:
     ) -> ReadableEvidence:
         if window.request_id is None:
             return ReadableEvidence()
-        run = await self._load(window.request_id)
+        run = await self._steps.load(window.request_id)
         if run is None:
             return ReadableEvidence(gaps=("no record of the database steps was stored",))
         return ReadableEvidence(files=run.files())

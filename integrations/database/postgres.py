@@ -148,32 +148,43 @@ class PostgresDatabase:
         finally:
             await conn.close()
 
-    async def _pg_dump(self, args: list[str], limit_seconds: float) -> bytes:
+    async def _run(
+        self, args: list[str], limit_seconds: float, *, tool: str = "pg_dump", given: bytes = b""
+    ) -> bytes:
         proc = await asyncio.create_subprocess_exec(
-            "pg_dump",
+            tool,
             *args,
             env=self.dsn.child_environment(),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), limit_seconds)
+            out, err = await asyncio.wait_for(proc.communicate(given), limit_seconds)
         except TimeoutError:
             proc.kill()
             await proc.communicate()
             raise TargetUnavailableError(
-                f"pg_dump did not finish within {int(limit_seconds)} s"
+                f"{tool} did not finish within {int(limit_seconds)} s"
             ) from None
         if proc.returncode != 0:
             said = err.decode(errors="replace").strip().splitlines()
-            raise TargetUnavailableError(f"pg_dump failed: {said[-1] if said else proc.returncode}")
+            raise TargetUnavailableError(f"{tool} failed: {said[-1] if said else proc.returncode}")
         return out
 
     async def backup(self, limit_seconds: float) -> bytes:
-        return await self._pg_dump(["--format=custom", "--no-password"], limit_seconds)
+        return await self._run(["--format=custom", "--no-password"], limit_seconds)
+
+    async def restore(self, dump: bytes, limit_seconds: float) -> None:
+        """`pg_restore --clean --if-exists` of a custom-format backup, in one transaction: it
+        is all put back, or nothing is."""
+        args = ["--clean", "--if-exists", "--no-owner", "--single-transaction", "--no-password"]
+        await self._run(
+            [*args, "--dbname", self.dsn.database], limit_seconds, tool="pg_restore", given=dump
+        )
 
     async def schema(self) -> str:
-        raw = await self._pg_dump(
+        raw = await self._run(
             ["--schema-only", "--no-owner", "--no-privileges", "--no-password"],
             self.timeout,
         )

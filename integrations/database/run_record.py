@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.domain.database_rollback import DatabaseStep, row_changes, schema_diff
+from bot.domain.database_rollback import DatabaseStep, RestoreStep, row_changes, schema_diff
 from integrations.database.alembic import preview_drift
 
 
 class StepTime(BaseModel):
-    step: DatabaseStep
+    step: DatabaseStep | RestoreStep
     started_at: datetime
     ended_at: datetime | None = None
     outcome: str = "running"
@@ -36,6 +37,8 @@ class Backup(BaseModel):
 
 
 class DatabaseRun(BaseModel):
+    # a downgrade, or a restore of an earlier rollback's backup
+    kind: Literal["downgrade", "restore"] = "downgrade"
     request_id: str
     database: str
     from_migration: str
@@ -55,17 +58,21 @@ class DatabaseRun(BaseModel):
     job_log: str | None = None
     ran: list[str] = Field(default_factory=list)
     version_table: str = "alembic_version"
+    # a restore: the rollback whose backup it put back, and the Deployments it scaled down
+    # (with the replicas each ran before)
+    restore_from: str | None = None
+    scaled: dict[str, int] = Field(default_factory=dict)
 
     @staticmethod
     def name_for(request_id: str) -> str:
         return f"{request_id}/database/run.json"
 
-    def started(self, step: DatabaseStep, at: datetime) -> StepTime:
+    def started(self, step: DatabaseStep | RestoreStep, at: datetime) -> StepTime:
         timed = StepTime(step=step, started_at=at)
         self.steps = [s for s in self.steps if s.step is not step] + [timed]
         return timed
 
-    def step(self, step: DatabaseStep) -> StepTime | None:
+    def step(self, step: DatabaseStep | RestoreStep) -> StepTime | None:
         return next((s for s in self.steps if s.step is step), None)
 
     def measured_loss(self) -> dict[str, int]:
@@ -81,10 +88,20 @@ class DatabaseRun(BaseModel):
                 lost[column] = was - now
         return lost
 
+    def downtime(self) -> float | None:
+        """A downgrade: the schema changed under the application while its Job ran. A
+        restore: the application was scaled down from the first step to the last."""
+        if self.kind == "downgrade":
+            downgrade = self.step(DatabaseStep.DOWNGRADE)
+            return downgrade.seconds if downgrade else None
+        down, up = self.step(RestoreStep.SCALE_DOWN), self.step(RestoreStep.SCALE_UP)
+        if down is None or up is None or up.ended_at is None:
+            return None
+        return round((up.ended_at - down.started_at).total_seconds(), 3)
+
     def summary(self) -> dict[str, object]:
         """The runbook's database fields for the manifest, all measured."""
         not_run, unplanned = preview_drift(self.preview or "", self.ran, self.version_table)
-        downgrade = self.step(DatabaseStep.DOWNGRADE)
         ended = [s.ended_at for s in self.steps if s.ended_at is not None]
         return {
             "database": self.database,
@@ -94,8 +111,8 @@ class DatabaseRun(BaseModel):
                 "rows_lost": self.measured_loss(),
                 "row_changes": list(row_changes(self.rows_before, self.rows_after)),
             },
-            # the schema changed under the application while the downgrade Job ran
-            "downtime_seconds": downgrade.seconds if downgrade else None,
+            "downtime_seconds": self.downtime(),
+            "restored_from": self.restore_from,
             "duration_seconds": round((max(ended) - self.steps[0].started_at).total_seconds(), 3)
             if ended and self.steps
             else None,

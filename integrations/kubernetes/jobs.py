@@ -100,6 +100,50 @@ class KubernetesJobs:
             )
         return str((chosen or containers[0])["image"])
 
+    def _deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        apps = client.AppsV1Api(self._api(namespace))
+        return json_body(
+            apps.read_namespaced_deployment(
+                name, namespace, _preload_content=False, _request_timeout=self._timeout
+            )
+        )
+
+    async def replicas(self, namespace: str, deployment: str) -> int:
+        found = await in_kube_thread(
+            read_with_retries, lambda: self._deployment(namespace, deployment), deployment
+        )
+        return int(found["spec"].get("replicas", 1))
+
+    async def scale(self, namespace: str, deployment: str, replicas: int) -> None:
+        """`kubectl scale --replicas=N`, then wait as `kubectl rollout status` would for the
+        pods to be that many (a restore must not start while the old pods still write)."""
+        apps = client.AppsV1Api(self._api(namespace))
+        body: Any = {"spec": {"replicas": replicas}}
+        try:
+            await in_kube_thread(
+                lambda: apps.patch_namespaced_deployment(
+                    deployment, namespace, body, _request_timeout=self._timeout
+                )
+            )
+        except ApiException as exc:
+            raise TargetUnavailableError(
+                f"could not scale deployment/{deployment} -n {namespace} to {replicas}: "
+                f"{exc.status} {exc.reason}"
+            ) from None
+        loop = asyncio.get_running_loop()
+        stop = loop.time() + GRACE_SECONDS * 2
+        while loop.time() < stop:
+            found = await in_kube_thread(
+                read_with_retries, lambda: self._deployment(namespace, deployment), deployment
+            )
+            if int((found.get("status") or {}).get("replicas") or 0) == replicas:
+                return
+            await asyncio.sleep(self._poll)
+        raise TargetUnavailableError(
+            f"deployment/{deployment} -n {namespace} did not reach {replicas} replicas within "
+            f"{int(GRACE_SECONDS * 2)} s"
+        )
+
     def _read(self, namespace: str, name: str) -> dict[str, Any] | None:
         batch = client.BatchV1Api(self._api(namespace))
         try:

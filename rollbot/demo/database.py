@@ -76,14 +76,19 @@ async def _shop_line(url: str) -> str:
     return f"database shop: migration {at}; orders({columns})"
 
 
-async def play_database(world: DemoWorld, policy: ApprovalPolicy) -> None:
-    url = await _fresh_shop_database()
-    await migrated_shop(url)
+async def _cluster(url: str) -> SandboxKube:
     kube = SandboxKube(rollout_seconds=1.0)
     await kube.start()
     await release_app(kube, "shop", (OLD_IMAGE, NEW_IMAGE))
     kube.images[NEW_IMAGE] = SHOP_IMAGE_FILES
     kube.put_secret("prod", "shop-db", {"url": url})
+    return kube
+
+
+async def play_database(world: DemoWorld, policy: ApprovalPolicy) -> None:
+    url = await _fresh_shop_database()
+    await migrated_shop(url)
+    kube = await _cluster(url)
     kubeconfig = kube.write_kubeconfig(Path(tempfile.mkdtemp(prefix="rollbot-demo-")) / "kc")
     store = LocalEvidenceStore(world.settings.evidence_dir)
     jobs = KubernetesJobs(KubernetesExecutor(kubeconfig=kubeconfig), poll_seconds=0.2)

@@ -189,3 +189,44 @@ async def test_an_override_at_the_top_severity_still_needs_the_cto(
     assert "*Approvals* — needs cto" in str(card(slack, channel)["blocks"])
     await click(runtime, driver, slack, channel, "U0ERIN", ActionId.APPROVE)
     assert await _migration(shop) == "0001_orders"
+
+
+async def test_the_restore_request_scales_down_restores_and_records_what_was_lost(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, shop: ShopWorld
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", ASK)
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.APPROVE)
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    [downgrade] = await runtime.queries.history(SHOP_DB)
+    await sql(shop.url, "INSERT INTO orders (item) VALUES ('late order')")  # after the backup
+
+    ask = f'database/shop --restore-backup {downgrade.id} --severity P2 --reason "the downgrade lost coupons"'
+    await command(runtime, driver, channel, "U0ALICE", ask)
+    restore = next(r for r in await runtime.queries.history(SHOP_DB) if r.id != downgrade.id)
+    shown = str(card(slack, channel)["blocks"])
+    assert f"Restore database `shop` from the backup taken by {downgrade.id}" in shown
+    assert "Written since the backup and lost by the restore: `orders` 1 row" in shown
+    assert "1. scale the application down: `shop` (3 → 0)" in shown
+    await click(runtime, driver, slack, channel, "U0ALICE", ActionId.CHOOSE_ROLLBACK)
+    await click(runtime, driver, slack, channel, "U0CAROL", ActionId.APPROVE)
+    await click(runtime, driver, slack, channel, "U0BOB", ActionId.APPROVE)
+    # the database row's approvals are not enough: the incident commander too
+    assert await _migration(shop) == "0001_orders"
+    await click(runtime, driver, slack, channel, "U0DAVE", ActionId.APPROVE)
+
+    [restore] = [r for r in await runtime.queries.history(SHOP_DB) if r.id == restore.id]
+    assert restore.state in (RequestState.COMPLETED, RequestState.RECOVERY_UNVERIFIED)
+    assert await _migration(shop) == HEAD
+    assert await sql(shop.url, "SELECT count(*) FROM coupons") == 2  # back from the backup
+    assert await sql(shop.url, "SELECT count(*) FROM orders") == 3  # the late order is gone
+    live = shop.kube.store.get("deployments", "prod", "shop")
+    assert live is not None
+    assert live["spec"]["replicas"] == 3  # scaled back up
+    lines = [t.split(" · ", 1)[1] for t in thread(slack, channel)]
+    assert lines.index("step 1 of 5 (scale the application down) done") < lines.index(
+        "step 3 of 5 (restore) done"
+    )
+    run = json.loads((await shop.store.get(f"{restore.id}/database/run.json")) or b"{}")
+    assert run["scaled"] == {"shop": 3}
+    assert run["rows_before"]["orders"] - run["rows_after"]["orders"] == 1  # measured

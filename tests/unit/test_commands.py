@@ -82,6 +82,17 @@ from handlers.slack.grammar import CommandError, parse_command
             ),
         ),
         (
+            "database/shop --restore-backup rb-abcd12 --reason x",
+            OpenRollback(
+                target=TargetRef(kind="database", name="shop"),
+                rollback_type=RollbackType.DATABASE_RESTORE,
+                to_revision="backup:RB-ABCD12",
+                severity=None,
+                reason="x",
+                ticket=None,
+            ),
+        ),
+        (
             "database/shop --to-migration 0001_orders --reason x",
             OpenRollback(
                 target=TargetRef(kind="database", name="shop"),
@@ -118,7 +129,12 @@ def test_parses(text: str, expected: object) -> None:
         ("database/shop --reason x", "say which migration to downgrade to: --to-migration REV"),
         ("database/shop --to-revision 2 --reason x", "a database rolls back to a migration"),
         ("database/shop --to-migration 1:2 --reason x", "--to-migration takes a migration"),
-        ("deployment/api --to-migration 2 --reason x", "--to-migration applies to database"),
+        ("deployment/api --to-migration 2 --reason x", "--to-migration and --restore-backup apply"),
+        ("database/shop --restore-backup x --reason x", "--restore-backup takes the id"),
+        (
+            "database/shop --restore-backup RB-ABCD --to-migration 1 --reason x",
+            "either --to-migration or --restore-backup",
+        ),
         ("database/shop -n prod --to-migration 2 --reason x", "-n applies to Kubernetes targets"),
     ],
 )

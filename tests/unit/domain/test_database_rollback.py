@@ -137,3 +137,53 @@ def test_a_database_target_answers_the_trees_migration_questions() -> None:
     assert decide_rollback_or_fix(quick.for_severity(Severity.P2)).reason == (
         "restore the pre-migration backup"
     )
+
+
+def test_a_restore_plan_says_what_it_loses() -> None:
+    plan = db.DatabasePlan(
+        database="shop", from_migration="0001", to_migration="0003", restore_from="RB-ABCD"
+    )
+    assert db.written_since({"orders": 4, "coupons": 0, "new": 2}, {"orders": 3, "coupons": 2}) == {
+        "new": 2,
+        "orders": 1,
+    }
+    text = db.restore_summary(
+        plan, "2026-12-06 10:00 UTC", "ab" * 32, (("shop", 3),), {"orders": 1}
+    )
+    assert text.splitlines()[0].startswith(
+        "Restore database `shop` from the backup taken by RB-ABCD at 2026-12-06 10:00 UTC"
+    )
+    assert "1. scale the application down: `shop` (3 → 0)" in text
+    assert "lost by the restore: `orders` 1 row" in text
+    quiet = db.restore_summary(plan, "?", "ab" * 32, (), {})
+    assert "scale the application down: none declared" in quiet
+    assert "lost by the restore: nothing (exact counts)" in quiet
+    assert [s.number for s in db.RestoreStep] == [1, 2, 3, 4, 5]
+    from bot.domain.targets import check_backup
+
+    assert check_backup(" rb-abcd ") == "backup:RB-ABCD"
+    with pytest.raises(InputError, match="--restore-backup takes the id"):
+        check_backup("yesterday")
+    assert (
+        rollback_type_for(target_from("db/shop"), "backup:RB-ABCD") is RollbackType.DATABASE_RESTORE
+    )
+
+
+def test_a_changed_plan_says_what_changed() -> None:
+    old = db.DatabasePlan(database="shop", from_migration="3", to_migration="1")
+    new = old.model_copy(update={"from_migration": "2"})
+    said = db.plan_change_reason("7", old, "deployment/shop -n prod", ("7", "6", new))
+    assert said == (
+        "the database part of the plan changed: it was `shop` migration 3 → 1, it is now "
+        "`shop` migration 2 → 1"
+    )
+    gone = db.plan_change_reason("7", old, "deployment/shop -n prod", ("7", "6", None))
+    assert gone.endswith("it is now no database step")
+    moved = db.plan_change_reason("7", None, "deployment/shop -n prod", ("8", "6", None))
+    assert moved.startswith("deployment/shop -n prod now runs revision 8, not revision 7")
+    both = db.with_deployment_undo(
+        "Database `shop`: …", "deployment/shop -n prod", "revision 2 → 1"
+    )
+    assert both.endswith(
+        "5. then roll `deployment/shop -n prod` back: revision 2 → 1 (only once the schema check passed)"
+    )
