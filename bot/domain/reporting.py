@@ -34,6 +34,8 @@ class RollbackFacts(BaseModel):
     recovered_at: datetime | None = None
     emergency: bool = False
     obligations: tuple[Obligation, ...] = ()
+    # "database" when the plan downgraded or restored a database, else the target's kind
+    kind: str = "deployment"
 
 
 class Month(BaseModel):
@@ -89,6 +91,19 @@ class MonthlyMetrics(BaseModel):
     late_customer_notifications: int
     overdue_post_mortems: tuple[str, ...]
     overdue_retro_approvals: tuple[str, ...]
+    # executed rollbacks of each kind, and how many finished within each recovery objective
+    rollback_times: dict[str, RecoveryObjective] = {}
+
+
+class RecoveryObjective(BaseModel):
+    """Rollbacks of one kind against one recovery time objective."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objective: str
+    limit_minutes: int
+    rollbacks: int
+    within: int
 
 
 class Trend(BaseModel):
@@ -108,6 +123,43 @@ class MonthlyReport(BaseModel):
     definitions: dict[str, str]
 
 
+MonthlyMetrics.model_rebuild()
+
+# (name, kinds of rollback, minutes): the change management guide's recovery time objectives
+# (a database rollback under 1 hour, a deployment rollback under 15 minutes) and the rollback
+# standard's 10 minutes for a deployment.
+OBJECTIVES = (
+    ("database rollbacks within 1 h", ("database",), 60),
+    ("deployment rollbacks within 15 min", ("deployment", "codedeploy"), 15),
+    ("deployment rollbacks within 10 min (rollback standard)", ("deployment", "codedeploy"), 10),
+)
+
+
+def rollback_times(executed: list[RollbackFacts]) -> dict[str, RecoveryObjective]:
+    """Each objective: the executed rollbacks of its kinds, and those that finished in time
+    (from the rollback starting to the platform reporting it done)."""
+    found = {}
+    for name, kinds, minutes in OBJECTIVES:
+        spans = [
+            f.executed_until - f.executed_at
+            for f in executed
+            if f.kind in kinds and f.executed_at and f.executed_until
+        ]
+        found[name] = RecoveryObjective(
+            objective=name,
+            limit_minutes=minutes,
+            rollbacks=len(spans),
+            within=sum(span <= timedelta(minutes=minutes) for span in spans),
+        )
+    return found
+
+
+def _objective_verdict(o: RecoveryObjective) -> str:
+    if o.rollbacks == 0:
+        return "not known"
+    return "met" if o.within == o.rollbacks else f"missed ({o.within} of {o.rollbacks} in time)"
+
+
 DEFINITIONS = {
     "incidents": "incidents declared in the month (an incident that spans the month's end counts in the month it was declared), by the highest severity any of its rollback requests had; a request opened outside an incident counts as one",
     "requests": "rollback requests opened in the month",
@@ -122,6 +174,7 @@ DEFINITIONS = {
     "SLA breaches": "requests decided after their severity's decision SLA (P1 1 h, P2 4 h, P3 8 h, P4 24 h), or still undecided past it",
     "late customer notifications": "customers told after the severity's deadline (P1 30 min, P2 2 h, P3 4 h), or not yet told past it",
     "overdue": "post-mortems (48 h) and retroactive approvals (4 h) met late, or unmet past their deadline when the report was made",
+    "recovery time objectives": "executed rollbacks that finished, from the rollback starting to the platform reporting it done, within the change management guide's objectives (a database rollback under 1 hour, a deployment rollback under 15 minutes) and the rollback standard's 10 minutes for a deployment; a deployment rollback with a database step counts as a database rollback",
     "trend": "this month against the month before: improving when MTTR or the rollback count fell, or the success rate rose",
 }
 
@@ -199,6 +252,7 @@ def month_metrics(
         overdue_retro_approvals=tuple(
             f.request_id for f in mine if _late(_obligation(f, K.RETRO_APPROVAL), now)
         ),
+        rollback_times=rollback_times(executed),
     )
 
 
@@ -232,6 +286,7 @@ def monthly_report(
         "emergency share < 5 %": _verdict(this.emergency_share, lambda v: v < 0.05),
         "successful changes > 95 %": _verdict(this.successful_changes, lambda v: v > 0.95),
         "rollback rate < 5 %": _verdict(this.rollback_rate, lambda v: v < 0.05),
+        **{name: _objective_verdict(o) for name, o in this.rollback_times.items()},
     }
     return MonthlyReport(metrics=this, trends=trends, targets=targets, definitions=DEFINITIONS)
 

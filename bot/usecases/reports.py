@@ -65,6 +65,7 @@ def facts_of(request: RollbackRequest, entries: list[tuple[datetime, str, str]])
         recovered_at=recovered,
         emergency=request.override is not None,
         obligations=request.obligations,
+        kind="database" if request.database_plan is not None else request.target.kind,
     )
 
 

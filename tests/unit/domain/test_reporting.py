@@ -150,6 +150,9 @@ def test_the_report_shows_the_three_month_trend_and_the_targets() -> None:
         "emergency share < 5 %": "missed",
         "successful changes > 95 %": "met",
         "rollback rate < 5 %": "met",
+        "database rollbacks within 1 h": "not known",  # none this month
+        "deployment rollbacks within 15 min": "met",  # 4, 6 and 6 minutes
+        "deployment rollbacks within 10 min (rollback standard)": "met",
     }
     assert "MTTR" in report.definitions
     unknown = monthly_report(HISTORY, NOV, NOW)
@@ -178,3 +181,19 @@ def test_requests_of_one_incident_count_as_one_incident_at_its_highest_severity(
     m = month_metrics(same, NOV, NOW)
     assert (m.incidents, m.requests) == (2, 4)
     assert m.by_severity == {"P1": 1, "P2": 0, "P3": 0, "P4": 1}
+
+
+def test_rollbacks_against_their_recovery_time_objectives() -> None:
+    def one(rid: str, kind: str, minutes: int) -> RollbackFacts:
+        done = facts(rid, at(12), executed=(at(12, 10), at(12, 10) + timedelta(minutes=minutes)))
+        return done.model_copy(update={"kind": kind})
+
+    month = [one("D1", "database", 50), one("D2", "database", 75), one("K1", "deployment", 12)]
+    report = monthly_report(month, NOV, NOW)
+    assert report.targets["database rollbacks within 1 h"] == "missed (1 of 2 in time)"
+    assert report.targets["deployment rollbacks within 15 min"] == "met"
+    assert report.targets["deployment rollbacks within 10 min (rollback standard)"] == (
+        "missed (0 of 1 in time)"
+    )
+    times = report.metrics.rollback_times["database rollbacks within 1 h"]
+    assert (times.rollbacks, times.within, times.limit_minutes) == (2, 1, 60)
