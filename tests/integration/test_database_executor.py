@@ -24,6 +24,7 @@ from bot.ports import (
 from integrations.database.executor import DatabaseExecutor, job_name
 from integrations.database.postgres import Dsn
 from integrations.database.run_record import DatabaseRun
+from integrations.evidence.store import LocalEvidenceStore
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.jobs import KubernetesJobs
 from sandbox.shop import HEAD, alembic, sql
@@ -177,3 +178,35 @@ async def test_a_missing_dsn_is_refused_before_anything_runs(tmp_path: Path) -> 
             await unset.preflight(SHOP_DB, "0001_orders")
         assert f"{HEAD} (head)" in alembic(world.url, "current")
         assert not world.kube.store.list("jobs", "prod")
+
+
+async def test_a_named_backup_location_must_hold_a_backup_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    rule = POLICY.model_copy(update={"backup_location": "backups/shop"})
+    async with shop_world(tmp_path, rule) as world:
+        with pytest.raises(TargetUnavailableError, match="no pre-deployment backup of `shop`"):
+            await world.executor.preflight(SHOP_DB, "0001_orders")
+        assert not world.kube.store.list("jobs", "prod")  # refused before the preview ran
+        await world.store.put("backups/shop/2026-12-06.dump", b"PGDMP")
+        plan = await world.executor.preflight(SHOP_DB, "0001_orders")
+        assert plan.to_revision == "0001_orders"
+
+
+class FullStore(LocalEvidenceStore):
+    """A disk with almost no room left, as `df` would say."""
+
+    async def free_bytes(self) -> int | None:
+        return 1024
+
+
+async def test_a_backup_the_store_has_no_room_for_is_refused(shop: ShopWorld) -> None:
+    store = FullStore(shop.store.root)
+    jobs = KubernetesJobs(KubernetesExecutor(kubeconfig=shop.kubeconfig), poll_seconds=0.05)
+    tight = DatabaseExecutor({"shop": POLICY}, jobs, store, env={"SHOP_DSN": shop.url})
+    with pytest.raises(ExecutionError) as refused:
+        await tight.execute(_request(), Said(), _no_fence)
+    assert "step 1 of 4 (backup) failed: the evidence store has 1024 bytes free" in str(
+        refused.value
+    )
+    assert await sql(shop.url, "SELECT version_num FROM alembic_version") == HEAD
