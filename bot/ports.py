@@ -163,7 +163,12 @@ class ReadableEvidence:
 class Executor(Protocol):
     """Rolls one kind of target back (Kubernetes, CodeDeploy, a flag...)."""
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight: ...
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
+        """The plan, nothing changed. `to_migration`: the schema the destination needs, when a
+        person says so (`--to-migration`) rather than the release's own annotation."""
+        ...
 
     async def live_revision(self, target: TargetRef) -> str | None: ...
 

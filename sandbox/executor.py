@@ -79,7 +79,9 @@ class ScriptedExecutor:
             raise UnknownTargetError(f"`{target.label}` has no revision before {state.live}")
         return earlier[-1]
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         state = self._get(target)
         to = self._to(state, target, to_revision)
         image = f"{state.images.get(state.live, '?')} → {state.images.get(to, '?')}"

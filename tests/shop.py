@@ -13,8 +13,9 @@ from bot.domain.database_policy import DatabasePolicy, SecretKey
 from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
 from integrations.database.executor import DatabaseExecutor
 from integrations.evidence.store import LocalEvidenceStore
-from integrations.kubernetes.deployment import SCHEMA_MIGRATION, KubernetesExecutor
+from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.jobs import KubernetesJobs
+from integrations.kubernetes.rollout import SCHEMA_MIGRATION
 from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.shop import HEAD, NEW_IMAGE, OLD_IMAGE, SHOP_IMAGE_FILES, migrated_shop

@@ -155,6 +155,8 @@ class RollbackRequest(BaseModel):
     # The database the plan downgrades before the target is rolled back (a release whose older
     # revision expects an older schema), or the database target's own downgrade.
     database_plan: DatabasePlan | None = None
+    # the migration a person named for the destination (`--to-migration`), checked again with it
+    requested_migration: str | None = None
     # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
     verification: dict[str, str] = {}
     # When the problem was first seen (an alert's startsAt), for MTTD; None if a person opened it.

@@ -62,6 +62,9 @@ class OpenRollback:
     override_reason: str | None = None
     # When the problem was first seen, if something saw it before a person did (an alert).
     detected_at: datetime | None = None
+    # A deployment's rollback: the schema migration its older release needs, as a person says
+    # (else the release's own annotation says it).
+    to_migration: str | None = None
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,9 @@ class ExecutionRunner:
         if request.state is not required:
             return None  # StartExecution refuses it, with the reason
         try:
-            fresh = await executor.preflight(request.target, request.requested_revision)
+            fresh = await executor.preflight(
+                request.target, request.requested_revision, request.requested_migration
+            )
         except Exception as exc:  # unreadable is not unchanged: never act on a plan unchecked
             log.warning("plan_unreadable", request=request.id, error=repr(exc))
             return ev.PlanChanged(

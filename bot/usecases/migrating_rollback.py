@@ -24,6 +24,7 @@ from bot.ports import (
     Preflight,
     Progress,
     ReadableEvidence,
+    UnknownTargetError,
 )
 
 
@@ -45,14 +46,22 @@ class DeploymentWithItsDatabase:
         name = self._owners.get((target.namespace or "default", target.name))
         return TargetRef(kind="database", name=name) if name else None
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
-        plan = await self._deployment.preflight(target, to_revision)
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         database = self._database_of(target)
-        if database is None or plan.expects_migration is None:
+        if database is None and to_migration is not None:
+            raise UnknownTargetError(
+                f"--to-migration: no database in the policy lists `{target.label}` among its "
+                "deployments"
+            )
+        plan = await self._deployment.preflight(target, to_revision)
+        expected = to_migration or plan.expects_migration
+        if database is None or expected is None:
             return plan
-        if await self._database.live_revision(database) == plan.expects_migration:
+        if await self._database.live_revision(database) == expected:
             return plan  # the older release runs on today's schema
-        schema = await self._database.preflight(database, plan.expects_migration)
+        schema = await self._database.preflight(database, expected)
         return replace(
             plan,
             summary=with_deployment_undo(schema.summary, target.label, plan.summary),
@@ -83,18 +92,33 @@ class DeploymentWithItsDatabase:
     async def _undo(
         self, request: RollbackRequest, progress: Progress, fence: Fence
     ) -> ExecutionResult:
+        plan = request.database_plan
+        assert plan is not None
         await progress(
             f"the schema is rolled back; rolling `{request.target.label}` back to revision "
             f"{request.to_revision or 'previous'}"
         )
-        return await self._deployment.execute(request, progress, fence)
+        try:
+            return await self._deployment.execute(request, progress, fence)
+        except ExecutionError as exc:
+            raise ExecutionError(
+                f"the deployment undo failed: {exc}. Database `{plan.database}` is already at "
+                f"migration {plan.to_migration} (downgraded from {plan.from_migration}), which "
+                f"the release `{request.target.label}` still runs may not expect"
+            ) from None
 
     async def execute(
         self, request: RollbackRequest, progress: Progress, fence: Fence
     ) -> ExecutionResult:
         if request.database_plan is None:
             return await self._deployment.execute(request, progress, fence)
-        await self._database.execute(self._schema_request(request), progress, fence)
+        try:
+            await self._database.execute(self._schema_request(request), progress, fence)
+        except ExecutionError as exc:
+            raise ExecutionError(
+                f"{exc}; `{request.target.label}` is untouched at revision "
+                f"{request.baseline_revision or '?'}"
+            ) from None
         return await self._undo(request, progress, fence)
 
     async def resume(

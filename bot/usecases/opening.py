@@ -180,7 +180,7 @@ class RollbackService:
     ) -> _Checked:
         """Ask the target's platform and the role directory; nothing is written yet."""
         preflight = await self.executor_for(command.target).preflight(
-            command.target, command.to_revision
+            command.target, command.to_revision, command.to_migration
         )
         security = security_implications(
             rollback_type=command.rollback_type,
@@ -251,6 +251,8 @@ class RollbackService:
             detected_at=command.detected_at,
             database_plan=checked.preflight.database,
         )
+        if command.to_migration is not None:
+            request = request.model_copy(update={"requested_migration": command.to_migration})
         steps: Steps = [(request, (opened,))]
         database = self._policy.databases.get(command.target.name)
         answers = answered_by_target(

@@ -129,10 +129,10 @@ def _to_revision(target: TargetRef, opts: dict[str, str]) -> str | None:
                 "say which migration to downgrade to: --to-migration REV (`alembic history` lists them)"
             )
         return check_migration(opts["to_migration"])
-    if "to_migration" in opts or "restore_backup" in opts:
-        raise CommandError(
-            "--to-migration and --restore-backup apply to database targets: database/<name>"
-        )
+    if "restore_backup" in opts:
+        raise CommandError("--restore-backup applies to database targets: database/<name>")
+    if "to_migration" in opts and target.kind != "deployment":
+        raise CommandError("--to-migration applies to database and deployment targets")
     return check_revision(opts["to_revision"], target.kind) if "to_revision" in opts else None
 
 
@@ -142,6 +142,11 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
     if "env" in opts and target.kind != "flag":
         raise CommandError("--env applies to flag targets only")
     to_revision = _to_revision(target, opts)
+    to_migration = (
+        check_migration(opts["to_migration"])
+        if "to_migration" in opts and target.kind == "deployment"
+        else None
+    )
     severity = _severity(opts["severity"]) if "severity" in opts else None
     reason = check_reason(opts.get("reason", ""))
     ticket = check_ticket(opts["ticket"]) if "ticket" in opts else None
@@ -152,6 +157,7 @@ def _open(spec: str, words: list[str]) -> OpenRollback:
         severity=severity,
         reason=reason,
         ticket=ticket,
+        to_migration=to_migration,
     )
 
 

@@ -127,7 +127,9 @@ class CodeDeployExecutor:
             ]
         return choose_plan(group_info, history, last_successful, to_revision, target.label)
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         plan = await self._plan(target, to_revision)
         return Preflight(
             live_revision=plan.latest["deploymentId"],

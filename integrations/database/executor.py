@@ -140,7 +140,9 @@ class DatabaseExecutor:
                 "store: take one before rolling the schema back"
             )
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         p = self._policy(target)
         if to_revision is not None and to_revision.startswith(BACKUP_PREFIX):
             request_id = to_revision.removeprefix(BACKUP_PREFIX)

@@ -176,7 +176,9 @@ class LaunchDarklyExecutor:
             )
         return wanted
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         flag, state = await self._read(target)
         wanted = await self._wanted(target, state, to_revision)
         changes = _diff(state, wanted)

@@ -89,7 +89,9 @@ class UnleashExecutor:
     def _revision(enabled: bool) -> str:
         return "enabled" if enabled else "disabled"
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         if to_revision is not None:
             raise UnknownTargetError(
                 "Unleash keeps no versions rollbot can restore; leave out --to-revision to turn "

@@ -75,7 +75,9 @@ class KubernetesConfigMapExecutor:
             )
         return earlier[-1]
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
         live, seen = await self._seen(target)
         current = seen.version
         chosen = await self._chosen(target, current, to_revision)

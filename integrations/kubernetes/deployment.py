@@ -38,6 +38,7 @@ from integrations.kubernetes.rollout import (
     AccessDeniedError,
     ClusterError,
     access_review,
+    expected_migration,
     images_of,
     is_transient,
     json_body,
@@ -52,15 +53,6 @@ from integrations.kubernetes.rollout import (
 from integrations.kubernetes.threads import KUBE_THREADS, in_kube_thread
 
 T = TypeVar("T")
-
-# Set by a team's deploy pipeline on the pod template: the schema migration the release needs.
-# Each ReplicaSet keeps its template's, so an older revision says which schema it expects.
-SCHEMA_MIGRATION = "rollbot.dev/schema-migration"
-
-
-def expected_migration(template: dict[str, Any]) -> str | None:
-    found = ((template.get("metadata") or {}).get("annotations") or {}).get(SCHEMA_MIGRATION)
-    return str(found) if found else None
 
 
 class KubernetesExecutor:
@@ -205,7 +197,14 @@ class KubernetesExecutor:
                 f"rollbot may not patch `{target.label}`: {answer.get('status', {}).get('reason', 'denied')}"
             )
 
-    async def preflight(self, target: TargetRef, to_revision: str | None) -> Preflight:
+    async def preflight(
+        self, target: TargetRef, to_revision: str | None, to_migration: str | None = None
+    ) -> Preflight:
+        if to_migration is not None:  # the schema is rolled back only with a declared database
+            raise UnknownTargetError(
+                f"--to-migration: no database in the policy lists `{target.label}` among its "
+                "deployments"
+            )
         return await self._call(lambda: self._preflight_sync(target, to_revision))
 
     async def live_revision(self, target: TargetRef) -> str | None:

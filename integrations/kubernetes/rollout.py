@@ -197,3 +197,13 @@ def access_review(target: TargetRef) -> dict[str, Any]:
             }
         },
     }
+
+
+# Set by a team's deploy pipeline on the pod template: the schema migration the release needs.
+# Each ReplicaSet keeps its template's, so an older revision says which schema it expects.
+SCHEMA_MIGRATION = "rollbot.dev/schema-migration"
+
+
+def expected_migration(template: dict[str, Any]) -> str | None:
+    found = ((template.get("metadata") or {}).get("annotations") or {}).get(SCHEMA_MIGRATION)
+    return str(found) if found else None

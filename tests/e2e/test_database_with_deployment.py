@@ -113,7 +113,10 @@ async def test_a_failed_downgrade_leaves_the_deployment_untouched(
     assert live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     said = "\n".join(thread(slack, channel))
     assert "step 3 of 4 (downgrade) failed" in said
-    assert "Database `shop` is at migration 0002_discount; nothing after the downgrade ran" in said
+    assert (
+        "Database `shop` is at migration 0002_discount; nothing after the downgrade ran; "
+        "`deployment/shop -n prod` is untouched at revision 2"
+    ) in said
 
 
 async def test_a_process_lost_between_the_downgrade_and_the_undo_is_finished_by_another(
@@ -170,3 +173,28 @@ async def test_a_process_lost_between_the_downgrade_and_the_undo_is_finished_by_
         assert "execution.resumed" in actions
     finally:
         await other.close()
+
+
+async def test_the_migration_a_person_names_wins_over_the_annotation(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, shop: ShopWorld
+) -> None:
+    await command(runtime, driver, channel, "U0ALICE", ASK + " --to-migration 0002_discount")
+    [request] = await runtime.queries.history(SHOP_APP)
+    assert request.database_plan is not None
+    assert request.database_plan.to_migration == "0002_discount"
+    assert "Database `shop`: migration 0003_drop_note → 0002_discount" in str(
+        card(slack, channel)["blocks"]
+    )
+    await _approved(runtime, driver, slack, channel)  # checked again with it: the plan stands
+    assert await _migration(shop) == "0002_discount"
+    assert image_of(shop.kube, "shop") == OLD_IMAGE
+
+
+async def test_a_named_migration_for_a_deployment_no_database_lists_is_refused(
+    runtime: Runtime, driver: SlackDriver, slack: SandboxSlack, channel: str, shop: ShopWorld
+) -> None:
+    said = await command(
+        runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --to-migration 2 --reason "x"'
+    )
+    assert "--to-migration: no database in the policy lists `deployment/api -n prod`" in said
+    assert await runtime.queries.history(target_from("deployment/api", "prod")) == []

@@ -82,6 +82,18 @@ from handlers.slack.grammar import CommandError, parse_command
             ),
         ),
         (
+            "deployment/shop -n prod --to-migration 0001_orders --reason x",
+            OpenRollback(
+                target=TargetRef(kind="deployment", name="shop", namespace="prod"),
+                rollback_type=RollbackType.DEPLOYMENT_LAST_VERSION,
+                to_revision=None,
+                severity=None,
+                reason="x",
+                ticket=None,
+                to_migration="0001_orders",
+            ),
+        ),
+        (
             "database/shop --restore-backup rb-abcd12 --reason x",
             OpenRollback(
                 target=TargetRef(kind="database", name="shop"),
@@ -129,7 +141,11 @@ def test_parses(text: str, expected: object) -> None:
         ("database/shop --reason x", "say which migration to downgrade to: --to-migration REV"),
         ("database/shop --to-revision 2 --reason x", "a database rolls back to a migration"),
         ("database/shop --to-migration 1:2 --reason x", "--to-migration takes a migration"),
-        ("deployment/api --to-migration 2 --reason x", "--to-migration and --restore-backup apply"),
+        ("flag/x --to-migration 2 --reason x", "--to-migration applies to database and deployment"),
+        (
+            "deployment/api --restore-backup RB-ABCD --reason x",
+            "--restore-backup applies to database",
+        ),
         ("database/shop --restore-backup x --reason x", "--restore-backup takes the id"),
         (
             "database/shop --restore-backup RB-ABCD --to-migration 1 --reason x",
