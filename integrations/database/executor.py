@@ -252,13 +252,11 @@ class DatabaseExecutor:
             run, DatabaseStep.DOWNGRADE, progress, lambda: self._downgrade(target, run, fence)
         )
         await self._steps.step(run, DatabaseStep.CHECK, progress, lambda: self._check(target, run))
-        lost = run.measured_loss()
-        said = ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none"
         return ExecutionResult(
             from_revision=run.from_migration,
             to_revision=run.to_migration,
             detail=f"database `{target.name}` downgraded from migration {run.from_migration} to "
-            f"{run.to_migration}; rows lost (measured): {said}",
+            f"{run.to_migration}; rows lost (measured): {run.lost_said()}",
         )
 
     @staticmethod

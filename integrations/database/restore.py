@@ -118,13 +118,12 @@ class Restorer:
             (RestoreStep.SCALE_UP, one.scale_up),
         ):
             await self._steps.step(run, step, progress, work, left=one.left)
-        lost = run.measured_loss()
-        said = ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none"
         return ExecutionResult(
             from_revision=plan.from_migration,
             to_revision=plan.to_migration,
             detail=f"database `{plan.database}` restored from the backup taken by "
-            f"{plan.restore_from}; rows written since the backup and lost (measured): {said}",
+            f"{plan.restore_from}; rows written since the backup and lost (measured): "
+            f"{run.lost_said()}",
         )
 
 

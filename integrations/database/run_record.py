@@ -88,6 +88,10 @@ class DatabaseRun(BaseModel):
                 lost[column] = was - now
         return lost
 
+    def lost_said(self) -> str:
+        lost = self.measured_loss()
+        return ", ".join(f"{k}: {v}" for k, v in sorted(lost.items())) or "none"
+
     def downtime(self) -> float | None:
         """A downgrade: the schema changed under the application while its Job ran. A
         restore: the application was scaled down from the first step to the last."""

@@ -28,6 +28,14 @@ from sandbox.kube.store import ApiError, ObjectStore, now_iso
 # A Job with no activeDeadlineSeconds may run for ever on a real cluster; the sandbox stops a
 # stuck process after this long so that a test never hangs.
 SANDBOX_DEADLINE_SECONDS = 600
+# The Job controller's conditions: (type, reason, message), as it writes them.
+COMPLETE = ("Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+DEADLINE_EXCEEDED = ("Failed", "DeadlineExceeded", "Job was active longer than specified deadline")
+BACKOFF_LIMIT_EXCEEDED = (
+    "Failed",
+    "BackoffLimitExceeded",
+    "Job has reached the specified backoff limit",
+)
 
 
 def default_job(obj: dict[str, Any]) -> None:
@@ -192,31 +200,13 @@ class JobController:
             pod = self.store.create("pods", self._pod(job, running, "Running"))
             code = await self._process(pod, container, folder, env, deadline)
             if code is None:
-                self._finish(
-                    namespace,
-                    name,
-                    "Failed",
-                    "DeadlineExceeded",
-                    "Job was active longer than specified deadline",
-                )
+                self._finish(namespace, name, *DEADLINE_EXCEEDED)
                 return
             if code == 0:
-                self._finish(
-                    namespace,
-                    name,
-                    "Complete",
-                    "CompletionsReached",
-                    "Reached expected number of succeeded pods",
-                )
+                self._finish(namespace, name, *COMPLETE)
                 return
             self._count_failure(namespace, name, attempt + 1)
-        self._finish(
-            namespace,
-            name,
-            "Failed",
-            "BackoffLimitExceeded",
-            "Job has reached the specified backoff limit",
-        )
+        self._finish(namespace, name, *BACKOFF_LIMIT_EXCEEDED)
 
     def _count_failure(self, namespace: str, name: str, failed: int) -> None:
         job = self.store.get("jobs", namespace, name)
@@ -226,13 +216,7 @@ class JobController:
 
     async def _expire(self, namespace: str, name: str, deadline: float) -> None:
         await asyncio.sleep(deadline)
-        self._finish(
-            namespace,
-            name,
-            "Failed",
-            "DeadlineExceeded",
-            "Job was active longer than specified deadline",
-        )
+        self._finish(namespace, name, *DEADLINE_EXCEEDED)
 
     async def _process(
         self,

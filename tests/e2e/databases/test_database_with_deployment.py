@@ -7,8 +7,6 @@ finishes the undo and never downgrades twice."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,32 +21,15 @@ from sandbox.executor import ScriptedExecutor, ScriptedVerifier
 from sandbox.shop import NEW_IMAGE, OLD_IMAGE, sql
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.conftest import FakeClock, runbook_policy
+from tests.conftest import FakeClock
 from tests.e2e.cluster import image_of
 from tests.e2e.workflow import card, click, command, thread
 from tests.helpers import audit_actions
-from tests.shop import POLICY, ShopWorld, shop_world
+from tests.shop import ShopWorld
 
 pytestmark = pytest.mark.postgres
 SHOP_APP = target_from("deployment/shop", "prod")
 ASK = 'deployment/shop -n prod --severity P2 --reason "checkout fails since shop 2.0.0"'
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """rollbot's own records on SQLite here; the shop's database is PostgreSQL."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}"
-
-
-@pytest.fixture
-async def shop(tmp_path: Path) -> AsyncIterator[ShopWorld]:
-    async with shop_world(tmp_path) as world:
-        yield world
-
-
-@pytest.fixture
-def policy() -> ApprovalPolicy:
-    return runbook_policy().model_copy(update={"databases": {"shop": POLICY}})
 
 
 def _executors(executor: ScriptedExecutor, shop: ShopWorld) -> dict[str, Any]:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import tarfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.domain.policy import ApprovalPolicy
 from bot.domain.request import RequestState, TargetRef
 from bot.usecases.audit_export import verify_database
 from handlers.slack.ids import ActionId
@@ -23,31 +20,13 @@ from sandbox.executor import ScriptedExecutor
 from sandbox.shop import HEAD, sql
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import SandboxSlack
-from tests.conftest import runbook_policy
 from tests.e2e.workflow import answered, card, click, command, ephemerals, thread
 from tests.helpers import audit_actions
-from tests.shop import POLICY, ShopWorld, shop_world
+from tests.shop import ShopWorld
 
 pytestmark = pytest.mark.postgres
 SHOP_DB = TargetRef(kind="database", name="shop")
 ASK = 'database/shop --to-migration 0001_orders --severity P2 --reason "checkout fails since the 2.0 migration"'
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """rollbot's own records on SQLite here; the shop's database is PostgreSQL."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'rollbot.db'}"
-
-
-@pytest.fixture
-async def shop(tmp_path: Path) -> AsyncIterator[ShopWorld]:
-    async with shop_world(tmp_path) as world:
-        yield world
-
-
-@pytest.fixture
-def policy() -> ApprovalPolicy:
-    return runbook_policy().model_copy(update={"databases": {"shop": POLICY}})
 
 
 @pytest.fixture
