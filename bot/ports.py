@@ -89,8 +89,10 @@ class Preflight:
     # None where the platform has no such name. A known-bad destination is recognised by it.
     live_identity: str | None = None
     to_identity: str | None = None
-    # The schema migration the destination release expects (its pod template says), if any.
+    # The schema migration the destination release expects (its pod template says), if any,
+    # and the one the running release expects.
     expects_migration: str | None = None
+    live_migration: str | None = None
     # The database part of the plan: a downgrade that runs before the target's rollback.
     database: DatabasePlan | None = None
 
@@ -303,3 +305,12 @@ class Jobs(Protocol):
     async def scale(self, namespace: str, deployment: str, replicas: int) -> None:
         """Set the Deployment's replicas and wait until it runs that many."""
         ...
+
+
+class SchemaRecords(Protocol):
+    """Which schema migration each release of a Deployment expected, as rollbot saw it: what
+    an older revision needs when its template no longer says (annotated later, or pruned)."""
+
+    async def record(self, target: TargetRef, identity: str, migration: str) -> None: ...
+
+    async def recall(self, target: TargetRef, identity: str) -> str | None: ...

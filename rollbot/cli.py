@@ -110,7 +110,6 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
             from integrations.kubernetes.configmap import KubernetesConfigMapExecutor
             from rollbot.bootstrap.executors import (
                 codedeploy_executor,
-                database_executor,
                 flag_executor,
                 with_databases,
             )
@@ -121,10 +120,7 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
                 "codedeploy": codedeploy_executor(settings),
             }
             flags = flag_executor(settings, versions)
-            databases = database_executor(settings, policy, kube)
-            if databases is not None:
-                found["database"] = databases
-                found["deployment"] = with_databases(kube, databases, policy)
+            found |= with_databases(settings, policy, kube)
             return found | ({"flag": flags} if flags is not None else {})
 
         from bot.domain.request import TargetRef

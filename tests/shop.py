@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.domain.database_policy import DatabasePolicy, SecretKey
 from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
 from integrations.database.executor import DatabaseExecutor
+from integrations.database.schema_records import EvidenceSchemaRecords
 from integrations.evidence.store import LocalEvidenceStore
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.jobs import KubernetesJobs
@@ -57,7 +58,9 @@ async def shop_world(folder: Path, policy: DatabasePolicy = POLICY) -> AsyncIter
             store = LocalEvidenceStore(folder / "evidence")
             executor = DatabaseExecutor({"shop": policy}, jobs, store, env={"SHOP_DSN": url})
             kubernetes = KubernetesExecutor(kubeconfig=kubeconfig, rollout_timeout=30)
-            deployment = DeploymentWithItsDatabase(kubernetes, executor, {("prod", "shop"): "shop"})
+            records = EvidenceSchemaRecords(store)
+            owners = {("prod", "shop"): "shop"}
+            deployment = DeploymentWithItsDatabase(kubernetes, executor, owners, records)
             yield ShopWorld(url, kube, kubeconfig, store, executor, deployment)
         finally:
             await kube.stop()

@@ -24,6 +24,7 @@ from bot.ports import (
     Preflight,
     Progress,
     ReadableEvidence,
+    SchemaRecords,
     UnknownTargetError,
 )
 
@@ -36,9 +37,11 @@ class DeploymentWithItsDatabase:
         deployment: Executor,
         database: Executor,
         owners: Mapping[tuple[str, str], str],
+        records: SchemaRecords,
     ) -> None:
         self._deployment = deployment
         self._database = database
+        self._records = records
         # (namespace, deployment) → the database its releases migrate
         self._owners = owners
 
@@ -56,8 +59,10 @@ class DeploymentWithItsDatabase:
                 "deployments"
             )
         plan = await self._deployment.preflight(target, to_revision)
-        expected = to_migration or plan.expects_migration
-        if database is None or expected is None:
+        if database is None:
+            return plan
+        expected = to_migration or await self._expected(target, plan)
+        if expected is None:
             return plan
         if await self._database.live_revision(database) == expected:
             return plan  # the older release runs on today's schema
@@ -68,6 +73,19 @@ class DeploymentWithItsDatabase:
             changes=(*schema.changes, *plan.changes),
             database=schema.database,
         )
+
+    async def _expected(self, target: TargetRef, plan: Preflight) -> str | None:
+        """What the destination release expects: its template says, else what rollbot
+        recorded when it saw that release. Whatever a template says is recorded."""
+        for identity, said in (
+            (plan.live_identity, plan.live_migration),
+            (plan.to_identity, plan.expects_migration),
+        ):
+            if identity and said:
+                await self._records.record(target, identity, said)
+        if plan.expects_migration is not None or plan.to_identity is None:
+            return plan.expects_migration
+        return await self._records.recall(target, plan.to_identity)
 
     async def live_revision(self, target: TargetRef) -> str | None:
         return await self._deployment.live_revision(target)

@@ -177,6 +177,7 @@ class KubernetesExecutor:
             live_identity=", ".join(before) or None,
             to_identity=", ".join(after) or None,
             expects_migration=expected_migration(chosen["spec"]["template"]),
+            live_migration=expected_migration(deployment["spec"]["template"]),
         )
 
     def _check_access(self, target: TargetRef) -> None:

@@ -65,27 +65,26 @@ def flag_executor(
     return None
 
 
-def database_executor(settings: Settings, policy: ApprovalPolicy, kube: Any) -> Any | None:
-    """The databases the policy declares, rolled back with Jobs on the services' cluster; the
-    backups go to the evidence store. None when the policy declares none."""
+def with_databases(settings: Settings, policy: ApprovalPolicy, kube: Any) -> dict[str, Any]:
+    """The databases the policy declares, rolled back with Jobs on the services' cluster (the
+    backups and the schema records go to the evidence store), and the Deployments whose
+    releases carry their migrations rolled back with their schema. Empty when none."""
     if not policy.databases:
-        return None
+        return {}
     from bot.ports import SystemClock
+    from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
     from integrations.database.executor import DatabaseExecutor
+    from integrations.database.schema_records import EvidenceSchemaRecords
     from integrations.evidence.store import store_from
     from integrations.kubernetes.jobs import KubernetesJobs
 
     store = store_from(settings, policy.evidence.retention, SystemClock())
-    return DatabaseExecutor(policy.databases, KubernetesJobs(kube), store)
-
-
-def with_databases(deployment: Any, database: Any, policy: ApprovalPolicy) -> Any:
-    """Deployments whose releases carry a database's migrations roll back with their schema."""
-    from bot.usecases.migrating_rollback import DeploymentWithItsDatabase
-
+    database = DatabaseExecutor(policy.databases, KubernetesJobs(kube), store)
     owners = {
         (db.namespace, name): db_name
         for db_name, db in policy.databases.items()
         for name in db.deployments
     }
-    return DeploymentWithItsDatabase(deployment, database, owners)
+    records = EvidenceSchemaRecords(store)
+    deployment = DeploymentWithItsDatabase(kube, database, owners, records)
+    return {"database": database, "deployment": deployment}

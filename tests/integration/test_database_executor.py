@@ -210,3 +210,24 @@ async def test_a_backup_the_store_has_no_room_for_is_refused(shop: ShopWorld) ->
         refused.value
     )
     assert await sql(shop.url, "SELECT version_num FROM alembic_version") == HEAD
+
+
+async def test_the_schema_a_release_expected_is_recorded_and_recalled_when_its_template_forgets(
+    shop: ShopWorld,
+) -> None:
+    app = TargetRef(kind="deployment", name="shop", namespace="prod")
+    first = await shop.deployment.preflight(app, None)
+    assert first.database is not None
+    assert first.database.to_migration == "0001_orders"
+    assert len(await shop.store.names("schemas/prod/shop/")) == 2  # both releases seen
+    # revision 1's ReplicaSet loses its annotation (its template was annotated later, by hand)
+    [old] = [
+        rs
+        for rs in shop.kube.store.list("replicasets", "prod")
+        if rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    ]
+    del old["spec"]["template"]["metadata"]["annotations"]
+    shop.kube.store.replace("replicasets", old)
+    again = await shop.deployment.preflight(app, None)
+    assert again.expects_migration is None  # the template no longer says
+    assert again.database == first.database  # rollbot remembered what it said
