@@ -104,6 +104,7 @@ def executors_for(settings: Settings) -> tuple[Any, Any, dict[str, Any]]:
             context=settings.kube_context,
             contexts=contexts,
             request_timeout=settings.kube_request_timeout_seconds,
+            plain_undo=frozenset(n for n, svc in policy.services.items() if svc.helm != "refuse"),
         )
 
         def executors(versions: Any) -> dict[str, Any]:

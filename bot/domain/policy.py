@@ -252,6 +252,9 @@ class ServicePolicy(BaseModel):
     kube_context: str | None = None
     # How recovery is proven after a rollback (the SOC 2 rollback and recovery procedures: no validation of recovery is a finding).
     verification: VerificationPolicy = VerificationPolicy()
+    # A Helm-managed Deployment: refuse a kubectl-style undo (roll the release back instead),
+    # or allow it for this service.
+    helm: Literal["refuse", "kubectl-undo"] = "refuse"
 
 
 class PagingPolicy(BaseModel):

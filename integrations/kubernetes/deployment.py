@@ -2,8 +2,7 @@
 `kubectl rollout status` watches, through the official client (off the event loop).
 
 Works on plain JSON dicts, the same objects kubectl sees, so the behaviour can be compared
-with kubectl line for line (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go, rollout_status.go).
-"""
+with kubectl line for line (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go, rollout_status.go)."""
 
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from bot.ports import (
     UnknownTargetError,
 )
 from integrations.kubernetes.evidence import capture_deployment, readable_deployment
+from integrations.kubernetes.owners import refuse_if_owned
 from integrations.kubernetes.rollout import (
     CONFLICT_RETRIES,
     AccessDeniedError,
@@ -65,7 +65,9 @@ class KubernetesExecutor:
         request_timeout: float = 10.0,
         api_client_factory: Callable[[], Any] | None = None,
         contexts: Mapping[str, str] | None = None,
+        plain_undo: frozenset[str] = frozenset(),
     ) -> None:
+        self._plain_undo = plain_undo  # Helm-managed services the policy lets a plain undo
         self._kubeconfig = kubeconfig
         self._context = context
         self.rollout_timeout = rollout_timeout
@@ -156,6 +158,8 @@ class KubernetesExecutor:
 
     def _preflight_sync(self, target: TargetRef, to_revision: str | None) -> Preflight:
         deployment = self._deployment(target)
+        plain = target.name in self._plain_undo
+        refuse_if_owned(self.api_for(target), target, deployment, plain, self.request_timeout)
         if deployment["spec"].get("paused"):
             raise UnknownTargetError(f"`{target.label}` is paused; resume it before rolling back")
         chosen = self._choose(deployment, to_revision, target)

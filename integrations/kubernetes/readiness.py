@@ -12,34 +12,9 @@ from bot.domain.request import TargetRef
 from bot.domain.rollback_readiness import RollbackPathFacts
 from bot.ports import AdapterError, ExecutionError
 from integrations.kubernetes.deployment import KubernetesExecutor
+from integrations.kubernetes.owners import gitops_owner
 from integrations.kubernetes.rollout import revision_of, rollout_state
 from integrations.kubernetes.threads import in_kube_thread
-
-ARGO_TRACKING = "argocd.argoproj.io/tracking-id"  # "<app>:<group>/<kind>:<namespace>/<name>"
-ARGO_INSTANCE = "argocd.argoproj.io/instance"
-FLUX_KUSTOMIZE = "kustomize.toolkit.fluxcd.io/name"
-FLUX_HELM = "helm.toolkit.fluxcd.io/name"
-HELM_RELEASE = "meta.helm.sh/release-name"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-
-
-def gitops_owner(metadata: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(who owns it, a marker naming no owner) from the Deployment's labels and annotations."""
-    labels, notes = metadata.get("labels") or {}, metadata.get("annotations") or {}
-    if tracking := notes.get(ARGO_TRACKING):
-        return f"Argo CD application {tracking.partition(':')[0]}", None
-    if instance := labels.get(ARGO_INSTANCE):
-        return f"Argo CD application {instance}", None
-    for label, controller in ((FLUX_KUSTOMIZE, "Kustomization"), (FLUX_HELM, "HelmRelease")):
-        if name := labels.get(label):
-            namespace = labels.get(label.replace("/name", "/namespace"), "")
-            return f"Flux {controller} {namespace + '/' if namespace else ''}{name}", None
-    if release := notes.get(HELM_RELEASE):
-        return f"Helm release {release}", None
-    managed = labels.get(MANAGED_BY)
-    if managed and managed.lower() not in ("kubectl", "rollbot"):
-        return None, f"the label {MANAGED_BY}={managed}"
-    return None, None
 
 
 def rollback_path(
