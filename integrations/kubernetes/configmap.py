@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from bot.audit.readable import fields
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import (
+    Clock,
     ConfigVersion,
     ConfigVersions,
     EvidenceWindow,
@@ -24,8 +25,10 @@ from bot.ports import (
     Preflight,
     Progress,
     ReadableEvidence,
+    SystemClock,
     UnknownTargetError,
 )
+from integrations.kubernetes.config_readers import ConfigReaders
 from integrations.kubernetes.deployment import KubernetesExecutor
 from integrations.kubernetes.rollout import (
     CONFLICT_RETRIES,
@@ -44,9 +47,13 @@ def content_identity(version: ConfigVersion) -> str:
 
 
 class KubernetesConfigMapExecutor:
-    def __init__(self, cluster: KubernetesExecutor, versions: ConfigVersions) -> None:
+    def __init__(
+        self, cluster: KubernetesExecutor, versions: ConfigVersions, clock: Clock | None = None
+    ) -> None:
         self._cluster = cluster
         self._versions = versions
+        self._readers = ConfigReaders(cluster)
+        self._clock = clock or SystemClock()
 
     def _read(self, target: TargetRef) -> dict[str, Any]:
         core = client.CoreV1Api(self._cluster.api_for(target))
@@ -86,11 +93,17 @@ class KubernetesConfigMapExecutor:
             raise UnknownTargetError(
                 f"`{target.label}` already holds the content of version {chosen.version}"
             )
+        readers = await in_kube_thread(self._readers.of, target)
+        restarts = (
+            f"; then restarts {', '.join(f'deployment/{r.name}' for r in readers)}, which read it"
+            if readers
+            else "; no Deployment in the namespace reads it"
+        )
         return Preflight(
             live_revision=str(current),
             to_revision=str(chosen.version),
-            summary=f"version {current} → {chosen.version}: keys {', '.join(keys)}",
-            changes=tuple(f"key {k}" for k in keys),
+            summary=f"version {current} → {chosen.version}: keys {', '.join(keys)}{restarts}",
+            changes=(*(f"key {k}" for k in keys), *(f"restarts {r.label}" for r in readers)),
             # the content, not rollbot's version number: the same content is the same config
             live_identity=content_identity(seen),
             to_identity=content_identity(chosen),
@@ -138,14 +151,21 @@ class KubernetesConfigMapExecutor:
         await progress(
             f"restored `{target.label}` to the content of version {chosen.version}; changed keys: {', '.join(keys)}"
         )
-        await progress(
-            "pods read ConfigMaps at start: restart the workloads that use it if they do not reload"
-        )
+        await self._restart_readers(target, progress, fence)
         return ExecutionResult(
             from_revision=str(current),
             to_revision=str(written.version),
             detail=f"keys {', '.join(keys)}",
         )
+
+    async def _restart_readers(self, target: TargetRef, progress: Progress, fence: Fence) -> None:
+        """Pods read a ConfigMap when they start: each Deployment that reads it is restarted
+        (`kubectl rollout restart`) and followed until its new pods are ready."""
+        for reader in await in_kube_thread(self._readers.of, target):
+            await fence()
+            was, patched = await in_kube_thread(self._readers.restart, reader, self._clock.now())
+            await progress(f"restarted `{reader.label}`, which reads `{target.label}`; watching")
+            await self._cluster.follow(reader, was, patched, progress)
 
     async def resume(
         self, request: RollbackRequest, progress: Progress, fence: Fence | None = None

@@ -319,7 +319,7 @@ class KubernetesExecutor:
         await progress(
             f"patched `{target.label}` back to the template of revision {request.to_revision or 'previous'}; watching the rollout"
         )
-        return await self._follow(target, revision_of(before), patched, progress)
+        return await self.follow(target, revision_of(before), patched, progress)
 
     async def resume(
         self, request: RollbackRequest, progress: Progress, fence: Fence | None = None
@@ -344,9 +344,9 @@ class KubernetesExecutor:
             f"`{target.label}` is at revision {revision_of(current)}; following its rollout"
         )
         baseline = int(request.baseline_revision or revision_of(current))
-        return await self._follow(target, baseline, current, progress)
+        return await self.follow(target, baseline, current, progress)
 
-    async def _follow(
+    async def follow(
         self, target: TargetRef, was: int, patched: dict[str, Any], progress: Progress
     ) -> ExecutionResult:
         loop = asyncio.get_running_loop()

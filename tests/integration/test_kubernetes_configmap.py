@@ -18,6 +18,7 @@ from bot.store.engine import create_engine
 from bot.store.uow import UnitOfWorkFactory
 from integrations.kubernetes.configmap import KubernetesConfigMapExecutor, changed_keys
 from integrations.kubernetes.deployment import KubernetesExecutor
+from sandbox.kube.controller import default_deployment
 from sandbox.kube.server import SandboxKube
 from tests.conftest import FakeClock
 from tests.helpers import unfenced
@@ -127,3 +128,88 @@ async def test_capture_redacts_credential_like_keys(
 
 def test_changed_keys() -> None:
     assert changed_keys({"a": "1", "b": "2"}, {"b": "3", "c": "4"}) == ["a", "b", "c"]
+
+
+async def _deployment(kube: SandboxKube, name: str, pod_spec: dict[str, object]) -> None:
+    created = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "prod"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec},
+        },
+    }
+    default_deployment(created)
+    kube.store.create("deployments", created)
+    await kube.controller.idle()
+
+
+async def test_a_restore_restarts_the_deployments_that_read_the_configmap(
+    kube: SandboxKube, configmaps: KubernetesConfigMapExecutor
+) -> None:
+    envfrom = {
+        "containers": [
+            {"name": "api", "image": "api:1", "envFrom": [{"configMapRef": {"name": "api-config"}}]}
+        ]
+    }
+    mounted = {
+        "containers": [{"name": "worker", "image": "worker:1"}],
+        "volumes": [{"name": "cfg", "configMap": {"name": "api-config"}}],
+    }
+    keyref = {
+        "containers": [
+            {
+                "name": "cron",
+                "image": "cron:1",
+                "env": [
+                    {
+                        "name": "L",
+                        "valueFrom": {
+                            "configMapKeyRef": {"name": "api-config", "key": "LOG_LEVEL"}
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+    other = {
+        "containers": [
+            {"name": "web", "image": "web:1", "envFrom": [{"configMapRef": {"name": "web-config"}}]}
+        ]
+    }
+    for name, spec in (("api", envfrom), ("worker", mounted), ("cron", keyref), ("web", other)):
+        await _deployment(kube, name, spec)
+    assert await configmaps.live_revision(CONFIG) == "1"
+    _edit(kube, LOG_LEVEL="debug")
+    pre = await configmaps.preflight(CONFIG, None)
+    assert pre.summary.endswith(
+        "then restarts deployment/api, deployment/cron, deployment/worker, which read it"
+    )
+    assert "restarts deployment/api -n prod" in pre.changes
+
+    lines: list[str] = []
+
+    async def progress(line: str) -> None:
+        lines.append(line)
+
+    request = make_request(RollbackType.CONFIGURATION).model_copy(
+        update={"target": CONFIG, "to_revision": "1"}
+    )
+    await configmaps.execute(request, progress, unfenced)
+    for name in ("api", "worker", "cron"):
+        live = kube.store.get("deployments", "prod", name)
+        assert live is not None
+        assert (
+            "kubectl.kubernetes.io/restartedAt"
+            in live["spec"]["template"]["metadata"]["annotations"]
+        )
+        assert live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    web = kube.store.get("deployments", "prod", "web")
+    assert web is not None
+    assert web["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"  # untouched
+    assert (
+        "restarted `deployment/api -n prod`, which reads `configmap/api-config -n prod`; watching"
+        in lines
+    )
