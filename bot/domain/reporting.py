@@ -11,6 +11,7 @@ from statistics import mean
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.events import Obligation, ObligationKind
+from bot.domain.rollback_tests import RollbackTests
 from bot.domain.severity import Severity
 
 K = ObligationKind
@@ -121,6 +122,8 @@ class MonthlyReport(BaseModel):
     trends: tuple[Trend, ...]
     targets: dict[str, str]
     definitions: dict[str, str]
+    # the month's drills and readiness answers (None: not read for this report)
+    rollback_tests: RollbackTests | None = None
 
 
 MonthlyMetrics.model_rebuild()
@@ -175,6 +178,8 @@ DEFINITIONS = {
     "late customer notifications": "customers told after the severity's deadline (P1 30 min, P2 2 h, P3 4 h), or not yet told past it",
     "overdue": "post-mortems (48 h) and retroactive approvals (4 h) met late, or unmet past their deadline when the report was made",
     "recovery time objectives": "executed rollbacks that finished, from the rollback starting to the platform reporting it done, within the change management guide's objectives (a database rollback under 1 hour, a deployment rollback under 15 minutes) and the rollback standard's 10 minutes for a deployment; a deployment rollback with a database step counts as a database rollback",
+    "rollback drills": "rollbacks rehearsed in a drill environment in the month (`rollbot drill`); a drill passes when its rollback is verified within the policy's target and the roll-forward restores the starting version (rollback standard)",
+    "readiness gate": "the answers `rollbot readiness` gave deploys in the month; not ready holds the deploy back until its rollback has a recent passing drill",
     "trend": "this month against the month before: improving when MTTR or the rollback count fell, or the success rate rose",
 }
 
@@ -265,7 +270,11 @@ def _direction(before: float | None, now: float | None, lower_is_better: bool) -
 
 
 def monthly_report(
-    facts: list[RollbackFacts], month: Month, now: datetime, deployments: int | None = None
+    facts: list[RollbackFacts],
+    month: Month,
+    now: datetime,
+    deployments: int | None = None,
+    tests: RollbackTests | None = None,
 ) -> MonthlyReport:
     this = month_metrics(facts, month, now, deployments)
     previous = month_metrics(facts, month.before, now)
@@ -288,7 +297,13 @@ def monthly_report(
         "rollback rate < 5 %": _verdict(this.rollback_rate, lambda v: v < 0.05),
         **{name: _objective_verdict(o) for name, o in this.rollback_times.items()},
     }
-    return MonthlyReport(metrics=this, trends=trends, targets=targets, definitions=DEFINITIONS)
+    return MonthlyReport(
+        metrics=this,
+        trends=trends,
+        targets=targets,
+        definitions=DEFINITIONS,
+        rollback_tests=tests,
+    )
 
 
 def _verdict(value: float | None, good: Callable[[float], bool]) -> str:

@@ -13,6 +13,7 @@ from bot.domain.audit_words import in_words
 from bot.domain.policy import ReportingPolicy
 from bot.domain.reporting import Month, MonthlyReport, RollbackFacts, monthly_report
 from bot.domain.request import RollbackRequest
+from bot.domain.rollback_tests import rollback_test_rows, rollback_tests
 from bot.ports import Clock, EvidenceStore, EvidenceStoreError, RoleDirectory
 from bot.store.uow import UnitOfWork
 
@@ -126,6 +127,10 @@ class ReportService:
                 stories[str(entry.request_id)].append((entry.at, words))
             head = await uow.audit.head()
             last = await uow.audit.last_checkpoint()
+            tests = rollback_tests(
+                await uow.drills.between(month.start, month.end),
+                await uow.drills.answers(month.start, month.end),
+            )
         details = [
             IncidentDetail(
                 request,
@@ -138,7 +143,7 @@ class ReportService:
             for request, sha in found
         ]
         now = self._clock.now()
-        report = monthly_report([d.facts for d in details], month, now, deployments)
+        report = monthly_report([d.facts for d in details], month, now, deployments, tests)
         return AuditorReport(
             report=report,
             incidents=[d for d in details if month.start <= d.request.created_at < month.end],
@@ -177,6 +182,7 @@ def summary_rows(report: MonthlyReport) -> list[tuple[str, str]]:
         ("late customer notifications", str(m.late_customer_notifications)),
         ("overdue post-mortems", ", ".join(m.overdue_post_mortems) or "none"),
         ("overdue retroactive approvals", ", ".join(m.overdue_retro_approvals) or "none"),
+        *(rollback_test_rows(report.rollback_tests) if report.rollback_tests else []),
     ]
 
 
@@ -188,6 +194,9 @@ def as_json(auditor: AuditorReport) -> str:
         "metrics": report.metrics.model_dump(mode="json"),
         "trends": [t.model_dump(mode="json") for t in report.trends],
         "targets": report.targets,
+        "rollback_tests": report.rollback_tests.model_dump(mode="json")
+        if report.rollback_tests
+        else None,
         "definitions": report.definitions,
         "audit": {
             "head": auditor.audit_head,

@@ -222,6 +222,13 @@ async def test_the_readiness_gate_wants_a_recent_passing_drill_and_a_rollback_pa
     assert code == 1
     assert "no drill has rolled deployment/api back from v9" in out
 
+    # the month's report counts the drill and every answer the gate gave
+    code, out = await _cli(env, "report", "--month", datetime.now(UTC).strftime("%Y-%m"))
+    assert code == 0, out
+    assert "1 (1 passed, slowest verified in" in out
+    assert "4 answers, 1 ready, 3 not ready" in out
+    assert "v2 to deployment/api -n prod; v9 to deployment/api -n prod" in out
+
 
 async def test_the_gate_refuses_a_drill_older_than_its_window(
     runtime: Runtime, policy: ApprovalPolicy, kube: SandboxKube, tmp_path: Path

@@ -10,7 +10,14 @@ from bot.domain import drills as dr
 from bot.domain.drill_policy import DrillPolicy
 from bot.domain.people import Person
 from bot.domain.request import TargetRef
-from bot.domain.rollback_readiness import RollbackPathFacts, assess, ran_version
+from bot.domain.rollback_readiness import (
+    Condition,
+    ReadinessAnswer,
+    RollbackPathFacts,
+    assess,
+    ran_version,
+)
+from bot.domain.rollback_tests import rollback_test_rows, rollback_tests
 
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 STAGING = TargetRef(kind="deployment", name="api", namespace="staging")
@@ -206,3 +213,28 @@ def test_a_drill_ran_a_version_by_image_tag_or_revision() -> None:
     assert ran_version(drill, "repo/side:1.4")
     assert ran_version(drill, "3")
     assert not ran_version(drill, "v1")
+
+
+def test_the_months_rollback_tests_for_the_report() -> None:
+    failed = _through(_drill(id="DR-FAILED"), dr.StepFailed(at=_at(5), reason="rollout stuck"))
+    slow = _passing(verified_at=200)
+    running = _drill(id="DR-RUNNING")
+
+    def answer(ok: bool, version: str) -> ReadinessAnswer:
+        held = (Condition(name="drilled", ok=ok, line="a drill"),)
+        return ReadinessAnswer(target=PROD, version=version, at=T0, conditions=held)
+
+    answers = [answer(False, "api:1.3.0"), answer(False, "api:1.3.0"), answer(True, "api:1.3.0")]
+    tests = rollback_tests([_passing(), slow, failed, running], answers)
+    assert (tests.drills, tests.passed, tests.gate_answers, tests.gate_ready) == (4, 2, 3, 1)
+    assert tests.failed == (
+        "DR-FAILED deployment/api -n staging: rolling back to the previous version: rollout stuck",
+    )
+    assert tests.slowest_verified == "3 min 20 s"
+    assert tests.held_back == ("api:1.3.0 to deployment/api -n prod",)  # said once
+    rows = dict(rollback_test_rows(tests))
+    assert rows["rollback drills"] == "4 (2 passed, slowest verified in 3 min 20 s)"
+    assert rows["readiness gate"] == "3 answers, 1 ready, 2 not ready"
+    quiet = dict(rollback_test_rows(rollback_tests([], [])))
+    assert quiet["rollback drills"] == "0 (0 passed)"
+    assert (quiet["failed drills"], quiet["deploys held back"]) == ("none", "none")
