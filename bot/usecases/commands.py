@@ -73,6 +73,11 @@ class ShowHistory:
 
 
 @dataclass(frozen=True)
+class ShowDrills:
+    target: TargetRef
+
+
+@dataclass(frozen=True)
 class MeetObligationCommand:
     request_id: str
     kind: ObligationKind
@@ -96,6 +101,7 @@ Command = (
     | ShowStatus
     | ListOpen
     | ShowHistory
+    | ShowDrills
     | OpenRollback
     | MeetObligationCommand
     | ApproveRetroactively

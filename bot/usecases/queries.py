@@ -1,4 +1,5 @@
-"""Reading requests: where one stands, what is open in a channel, a target's history."""
+"""Reading requests: where one stands, what is open in a channel, a target's history, and the
+target's rollback drills."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.acts import sees_details
+from bot.domain.drills import Drill
 from bot.domain.errors import DomainError
 from bot.domain.request import RollbackRequest, TargetRef
 from bot.ports import RoleDirectory
@@ -59,3 +61,10 @@ class RequestQueries:
     async def history(self, target: TargetRef) -> list[RollbackRequest]:
         async with self._uow() as uow:
             return await uow.requests.for_target(target)
+
+    async def drills(self, target: TargetRef, most: int = 5) -> list[Drill]:
+        """`/rollback drills`: the target's latest drills, newest first."""
+        async with self._uow() as uow:
+            found = await uow.drills.of_target(target.kind, target.name)
+        mine = [d for d in found if d.target == target]
+        return sorted(mine, key=lambda d: d.started_at, reverse=True)[:most]

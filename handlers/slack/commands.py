@@ -20,6 +20,7 @@ from bot.usecases.commands import (
     MeetObligationCommand,
     OpenForm,
     OpenRollback,
+    ShowDrills,
     ShowHelp,
     ShowHistory,
     ShowReport,
@@ -28,6 +29,7 @@ from bot.usecases.commands import (
 from bot.usecases.inbox import InboxUnavailableError
 from handlers.blockkit import cards, forms
 from handlers.blockkit.cards import Message, escape
+from handlers.blockkit.drills import drills_reply
 from handlers.slack.context import actor_from_command, idempotency_key, origin_of_command
 from handlers.slack.deps import HandlerDeps
 from handlers.slack.grammar import USAGE, parse_command
@@ -72,6 +74,10 @@ async def _history(command: ShowHistory, inv: Invocation, deps: HandlerDeps) -> 
     return cards.history_reply(command.target.label, [(s.request, s.details) for s in shown])
 
 
+async def _drills(command: ShowDrills, inv: Invocation, deps: HandlerDeps) -> Message | None:
+    return drills_reply(command.target.label, await deps.queries.drills(command.target))
+
+
 async def _meet(
     command: MeetObligationCommand, inv: Invocation, deps: HandlerDeps
 ) -> Message | None:
@@ -108,6 +114,7 @@ STEPS: dict[type[Any], Step] = {
     ShowStatus: _status,
     ListOpen: _list,
     ShowHistory: _history,
+    ShowDrills: _drills,
     MeetObligationCommand: _meet,
     ApproveRetroactively: _retro,
     OpenRollback: _open,

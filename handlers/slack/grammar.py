@@ -28,6 +28,7 @@ from bot.usecases.commands import (
     MeetObligationCommand,
     OpenForm,
     OpenRollback,
+    ShowDrills,
     ShowHelp,
     ShowHistory,
     ShowReport,
@@ -43,6 +44,7 @@ USAGE = """\
 • `/rollback status [ID]` — where a request stands
 • `/rollback list` — open requests in this channel
 • `/rollback history <kind>/<name> [-n NAMESPACE]` — past rollback requests for a target
+• `/rollback drills <kind>/<name> [-n NAMESPACE]` — the target's latest rollback drills
 • `/rollback postmortem|review|written-approval <ID> <link>`, `/rollback approve-retro <ID>` — meet what is owed
 • `/rollback customers-notified <ID> [how]` — customers were told (due: P1 30 min, P2 2 h, P3 4 h)
 • `/rollback report [YYYY-MM]` — the month's incident metrics and charts, in this channel
@@ -212,11 +214,12 @@ def _parse(text: str) -> Command:
         if len(rest) != 1 or not REQUEST_ID.match(rest[0].upper()):
             raise CommandError("`approve-retro` takes one request id such as RB-7K2Q9X")
         return ApproveRetroactively(rest[0].upper())
-    if head == "history":
+    if head in ("history", "drills"):
         if not rest or "/" not in rest[0]:
-            raise CommandError("`history` takes a target such as deployment/api -n prod")
+            raise CommandError(f"`{head}` takes a target such as deployment/api -n prod")
         opts = _options(rest[1:])
-        return ShowHistory(target=target_from(rest[0], opts.get("namespace"), opts.get("env")))
+        target = target_from(rest[0], opts.get("namespace"), opts.get("env"))
+        return ShowHistory(target=target) if head == "history" else ShowDrills(target=target)
     if "/" in head:
         return _open(head, rest)
     raise CommandError(f"unknown subcommand `{head}`")

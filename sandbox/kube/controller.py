@@ -357,6 +357,26 @@ class DeploymentController:
                 f'ReplicaSet "{new_name}" has successfully progressed.',
             ),
         )
+        self._clean_up(namespace, name, new_name)
+
+    def _clean_up(self, namespace: str, name: str, new_name: str) -> None:
+        """Once a rollout completes, old ReplicaSets past revisionHistoryLimit are deleted,
+        oldest revision first, only those scaled to nothing (cleanupDeployment in
+        k8s.io/kubernetes pkg/controller/deployment/sync.go)."""
+        deployment = self.store.get("deployments", namespace, name)
+        if deployment is None or "revisionHistoryLimit" not in deployment["spec"]:
+            return
+        limit = int(deployment["spec"]["revisionHistoryLimit"])
+        cleanable = [
+            rs
+            for rs in self._owned(deployment)
+            if rs["metadata"]["name"] != new_name
+            and not rs["spec"].get("replicas")
+            and not (rs.get("status") or {}).get("replicas")
+        ]
+        cleanable.sort(key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION, 0)))
+        for rs in cleanable[: max(len(cleanable) - limit, 0)]:
+            self.store.delete("replicasets", namespace, rs["metadata"]["name"])
 
     async def idle(self) -> None:
         """Wait until nothing is queued and every rollout in flight has finished (tests)."""

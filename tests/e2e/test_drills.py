@@ -31,6 +31,8 @@ from rollbot.cli import app
 from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.service import SandboxService
+from sandbox.slack.driver import SlackDriver
+from tests.e2e.workflow import command
 from tests.helpers import audit_actions
 
 STAGING = target_from("deployment/api", "staging")
@@ -274,3 +276,25 @@ async def test_the_gate_over_http_answers_only_with_its_token(
         ever = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
         kept = await uow.drills.answers(*ever)
     assert [a.ready for a in kept] == [False, True]  # the 401 and 400 asked nothing
+
+
+async def test_slack_shows_a_targets_latest_drills(
+    runtime: Runtime,
+    policy: ApprovalPolicy,
+    kube: SandboxKube,
+    tmp_path: Path,
+    driver: SlackDriver,
+    channel: str,
+) -> None:
+    said = await command(runtime, driver, channel, "U0ALICE", "drills deployment/api -n staging")
+    assert said.startswith("No rollback drills of `deployment/api -n staging` yet")
+    runner = _runner(runtime, policy, kube, tmp_path)
+    drill = await runner.run(STAGING, ALICE)  # type: ignore[attr-defined]
+    said = await command(runtime, driver, channel, "U0ALICE", "drills deployment/api -n staging")
+    first, line = said.splitlines()
+    assert first == "*Rollback drills of `deployment/api -n staging`* (newest first)"
+    assert line.startswith(f":white_check_mark: {drill.id} in staging · ")
+    assert " · passed · rollback verified in " in line
+    assert line.endswith("(target 5 min)")
+    other = await command(runtime, driver, channel, "U0ALICE", "drills deployment/api -n prod")
+    assert other.startswith("No rollback drills of `deployment/api -n prod` yet")

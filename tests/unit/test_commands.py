@@ -11,6 +11,7 @@ from bot.usecases.commands import (
     ListOpen,
     OpenForm,
     OpenRollback,
+    ShowDrills,
     ShowHelp,
     ShowStatus,
 )
@@ -26,6 +27,10 @@ from handlers.slack.grammar import CommandError, parse_command
         ("list", ListOpen()),
         ("status", ShowStatus(request_id=None)),
         ("status rb-7k2q9x", ShowStatus(request_id="RB-7K2Q9X")),
+        (
+            "drills deployment/api -n staging",
+            ShowDrills(target=TargetRef(kind="deployment", name="api", namespace="staging")),
+        ),
         (
             'deployment/api -n prod --severity p0 --reason "5xx after v1.3.0" --ticket https://jira/INC-1',
             OpenRollback(
@@ -127,6 +132,7 @@ def test_parses(text: str, expected: object) -> None:
         ("list now", "`list` takes no arguments"),
         ("status RB-1 RB-2", "`status` takes one request id"),
         ("status 42", "`status` takes one request id"),
+        ("drills api", "`drills` takes a target such as deployment/api -n prod"),
         ("deployment/", "unknown target `deployment/`"),
         ("deployment/api -n Prod --reason x", "`Prod` is not a valid Kubernetes namespace"),
         ("deployment/api --reason x --reason y", "`--reason` is given twice"),
