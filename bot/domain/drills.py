@@ -11,6 +11,7 @@ and the roll-forward restoring the start."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -252,3 +253,33 @@ def inspect_commands(drill: Drill) -> tuple[str, ...]:
     if target.kind == "configmap":
         return (f"kubectl -n {target.namespace or 'default'} get configmap/{target.name} -o yaml",)
     return (f"rollbot requests list --target {target.label}",)
+
+
+def _ago(span: timedelta) -> str:
+    if span >= timedelta(days=2):
+        return f"{span.days} days"
+    if span >= timedelta(hours=1):
+        return f"{int(span.total_seconds() // 3600)} h"
+    return f"{max(int(span.total_seconds() // 60), 0)} min"
+
+
+def last_rehearsal(
+    drills: Sequence[Drill], target: TargetRef, environments: tuple[str, ...], now: datetime
+) -> str | None:
+    """What the card says of the last drill of this rollback (the same service rehearsed in a
+    drill environment); None when drills are off and none ran."""
+    done = [d for d in drills if d.finished_at is not None and d.state is not DrillState.RUNNING]
+    if not done:
+        if not environments:
+            return None
+        return (
+            f"never: `rollbot drill {target.kind}/{target.name} -n {environments[0]}` rehearses it"
+        )
+    last = max(done, key=lambda d: d.finished_at or d.started_at)
+    ago = _ago(now - (last.finished_at or last.started_at))
+    if last.state is DrillState.PASSED and last.time_to_verified is not None:
+        return (
+            f"{last.id} in {last.environment}, {ago} ago: passed, rollback verified in "
+            f"{said_duration(last.time_to_verified)} (target {said_duration(last.target_time)})"
+        )
+    return f"{last.id} in {last.environment}, {ago} ago: FAILED ({last.failure or 'failed'})"

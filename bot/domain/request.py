@@ -157,6 +157,8 @@ class RollbackRequest(BaseModel):
     database_plan: DatabasePlan | None = None
     # the migration a person named for the destination (`--to-migration`), checked again with it
     requested_migration: str | None = None
+    # the last rehearsal of this rollback (a drill of the same service), as the card says it
+    last_drill: str | None = None
     # Recovery checks by kind (health_check, smoke_tests, metrics), as the verifier reported them.
     verification: dict[str, str] = {}
     # When the problem was first seen (an alert's startsAt), for MTTD; None if a person opened it.

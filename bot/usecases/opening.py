@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain import events as ev
 from bot.domain.acts import check_rule
 from bot.domain.decision import answered_by_target, decide_rollback_or_fix
+from bot.domain.drills import last_rehearsal
 from bot.domain.errors import DomainError
 from bot.domain.incident import Incident, incident_channel_name
 from bot.domain.notices import RequestOpened, page_for
@@ -72,6 +73,18 @@ class _Checked:
     roles: frozenset[Role]
     security: tuple[str, ...]
     known_bad: str | None  # the plan re-deploys what a recent rollback rolled back from
+    last_drill: str | None = None  # the card's line on this rollback's last rehearsal
+
+
+def _rollback_type(command: OpenRollback, checked: _Checked) -> RollbackType:
+    """The matrix row the request is approved under: what the plan really does decides."""
+    planned = checked.preflight.database
+    if planned is not None:  # a database in the plan: its rows' approvals
+        restore = planned.restore_from is not None
+        return RollbackType.DATABASE_RESTORE if restore else RollbackType.DATABASE
+    if checked.known_bad and command.rollback_type is RollbackType.DEPLOYMENT_LAST_VERSION:
+        return RollbackType.DEPLOYMENT_OLDER_VERSION  # it needs that approval
+    return command.rollback_type
 
 
 def _assessment(command: OpenRollback, actor: Person) -> SeverityAssessment:
@@ -125,7 +138,12 @@ class RollbackService:
             # refused before a channel is made for it
             _refuse_if_open(await uow.requests.open_for_target(command.target))
             earlier = await uow.requests.for_target(command.target)
+            drills = await uow.drills.of_target(command.target.kind, command.target.name)
         checked = await self._check(command, actor, earlier)
+        rehearsed = last_rehearsal(
+            drills, command.target, self._policy.drills.environments, self._clock.now()
+        )
+        checked = replace(checked, last_drill=rehearsed)
         if command.severity is TOP_SEVERITY and not origin.automated:
             # who may declare the top severity is a policy rule; refused before anything is made
             rule = self._policy.acts[Act.DECLARE_TOP_SEVERITY]
@@ -220,13 +238,7 @@ class RollbackService:
         """The request opened, the decision prompted, an override declared: each step keeps the
         snapshot its effects describe, so audit versions stay exact."""
         request_id, incident_id, channel = ids
-        rollback_type = command.rollback_type
-        if checked.known_bad and rollback_type is RollbackType.DEPLOYMENT_LAST_VERSION:
-            rollback_type = RollbackType.DEPLOYMENT_OLDER_VERSION  # it needs that approval
-        planned = checked.preflight.database
-        if planned is not None:  # a database in the plan: its rows' approvals
-            restore = planned.restore_from is not None
-            rollback_type = RollbackType.DATABASE_RESTORE if restore else RollbackType.DATABASE
+        rollback_type = _rollback_type(command, checked)
         request, opened = open_rollback_request(
             request_id=request_id,
             channel=channel,
@@ -251,8 +263,9 @@ class RollbackService:
             detected_at=command.detected_at,
             database_plan=checked.preflight.database,
         )
-        if command.to_migration is not None:
-            request = request.model_copy(update={"requested_migration": command.to_migration})
+        request = request.model_copy(
+            update={"requested_migration": command.to_migration, "last_drill": checked.last_drill}
+        )
         steps: Steps = [(request, (opened,))]
         database = self._policy.databases.get(command.target.name)
         answers = answered_by_target(

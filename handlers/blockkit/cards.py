@@ -271,6 +271,11 @@ def request_card(r: RollbackRequest) -> Message:
             else []
         ),
         *([_known_bad_section(r.known_bad)] if r.known_bad and r.state.is_open else []),
+        *(
+            [section(f"*Last rehearsed*\n{escape(r.last_drill)}")]
+            if r.last_drill and r.state.is_open
+            else []
+        ),
         *_decision_blocks(r, card),
         *_approval_blocks(r, card),
     ]

@@ -32,7 +32,8 @@ from sandbox.kube.releases import release_app
 from sandbox.kube.server import SandboxKube
 from sandbox.service import SandboxService
 from sandbox.slack.driver import SlackDriver
-from tests.e2e.workflow import command
+from sandbox.slack.server import SandboxSlack
+from tests.e2e.workflow import card, command
 from tests.helpers import audit_actions
 
 STAGING = target_from("deployment/api", "staging")
@@ -284,6 +285,7 @@ async def test_slack_shows_a_targets_latest_drills(
     kube: SandboxKube,
     tmp_path: Path,
     driver: SlackDriver,
+    slack: SandboxSlack,
     channel: str,
 ) -> None:
     said = await command(runtime, driver, channel, "U0ALICE", "drills deployment/api -n staging")
@@ -298,3 +300,10 @@ async def test_slack_shows_a_targets_latest_drills(
     assert line.endswith("(target 5 min)")
     other = await command(runtime, driver, channel, "U0ALICE", "drills deployment/api -n prod")
     assert other.startswith("No rollback drills of `deployment/api -n prod` yet")
+    # a production rollback of the service shows its last rehearsal on the card
+    await command(runtime, driver, channel, "U0ALICE", 'deployment/api -n prod --reason "5xx"')
+    shown = str(card(slack, channel)["blocks"])
+    assert (
+        f"*Last rehearsed*\\n{drill.id} in staging, 0 min ago: passed, rollback verified in"
+        in shown
+    )

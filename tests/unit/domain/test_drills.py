@@ -238,3 +238,25 @@ def test_the_months_rollback_tests_for_the_report() -> None:
     quiet = dict(rollback_test_rows(rollback_tests([], [])))
     assert quiet["rollback drills"] == "0 (0 passed)"
     assert (quiet["failed drills"], quiet["deploys held back"]) == ("none", "none")
+
+
+def test_the_cards_line_on_the_last_rehearsal() -> None:
+    passed = _passing()
+    failed = _through(
+        _drill(id="DR-FAILED", started_at=T0 + timedelta(days=3)),
+        dr.StepFailed(at=T0 + timedelta(days=3, seconds=5), reason="rollout stuck"),
+    )
+    later = T0 + timedelta(days=3, hours=2)
+    assert dr.last_rehearsal([passed, failed], PROD, ("staging",), later) == (
+        "DR-FAILED in staging, 1 h ago: FAILED (rolling back to the previous version: rollout stuck)"
+    )
+    assert dr.last_rehearsal([passed], PROD, ("staging",), T0 + timedelta(days=4)) == (
+        "DR-ABCDEF in staging, 3 days ago: passed, rollback verified in 1 min (target 5 min)"
+    )
+    assert dr.last_rehearsal([passed], PROD, (), T0 + timedelta(minutes=5)).startswith(  # type: ignore[union-attr]
+        "DR-ABCDEF in staging, 3 min ago"
+    )
+    assert dr.last_rehearsal([_drill()], PROD, ("staging",), T0) == (
+        "never: `rollbot drill deployment/api -n staging` rehearses it"
+    )
+    assert dr.last_rehearsal([], PROD, (), T0) is None
