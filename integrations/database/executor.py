@@ -25,6 +25,7 @@ from bot.domain.request import RollbackRequest, TargetRef
 from bot.domain.targets import BACKUP_PREFIX
 from bot.ports import (
     AdapterError,
+    CaptureMoment,
     Clock,
     EvidenceStore,
     EvidenceStoreError,
@@ -337,8 +338,8 @@ class DatabaseExecutor:
     async def readable(
         self, target: TargetRef, captured: Mapping[str, Any], window: EvidenceWindow
     ) -> ReadableEvidence:
-        if window.request_id is None:
-            return ReadableEvidence()
+        if window.request_id is None or window.moment is CaptureMoment.BEFORE:
+            return ReadableEvidence()  # the steps' own record is written as they run
         run = await self._steps.load(window.request_id)
         if run is None:
             return ReadableEvidence(gaps=("no record of the database steps was stored",))

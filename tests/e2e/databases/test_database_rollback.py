@@ -90,6 +90,7 @@ async def test_the_dba_and_the_lead_approve_and_the_schema_rows_and_evidence_are
         "database-rollback.json",
     } <= set(files)
     manifest = json.loads(files["manifest.json"])
+    assert manifest["capture_gaps"] == []
     db = manifest["database"]
     assert db["migration_reverted"] == {"from": HEAD, "to": "0001_orders"}
     [request] = await runtime.queries.history(SHOP_DB)
