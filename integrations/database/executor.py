@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from bot.domain.database_policy import DatabasePolicy
 from bot.domain.database_rollback import (
@@ -49,8 +49,6 @@ from integrations.database.restore import Restorer
 from integrations.database.run_record import Backup, DatabaseRun
 from integrations.database.steps import RunSteps
 
-T = TypeVar("T")
-
 
 class BackupStore(EvidenceStore, Protocol):
     async def free_bytes(self) -> int | None:
@@ -83,6 +81,9 @@ class DatabaseExecutor:
         self._timeout = timeout
         self._steps = RunSteps(store, self._clock, self._where)
         self._restorer = Restorer(jobs, store, self._steps)
+        # previews already printed, by (database, from, to, image): planning and the check
+        # right before execution ask for the same one, and it never changes
+        self._previews: dict[tuple[str, str, str, str], str] = {}
 
     def _policy(self, target: TargetRef) -> DatabasePolicy:
         found = self._databases.get(target.name)
@@ -109,19 +110,16 @@ class DatabaseExecutor:
         return await self._jobs.image_of(p.namespace, p.deployments[0], p.container)
 
     async def _preview(self, target: TargetRef, live: str, to: str, image: str, name: str) -> str:
+        key = (target.name, live, to, image)
+        if key in self._previews:  # the same range in the same image prints the same SQL
+            return self._previews[key]
         p = self._policy(target)
-        spec = JobSpec(
-            namespace=p.namespace,
-            name=name,
-            image=image,
-            command=self._tool.preview_command(p.config_file, live, to),
-            secret_env=(("DATABASE_URL", p.dsn_secret.name, p.dsn_secret.key),),
-            deadline_seconds=int(p.job_timeout.total_seconds()),
-            labels={"rollbot.dev/database": target.name},
-        )
-        run = await self._jobs.run(spec)
+        command = self._tool.preview_command(p.config_file, live, to)
+        run = await self._jobs.run(self._job(target, name, image, command))
         if run.succeeded:
-            return self._tool.preview_sql(run.log)
+            preview = self._tool.preview_sql(run.log)
+            self._previews = {**dict(list(self._previews.items())[-31:]), key: preview}
+            return preview
         if unknown_revision(run.log):
             raise UnknownTargetError(
                 f"migration `{to}` is not in the history of {image} (`alembic history` lists it)"
@@ -212,17 +210,27 @@ class DatabaseExecutor:
         else:
             run.schema_before, run.rows_before, run.values_before = schema, rows, values
 
-    def _downgrade_spec(self, target: TargetRef, run: DatabaseRun) -> JobSpec:
+    def _job(
+        self, target: TargetRef, name: str, image: str, command: tuple[str, ...], **labels: str
+    ) -> JobSpec:
+        """A Job of the database's migration tool: its DSN from the policy's Secret."""
         p = self._policy(target)
         return JobSpec(
             namespace=p.namespace,
-            name=job_name(run.request_id, "downgrade"),
-            image=run.image or "",
-            command=self._tool.downgrade_command(p.config_file, run.to_migration),
+            name=name,
+            image=image,
+            command=command,
             secret_env=(("DATABASE_URL", p.dsn_secret.name, p.dsn_secret.key),),
             deadline_seconds=int(p.job_timeout.total_seconds()),
-            labels={"rollbot.dev/database": target.name, "rollbot.dev/request": run.request_id},
+            labels={"rollbot.dev/database": target.name, **labels},
         )
+
+    def _downgrade_spec(self, target: TargetRef, run: DatabaseRun) -> JobSpec:
+        config = self._policy(target).config_file
+        command = self._tool.downgrade_command(config, run.to_migration)
+        name = job_name(run.request_id, "downgrade")
+        request = {"rollbot.dev/request": run.request_id}
+        return self._job(target, name, run.image or "", command, **request)
 
     async def _downgrade(self, target: TargetRef, run: DatabaseRun, fence: Fence | None) -> None:
         spec = self._downgrade_spec(target, run)
@@ -304,7 +312,7 @@ class DatabaseExecutor:
         """Another process started this rollback: follow its downgrade Job; never start one.
         No Job yet means nothing changed the database (a backup changes nothing)."""
         target, fresh = self._new_run(request)
-        if fresh.to_migration and request.database_plan and request.database_plan.restore_from:
+        if request.database_plan is not None and request.database_plan.restore_from:
             if await self._steps.load(request.id) is None:
                 raise NothingChangedError(f"the restore of `{target.name}` had not started")
             raise ExecutionError(

@@ -14,7 +14,7 @@ from kubernetes import client
 
 from bot.domain.request import TargetRef
 from integrations.kubernetes.deployment import KubernetesExecutor
-from integrations.kubernetes.rollout import json_body, read_with_retries, revision_of
+from integrations.kubernetes.rollout import json_body, read_named, read_with_retries, revision_of
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -73,14 +73,8 @@ class ConfigReaders:
         """`kubectl rollout restart` (blocking): the revision before, and the Deployment after."""
         apps = client.AppsV1Api(self._cluster.api_for(deployment))
         namespace = deployment.namespace or "default"
-        before = json_body(
-            apps.read_namespaced_deployment(
-                deployment.name,
-                namespace,
-                _preload_content=False,
-                _request_timeout=self._cluster.request_timeout,
-            )
-        )
+        timeout = self._cluster.request_timeout
+        before = read_named(apps.read_namespaced_deployment, deployment, timeout)
         body: Any = restart_patch(at)
         patched = json_body(
             apps.patch_namespaced_deployment(

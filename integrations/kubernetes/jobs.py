@@ -76,17 +76,12 @@ class KubernetesJobs:
 
     async def image_of(self, namespace: str, deployment: str, container: str | None) -> str:
         """The image a Deployment runs now (its template's), for the Job to run."""
-        apps = client.AppsV1Api(self._api(namespace))
-
-        def read() -> dict[str, Any]:
-            return json_body(
-                apps.read_namespaced_deployment(
-                    deployment, namespace, _preload_content=False, _request_timeout=self._timeout
-                )
-            )
-
         try:
-            found = await in_kube_thread(read_with_retries, read, f"deployment/{deployment}")
+            found = await in_kube_thread(
+                read_with_retries,
+                lambda: self._deployment(namespace, deployment),
+                f"deployment/{deployment}",
+            )
         except ApiException as exc:
             raise TargetUnavailableError(
                 f"could not read deployment/{deployment} -n {namespace} for its image "
